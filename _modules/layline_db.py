@@ -1,0 +1,629 @@
+"""
+layline MySQL helpers: reachability checks and idempotent schema application.
+
+:depends: pymysql (and ``cryptography`` for MySQL 8 ``caching_sha2_password``)
+          in Salt's own Python; ``layline.mysql.python`` installs them.
+
+All connection settings come from the single pillar key ``layline:database``
+(``hostname``, ``port``, ``name``, ``user``, ``password``, ``ssl``). Every
+function takes the merged layline configuration as ``config`` (what
+``layline/map.jinja`` exports as ``mapdata``); without it the pillar
+``layline.mapdata`` (or the pillar ``layline``) is used and the database
+defaults below are applied.
+
+The pekko-persistence-jdbc DDL is not idempotent (its
+``CREATE UNIQUE INDEX event_journal_ordering_idx`` has no ``IF NOT EXISTS``), so
+the file is never replayed as a whole: :py:func:`plan_schema` runs a
+``CREATE TABLE`` only for a missing table and a ``CREATE INDEX`` only when its
+table was created in the same run or the index is missing. Nothing is ever
+dropped, altered or rewritten.
+
+Messages name host, port, user and database, never the password.
+"""
+
+import logging
+import os
+import re
+
+from salt.exceptions import CommandExecutionError
+
+try:
+    import pymysql
+
+    HAS_PYMYSQL = True
+except ImportError:  # pragma: no cover - depends on the minion
+    HAS_PYMYSQL = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "layline_db"
+
+#: Tables the layline engines and the config server need (pekko-persistence-jdbc).
+REQUIRED = ("event_journal", "event_tag", "snapshot")
+
+DEFAULTS = {
+    "hostname": "localhost",
+    "port": 3306,
+    "name": "layline",
+    "user": "layline",
+    "password": None,
+    "ssl": False,
+    "connect_timeout": 10,
+    "allowed_hosts": [],
+}
+
+# Error numbers of the MySQL protocol that mean "already there".
+ER_TABLE_EXISTS = 1050
+ER_DUP_KEYNAME = 1061
+
+
+def __virtual__():
+    # Loads without pymysql on purpose: allowed_hosts() and the DDL helpers are
+    # used while rendering layline.mysql, before layline.mysql.python installed
+    # pymysql. Functions that talk to the database raise an actionable error.
+    return __virtualname__
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _config(config=None):
+    """Return the merged layline config (a dict with at least ``database``)."""
+    if config is None:
+        config = {}
+        try:
+            if "layline.mapdata" in __salt__:
+                # mapdata() masks secrets: take the database keys from the pillar.
+                config = dict(__salt__["layline.mapdata"]() or {})
+            database = dict(config.get("database") or {})
+            database.update(__salt__["pillar.get"]("layline:database", {}) or {})
+            config["database"] = database
+        except NameError:  # used outside the loader
+            config = {}
+    if not isinstance(config, dict):
+        raise CommandExecutionError(
+            f"layline_db: config must be the merged layline mapping, got {type(config).__name__}"
+        )
+    return config
+
+
+def _db(config=None):
+    """The ``database`` section of ``config`` with defaults applied."""
+    db = dict(DEFAULTS)
+    db.update({k: v for k, v in (_config(config).get("database") or {}).items() if v is not None})
+    try:
+        db["port"] = int(db["port"])
+    except (TypeError, ValueError) as exc:
+        raise CommandExecutionError(
+            f"layline:database:port must be a number, got {db['port']!r}"
+        ) from exc
+    return db
+
+
+def _where(db):
+    return f"{db['hostname']}:{db['port']} as user '{db['user']}' (database '{db['name']}')"
+
+
+def describe(config=None):
+    """
+    Where the layline database is, for messages: host, port, user and database name.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-node-1 layline_db.describe
+    """
+    return f"MySQL at {_where(_db(config))}"
+
+
+def required_tables():
+    """
+    The tables layline needs: event_journal, event_tag, snapshot.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-node-1 layline_db.required_tables
+    """
+    return list(REQUIRED)
+
+
+def _redact(text, db):
+    """Remove the password from ``text`` in case a driver message echoes it."""
+    text = str(text)
+    password = db.get("password")
+    if password and str(password) in text:
+        text = text.replace(str(password), "******")
+    return text
+
+
+def connect_args(config=None):
+    """
+    Keyword arguments for ``pymysql.connect`` built from ``layline:database``.
+
+    ``ssl: true`` enables TLS without certificate verification (what JDBC's
+    ``useSSL=true`` does); a mapping is passed through as pymysql's ``ssl``
+    argument (e.g. ``{ca: /etc/ssl/certs/db-ca.pem}``).
+
+    The result contains the password: it is meant for code, not for display.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-config-server layline_db.connect_args
+    """
+    db = _db(config)
+    args = {
+        "host": db["hostname"],
+        "port": db["port"],
+        "user": db["user"],
+        "password": db["password"] or "",
+        "database": db["name"],
+        "connect_timeout": int(db.get("connect_timeout") or 10),
+        "charset": "utf8mb4",
+    }
+    ssl = db.get("ssl")
+    if isinstance(ssl, dict) and ssl:
+        args["ssl"] = dict(ssl)
+    elif ssl:
+        args["ssl"] = {"check_hostname": False}
+    return args
+
+
+def _connect(config=None):
+    db = _db(config)
+    if not HAS_PYMYSQL:
+        raise CommandExecutionError(
+            "layline_db needs pymysql in Salt's own Python to reach MySQL at "
+            f"{_where(db)}: apply layline.mysql.python (or pip install pymysql cryptography)"
+        )
+    try:
+        return pymysql.connect(**connect_args(config))
+    except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args else None
+        detail = _redact(exc.args[1] if len(exc.args) > 1 else exc, db)
+        hint = ""
+        if code == 1045:
+            hint = (
+                " - check layline:database:user/password and that the user exists for this"
+                " client host (layline:database:allowed_hosts; apply layline.mysql on the"
+                " database minion)"
+            )
+        elif code == 1049:
+            hint = " - the database does not exist yet: apply layline.mysql on the database minion"
+        elif code in (2003, 2005, 2013):
+            hint = (
+                " - is the server running and listening on that address"
+                " (layline:database:bind_address, firewall)?"
+            )
+        raise CommandExecutionError(
+            f"Cannot connect to MySQL at {_where(db)}: [{code}] {detail}{hint}"
+        ) from None
+
+
+def check_connection(config=None):
+    """
+    Try to log in with the configured user and return ``(ok, message)``.
+
+    The message names host, port, user and database, never the password.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-config-server layline_db.check_connection
+    """
+    db = _db(config)
+    try:
+        conn = _connect(config)
+    except CommandExecutionError as exc:
+        return False, str(exc)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            version = cur.fetchone()[0]
+    except pymysql.err.MySQLError as exc:
+        return False, f"Connected to MySQL at {_where(db)} but a query failed: {_redact(exc, db)}"
+    finally:
+        conn.close()
+    return True, f"Connected to MySQL at {_where(db)}, server {version}"
+
+
+def _tables(cur, schema):
+    cur.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+        (schema,),
+    )
+    return sorted(row[0] for row in cur.fetchall())
+
+
+def _indexes(cur, schema):
+    cur.execute(
+        "SELECT DISTINCT table_name, index_name FROM information_schema.statistics"
+        " WHERE table_schema = %s",
+        (schema,),
+    )
+    found = {}
+    for table, index in cur.fetchall():
+        found.setdefault(table, set()).add(index)
+    return found
+
+
+def _query(config, func):
+    db = _db(config)
+    conn = _connect(config)
+    try:
+        with conn.cursor() as cur:
+            return func(cur, db)
+    except pymysql.err.MySQLError as exc:
+        raise CommandExecutionError(
+            f"Query on MySQL at {_where(db)} failed: {_redact(exc, db)}"
+        ) from None
+    finally:
+        conn.close()
+
+
+def existing_tables(config=None):
+    """
+    Names of the tables in the layline database.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-config-server layline_db.existing_tables
+    """
+    return _query(config, lambda cur, db: _tables(cur, db["name"]))
+
+
+def missing_tables(config=None):
+    """
+    Which of the required tables (event_journal, event_tag, snapshot) are missing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-config-server layline_db.missing_tables
+    """
+    have = set(existing_tables(config))
+    return [table for table in REQUIRED if table not in have]
+
+
+def allowed_hosts(config=None):
+    """
+    Hosts the layline database user is created for (``'user'@'host'``).
+
+    ``layline:database:allowed_hosts`` when set, else the hostnames of the
+    config server and of all cluster nodes (in that order, without
+    duplicates); ``['localhost']`` when there are none. The server resolves
+    client addresses to these names, so they must resolve (DNS or
+    ``/etc/hosts``) on the database host; IP addresses and patterns such as
+    ``10.0.0.%`` are allowed in the pillar list.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.allowed_hosts
+    """
+    config = _config(config)
+    explicit = (config.get("database") or {}).get("allowed_hosts") or []
+    if isinstance(explicit, str):
+        explicit = [explicit]
+    hosts = list(explicit)
+    if not hosts:
+        server = config.get("config_server") or {}
+        if server.get("hostname"):
+            hosts.append(server["hostname"])
+        for node in (config.get("cluster") or {}).get("nodes") or []:
+            if isinstance(node, dict) and node.get("hostname"):
+                hosts.append(node["hostname"])
+            elif isinstance(node, str):
+                hosts.append(node)
+    result = []
+    for host in hosts:
+        host = str(host).strip()
+        if host and host not in result:
+            result.append(host)
+    return result or ["localhost"]
+
+
+# --------------------------------------------------------------------------- DDL parsing
+
+
+def _split_sql(text):
+    """Split SQL text on ``;`` outside quotes and comments; drop the comments."""
+    statements = []
+    buf = []
+    i = 0
+    n = len(text)
+    quote = None
+    while i < n:
+        ch = text[i]
+        nxt = text[i + 1] if i + 1 < n else ""
+        if quote:
+            buf.append(ch)
+            if ch == "\\" and quote != "`" and nxt:
+                buf.append(nxt)
+                i += 2
+                continue
+            if ch == quote:
+                if nxt == quote:  # doubled quote inside a literal
+                    buf.append(nxt)
+                    i += 2
+                    continue
+                quote = None
+            i += 1
+            continue
+        if ch in ("'", '"', "`"):
+            quote = ch
+            buf.append(ch)
+        elif ch == "#" or (
+            ch == "-" and nxt == "-" and text[i + 2 : i + 3] in ("", " ", "\t", "\r", "\n")
+        ):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            buf.append(" ")
+            continue
+        elif ch == "/" and nxt == "*":
+            end = text.find("*/", i + 2)
+            if end < 0:
+                raise CommandExecutionError("Unterminated /* comment in the schema file")
+            i = end + 2
+            buf.append(" ")
+            continue
+        elif ch == ";":
+            statements.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    if quote:
+        raise CommandExecutionError(f"Unterminated {quote} quote in the schema file")
+    statements.append("".join(buf))
+    result = []
+    for stmt in statements:
+        stmt = "\n".join(line.rstrip() for line in stmt.strip().splitlines() if line.strip())
+        if stmt:
+            result.append(stmt)
+    return result
+
+
+def schema_statements(path):
+    """
+    Read a DDL file and return its statements (comments removed, no trailing ``;``).
+
+    ``--``, ``#`` and ``/* */`` comments are removed; a ``;`` inside quotes
+    (``'``, ``"``, `````) does not end a statement.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-config-server layline_db.schema_statements \\
+            /opt/layline/scripts/sql/mysql/persistence-schema.sql
+    """
+    if not os.path.isfile(path):
+        raise CommandExecutionError(
+            f"Schema file {path} does not exist: install layline first (layline.install)"
+            " or check layline:install_dir"
+        )
+    with open(path, encoding="utf-8") as fh:
+        return _split_sql(fh.read())
+
+
+_IDENT = r"(?:`[^`]+`|\"[^\"]+\"|[\w$]+)"
+_NAME = rf"(?:{_IDENT}\s*\.\s*)?({_IDENT})"
+_RE_TABLE = re.compile(
+    rf"^CREATE\s+(TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}",
+    re.I,
+)
+_RE_INDEX = re.compile(
+    rf"^CREATE\s+(?:(?:UNIQUE|FULLTEXT|SPATIAL)\s+)?INDEX\s+"
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?({_IDENT})\s+(?:USING\s+\w+\s+)?ON\s+{_NAME}",
+    re.I,
+)
+_RE_INSERT = re.compile(rf"^(?:INSERT|REPLACE)\s+(?:IGNORE\s+)?(?:INTO\s+)?{_NAME}", re.I)
+_RE_SESSION = re.compile(r"^SET\s", re.I)
+_RE_FORBIDDEN = re.compile(
+    r"^(DROP|ALTER|TRUNCATE|DELETE|UPDATE|RENAME|GRANT|REVOKE|CREATE\s+OR\s+REPLACE)\b", re.I
+)
+
+
+def _unquote(name):
+    name = name.strip()
+    if len(name) > 1 and name[0] == name[-1] and name[0] in '`"':
+        return name[1:-1]
+    return name
+
+
+def classify(statement):
+    """
+    Classify one DDL statement: ``{'kind': 'table'|'index'|'data'|'session', ...}``.
+
+    ``table`` statements carry ``table``; ``index`` statements ``index`` and
+    ``table``; ``data`` (INSERT) statements ``table``. Statements that could
+    change or remove existing data (DROP, ALTER, TRUNCATE, DELETE, UPDATE,
+    CREATE OR REPLACE, ...) and anything unknown raise CommandExecutionError.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline_db.classify 'CREATE TABLE IF NOT EXISTS snapshot (id INT)'
+    """
+    stmt = statement.strip()
+    head = " ".join(stmt.split())[:60]
+    if _RE_FORBIDDEN.match(stmt):
+        raise CommandExecutionError(
+            f"Refusing schema statement '{head}...': the layline schema is only ever created,"
+            " never dropped or altered by the formula"
+        )
+    match = _RE_TABLE.match(stmt)
+    if match:
+        if match.group(1):
+            return {"kind": "session", "statement": stmt}
+        return {"kind": "table", "table": _unquote(match.group(2)), "statement": stmt}
+    match = _RE_INDEX.match(stmt)
+    if match:
+        return {
+            "kind": "index",
+            "index": _unquote(match.group(1)),
+            "table": _unquote(match.group(2)),
+            "statement": stmt,
+        }
+    match = _RE_INSERT.match(stmt)
+    if match:
+        return {"kind": "data", "table": _unquote(match.group(1)), "statement": stmt}
+    if _RE_SESSION.match(stmt):
+        return {"kind": "session", "statement": stmt}
+    raise CommandExecutionError(
+        f"Unsupported statement in the schema file: '{head}...'. Only CREATE TABLE,"
+        " CREATE [UNIQUE] INDEX, INSERT (into tables created in the same run) and SET are applied"
+    )
+
+
+def plan(statements, tables, indexes):
+    """
+    Decide which statements to run (pure function; see :py:func:`plan_schema`).
+
+    ``tables``: names of the existing tables; ``indexes``: ``{table: {index, ...}}``
+    of the existing indexes. Returns the classified statements to run, in file order.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline_db.plan '["CREATE TABLE t (a INT)"]' '[]' '{}'
+    """
+    existing = set(tables)
+    indexes = {table: set(names) for table, names in (indexes or {}).items()}
+    created = set()
+    todo = []
+    for stmt in statements:
+        item = classify(stmt)
+        kind = item["kind"]
+        table = item.get("table")
+        if kind == "session":
+            todo.append(item)
+        elif kind == "table" and table not in existing:
+            created.add(table)
+            existing.add(table)
+            todo.append(item)
+        elif (
+            kind == "index" and table in existing and item["index"] not in indexes.get(table, set())
+        ):
+            indexes.setdefault(table, set()).add(item["index"])
+            todo.append(item)
+        elif kind == "data" and table in created:
+            todo.append(item)
+    # SET statements only matter for the statements they precede.
+    if all(item["kind"] == "session" for item in todo):
+        return []
+    return todo
+
+
+def plan_schema(config=None, path=None):
+    """
+    Which statements of the DDL file ``path`` must run against the layline database.
+
+    A ``CREATE TABLE`` runs only when its table is missing; a ``CREATE [UNIQUE]
+    INDEX`` only when its table is created in this run or the index is missing
+    (``information_schema.statistics``); an ``INSERT`` only into a table created
+    in this run. Existing tables are never touched.
+
+    Returns a list of ``{'kind', 'table', ['index'], 'statement'}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-config-server layline_db.plan_schema \\
+            path=/opt/layline/scripts/sql/mysql/persistence-schema.sql
+    """
+    if not path:
+        raise CommandExecutionError("plan_schema needs path= the DDL file")
+    statements = schema_statements(path)
+    return _query(
+        config,
+        lambda cur, db: plan(statements, _tables(cur, db["name"]), _indexes(cur, db["name"])),
+    )
+
+
+def apply_schema(config=None, path=None):
+    """
+    Create the missing tables and indexes of the DDL file ``path``.
+
+    Returns ``{'created_tables': [...], 'created_indexes': [...]}`` (empty lists
+    when everything exists). Rows in existing tables are never touched.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-config-server layline_db.apply_schema \\
+            path=/opt/layline/scripts/sql/mysql/persistence-schema.sql
+    """
+    if not path:
+        raise CommandExecutionError("apply_schema needs path= the DDL file")
+    statements = schema_statements(path)
+    db = _db(config)
+    result = {"created_tables": [], "created_indexes": []}
+    conn = _connect(config)
+    try:
+        with conn.cursor() as cur:
+            todo = plan(statements, _tables(cur, db["name"]), _indexes(cur, db["name"]))
+            for item in todo:
+                try:
+                    cur.execute(item["statement"])
+                except pymysql.err.MySQLError as exc:
+                    code = exc.args[0] if exc.args else None
+                    # Another run created it in the meantime: nothing to do.
+                    if code in (ER_TABLE_EXISTS, ER_DUP_KEYNAME):
+                        log.info("layline_db: %s already exists", item.get("index", item["table"]))
+                        continue
+                    done = ", ".join(result["created_tables"] + result["created_indexes"])
+                    raise CommandExecutionError(
+                        f"Schema statement for {item['kind']} "
+                        f"'{item.get('index', item.get('table', ''))}' failed on MySQL at "
+                        f"{_where(db)}: {_redact(exc, db)}"
+                        f" (created before the failure: {done or 'nothing'})"
+                    ) from None
+                if item["kind"] == "table":
+                    result["created_tables"].append(item["table"])
+                elif item["kind"] == "index":
+                    result["created_indexes"].append(f"{item['table']}.{item['index']}")
+            conn.commit()
+    except pymysql.err.MySQLError as exc:
+        raise CommandExecutionError(
+            f"Query on MySQL at {_where(db)} failed: {_redact(exc, db)}"
+        ) from None
+    finally:
+        conn.close()
+    return result
+
+
+def status(config=None):
+    """
+    Reachability and schema status: ``{'reachable', 'message', 'missing_tables'}``.
+
+    ``missing_tables`` is ``None`` when the database cannot be reached.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-node-1 layline_db.status
+    """
+    ok, message = check_connection(config)
+    if not ok:
+        return {"reachable": False, "message": message, "missing_tables": None}
+    try:
+        missing = missing_tables(config)
+    except CommandExecutionError as exc:
+        return {"reachable": False, "message": str(exc), "missing_tables": None}
+    return {"reachable": True, "message": message, "missing_tables": missing}

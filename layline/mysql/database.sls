@@ -1,0 +1,85 @@
+# vim: ft=sls
+# The layline database and its user, with saltext.mysql's states; Salt logs in
+# as root through the server's unix socket (Debian MariaDB's default
+# unix_socket authentication; RHEL's MySQL root@localhost without password).
+# - database layline:database:name, utf8mb4 / utf8mb4_unicode_ci
+# - user layline:database:user for each host of layline_db.allowed_hosts
+#   (layline:database:allowed_hosts, default: config server and node hostnames),
+#   ALL PRIVILEGES on <name>.*; the password comes from the pillar and is not
+#   shown in state returns
+# - hardening: no anonymous users, no `test` database, root only local.
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+{%- set db = layline.database %}
+{%- set local_hosts = ['localhost', '127.0.0.1', '::1'] %}
+{%- set own_names = [grains.get('fqdn'), grains.get('host'), grains.get('nodename')]
+                    | select | unique | list %}
+{%- set conn = {
+      'connection_unix_socket': db.socket,
+      'connection_host': 'localhost',
+      'connection_user': 'root',
+      'connection_pass': '',
+      'connection_charset': 'utf8',
+    } %}
+{%- macro connection() %}
+{%-   for key, value in conn | dictsort %}
+    - {{ key }}: {{ value | json }}
+{%-   endfor %}
+    - require:
+      - sls: {{ tplroot }}.mysql.python
+      - sls: {{ tplroot }}.mysql.server
+{%- endmacro %}
+
+include:
+  - {{ tplroot }}.mysql.python
+  - {{ tplroot }}.mysql.server
+
+layline-mysql-mysql_database-present:
+  mysql_database.present:
+    - name: {{ db.name }}
+    - character_set: utf8mb4
+    - collate: utf8mb4_unicode_ci
+{{- connection() }}
+
+{%- for host in salt['layline_db.allowed_hosts'](layline) %}
+
+layline-mysql-mysql_user-present-{{ host }}:
+  mysql_user.present:
+    - name: {{ db.user }}
+    - host: {{ host | json }}
+    - password: {{ db.password | json }}
+{{- connection() }}
+
+layline-mysql-mysql_grants-present-{{ host }}:
+  mysql_grants.present:
+    - grant: ALL PRIVILEGES
+    - database: {{ (db.name ~ '.*') | json }}
+    - user: {{ db.user }}
+    - host: {{ host | json }}
+{{- connection() }}
+      - mysql_database: layline-mysql-mysql_database-present
+      - mysql_user: layline-mysql-mysql_user-present-{{ host }}
+{%- endfor %}
+
+{%- for host in (local_hosts[:1] + own_names) | unique %}
+
+layline-mysql-mysql_user-absent-anonymous-{{ host }}:
+  mysql_user.absent:
+    - name: ''
+    - host: {{ host | json }}
+{{- connection() }}
+{%- endfor %}
+
+{%- for host in (['%'] + own_names) | unique if host not in local_hosts %}
+
+layline-mysql-mysql_user-absent-root-{{ host }}:
+  mysql_user.absent:
+    - name: root
+    - host: {{ host | json }}
+{{- connection() }}
+{%- endfor %}
+
+layline-mysql-mysql_database-absent-test:
+  mysql_database.absent:
+    - name: test
+{{- connection() }}

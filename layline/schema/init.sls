@@ -1,0 +1,44 @@
+# vim: ft=sls
+# The pekko-persistence-jdbc tables (event_journal, event_tag, snapshot) in the
+# layline database, from the DDL the installer ships. Runs on the config
+# server minion with layline:database:backend mysql. Waits (bounded by
+# layline:database:wait_timeout) until the database accepts the layline
+# user's login - on a first deployment the database minion may still be
+# starting - then creates only what is missing: existing tables and their
+# rows are never touched (the DDL itself is not idempotent).
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+{%- set db = layline.database %}
+
+{%- if db.backend == 'mysql' %}
+
+include:
+  - {{ tplroot }}.mysql.python
+  - {{ tplroot }}.install
+
+layline-schema-layline_db-reachable:
+  layline_db.reachable:
+    - name: {{ db.name }}
+    - config: {{ layline | json }}
+    - timeout: {{ db.wait_timeout }}
+    - interval: 5
+    - require:
+      - sls: {{ tplroot }}.mysql.python
+
+layline-schema-layline_db-schema_present:
+  layline_db.schema_present:
+    - name: {{ layline.install_dir }}/scripts/sql/mysql/persistence-schema.sql
+    - config: {{ layline | json }}
+    # A connection lost between the two states: try again a few times.
+    - retry:
+        attempts: 3
+        interval: 10
+    - require:
+      - sls: {{ tplroot }}.install
+      - layline_db: layline-schema-layline_db-reachable
+{%- else %}
+
+layline-schema-test-nop:
+  test.nop:
+    - name: layline:database:backend is {{ db.backend }}, no MySQL schema to create
+{%- endif %}

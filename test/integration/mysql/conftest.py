@@ -1,0 +1,186 @@
+"""A throw-away MariaDB server for the layline_db integration tests.
+
+The session fixture ``mariadb`` initialises a data directory in a temporary
+directory (mariadb-install-db), starts ``mariadbd`` as root bound to 127.0.0.1
+on a free port with its own socket, and stops it (and removes everything) at
+the end. It needs Debian's ``mariadb-server`` package (``mariadbd``,
+``mariadb-install-db``); without it the tests are skipped with that hint.
+"""
+
+import importlib.util
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pymysql
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+DDL = pathlib.Path(__file__).resolve().parent / "persistence-schema.sql"
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MariaDB:
+    def __init__(self, base):
+        self.base = pathlib.Path(base)
+        self.datadir = self.base / "data"
+        self.socket = str(self.base / "mysqld.sock")
+        self.port = _free_port()
+        self.proc = None
+
+    def start(self):
+        install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+        subprocess.run(
+            [
+                install,
+                "--no-defaults",
+                f"--datadir={self.datadir}",
+                "--user=root",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        server = shutil.which("mariadbd", path="/usr/sbin:/usr/bin") or shutil.which(
+            "mysqld", path="/usr/sbin:/usr/bin"
+        )
+        self.log = open(self.base / "mariadbd.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                server,
+                "--no-defaults",
+                f"--datadir={self.datadir}",
+                "--user=root",
+                "--bind-address=127.0.0.1",
+                f"--port={self.port}",
+                f"--socket={self.socket}",
+                f"--pid-file={self.base / 'mariadbd.pid'}",
+                "--skip-name-resolve",
+                "--innodb-buffer-pool-size=32M",
+                f"--log-error={self.base / 'error.log'}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    "mariadbd exited: " + (self.base / "error.log").read_text(errors="replace")
+                )
+            try:
+                self.root().close()
+                return
+            except pymysql.err.MySQLError:
+                time.sleep(0.2)
+        raise RuntimeError("mariadbd did not accept connections within 60s")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def root(self, database=None):
+        """Root connection through the unix socket (unix_socket auth, as on Debian)."""
+        return pymysql.connect(
+            unix_socket=self.socket, user="root", database=database, autocommit=True
+        )
+
+    def sql(self, statement, args=None, database=None):
+        conn = self.root(database)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, args)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("the MariaDB test server runs as root (--user=root)")
+    if not (
+        shutil.which("mariadbd", path="/usr/sbin:/usr/bin") and shutil.which("mariadb-install-db")
+    ):
+        pytest.skip("needs Debian's mariadb-server (apt-get install -y mariadb-server)")
+    server = MariaDB(tmp_path_factory.mktemp("mariadb"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dbconfig(mariadb):
+    """A fresh database and user for one test; the merged layline config pointing at it."""
+    name = "layline_" + secrets.token_hex(4)
+    user = "u_" + secrets.token_hex(4)
+    password = "pw-" + secrets.token_hex(8)
+    mariadb.sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    mariadb.sql(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY %s", (password,))
+    mariadb.sql(f"GRANT ALL PRIVILEGES ON {name}.* TO '{user}'@'127.0.0.1'")
+    config = {
+        "database": {
+            "backend": "mysql",
+            "hostname": "127.0.0.1",
+            "port": mariadb.port,
+            "name": name,
+            "user": user,
+            "password": password,
+            "ssl": False,
+            "connect_timeout": 5,
+        }
+    }
+    yield config
+    mariadb.sql(f"DROP DATABASE IF EXISTS {name}")
+    mariadb.sql(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
+
+
+def _load(rel, name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def layline_db():
+    """The execution module, loaded outside Salt's loader."""
+    mod = _load("_modules/layline_db.py", "layline_db_integration")
+    mod.__salt__ = {}
+    mod.__opts__ = {"test": False}
+    return mod
+
+
+@pytest.fixture
+def layline_db_state(layline_db):
+    """The state module wired to the execution module; ``__opts__['test']`` is settable."""
+    st = _load("_states/layline_db.py", "layline_db_state_integration")
+    st.__salt__ = {
+        f"layline_db.{name}": getattr(layline_db, name)
+        for name in dir(layline_db)
+        if not name.startswith("_") and callable(getattr(layline_db, name))
+    }
+    st.__opts__ = {"test": False}
+    return st
