@@ -1,0 +1,1451 @@
+"""
+Execution module for layline.io, a Pekko-based stream processing platform.
+
+Works on the formula configuration: the ``layline`` pillar deep-merged over
+``layline/defaults.yaml`` and ``layline/osfamilymap.yaml`` (see
+``docs/design.md``). Every public function takes an optional ``config`` dict
+(the merged configuration, as ``map.jinja`` builds it); without it the module
+builds the same merge itself from the salt fileserver and the pillar.
+
+:depends: pyhocon
+
+Functions:
+
+- configuration: ``mapdata``, ``roles``, ``is_multi_node``, ``validate``,
+  ``check``, ``render``, ``render_data``
+- running cluster (read only): ``members``, ``ready``, ``status``,
+  ``cluster_health``, ``diagnose``
+
+Secrets (``database:password`` and any key named like a password, secret or
+token) never appear in a return value, an error message or a log line: they
+are shown as ``******``.
+
+``extra_config`` keys: a key with dots is a HOCON path (``pekko.loglevel``
+is ``pekko { loglevel }``); a key wrapped in double quotes is one literal key
+(``'"com.example.Event"'`` stays ``"com.example.Event"``, as in HOCON).
+"""
+
+import copy
+import ipaddress
+import json
+import logging
+import math
+import os.path
+import re
+import socket
+
+import salt.utils.dictupdate
+import salt.utils.http
+import salt.utils.yaml
+from salt.exceptions import CommandExecutionError
+
+try:
+    from pyhocon import ConfigFactory, ConfigTree
+
+    HAS_PYHOCON = True
+except ImportError:  # pragma: no cover - exercised only without pyhocon
+    HAS_PYHOCON = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "layline"
+
+MASK = "******"
+HEADER = "# Managed by Salt (layline-formula). Do not edit by hand.\n"
+SYSTEM_NAME = "layline"
+LOOPBACK = "127.0.0.1"
+ANY_ADDRESS = "0.0.0.0"
+SBR_PROVIDER = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
+SUPPORTED_STRATEGIES = ("keep-majority", "static-quorum", "keep-oldest", "down-all")
+ROLE_ORDER = ("database", "config-server", "engine")
+# render role -> key under layline:extra_config
+RENDER_ROLES = {"reactive-engine": "reactive_engine", "config-server": "config_server"}
+DB_BACKENDS = ("h2", "mysql")
+SHARED_DB_NAME = {"mysql": "mysql", "h2": "h2file"}
+MYSQL_DRIVER = "com.mysql.cj.jdbc.Driver"
+H2_DRIVER = "org.h2.Driver"
+POOL = {"numThreads": 5, "maxConnections": 5, "minConnections": 1}
+DEFAULTS_FILE = "salt://layline/defaults.yaml"
+OSFAMILYMAP_FILE = "salt://layline/osfamilymap.yaml"
+
+KNOWN_KEYS = {
+    "": {
+        "version", "distribution", "install_dir", "user", "group", "home", "ports",
+        "cluster", "config_server", "database", "extra_config", "lookup", "nologin_shell",
+    },
+    "distribution": {"source", "source_hash", "installer_args", "cache_dir", "prerequisites"},
+    "ports": {"config_server", "rest", "cluster", "management"},
+    "cluster": {"name", "nodes", "min_nr_of_members", "split_brain_resolver"},
+    "cluster:split_brain_resolver": {"strategy", "stable_after", "quorum_size"},
+    "config_server": {"minion", "hostname"},
+    "database": {
+        "backend", "minion", "hostname", "port", "name", "user", "password",
+        "allowed_hosts", "ssl", "server_package", "client_package", "service", "server_config",
+    },
+    "extra_config": {"reactive_engine", "config_server"},
+}
+
+_SECRET_KEY_RE = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential", re.IGNORECASE)
+_HEX_DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
+_HASH_URL_RE = re.compile(r"^(salt|https?|ftp|file)://\S+$")
+_SOURCE_URL_RE = re.compile(r"^(salt|https?|ftp|file)://\S+$")
+_ACCOUNT_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,30}[a-z0-9_$-]?$")
+_CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]*$")
+_DNS_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_MYSQL_IDENT_RE = re.compile(r"^[A-Za-z0-9_]+$")
+_DURATION_RE = re.compile(
+    r"^\s*\d+(\.\d+)?\s*(ns|nanos?|nanoseconds?|us|micros?|microseconds?|ms|millis?|"
+    r"milliseconds?|s|seconds?|m|minutes?|h|hours?|d|days?)\s*$"
+)
+_BARE_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_HOCON_RESERVED = {"include", "true", "false", "null", "yes", "no", "on", "off"}
+# C0 controls that pyhocon cannot read back from an escaped string (it knows \t \n \r only)
+_UNSAFE_CHAR_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# keys: pyhocon does not unescape quoted keys, so no control character at all
+_CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f]")
+
+
+def __virtual__():
+    if not HAS_PYHOCON:
+        return (False, "the layline module needs the pyhocon Python library in Salt's Python")
+    return __virtualname__
+
+
+# ---------------------------------------------------------------------------
+# configuration: loading, lookups, roles
+# ---------------------------------------------------------------------------
+
+
+def _load_yaml_from_fileserver(path):
+    text = __salt__["cp.get_file_str"](path)
+    if text is False or text is None:
+        raise CommandExecutionError(
+            f"cannot fetch {path} from the salt fileserver; is the layline formula in "
+            "file_roots (or gitfs) of the master?"
+        )
+    try:
+        data = salt.utils.yaml.safe_load(text) or {}
+    except salt.utils.yaml.YAMLError as exc:
+        raise CommandExecutionError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CommandExecutionError(f"{path} must hold a mapping")
+    # template-formula style files may wrap everything in a top-level "layline" key
+    if set(data) == {"layline"} and isinstance(data["layline"], dict):
+        data = data["layline"]
+    return data
+
+
+def _mapdata():
+    """Merge defaults.yaml, the os_family entry of osfamilymap.yaml and pillar ``layline``."""
+    defaults = _load_yaml_from_fileserver(DEFAULTS_FILE)
+    osfamilymap = _load_yaml_from_fileserver(OSFAMILYMAP_FILE)
+    os_family = __grains__.get("os_family")
+    merged = salt.utils.dictupdate.merge(
+        copy.deepcopy(defaults), copy.deepcopy(osfamilymap.get(os_family) or {})
+    )
+    pillar = __pillar__.get("layline") or {}
+    if not isinstance(pillar, dict):
+        raise CommandExecutionError("pillar layline must be a mapping")
+    return _post_process(salt.utils.dictupdate.merge(merged, copy.deepcopy(pillar)))
+
+
+def _post_process(config):
+    """The same post-processing as layline/map.jinja: {version} and default installer_args."""
+    version = str(config.get("version", ""))
+    config["version"] = version
+    distribution = config.get("distribution")
+    if isinstance(distribution, dict):
+        for key in ("source", "source_hash"):
+            if distribution.get(key):
+                distribution[key] = str(distribution[key]).replace("{version}", version)
+        if not distribution.get("installer_args"):
+            distribution["installer_args"] = ["-q", "-dir", config.get("install_dir")]
+    return config
+
+
+def _config(config):
+    return _mapdata() if config is None else config
+
+
+def _minion_id(minion_id=None):
+    return minion_id if minion_id is not None else __opts__["id"]
+
+
+def _section(config, key):
+    value = config.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _nodes(config):
+    nodes = _section(config, "cluster").get("nodes")
+    return nodes if isinstance(nodes, list) else []
+
+
+def _is_single_host(config):
+    return not _nodes(config) and not _section(config, "config_server").get("minion")
+
+
+def _engine_nodes(config, minion_id):
+    """The ordered engine nodes; in the single-host default, this minion on 127.0.0.1."""
+    if _is_single_host(config):
+        return [{"minion": minion_id, "hostname": LOOPBACK}]
+    return [node for node in _nodes(config) if isinstance(node, dict)]
+
+
+def _this_engine_node(config, minion_id):
+    for node in _engine_nodes(config, minion_id):
+        if node.get("minion") == minion_id:
+            return node
+    return None
+
+
+def _roles_for(config, minion_id):
+    database = _section(config, "database")
+    found = set()
+    if database.get("backend") == "mysql" and database.get("minion") == minion_id:
+        found.add("database")
+    if _is_single_host(config):
+        found.update(("config-server", "engine"))
+    else:
+        if _section(config, "config_server").get("minion") == minion_id:
+            found.add("config-server")
+        if _this_engine_node(config, minion_id) is not None:
+            found.add("engine")
+    return [role for role in ROLE_ORDER if role in found]
+
+
+def _config_server_hostname(config):
+    if _is_single_host(config):
+        return LOOPBACK
+    return _section(config, "config_server").get("hostname")
+
+
+def _url_host(hostname):
+    """Hostname as it appears in a URL or a Pekko address (IPv6 in brackets)."""
+    return f"[{hostname}]" if ":" in str(hostname) else str(hostname)
+
+
+def _seed_address(hostname, cluster_port):
+    return f"pekko://{SYSTEM_NAME}@{_url_host(hostname)}:{cluster_port}"
+
+
+def _seed_nodes(config, minion_id):
+    cluster_port = _section(config, "ports").get("cluster")
+    nodes = _engine_nodes(config, minion_id)
+    return [_seed_address(node["hostname"], cluster_port) for node in nodes]
+
+
+# ---------------------------------------------------------------------------
+# secrets
+# ---------------------------------------------------------------------------
+
+
+def _is_secret_key(key):
+    return isinstance(key, str) and bool(_SECRET_KEY_RE.search(key))
+
+
+def _mask_url_credentials(value):
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]*@", rf"\1:{MASK}@", value)
+
+
+def _mask_secrets(data):
+    """Copy of ``data`` with values under secret-looking keys replaced by ``******``."""
+    if isinstance(data, dict):
+        return {
+            key: (MASK if _is_secret_key(key) and value not in (None, "") else _mask_secrets(value))
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_mask_secrets(item) for item in data]
+    if isinstance(data, str):
+        return _mask_url_credentials(data)
+    return data
+
+
+def _secret_values(config):
+    password = _section(config, "database").get("password")
+    return [str(password)] if password not in (None, "") else []
+
+
+def _redact(text, config):
+    """Remove known secret values from free text (e.g. a driver's error message)."""
+    text = str(text)
+    for secret in _secret_values(config):
+        if len(secret) >= 3:
+            text = text.replace(secret, MASK)
+    return _mask_url_credentials(text)
+
+
+# ---------------------------------------------------------------------------
+# validation (pure)
+# ---------------------------------------------------------------------------
+
+
+class _Findings:
+    def __init__(self):
+        self.errors = []
+        self.warnings = []
+
+    def error(self, key, message):
+        self.errors.append(f"layline:{key}: {message}")
+
+    def warn(self, key, message):
+        self.warnings.append(f"layline:{key}: {message}")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_nonempty_str(value):
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _is_valid_hostname(value):
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    if len(value) > 253:
+        return False
+    return all(_DNS_LABEL_RE.match(label) for label in value.split("."))
+
+
+def _is_valid_source_hash(value):
+    if not _is_nonempty_str(value):
+        return False
+    if _HASH_URL_RE.match(value):
+        return True
+    algorithm, sep, digest = value.partition("=")
+    if sep:
+        expected = _HEX_DIGEST_LENGTHS.get(algorithm.lower())
+        return expected is not None and len(digest) == expected and _is_hex(digest)
+    return len(value) in _HEX_DIGEST_LENGTHS.values() and _is_hex(value)
+
+
+def _is_hex(value):
+    return bool(re.fullmatch(r"[0-9a-fA-F]+", value))
+
+
+def _check_unknown_keys(config, found):
+    for section, known in KNOWN_KEYS.items():
+        data = config if section == "" else _dig(config, section)
+        if not isinstance(data, dict):
+            continue
+        unknown = sorted(str(key) for key in data if key not in known)
+        if unknown:
+            where = f"layline:{section}" if section else "layline"
+            found.warnings.append(
+                f"{where}: unknown key(s) {', '.join(unknown)} are ignored (typo?); "
+                f"known: {', '.join(sorted(known))}"
+            )
+
+
+def _dig(config, path):
+    data = config
+    for part in path.split(":"):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def _check_version_and_distribution(config, found, installs):
+    version = config.get("version")
+    if not _is_nonempty_str(version):
+        found.error("version", "must be a non-empty string (quote it in YAML, e.g. '2.5.4')")
+    elif not _VERSION_RE.match(version):
+        found.error("version", f"{version!r} is not a version string like 2.5.4")
+
+    dist = config.get("distribution")
+    if not isinstance(dist, dict):
+        found.error("distribution", "must be a mapping with source, source_hash, installer_args")
+        return
+    source = dist.get("source")
+    if not _is_nonempty_str(source):
+        if installs:
+                found.error("distribution:source", "is required (salt://, https:// or file:// "
+                        "URL of layline-linux-amd64-<version>.sh)")
+    elif not _SOURCE_URL_RE.match(source):
+        found.error("distribution:source", f"{_mask_url_credentials(source)!r} must be a "
+                    "salt://, https://, http://, ftp:// or file:// URL")
+    source_hash = dist.get("source_hash")
+    if source_hash in (None, ""):
+        if installs:
+                found.error("distribution:source_hash", "is required: a sha256/sha512 hex digest, "
+                        "'sha256=<hex>', or a salt://, https:// or file:// URL of a hash file; "
+                        "Salt never installs an unverified download")
+    elif not _is_valid_source_hash(source_hash):
+        found.error("distribution:source_hash", f"{source_hash!r} is neither a sha256/sha512 "
+                    "hex digest, '<sha256|sha512>=<hex>', nor a URL of a hash file")
+    args = dist.get("installer_args")
+    if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
+        found.error("distribution:installer_args", "must be a list of strings, e.g. "
+                    "['-q', '-dir', '/opt/layline']")
+    elif "-dir" in args:
+        position = args.index("-dir")
+        target = args[position + 1] if position + 1 < len(args) else None
+        if target != config.get("install_dir"):
+            found.warn("distribution:installer_args", f"-dir {target!r} differs from "
+                       f"layline:install_dir {config.get('install_dir')!r}")
+
+
+def _check_paths_and_account(config, found):
+    for key in ("install_dir", "home"):
+        value = config.get(key)
+        if not _is_nonempty_str(value) or not value.startswith("/"):
+            found.error(key, "must be an absolute path")
+        elif os.path.normpath(value) == "/" or ".." in value.split("/"):
+            found.error(key, f"{value!r} must be a normalised directory below /")
+    for key in ("user", "group"):
+        value = config.get(key)
+        if not isinstance(value, str) or not _ACCOUNT_RE.match(value):
+            found.error(key, "must be a valid account name (lower case letters, digits, "
+                        "'_' and '-', at most 32 characters)")
+        elif value == "root":
+            found.error(key, "must not be root: layline runs as an unprivileged service account")
+
+
+def _check_nodes(config, found):
+    cluster = config.get("cluster")
+    if not isinstance(cluster, dict):
+        found.error("cluster", "must be a mapping")
+        return []
+    name = cluster.get("name")
+    if not isinstance(name, str) or not _CLUSTER_NAME_RE.match(name) or name in (".", ".."):
+        found.error("cluster:name", "must be a non-empty name of letters, digits, '_', '.', '-' "
+                    "(it becomes the file name clusters/<name>.json)")
+    nodes = cluster.get("nodes")
+    if nodes is None:
+        nodes = []
+    if not isinstance(nodes, list):
+        found.error("cluster:nodes", "must be a list of {minion, hostname} mappings")
+        return []
+    first_seen = {"minion": {}, "hostname": {}}
+    for index, node in enumerate(nodes):
+        where = f"cluster:nodes[{index}]"
+        if not isinstance(node, dict):
+            found.error(where, "must be a mapping with minion and hostname")
+            continue
+        for field in ("minion", "hostname"):
+            value = node.get(field)
+            if not _is_nonempty_str(value):
+                found.error(f"{where}:{field}", "is required")
+                continue
+            if field == "hostname" and not _is_valid_hostname(value):
+                found.error(f"{where}:hostname", f"{value!r} is not a valid DNS name or IP address")
+            seen = first_seen[field]
+            key = value.lower() if field == "hostname" else value
+            if key in seen:
+                found.error(f"{where}:{field}", f"duplicate of layline:cluster:nodes[{seen[key]}]"
+                            f":{field} {value!r}")
+            else:
+                seen[key] = index
+        unknown = sorted(str(key) for key in node if key not in ("minion", "hostname"))
+        if unknown:
+            found.warn(where, f"unknown key(s) {', '.join(unknown)} are ignored (typo?)")
+    return nodes
+
+
+def _engine_count(config):
+    return len(_nodes(config)) if not _is_single_host(config) else 1
+
+
+def _check_cluster_settings(config, found):
+    cluster = _section(config, "cluster")
+    count = _engine_count(config)
+    members = cluster.get("min_nr_of_members")
+    if not _is_int(members) or members < 1:
+        found.error("cluster:min_nr_of_members", "must be an integer >= 1")
+    elif members > count:
+        found.error("cluster:min_nr_of_members", f"{members} is more than the {count} "
+                    "configured engine node(s): the cluster would never become Up")
+
+    sbr = cluster.get("split_brain_resolver")
+    if not isinstance(sbr, dict):
+        found.error("cluster:split_brain_resolver", "must be a mapping with strategy, "
+                    "stable_after, quorum_size")
+        return
+    strategy = sbr.get("strategy")
+    key = "cluster:split_brain_resolver"
+    if strategy == "lease-majority":
+        found.error(f"{key}:strategy", "lease-majority is not supported by this formula (it "
+                    f"needs a lease implementation); use one of {', '.join(SUPPORTED_STRATEGIES)}")
+    elif strategy not in SUPPORTED_STRATEGIES:
+        found.error(f"{key}:strategy", f"{strategy!r} is not one of "
+                    f"{', '.join(SUPPORTED_STRATEGIES)}")
+    elif strategy == "keep-majority" and count >= 2 and count % 2 == 0:
+        found.warn(f"{key}:strategy", f"keep-majority with an even number of engine nodes "
+                   f"({count}): on an equal split the side with the lowest address survives, "
+                   "so losing that side downs the other half too; use an odd node count")
+    stable_after = sbr.get("stable_after")
+    if not isinstance(stable_after, str) or not _DURATION_RE.match(stable_after):
+        found.error(f"{key}:stable_after", "must be a HOCON duration with a unit, e.g. '20s'")
+    quorum = sbr.get("quorum_size")
+    if strategy == "static-quorum":
+        if not _is_int(quorum) or not 1 <= quorum <= count:
+            found.error(f"{key}:quorum_size", f"static-quorum needs an integer between 1 and "
+                        f"the engine node count ({count})")
+        elif quorum <= count / 2:
+            found.warn(f"{key}:quorum_size", f"{quorum} is not more than half of {count} "
+                       "nodes: both sides of a partition may keep running (split brain)")
+    elif quorum is not None:
+        found.warn(f"{key}:quorum_size", f"is ignored by strategy {strategy!r}")
+
+
+def _check_config_server(config, found, nodes):
+    config_server = config.get("config_server")
+    if config_server is None:
+        config_server = {}
+    if not isinstance(config_server, dict):
+        found.error("config_server", "must be a mapping with minion and hostname")
+        return
+    minion = config_server.get("minion")
+    hostname = config_server.get("hostname")
+    if nodes:
+        if not _is_nonempty_str(minion):
+            found.error("config_server:minion", "is required when layline:cluster:nodes is set")
+        if not _is_nonempty_str(hostname):
+            found.error("config_server:hostname", "is required when layline:cluster:nodes is set")
+    elif minion:
+        found.error("cluster:nodes", "is empty while layline:config_server:minion is set: list "
+                    "the engine nodes (minion, hostname) or remove config_server:minion for the "
+                    "single-host default")
+    if _is_nonempty_str(hostname) and not _is_valid_hostname(hostname):
+        found.error("config_server:hostname", f"{hostname!r} is not a valid DNS name or IP address")
+
+
+def _check_database(config, found):
+    database = config.get("database")
+    if not isinstance(database, dict):
+        found.error("database", "must be a mapping")
+        return
+    backend = database.get("backend")
+    if backend not in DB_BACKENDS:
+        found.error("database:backend", f"{backend!r} is not one of {', '.join(DB_BACKENDS)}")
+        return
+    password = database.get("password")
+    if password is not None and not isinstance(password, str):
+        found.error("database:password", "must be a string (quote it in YAML)")
+    elif isinstance(password, str) and _UNSAFE_CHAR_RE.search(password):
+        found.error("database:password", "contains a control character other than tab/newline, "
+                    "which cannot be written to application.conf safely")
+    if not isinstance(database.get("ssl", False), bool):
+        found.error("database:ssl", "must be true or false")
+    count = _engine_count(config)
+    if backend == "h2":
+        if count > 1:
+            found.error("database:backend", f"h2 is a single-user database and cannot serve a "
+                        f"cluster of {count} engine nodes; use backend mysql")
+        return
+    for key in ("minion", "hostname"):
+        if not _is_nonempty_str(database.get(key)):
+            found.error(f"database:{key}", "is required for backend mysql")
+    hostname = database.get("hostname")
+    if _is_nonempty_str(hostname) and not _is_valid_hostname(hostname):
+        found.error("database:hostname", f"{hostname!r} is not a valid DNS name or IP address")
+    if password in (None, ""):
+        found.error("database:password", "is required for backend mysql")
+    for key, limit in (("name", 64), ("user", 32)):
+        value = database.get(key)
+        if not isinstance(value, str) or not _MYSQL_IDENT_RE.match(value) or len(value) > limit:
+            found.error(f"database:{key}", f"must be a MySQL identifier of letters, digits and "
+                        f"'_' with at most {limit} characters")
+    allowed = database.get("allowed_hosts")
+    if allowed is not None and (
+        not isinstance(allowed, list) or not all(_is_nonempty_str(host) for host in allowed)
+    ):
+        found.error("database:allowed_hosts", "must be a list of host names, IPs or MySQL "
+                    "host patterns such as '10.0.0.%'")
+
+
+def _services_by_minion(config):
+    """minion id -> [(pillar key of a port, port)] of the services that run on it."""
+    ports = _section(config, "ports")
+    engine_ports = [(f"ports:{key}", ports.get(key)) for key in ("rest", "cluster", "management")]
+    config_server_port = [("ports:config_server", ports.get("config_server"))]
+    database = _section(config, "database")
+    services = {}
+    if _is_single_host(config):
+        services["<this minion>"] = engine_ports + config_server_port
+    else:
+        for node in _nodes(config):
+            if isinstance(node, dict) and node.get("minion"):
+                services.setdefault(node["minion"], []).extend(engine_ports)
+        config_server_minion = _section(config, "config_server").get("minion")
+        if config_server_minion:
+            services.setdefault(config_server_minion, []).extend(config_server_port)
+    if database.get("backend") == "mysql" and database.get("minion") in services:
+        services[database["minion"]].append(("database:port", database.get("port")))
+    return services
+
+
+def _check_ports(config, found):
+    ports = config.get("ports")
+    if not isinstance(ports, dict):
+        found.error("ports", "must be a mapping with config_server, rest, cluster, management")
+        return
+    checked = [(f"ports:{key}", ports.get(key)) for key in KNOWN_KEYS["ports"]]
+    if _section(config, "database").get("backend") == "mysql":
+        checked.append(("database:port", _section(config, "database").get("port")))
+    bad = set()
+    for key, port in sorted(checked):
+        if not _is_int(port) or not 1 <= port <= 65535:
+            found.error(key, "must be an integer port between 1 and 65535")
+            bad.add(key)
+    reported = set()
+    for minion, services in _services_by_minion(config).items():
+        for index, (key, port) in enumerate(services):
+            for other_key, other_port in services[index + 1:]:
+                pair = (key, other_key)
+                if key in bad or other_key in bad or port != other_port or pair in reported:
+                    continue
+                reported.add(pair)
+                found.error(other_key, f"port {port} clashes with layline:{key} on minion "
+                            f"{minion}: services on one host need distinct ports")
+
+
+def _check_extra_config(config, found):
+    extra = config.get("extra_config")
+    if extra is None:
+        return
+    if not isinstance(extra, dict):
+        found.error("extra_config", "must be a mapping with reactive_engine and config_server")
+        return
+    for role_key in RENDER_ROLES.values():
+        value = extra.get(role_key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            found.error(f"extra_config:{role_key}", "must be a mapping of HOCON settings")
+            continue
+        try:
+            _expand_keys(value, f"extra_config:{role_key}")
+            _check_hocon_values(value, f"extra_config:{role_key}")
+        except CommandExecutionError as exc:
+            found.errors.append(str(exc))
+
+
+def _installs_layline(config, minion_id):
+    if minion_id is None:
+        return True
+    try:
+        return bool({"engine", "config-server"} & set(_roles_for(config, minion_id)))
+    except (TypeError, AttributeError):
+        return True
+
+
+def _validate(config, minion_id=None):
+    """
+    Pure validation: returns (errors, warnings) for a merged config dict.
+
+    ``distribution:source``/``source_hash`` are required unless ``minion_id`` is
+    given and the minion installs nothing (database-only machine).
+    """
+    found = _Findings()
+    if not isinstance(config, dict):
+        found.errors.append("layline: the configuration must be a mapping")
+        return found.errors, found.warnings
+    _check_unknown_keys(config, found)
+    _check_version_and_distribution(config, found, _installs_layline(config, minion_id))
+    _check_paths_and_account(config, found)
+    nodes = _check_nodes(config, found)
+    _check_cluster_settings(config, found)
+    _check_config_server(config, found, nodes)
+    _check_database(config, found)
+    _check_ports(config, found)
+    _check_extra_config(config, found)
+    return found.errors, found.warnings
+
+
+# ---------------------------------------------------------------------------
+# rendering (pure): data model, extra_config merge, HOCON serializer
+# ---------------------------------------------------------------------------
+
+
+def _split_key(key, where):
+    """A pillar key -> list of HOCON path segments (see module docstring)."""
+    if not isinstance(key, str):
+        raise CommandExecutionError(f"layline:{where}: key {key!r} must be a string")
+    if len(key) >= 2 and key.startswith('"') and key.endswith('"'):
+        segments = [key[1:-1]]
+    else:
+        segments = key.split(".")
+    for segment in segments:
+        if segment == "" or '"' in segment or "\\" in segment or _CONTROL_CHAR_RE.search(segment):
+            raise CommandExecutionError(
+                f"layline:{where}:{key}: invalid key: path segments must be non-empty and "
+                "contain no double quote, backslash or control character"
+            )
+    return segments
+
+
+def _expand_keys(data, where):
+    """Turn dotted keys of a pillar mapping into nested dicts (deep, order kept)."""
+    result = {}
+    for key, value in data.items():
+        segments = _split_key(key, where)
+        child_where = f"{where}:{key}"
+        if isinstance(value, dict):
+            value = _expand_keys(value, child_where)
+        nested = value
+        for segment in reversed(segments[1:]):
+            nested = {segment: nested}
+        _deep_merge(result, {segments[0]: nested})
+    return result
+
+
+def _deep_merge(base, override):
+    """Merge ``override`` into ``base`` in place: mappings recurse, everything else replaces."""
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def _check_hocon_values(data, where):
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _check_hocon_values(value, f"{where}:{key}")
+    elif isinstance(data, (list, tuple)):
+        for index, value in enumerate(data):
+            _check_hocon_values(value, f"{where}[{index}]")
+    elif isinstance(data, str):
+        if _UNSAFE_CHAR_RE.search(data):
+            raise CommandExecutionError(
+                f"layline:{where}: contains a control character other than tab/newline, "
+                "which cannot be written to application.conf safely"
+            )
+    elif isinstance(data, float):
+        if not math.isfinite(data):
+            raise CommandExecutionError(f"layline:{where}: must be a finite number")
+    elif data is not None and not isinstance(data, (bool, int)):
+        raise CommandExecutionError(
+            f"layline:{where}: unsupported value type {type(data).__name__} "
+            "(use strings, numbers, booleans, lists or mappings; quote dates)"
+        )
+
+
+def _persistence_data(config, role):
+    """pekko.persistence, jdbc-* and pekko-persistence-jdbc settings for one role."""
+    database = _section(config, "database")
+    backend = database.get("backend")
+    if backend not in DB_BACKENDS:
+        raise CommandExecutionError(
+            f"layline:database:backend: {backend!r} is not one of {', '.join(DB_BACKENDS)}"
+        )
+    shared_db = SHARED_DB_NAME[backend]
+    if backend == "mysql":
+        ssl = database.get("ssl") is True
+        ssl_params = (
+            "useSSL=true&requireSSL=true" if ssl else "useSSL=false&allowPublicKeyRetrieval=true"
+        )
+        url = (
+            f"jdbc:mysql://{_url_host(database.get('hostname'))}:{database.get('port')}/"
+            f"{database.get('name')}?{ssl_params}&serverTimezone=UTC&useUnicode=true"
+            "&characterEncoding=UTF-8&rewriteBatchedStatements=true"
+        )
+        profile, driver = "slick.jdbc.MySQLProfile$", MYSQL_DRIVER
+    else:
+        role_dir = "reactive-engine" if role == "reactive-engine" else "config-server"
+        home = str(config.get("home", "")).rstrip("/")
+        url = f"jdbc:h2:file:{home}/.layline/{role_dir}/database/h2/journal;DATABASE_TO_UPPER=false"
+        profile, driver = "slick.jdbc.H2Profile$", H2_DRIVER
+    db = {
+        "url": url,
+        "user": database.get("user"),
+        "password": database.get("password") or "",
+        "driver": driver,
+        **POOL,
+    }
+    return {
+        "pekko": {
+            "persistence": {
+                "journal": {"plugin": "jdbc-journal"},
+                "snapshot-store": {"plugin": "jdbc-snapshot-store"},
+            }
+        },
+        "jdbc-journal": {"use-shared-db": shared_db},
+        "jdbc-read-journal": {"use-shared-db": shared_db},
+        "jdbc-snapshot-store": {"use-shared-db": shared_db},
+        "pekko-persistence-jdbc": {"shared-databases": {shared_db: {"profile": profile, "db": db}}},
+    }
+
+
+def _split_brain_resolver_data(config):
+    sbr = _section(_section(config, "cluster"), "split_brain_resolver")
+    strategy = sbr.get("strategy")
+    data = {"active-strategy": strategy, "stable-after": sbr.get("stable_after")}
+    if strategy == "static-quorum":
+        data["static-quorum"] = {"quorum-size": sbr.get("quorum_size")}
+    return data
+
+
+def _engine_data(config, minion_id):
+    node = _this_engine_node(config, minion_id)
+    if node is None:
+        raise CommandExecutionError(
+            f"minion {minion_id!r} is not listed in layline:cluster:nodes: the reactive-engine "
+            "configuration is rendered only for engine nodes"
+        )
+    hostname = node.get("hostname")
+    if not _is_nonempty_str(hostname):
+        raise CommandExecutionError(f"layline:cluster:nodes: minion {minion_id!r} has no hostname")
+    ports = _section(config, "ports")
+    bind = LOOPBACK if _is_single_host(config) else ANY_ADDRESS
+    cluster = _section(config, "cluster")
+    data = {
+        "layline": {
+            "reactive-engine": {
+                "rest-server": {
+                    "canonical": {"hostname": hostname},
+                    "bind": {"hostname": bind, "port": ports.get("rest")},
+                }
+            }
+        },
+        "pekko": {
+            "actor": {"provider": "cluster"},
+            "remote": {
+                "artery": {
+                    "enabled": True,
+                    "transport": "tcp",
+                    "canonical": {"hostname": hostname, "port": ports.get("cluster")},
+                    "bind": {"hostname": bind, "port": ports.get("cluster")},
+                }
+            },
+            "cluster": {
+                "seed-nodes": _seed_nodes(config, minion_id),
+                "min-nr-of-members": cluster.get("min_nr_of_members", 1),
+                "downing-provider-class": SBR_PROVIDER,
+                "split-brain-resolver": _split_brain_resolver_data(config),
+            },
+            "management": {
+                "http": {
+                    "hostname": hostname,
+                    "port": ports.get("management"),
+                    "bind-hostname": bind,
+                    "bind-port": ports.get("management"),
+                    "route-providers-read-only": True,
+                }
+            },
+        },
+    }
+    return _deep_merge(data, _persistence_data(config, "reactive-engine"))
+
+
+def _config_server_data(config, minion_id):
+    if "config-server" not in _roles_for(config, minion_id):
+        raise CommandExecutionError(
+            f"minion {minion_id!r} is not layline:config_server:minion: the config-server "
+            "configuration is rendered only for the config server"
+        )
+    single = _is_single_host(config)
+    data = {
+        "layline": {
+            "config-server": {
+                "rest-server": {
+                    "canonical": {"hostname": _config_server_hostname(config)},
+                    "bind": {
+                        "hostname": LOOPBACK if single else ANY_ADDRESS,
+                        "port": _section(config, "ports").get("config_server"),
+                    },
+                }
+            }
+        }
+    }
+    return _deep_merge(data, _persistence_data(config, "config-server"))
+
+
+def _build_data(role, config, minion_id):
+    """application.conf data of ``role`` for ``minion_id``, extra_config merged in."""
+    if role not in RENDER_ROLES:
+        raise CommandExecutionError(
+            f"unknown role {role!r}: use one of {', '.join(sorted(RENDER_ROLES))}"
+        )
+    builder = _engine_data if role == "reactive-engine" else _config_server_data
+    data = builder(config, minion_id)
+    extra = _section(config, "extra_config").get(RENDER_ROLES[role]) or {}
+    if not isinstance(extra, dict):
+        raise CommandExecutionError(f"layline:extra_config:{RENDER_ROLES[role]}: must be a mapping")
+    where = f"extra_config:{RENDER_ROLES[role]}"
+    _deep_merge(data, _expand_keys(extra, where))
+    _check_hocon_values(data, where)
+    return data
+
+
+def _hocon_key(key):
+    if _BARE_KEY_RE.match(key) and key.lower() not in _HOCON_RESERVED:
+        return key
+    return json.dumps(key, ensure_ascii=False)
+
+
+def _hocon_scalar(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _hocon_lines(data, indent):
+    pad = "  " * indent
+    lines = []
+    for key, value in data.items():
+        name = _hocon_key(key)
+        if isinstance(value, dict):
+            if not value:
+                lines.append(f"{pad}{name} {{}}")
+                continue
+            lines.append(f"{pad}{name} {{")
+            lines.extend(_hocon_lines(value, indent + 1))
+            lines.append(f"{pad}}}")
+        else:
+            lines.append(f"{pad}{name} = {_hocon_value(value, indent)}")
+    return lines
+
+
+def _hocon_value(value, indent):
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = _hocon_lines(value, indent + 1)
+        return "{\n" + "\n".join(inner) + "\n" + "  " * indent + "}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        pad = "  " * (indent + 1)
+        items = [pad + _hocon_value(item, indent + 1) for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
+    return _hocon_scalar(value)
+
+
+def _to_hocon(data):
+    """Serialize nested dicts/lists/scalars to HOCON text (strings always JSON-quoted)."""
+    return HEADER + "\n".join(_hocon_lines(data, 0)) + "\n"
+
+
+def _plain(value):
+    """pyhocon result -> plain dicts and lists."""
+    if isinstance(value, ConfigTree):
+        # as_plain_ordered_dict strips the quotes pyhocon keeps around keys with dots
+        value = value.as_plain_ordered_dict()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if type(value).__name__ == "NoneValue":
+        return None
+    return value
+
+
+def _same(left, right):
+    """Structural equality that does not confuse True with 1 or 1 with 1.0."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
+    if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
+        return len(left) == len(right) and all(map(_same, left, right))
+    return type(left) is type(right) and left == right
+
+
+def _verified_hocon(data):
+    text = _to_hocon(data)
+    try:
+        parsed = _plain(ConfigFactory.parse_string(text, resolve=False))
+    except Exception as exc:  # pyhocon raises pyparsing and its own exception types
+        raise CommandExecutionError(
+            f"rendered application.conf does not parse as HOCON ({type(exc).__name__}); "
+            "check layline:extra_config for unusual keys"
+        ) from None
+    if not _same(parsed, data):
+        raise CommandExecutionError(
+            "rendered application.conf does not read back as the intended settings; check "
+            "layline:extra_config for keys that clash with each other or unusual characters"
+        )
+    return text
+
+
+# ---------------------------------------------------------------------------
+# network helpers
+# ---------------------------------------------------------------------------
+
+
+def _http_get(url, timeout, decode_json=True):
+    """GET ``url`` via salt.utils.http; returns (status, decoded body or None, error or None)."""
+    opts = dict(__opts__)
+    opts.update(http_connect_timeout=timeout, http_request_timeout=timeout)
+    try:
+        result = salt.utils.http.query(
+            url, method="GET", decode=decode_json, decode_type="json", status=True,
+            opts=opts, backend="tornado",
+        )
+    except ValueError:
+        return 200, None, f"{url} did not answer with JSON"
+    status = result.get("status", 0)
+    if result.get("error"):
+        return status, None, result["error"]
+    return status, result.get("dict") if decode_json else result.get("body"), None
+
+
+def _tcp_reachable(host, port, timeout):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True, None
+    except OSError as exc:
+        return False, str(exc) or type(exc).__name__
+
+
+def _normalise_address(address):
+    return str(address).strip().lower()
+
+
+def _fetch_members(config, minion_id, timeout):
+    """Ask each engine's management endpoint in seed order: (hostname, body) or (None, None)."""
+    port = _section(config, "ports").get("management")
+    for node in _engine_nodes(config, minion_id):
+        status, body, _error = _http_get(
+            f"http://{_url_host(node['hostname'])}:{port}/cluster/members", timeout
+        )
+        if status == 200 and isinstance(body, dict):
+            return node["hostname"], body
+    return None, None
+
+
+# ---------------------------------------------------------------------------
+# public functions
+# ---------------------------------------------------------------------------
+
+
+def mapdata():
+    """
+    Return the merged formula configuration (``layline/defaults.yaml``, the
+    os_family entry of ``layline/osfamilymap.yaml`` and pillar ``layline``),
+    with secrets masked as ``******``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.mapdata
+    """
+    return _mask_secrets(_mapdata())
+
+
+def roles(config=None, minion_id=None):
+    """
+    Return the layline roles of a minion, a sublist of
+    ``['database', 'config-server', 'engine']``.
+
+    ``engine`` when listed in ``layline:cluster:nodes``, ``config-server`` when
+    it is ``layline:config_server:minion``, ``database`` when it is
+    ``layline:database:minion`` and the backend is mysql. With no nodes and no
+    config server minion the minion is config server and engine (single host).
+
+    config
+        merged formula config (default: built from defaults and pillar)
+
+    minion_id
+        minion to ask about (default: this minion)
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.roles
+    """
+    return _roles_for(_config(config), _minion_id(minion_id))
+
+
+def is_multi_node(config=None):
+    """
+    Return True when the cluster has more than one engine node (engines then
+    restart one at a time instead of on every change).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.is_multi_node
+    """
+    return _engine_count(_config(config)) > 1
+
+
+def validate(config=None):
+    """
+    Check the whole configuration at once and return
+    ``{'errors': [...], 'warnings': [...]}``; never raises for invalid
+    settings. Every message starts with the pillar key it is about and never
+    contains a secret value.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.validate
+    """
+    errors, warnings = _validate(_config(config), _minion_id())
+    return {"errors": errors, "warnings": warnings}
+
+
+def check(config=None):
+    """
+    Like :py:func:`validate` but raise CommandExecutionError listing every
+    error; returns the warnings when the configuration is valid.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.check
+    """
+    errors, warnings = _validate(_config(config), _minion_id())
+    if errors:
+        raise CommandExecutionError(
+            f"invalid layline configuration ({len(errors)} error(s)):\n- " + "\n- ".join(errors)
+        )
+    return warnings
+
+
+def render(role, config=None, minion_id=None):
+    """
+    Return the text of ``application.conf`` for ``role`` on this minion.
+
+    role
+        ``reactive-engine`` or ``config-server``
+
+    The text is parsed back with pyhocon and compared with the intended
+    settings before it is returned. Run :py:func:`check` first: ``render``
+    only rejects what it cannot render.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'll-node-1' layline.render reactive-engine
+    """
+    data = _build_data(role, _config(config), _minion_id(minion_id))
+    return _verified_hocon(data)
+
+
+def render_data(role, config=None, minion_id=None):
+    """
+    Return the settings :py:func:`render` writes for ``role`` as a nested dict,
+    with secrets masked (for debugging).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'll-node-1' layline.render_data reactive-engine
+    """
+    return _mask_secrets(_build_data(role, _config(config), _minion_id(minion_id)))
+
+
+def members(host=None, port=None, config=None, timeout=5):
+    """
+    Return the parsed ``/cluster/members`` answer of Pekko Management.
+
+    host
+        default: this minion's engine hostname from ``layline:cluster:nodes``
+
+    port
+        default: ``layline:ports:management``
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'll-node-1' layline.members
+        salt 'll-config-server' layline.members host=ll-node-2.orb.local
+    """
+    host, port = _management_endpoint(host, port, config)
+    url = f"http://{_url_host(host)}:{port}/cluster/members"
+    status, body, error = _http_get(url, timeout)
+    if status != 200 or not isinstance(body, dict):
+        raise CommandExecutionError(
+            f"cannot read {url}: {error or f'HTTP {status}'}; is layline-reactive-engine "
+            "running there and layline:ports:management right?"
+        )
+    return body
+
+
+def ready(host=None, port=None, config=None, timeout=5):
+    """
+    Return True when Pekko Management's ``/ready`` answers 200 (the member is
+    Up or WeaklyUp and its journal works), else False.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'll-node-1' layline.ready
+    """
+    host, port = _management_endpoint(host, port, config)
+    status, _body, _error = _http_get(
+        f"http://{_url_host(host)}:{port}/ready", timeout, decode_json=False
+    )
+    return status == 200
+
+
+def _management_endpoint(host, port, config):
+    if host is None or port is None:
+        config = _config(config)
+    if host is None:
+        node = _this_engine_node(config, _minion_id())
+        if node is None:
+            raise CommandExecutionError(
+                "this minion is not an engine node: pass host=<engine hostname>"
+            )
+        host = node["hostname"]
+    if port is None:
+        port = _section(config, "ports").get("management")
+    return host, port
+
+
+def status(config=None, timeout=5):
+    """
+    Return one row per configured engine node, like the Cluster page of the
+    layline UI: ``{node, hostname, state, version, uptime, unreachable}``.
+
+    ``state`` comes from the node's REST ``/engine/status`` (``Unreachable``
+    when it does not answer), ``uptime`` is in seconds, ``unreachable`` is
+    True when the node does not answer or the cluster lists it unreachable.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'll-config-server' layline.status
+    """
+    config = _config(config)
+    minion_id = _minion_id()
+    ports = _section(config, "ports")
+    _seen_from, cluster_view = _fetch_members(config, minion_id, timeout)
+    flagged = {
+        _normalise_address(entry.get("node"))
+        for entry in (cluster_view or {}).get("unreachable", [])
+        if isinstance(entry, dict)
+    }
+    rows = []
+    for node in _engine_nodes(config, minion_id):
+        url = f"http://{_url_host(node['hostname'])}:{ports.get('rest')}/engine/status"
+        code, body, _error = _http_get(url, timeout)
+        answered = code == 200 and isinstance(body, dict)
+        address = _normalise_address(_seed_address(node["hostname"], ports.get("cluster")))
+        rows.append({
+            "node": node.get("minion"),
+            "hostname": node["hostname"],
+            "state": body.get("state") if answered else "Unreachable",
+            "version": body.get("version") if answered else None,
+            "uptime": body.get("uptime") if answered else None,
+            "unreachable": not answered or address in flagged,
+        })
+    return rows
+
+
+def cluster_health(config=None, timeout=5):
+    """
+    Return ``{'healthy', 'expected', 'up', 'missing', 'unreachable',
+    'comment'}``: healthy when every configured node's address is Up and no
+    member is unreachable, as seen by the first engine (in seed order) whose
+    management endpoint answers.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'll-config-server' layline.cluster_health
+    """
+    config = _config(config)
+    expected = _seed_nodes(config, _minion_id())
+    seen_from, view = _fetch_members(config, _minion_id(), timeout)
+    result = {"healthy": False, "expected": expected, "up": [], "missing": list(expected),
+              "unreachable": [], "comment": ""}
+    if view is None:
+        port = _section(config, "ports").get("management")
+        result["comment"] = (
+            f"no engine node answered on its management port {port} "
+            "(layline:ports:management); are the reactive engines running?"
+        )
+        return result
+    result["up"] = [
+        entry.get("node") for entry in view.get("members", [])
+        if isinstance(entry, dict) and entry.get("status") == "Up"
+    ]
+    result["unreachable"] = [
+        entry.get("node") for entry in view.get("unreachable", []) if isinstance(entry, dict)
+    ]
+    up = {_normalise_address(address) for address in result["up"]}
+    result["missing"] = [address for address in expected if _normalise_address(address) not in up]
+    result["healthy"] = not result["missing"] and not result["unreachable"]
+    if result["healthy"]:
+        result["comment"] = f"all {len(expected)} node(s) Up (seen from {seen_from})"
+    else:
+        problems = []
+        if result["missing"]:
+            problems.append(f"not Up: {', '.join(result['missing'])}")
+        if result["unreachable"]:
+            problems.append(f"unreachable: {', '.join(result['unreachable'])}")
+        result["comment"] = f"cluster not healthy (seen from {seen_from}): " + "; ".join(problems)
+    return result
+
+
+def _check_row(check, target, result, detail="", fix=""):
+    return {"check": check, "target": target, "result": result, "detail": detail, "fix": fix}
+
+
+def _diagnose_resolution(config, minion_id):
+    hosts = [node.get("hostname") for node in _engine_nodes(config, minion_id)]
+    hosts.append(_config_server_hostname(config))
+    database = _section(config, "database")
+    if database.get("backend") == "mysql":
+        hosts.append(database.get("hostname"))
+    rows = []
+    for host in dict.fromkeys(h for h in hosts if _is_nonempty_str(h)):
+        try:
+            addresses = sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+            rows.append(_check_row("hostname resolves", host, "ok", ", ".join(addresses)))
+        except (OSError, UnicodeError) as exc:
+            rows.append(_check_row(
+                "hostname resolves", host, "failed", str(exc),
+                f"add '<address> {host}' to /etc/hosts on every machine or fix DNS",
+            ))
+    return rows
+
+
+def _diagnose_seed_nodes(config, minion_id):
+    expected = _seed_nodes(config, minion_id)
+    rows = []
+    sources = [("rendered config", _build_data("reactive-engine", config, minion_id))]
+    deployed = os.path.join(
+        str(config.get("home", "")), ".layline/reactive-engine/config/application.conf"
+    )
+    if os.path.isfile(deployed):
+        try:
+            sources.append((deployed, _plain(ConfigFactory.parse_file(deployed, resolve=False))))
+        except Exception as exc:  # any parse problem is the finding itself
+            rows.append(_check_row("seed nodes match canonical hostnames", deployed, "failed",
+                                   f"cannot parse: {type(exc).__name__}",
+                                   "re-apply the layline state to rewrite the file"))
+    for where, data in sources:
+        seeds = _dig_hocon(data, "pekko.cluster.seed-nodes")
+        canonical = _dig_hocon(data, "pekko.remote.artery.canonical.hostname")
+        cluster_port = _section(config, "ports").get("cluster")
+        own = _seed_address(canonical, cluster_port) if canonical else None
+        if seeds == expected and own in expected:
+            rows.append(_check_row("seed nodes match canonical hostnames", where, "ok",
+                                   f"{len(expected)} seed node(s) in pillar order"))
+        else:
+            rows.append(_check_row(
+                "seed nodes match canonical hostnames", where, "failed",
+                f"seed-nodes {seeds} / canonical {own!r} differ from {expected}",
+                "remove seed-nodes/canonical overrides from layline:extra_config and "
+                "re-apply the layline state",
+            ))
+    return rows
+
+
+def _dig_hocon(data, dotted):
+    for part in dotted.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def _diagnose_ports(check, targets, timeout, fix):
+    rows = []
+    for label, host, port in targets:
+        ok, error = _tcp_reachable(host, port, timeout)
+        target = f"{label} ({_url_host(host)}:{port})"
+        result = "ok" if ok else "failed"
+        rows.append(_check_row(check, target, result, error or "", "" if ok else fix))
+    return rows
+
+
+def _diagnose_database(config, timeout):
+    database = _section(config, "database")
+    target = f"{database.get('user')}@{database.get('hostname')}:{database.get('port')}/" \
+             f"{database.get('name')}"
+    rows = _diagnose_ports(
+        "database port reachable", [("mysql", database.get("hostname"), database.get("port"))],
+        timeout,
+        "check that MySQL runs, listens on bind-address 0.0.0.0 and the firewall allows it",
+    )
+    if "layline_db.check_connection" not in __salt__:
+        rows.append(_check_row("database login", target, "skipped",
+                               "execution module layline_db is not available"))
+        return rows
+    ok, message = __salt__["layline_db.check_connection"](config)
+    rows.append(_check_row(
+        "database login", target, "ok" if ok else "failed", _redact(message, config),
+        "" if ok else "check layline:database:user/password and that the user's host "
+        "pattern (layline:database:allowed_hosts) covers this machine",
+    ))
+    if not ok or "layline_db.missing_tables" not in __salt__:
+        rows.append(_check_row("database tables present", target, "skipped",
+                               "needs a working database login and layline_db.missing_tables"))
+        return rows
+    missing = __salt__["layline_db.missing_tables"](config)
+    rows.append(_check_row(
+        "database tables present", target, "failed" if missing else "ok",
+        f"missing: {', '.join(missing)}" if missing else "all tables present",
+        "apply the layline database schema state (scripts/sql/mysql/persistence-schema.sql)"
+        if missing else "",
+    ))
+    return rows
+
+
+def diagnose(config=None, timeout=2):
+    """
+    Run the troubleshooting checks of layline's multi-node guide for this
+    minion's roles and return ``{'ok': bool, 'checks': [...]}``; each check is
+    ``{check, target, result: ok|failed|skipped, detail, fix}``. Failed checks
+    do not raise.
+
+    - all hostnames (nodes, config server, database) resolve
+    - engine: seed nodes equal the canonical hostnames (rendered and deployed
+      config); the cluster port of every other node is reachable
+    - engine / config server with mysql: database reachable, login works,
+      tables present (via ``layline_db`` when available, else skipped)
+    - config server: every engine's REST port is reachable
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt -G 'roles:*' layline.diagnose
+    """
+    config = _config(config)
+    minion_id = _minion_id()
+    my_roles = _roles_for(config, minion_id)
+    ports = _section(config, "ports")
+    checks = _diagnose_resolution(config, minion_id)
+    others = [n for n in _engine_nodes(config, minion_id) if n.get("minion") != minion_id]
+    if "engine" in my_roles:
+        checks += _diagnose_seed_nodes(config, minion_id)
+        checks += _diagnose_ports(
+            "cluster port reachable",
+            [(n.get("minion"), n.get("hostname"), ports.get("cluster")) for n in others],
+            timeout, "start layline-reactive-engine there and allow the cluster port "
+            "(layline:ports:cluster) between all engine nodes in the firewall",
+        )
+    if "config-server" in my_roles:
+        checks += _diagnose_ports(
+            "engine REST port reachable",
+            [(n.get("minion"), n.get("hostname"), ports.get("rest"))
+             for n in _engine_nodes(config, minion_id)],
+            timeout, "start layline-reactive-engine there and allow the REST port "
+            "(layline:ports:rest) from the config server",
+        )
+    uses_mysql = _section(config, "database").get("backend") == "mysql"
+    if uses_mysql and {"engine", "config-server"} & set(my_roles):
+        checks += _diagnose_database(config, timeout)
+    return {"ok": all(row["result"] != "failed" for row in checks), "checks": checks}
