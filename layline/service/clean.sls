@@ -1,0 +1,26 @@
+# vim: ft=sls
+# Stops and disables both services, removes their units and the restart marker.
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+
+layline-service-clean-service-dead:
+  service.dead:
+    - names:
+      - layline-reactive-engine
+      - layline-config-server
+    - enable: False
+
+layline-service-clean-file-absent:
+  file.absent:
+    - names:
+      - /etc/systemd/system/layline-reactive-engine.service
+      - /etc/systemd/system/layline-config-server.service
+      - {{ layline.home }}/.layline/reactive-engine/restart-pending
+    - require:
+      - service: layline-service-clean-service-dead
+
+layline-service-clean-cmd-run-daemon-reload:
+  cmd.run:
+    - name: systemctl daemon-reload
+    - onchanges:
+      - file: layline-service-clean-file-absent

@@ -1,0 +1,95 @@
+# vim: ft=sls
+# layline-reactive-engine.service.
+# Single engine: restarted when its installation or configuration changes.
+# Multi-node cluster: never restarted here (a restart of several members at
+# once would break the cluster): a change writes the restart marker
+# <home>/.layline/reactive-engine/restart-pending for the rolling restart
+# orchestration; the unit removes the marker whenever the engine starts. A
+# stopped engine is started either way. With the MySQL backend the engine
+# starts only once the schema is there (layline_db.tables_present waits).
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_install = tplroot ~ '.install' %}
+{%- set sls_config = tplroot ~ '.config.engine' %}
+{%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+{%- set roles = salt['layline.roles'](config=layline) %}
+{%- set multi_node = salt['layline.is_multi_node'](config=layline) %}
+{%- set mysql = layline.database.backend == 'mysql' %}
+{%- set marker = layline.home ~ '/.layline/reactive-engine/restart-pending' %}
+{%- set after = ['network-online.target'] %}
+{%- if 'database' in roles %}
+{%-   do after.append(layline.database.service ~ '.service') %}
+{%- endif %}
+{%- set unit = '/etc/systemd/system/layline-reactive-engine.service' %}
+
+include:
+  - {{ sls_install }}
+  - {{ sls_config }}
+
+layline-service-file-managed-engine:
+  file.managed:
+    - name: {{ unit }}
+    - source: salt://{{ tplroot }}/service/files/layline.service.jinja
+    - template: jinja
+    - user: root
+    - group: root
+    - mode: '0644'
+    - context:
+        description: layline.io reactive engine
+        user: {{ layline.user }}
+        group: {{ layline.group }}
+        home: {{ layline.home }}
+        exec_start: {{ layline.install_dir }}/bin/reactive-engine
+        exec_start_pre:
+          - -/bin/rm -f {{ marker }}
+        after: {{ after | json }}
+        protect_home: {{ not (layline.home.startswith('/home') or layline.home.startswith('/root')) }}
+    - require:
+      - sls: {{ sls_install }}
+
+layline-service-cmd-run-daemon-reload-engine:
+  cmd.run:
+    - name: systemctl daemon-reload
+    - onchanges:
+      - file: layline-service-file-managed-engine
+{%- if mysql %}
+
+layline-service-layline_db-tables_present:
+  layline_db.tables_present:
+    - name: {{ layline.database.name }}
+    - config: {{ layline | json }}
+    - timeout: 300
+    - require:
+      - sls: {{ sls_config }}
+{%- endif %}
+{%- if multi_node %}
+
+layline-service-layline-restart_pending:
+  layline.restart_pending:
+    - name: {{ marker }}
+    - reason: reactive engine installation, unit or configuration changed
+    - user: {{ layline.user }}
+    - group: {{ layline.group }}
+    - onchanges:
+      - sls: {{ sls_install }}
+      - sls: {{ sls_config }}
+      - file: layline-service-file-managed-engine
+{%- endif %}
+
+layline-service-service-running-engine:
+  service.running:
+    - name: layline-reactive-engine
+    - enable: True
+    - require:
+      - cmd: layline-service-cmd-run-daemon-reload-engine
+      - sls: {{ sls_config }}
+{%- if mysql %}
+      - layline_db: layline-service-layline_db-tables_present
+{%- endif %}
+{%- if multi_node %}
+      - layline: layline-service-layline-restart_pending
+{%- else %}
+    - watch:
+      - file: layline-service-file-managed-engine
+      - sls: {{ sls_install }}
+      - sls: {{ sls_config }}
+{%- endif %}

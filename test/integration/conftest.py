@@ -1,0 +1,95 @@
+"""
+Fixtures of the salt-factories integration tests: a real salt-master whose
+file_roots are the checkout (plus a scratch directory for test-only SLS files)
+and whose pillar_roots are a scratch directory, and one salt-minion per minion
+id the scenarios need. All run on this host as root; salt-factories stops the
+processes at the end of the session.
+
+Nothing here changes the host outside temporary directories: the formula is
+applied with ``test=True`` only; states that really run write below tmp paths.
+"""
+
+import pathlib
+import shutil
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+PILLARS = REPO / "test" / "pillar"
+
+# Minion ids: the lab's ids (docs/design.md), so the scenario pillars apply as is.
+MINION_IDS = ("ll-single", "ll-mysql", "ll-config-server", "ll-node-1")
+
+
+@pytest.fixture(scope="session")
+def pillar_tree(tmp_path_factory):
+    return tmp_path_factory.mktemp("pillar")
+
+
+@pytest.fixture(scope="session")
+def extra_states_tree(tmp_path_factory):
+    """A second file root for SLS files the tests write (``llt/*.sls``)."""
+    return tmp_path_factory.mktemp("states")
+
+
+@pytest.fixture(scope="session")
+def salt_master(salt_factories, pillar_tree, extra_states_tree):
+    overrides = {
+        "file_roots": {"base": [str(REPO), str(extra_states_tree)]},
+        "pillar_roots": {"base": [str(pillar_tree)]},
+        "open_mode": True,
+        "timeout": 60,
+    }
+    factory = salt_factories.salt_master_daemon("layline-master", overrides=overrides)
+    with factory.started(start_timeout=120):
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def salt_minions(salt_master):
+    """Started minions by id."""
+    factories = {
+        minion_id: salt_master.salt_minion_daemon(
+            minion_id, overrides={"log_level_logfile": "info", "pillar_cache": False}
+        )
+        for minion_id in MINION_IDS
+    }
+    for factory in factories.values():
+        factory.start(start_timeout=120)
+    try:
+        yield factories
+    finally:
+        for factory in factories.values():
+            factory.terminate()
+
+
+@pytest.fixture(scope="session")
+def salt_cli(salt_master):
+    return salt_master.salt_cli(timeout=300)
+
+
+@pytest.fixture(scope="session")
+def synced(salt_cli, salt_minions):
+    """``saltutil.sync_all`` on every minion; returns the per-minion result."""
+    ret = salt_cli.run("saltutil.sync_all", minion_tgt="*")
+    assert ret.returncode == 0, ret
+    return ret.data
+
+
+@pytest.fixture
+def use_pillar(pillar_tree, salt_cli, synced):
+    """Install the scenario test/pillar/<name> as the master's pillar and refresh it."""
+
+    def install(name, extra=None):
+        for item in pillar_tree.iterdir():
+            if item.is_dir():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
+        for item in (PILLARS / name).iterdir():
+            shutil.copy(item, pillar_tree / item.name)
+        ret = salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="*")
+        assert ret.returncode == 0, ret
+        return name
+
+    return install

@@ -1,0 +1,285 @@
+"""
+The formula against a real salt-master and salt-minions (salt-factories).
+
+- every SLS renders for each scenario pillar and minion role;
+- ``state.apply layline test=True`` on the single host predicts changes only;
+- an invalid pillar fails the validation, naming the keys, and nothing else runs
+  (also without test=True: nothing changes on the minion);
+- the database password never appears in state output;
+- the custom states (config_managed, cluster_definition_managed,
+  restart_pending) really applied to temporary paths: correct and idempotent.
+"""
+
+import grp
+import hashlib
+import json
+import os
+import pathlib
+import pwd
+import stat
+import textwrap
+import uuid
+
+import pytest
+import yaml
+
+PILLARS = pathlib.Path(__file__).resolve().parents[1] / "pillar"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="salt-minion must run as root")
+
+SEED_PASSWORD = yaml.safe_load((PILLARS / "seed" / "layline.sls").read_text())["layline"][
+    "database"
+]["password"]
+
+
+def _states(ret, minion_id):
+    data = ret.data
+    if isinstance(data, dict) and minion_id in data:
+        data = data[minion_id]
+    assert isinstance(data, dict), f"no state data from {minion_id}: {ret}"
+    return data
+
+
+def _by_id(states):
+    """{state id: result} of a state.apply return (keys are 'mod_|-id_|-name_|-fun')."""
+    return {key.split("_|-")[1]: value for key, value in states.items()}
+
+
+def _show_ids(salt_cli, minion_id):
+    ret = salt_cli.run("state.show_sls", "layline", minion_tgt=minion_id)
+    data = _states(ret, minion_id)
+    assert isinstance(data, dict) and not isinstance(data, list), data
+    return set(data)
+
+
+def _assert_secret_absent(text, secret):
+    for form in (secret, json.dumps(secret)[1:-1]):
+        assert form not in text, "the database password leaked into the output"
+
+
+@pytest.fixture
+def tiny_installer(tmp_path):
+    """A stand-in installer (never executed under test=True) and its sha256."""
+    path = tmp_path / "layline-linux-amd64-2.5.4.sh"
+    path.write_text("#!/bin/sh\necho 'layline stand-in installer'\n")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"source": path.as_uri(), "source_hash": f"sha256={digest}"}
+
+
+def test_sync_all_brings_the_custom_modules(synced):
+    for minion_id, result in synced.items():
+        assert "states.layline" in result["states"], minion_id
+        assert "modules.layline" in result["modules"], minion_id
+
+
+def test_single_renders_every_concern(salt_cli, use_pillar):
+    use_pillar("single")
+    ids = _show_ids(salt_cli, "ll-single")
+    expected = {
+        "layline-validate-layline-validated",
+        "layline-install-user-present",
+        "layline-install-file-managed",
+        "layline-install-cmd-run",
+        "layline-config-layline-config_managed-config-server",
+        "layline-config-layline-config_managed-engine",
+        "layline-cluster-layline-cluster_definition_managed",
+        "layline-service-service-running-config-server",
+        "layline-service-service-running-engine",
+    }
+    assert expected <= ids, expected - ids
+    # H2, one engine: no database role, no schema, restarts instead of markers
+    assert "layline-service-layline-restart_pending" not in ids
+    assert "layline-service-layline_db-tables_present" not in ids
+
+
+def test_seed_renders_per_role(salt_cli, use_pillar):
+    use_pillar("seed")
+    node = _show_ids(salt_cli, "ll-node-1")
+    assert {
+        "layline-config-layline-config_managed-engine",
+        "layline-service-layline_db-tables_present",
+        "layline-service-layline-restart_pending",
+        "layline-service-service-running-engine",
+    } <= node
+    assert "layline-config-layline-config_managed-config-server" not in node
+    assert "layline-cluster-layline-cluster_definition_managed" not in node
+
+    server = _show_ids(salt_cli, "ll-config-server")
+    assert {
+        "layline-config-layline-config_managed-config-server",
+        "layline-cluster-layline-cluster_definition_managed",
+        "layline-service-service-running-config-server",
+    } <= server
+    assert "layline-config-layline-config_managed-engine" not in server
+    assert any(sid.startswith("layline-schema-") for sid in server), server
+
+    database = _show_ids(salt_cli, "ll-mysql")
+    assert "layline-validate-layline-validated" in database
+    assert not any(sid.startswith(("layline-install-", "layline-service-")) for sid in database)
+    assert any(sid.startswith("layline-mysql-") for sid in database), database
+
+
+def test_single_apply_test_mode_predicts_only(salt_cli, use_pillar, tiny_installer):
+    use_pillar("single")
+    secret = 'Si"ng\\le${x}#pw'  # noqa: S105 - a test value
+    pillar = {"layline": {"distribution": tiny_installer, "database": {"password": secret}}}
+    ret = salt_cli.run(
+        "state.apply", "layline", "test=True", f"pillar={json.dumps(pillar)}",
+        minion_tgt="ll-single",
+    )
+    states = _by_id(_states(ret, "ll-single"))
+    failed = {sid: s["comment"] for sid, s in states.items() if s["result"] is False}
+    assert not failed, failed
+    assert states["layline-validate-layline-validated"]["result"] is True
+    assert states["layline-install-cmd-run"]["result"] is None
+    assert states["layline-config-layline-config_managed-engine"]["result"] is None
+    _assert_secret_absent(ret.stdout, secret)
+    assert not pathlib.Path("/etc/systemd/system/layline-reactive-engine.service").exists()
+
+
+@pytest.mark.parametrize("minion_id", ["ll-node-1", "ll-config-server"])
+def test_seed_apply_test_mode_keeps_the_password_out(salt_cli, use_pillar, minion_id):
+    use_pillar("seed")
+    ret = salt_cli.run("state.apply", "layline", "test=True", minion_tgt=minion_id)
+    states = _by_id(_states(ret, minion_id))
+    assert states["layline-validate-layline-validated"]["result"] is True
+    _assert_secret_absent(ret.stdout, SEED_PASSWORD)
+    failed = {sid: s["comment"] for sid, s in states.items() if s["result"] is False}
+    # the simulator distribution is only there once test/simulator/build ran
+    failed.pop("layline-install-file-managed", None)
+    assert not failed, failed
+
+
+def _assert_bad_pillar_blocked(ret, minion_id):
+    assert ret.returncode != 0
+    states = _by_id(_states(ret, minion_id))
+    validated = states.pop("layline-validate-layline-validated")
+    assert validated["result"] is False
+    assert "min_nr_of_members" in validated["comment"]
+    assert "hostname" in validated["comment"]
+    _assert_secret_absent(ret.stdout, SEED_PASSWORD)
+    # test=True disables failhard: then every other state fails its requisite
+    # (or, onchanges, is not run); without test=True failhard stops the run.
+    ran = {
+        sid: s
+        for sid, s in states.items()
+        if s.get("changes")
+        or (s.get("result") is not False and "was not run" not in s.get("comment", ""))
+    }
+    assert not ran, f"states ran despite the invalid pillar: {sorted(ran)}"
+    return states
+
+
+def test_bad_pillar_fails_validation_in_test_mode(salt_cli, use_pillar):
+    use_pillar("bad")
+    ret = salt_cli.run("state.apply", "layline", "test=True", minion_tgt="ll-node-1")
+    _assert_bad_pillar_blocked(ret, "ll-node-1")
+
+
+def test_bad_pillar_changes_nothing(salt_cli, use_pillar, tmp_path, tiny_installer):
+    """A real apply (no test=True) with all paths and the account redirected."""
+    use_pillar("bad")
+    user = "llbadtest"
+    pillar = {
+        "layline": {
+            "distribution": dict(tiny_installer, cache_dir=str(tmp_path / "cache")),
+            "install_dir": str(tmp_path / "opt"),
+            "home": str(tmp_path / "home"),
+            "user": user,
+            "group": user,
+        }
+    }
+    try:
+        ret = salt_cli.run(
+            "state.apply", "layline", f"pillar={json.dumps(pillar)}", minion_tgt="ll-node-1"
+        )
+        others = _assert_bad_pillar_blocked(ret, "ll-node-1")
+        assert not others, f"failhard did not stop the run: {sorted(others)}"
+        assert not any((tmp_path / sub).exists() for sub in ("cache", "opt", "home"))
+        with pytest.raises(KeyError):
+            pwd.getpwnam(user)
+        with pytest.raises(KeyError):
+            grp.getgrnam(user)
+    finally:
+        os.system(f"userdel {user} >/dev/null 2>&1; groupdel {user} >/dev/null 2>&1")  # noqa: S605
+
+
+@pytest.fixture
+def custom_states_sls(extra_states_tree, tmp_path):
+    """llt/custom.sls: the formula's custom states against tmp paths, with the
+    formula's own mapdata (map.jinja; layline.mapdata masks the password)."""
+    (extra_states_tree / "llt").mkdir(exist_ok=True)
+    (extra_states_tree / "llt" / "custom.sls").write_text(
+        textwrap.dedent(
+            f"""\
+            {{%- set tpldir = 'layline' %}}
+            {{%- from 'layline/map.jinja' import mapdata as config with context %}}
+            llt-engine-conf:
+              layline.config_managed:
+                - name: {tmp_path}/engine/application.conf
+                - role: reactive-engine
+                - config: {{{{ config | json }}}}
+                - group: root
+            llt-cluster-definition:
+              layline.cluster_definition_managed:
+                - name: {tmp_path}/clusters/{{{{ config.cluster.name }}}}.json
+                - config: {{{{ config | json }}}}
+            llt-restart-pending:
+              layline.restart_pending:
+                - name: {tmp_path}/restart-pending
+                - reason: test reason
+                - onchanges:
+                  - layline: llt-engine-conf
+            """
+        )
+    )
+    return tmp_path
+
+
+def test_custom_states_apply_and_are_idempotent(salt_cli, use_pillar, custom_states_sls):
+    pyhocon = pytest.importorskip("pyhocon")
+    use_pillar("seed")
+    base = custom_states_sls
+
+    ret = salt_cli.run("state.apply", "llt.custom", minion_tgt="ll-node-1")
+    first = _by_id(_states(ret, "ll-node-1"))
+    assert all(s["result"] is True for s in first.values()), first
+    _assert_secret_absent(ret.stdout, SEED_PASSWORD)
+    assert first["llt-engine-conf"]["changes"]
+    assert first["llt-restart-pending"]["changes"]
+
+    conf = base / "engine" / "application.conf"
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o640
+    parsed = pyhocon.ConfigFactory.parse_string(conf.read_text())
+    db = parsed.get("pekko-persistence-jdbc.shared-databases.mysql.db")
+    assert db.get("password") == SEED_PASSWORD
+    assert parsed.get("pekko.remote.artery.canonical.hostname") == "ll-node-1.orb.local"
+
+    definition = json.loads((base / "clusters" / "Production.json").read_text())
+    assert definition["@type"] == "deploy/cluster"
+    assert definition["name"] == "Production"
+    assert [n["data"] for n in definition["bootstrapNodes"]] == [
+        "http://ll-node-1.orb.local:5842",
+        "http://ll-node-2.orb.local:5842",
+    ]
+    assert all(n["modifier"] == "add" for n in definition["bootstrapNodes"])
+    assert all(uuid.UUID(n["uuid"]).version == 5 for n in definition["bootstrapNodes"])
+
+    marker = (base / "restart-pending").read_text().splitlines()
+    assert marker[0] == "test reason" and marker[1].endswith("Z")
+
+    (base / "restart-pending").unlink()
+    ret = salt_cli.run("state.apply", "llt.custom", minion_tgt="ll-node-1")
+    second = _by_id(_states(ret, "ll-node-1"))
+    assert all(s["result"] is True and not s["changes"] for s in second.values()), second
+    assert not (base / "restart-pending").exists()
+
+
+def test_custom_states_honour_test_mode(salt_cli, use_pillar, custom_states_sls):
+    use_pillar("seed")
+    ret = salt_cli.run("state.apply", "llt.custom", "test=True", minion_tgt="ll-node-1")
+    states = _by_id(_states(ret, "ll-node-1"))
+    assert states["llt-engine-conf"]["result"] is None
+    assert states["llt-cluster-definition"]["result"] is None
+    assert not any(custom_states_sls.joinpath(p).exists() for p in ("engine", "clusters"))
+    _assert_secret_absent(ret.stdout, SEED_PASSWORD)

@@ -1,0 +1,184 @@
+"""The seed guide's topology from one `salt '*' state.apply layline` (scenario test/pillar/seed).
+
+Four bare machines (ll-mysql, ll-config-server, ll-node-1, ll-node-2) -> MariaDB with the
+database, user and grants, the schema applied from the config server, both engines Up in one
+cluster writing their journal to MySQL, the config server's cluster definition listing them.
+The last test boots four fresh machines and deploys them with `state.orch layline.orch.deploy`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+from pathlib import Path
+
+import pymysql
+import pytest
+import yaml
+from formula import apply, assert_applied, changed
+
+pytestmark = pytest.mark.lab
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+PILLAR = CHECKOUT / "test" / "pillar" / "seed"
+ENGINES = ["ll-node-1", "ll-node-2"]
+ALL = ["ll-mysql", "ll-config-server", *ENGINES]
+SALT_PYTHON = "/opt/saltstack/salt/bin/python3"
+ENGINE_LOG = "/var/lib/layline/.layline/reactive-engine/log/reactive-engine.log"
+
+
+def _pillar() -> dict:
+    return yaml.safe_load((PILLAR / "layline.sls").read_text())["layline"]
+
+
+def _up(lab):
+    lab.up("seed", pillar=PILLAR, nodes=2)
+    sync = lab.salt("*", "saltutil.sync_all")
+    assert sorted(sync) == sorted(ALL), sync
+
+
+@pytest.fixture(scope="module")
+def seed(lab):
+    try:
+        _up(lab)
+        yield lab
+    finally:
+        lab.down()
+
+
+def _get_json(url: str, auth: tuple[str, str] | None = None):
+    request = urllib.request.Request(url)
+    if auth:
+        token = base64.b64encode(":".join(auth).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 (lab address)
+        return json.loads(answer.read())
+
+
+def _sql(lab, query: str) -> list[list[str]]:
+    """Run a query as MariaDB's root (unix socket) on ll-mysql; rows as lists of strings."""
+    proc = lab.shell("ll-mysql", ["mysql", "-N", "-B", "layline", "-e", query], check=True)
+    return [line.split("\t") for line in proc.stdout.splitlines() if line]
+
+
+def _connect_from(lab, machine: str, user: str, password: str) -> str:
+    """Try a MySQL login from machine with PyMySQL (Salt's Python); 'ok' or 'error <code>'."""
+    script = (
+        "import base64, sys, pymysql\n"
+        "try:\n"
+        "    pymysql.connect(host='ll-mysql.orb.local', user=sys.argv[1],\n"
+        "                    password=base64.b64decode(sys.argv[2]).decode(),\n"
+        "                    database='layline', connect_timeout=5).close()\n"
+        "    print('ok')\n"
+        "except pymysql.err.MySQLError as exc:\n"
+        "    print('error', exc.args[0])\n"
+    )
+    secret = base64.b64encode(password.encode()).decode()
+    return lab.shell(machine, [SALT_PYTHON, "-c", script, user, secret]).stdout.strip()
+
+
+def assert_cluster_formed(lab) -> None:
+    """Both engines Up everywhere, LAY-11001 logged, journal rows in MySQL, config server view."""
+    def all_up(machine):
+        try:
+            view = _get_json(f"http://{lab.address(machine)}:8558/cluster/members")
+        except OSError:
+            return False
+        up = {m["node"] for m in view["members"] if m["status"] == "Up"}
+        return len(up) == 2 and not view["unreachable"] and view
+
+    for machine in ENGINES:
+        view = lab.wait_for(lambda m=machine: all_up(m), timeout=180,
+                            what=f"both engines Up in {machine}'s /cluster/members")
+        assert {m["node"] for m in view["members"]} == {
+            f"pekko://layline@{e}.orb.local:5843" for e in ENGINES}
+        log = lab.shell(machine, ["cat", ENGINE_LOG]).stdout
+        assert "[LAY-11001] cluster successfully joined, member status is up" in log, machine
+
+    rows = dict(_sql(lab, "SELECT persistence_id, COUNT(*) FROM event_journal "
+                          "GROUP BY persistence_id"))
+    for machine in ENGINES:
+        assert int(rows.get(f"reactive-engine|{machine}.orb.local", 0)) > 0, rows
+
+    nodes_url = f"http://{lab.address('ll-config-server')}:5841/api/clusters/Production/nodes"
+    nodes = lab.wait_for(
+        lambda: (table := _get_json(nodes_url, ("admin", "admin")))
+        and all(row["state"] == "Up" for row in table) and table,
+        timeout=60, what="config server listing both engines Up")
+    assert sorted(row["name"] for row in nodes) == [f"{e}.orb.local" for e in ENGINES]
+
+
+def test_one_apply_deploys_the_seed_topology(seed):
+    ret = apply(seed, "*")
+    assert_applied(ret, ALL)
+    assert_cluster_formed(seed)
+
+
+def test_second_apply_reports_no_changes(seed):
+    ret = apply(seed, "*")
+    assert_applied(ret, ALL)
+    assert changed(ret) == {}, changed(ret)
+
+
+def test_status_table_lists_both_engines_up(seed):
+    rows = seed.salt("ll-config-server", "layline.status")["ll-config-server"]
+    assert sorted((row["hostname"], row["state"]) for row in rows) == [
+        (f"{e}.orb.local", "Up") for e in ENGINES], rows
+
+
+def test_db_user_reaches_mysql_only_from_allowed_hosts(seed):
+    password = _pillar()["database"]["password"]
+    for machine in [*ENGINES, "ll-config-server"]:
+        assert _connect_from(seed, machine, "layline", password) == "ok", machine
+    # The lab host (10.231.7.1) is not in allowed_hosts: no account matches it (1130).
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        pymysql.connect(host=seed.address("ll-mysql"), user="layline", password=password,
+                        database="layline", connect_timeout=5)
+    assert refused.value.args[0] == 1130, refused.value
+
+
+def test_root_cannot_log_in_remotely(seed):
+    # No root account for any remote host: the server refuses the host itself (1130).
+    assert _connect_from(seed, "ll-node-1", "root", "") == "error 1130"
+    hosts = {row[0] for row in _sql(seed, "SELECT host FROM mysql.user WHERE user = 'root'")}
+    assert hosts <= {"localhost", "127.0.0.1", "::1"}, hosts
+    assert _sql(seed, "SELECT COUNT(*) FROM mysql.user WHERE user = ''") == [["0"]]
+
+
+def test_schema_reapply_keeps_every_journal_row(seed):
+    before = {tuple(r) for r in _sql(seed, "SELECT persistence_id, sequence_number "
+                                           "FROM event_journal")}
+    assert before
+    ret = seed.salt("ll-config-server", "state.apply", "layline.schema", timeout=300)
+    assert_applied(ret, ["ll-config-server"])
+    assert changed(ret) == {}, changed(ret)
+    after = {tuple(r) for r in _sql(seed, "SELECT persistence_id, sequence_number "
+                                          "FROM event_journal")}
+    assert before <= after, before - after
+
+
+def test_diagnose_names_a_cut_node(seed):
+    healthy = seed.salt("ll-node-1", "layline.diagnose")["ll-node-1"]
+    assert healthy["ok"] is True, [c for c in healthy["checks"] if c["result"] == "failed"]
+    seed.cut("ll-node-2")
+    try:
+        report = seed.salt("ll-node-1", "layline.diagnose")["ll-node-1"]
+    finally:
+        seed.heal("ll-node-2")
+    assert report["ok"] is False
+    failed = [c for c in report["checks"] if c["result"] == "failed"]
+    assert any("5843" in f"{c['check']} {c['target']} {c['detail']}"
+               and "ll-node-2" in c["target"] for c in failed), failed
+
+
+def test_deploy_orchestration_on_fresh_machines(seed):
+    seed.down()
+    _up(seed)
+    ret = seed.run("state.orch", "layline.orch.deploy")
+    text = json.dumps(ret)
+    assert '"result": false' not in text, text[:4000]
+    assert_cluster_formed(seed)
+    again = apply(seed, "*")
+    assert_applied(again, ALL)
+    assert changed(again) == {}, changed(again)
