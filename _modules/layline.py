@@ -81,6 +81,7 @@ KNOWN_KEYS = {
     "database": {
         "backend", "minion", "hostname", "port", "name", "user", "password",
         "allowed_hosts", "ssl", "server_package", "client_package", "service", "server_config",
+        "bind_address", "socket", "python_packages", "wait_timeout",
     },
     "extra_config": {"reactive_engine", "config_server"},
 }

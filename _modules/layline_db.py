@@ -182,7 +182,7 @@ def _connect(config=None):
         )
     try:
         return pymysql.connect(**connect_args(config))
-    except pymysql.err.MySQLError as exc:
+    except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
         code = exc.args[0] if exc.args else None
         detail = _redact(exc.args[1] if len(exc.args) > 1 else exc, db)
         hint = ""
@@ -225,7 +225,7 @@ def check_connection(config=None):
         with conn.cursor() as cur:
             cur.execute("SELECT VERSION()")
             version = cur.fetchone()[0]
-    except pymysql.err.MySQLError as exc:
+    except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
         return False, f"Connected to MySQL at {_where(db)} but a query failed: {_redact(exc, db)}"
     finally:
         conn.close()
@@ -258,7 +258,7 @@ def _query(config, func):
     try:
         with conn.cursor() as cur:
             return func(cur, db)
-    except pymysql.err.MySQLError as exc:
+    except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
         raise CommandExecutionError(
             f"Query on MySQL at {_where(db)} failed: {_redact(exc, db)}"
         ) from None
@@ -580,7 +580,7 @@ def apply_schema(config=None, path=None):
             for item in todo:
                 try:
                     cur.execute(item["statement"])
-                except pymysql.err.MySQLError as exc:
+                except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
                     code = exc.args[0] if exc.args else None
                     # Another run created it in the meantime: nothing to do.
                     if code in (ER_TABLE_EXISTS, ER_DUP_KEYNAME):
@@ -598,7 +598,9 @@ def apply_schema(config=None, path=None):
                 elif item["kind"] == "index":
                     result["created_indexes"].append(f"{item['table']}.{item['index']}")
             conn.commit()
-    except pymysql.err.MySQLError as exc:
+    except CommandExecutionError:
+        raise
+    except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
         raise CommandExecutionError(
             f"Query on MySQL at {_where(db)} failed: {_redact(exc, db)}"
         ) from None

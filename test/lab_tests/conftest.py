@@ -29,7 +29,7 @@ Helper methods (all raise ``LabCommandError`` with the command's output when it 
 - ``down()``: stops and removes everything (idempotent).
 - ``salt(target, fun, *args, tgt_type=None, timeout=None, check=True)`` -> parsed JSON
   (``--out=json --static``): ``{minion_id: return}``.  ``args`` are passed as is, so kwargs
-  are ``"key=value"`` strings; ``tgt_type`` e.g. ``"list"`` or ``"grain"``; ``timeout`` is
+  are ``"key=value"`` strings; ``tgt_type`` one of ``TARGET_FLAGS`` (e.g. ``"list"``); ``timeout`` is
   salt's ``-t``.  For a minion that does not answer the value is not ``True`` (salt reports
   a "Minion did not return" string, or leaves it out), so test ``answer.get(m) is True``.
 - ``salt_call(machine, fun, *args)`` -> parsed JSON ``local`` value of ``salt-call`` in the machine.
@@ -60,6 +60,10 @@ import pytest
 CHECKOUT = Path(__file__).resolve().parents[2]
 LAB = CHECKOUT / "test" / "lab" / "lab"
 STATE_FILE = Path(os.environ.get("LAYLINE_LAB_STATE", "/var/lib/layline-lab")) / "state.json"
+
+
+# salt's CLI has a flag per target type, not a --tgt-type option.
+TARGET_FLAGS = {"compound": "-C", "list": "-L", "grain": "-G", "pcre": "-E", "pillar": "-I"}
 
 
 class LabCommandError(AssertionError):
@@ -126,7 +130,7 @@ class Lab:
              timeout: int | None = None, check: bool = True):
         opts = ["--out=json", "--static"]
         if tgt_type:
-            opts.append(f"--tgt-type={tgt_type}")
+            opts.append(TARGET_FLAGS[tgt_type])
         if timeout:
             opts += ["-t", str(timeout)]
         wall = (timeout or 60) + 120

@@ -10,7 +10,7 @@ FORMULA_PATHS = "/opt/layline /var/lib/layline /var/cache/layline /etc/systemd/s
 
 def apply(lab, target: str, *args: str, timeout: int = 900) -> dict:
     """state.apply layline on target; returns {minion: {state_id: result}} (or error lists)."""
-    return lab.salt(target, "state.apply", "layline", *args, timeout=timeout, tgt_type="compound")
+    return lab.salt(target, "state.apply", "layline", *args, timeout=timeout)
 
 
 def failures(ret: dict) -> dict:

@@ -63,8 +63,11 @@ def test_first_apply_deploys_single_host(single):
     assert_applied(ret, [MINION])
 
     # Config server: layline's default binds 127.0.0.1:5841 and serves the login page.
-    status, body = http_get(single, MINION, "http://127.0.0.1:5841/")
-    assert status == 200 and "login" in body.lower(), (status, body[:300])
+    # (services start in the background: allow the simulated JVM start-up)
+    status, body = single.wait_for(
+        lambda: (r := http_get(single, MINION, "http://127.0.0.1:5841/"))[0] == 200 and r,
+        timeout=60, what="config server answering on 127.0.0.1:5841")
+    assert "login" in body.lower(), body[:300]
 
     # The engine is a one-member cluster, Up, seen through the management API.
     def members():
