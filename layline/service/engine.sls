@@ -24,6 +24,9 @@
 include:
   - {{ sls_install }}
   - {{ sls_config }}
+{%- if mysql %}
+  - {{ tplroot }}.mysql.python
+{%- endif %}
 
 layline-service-file-managed-engine:
   file.managed:
@@ -57,9 +60,10 @@ layline-service-layline_db-tables_present:
   layline_db.tables_present:
     - name: {{ layline.database.name }}
     - config: {{ layline | json }}
-    - timeout: 300
+    - timeout: {{ layline.database.wait_timeout }}
     - require:
       - sls: {{ sls_config }}
+      - sls: {{ tplroot }}.mysql.python
 {%- endif %}
 {%- if multi_node %}
 

@@ -29,9 +29,10 @@ Helper methods (all raise ``LabCommandError`` with the command's output when it 
 - ``down()``: stops and removes everything (idempotent).
 - ``salt(target, fun, *args, tgt_type=None, timeout=None, check=True)`` -> parsed JSON
   (``--out=json --static``): ``{minion_id: return}``.  ``args`` are passed as is, so kwargs
-  are ``"key=value"`` strings; ``tgt_type`` one of ``TARGET_FLAGS`` (e.g. ``"list"``); ``timeout`` is
-  salt's ``-t``.  For a minion that does not answer the value is not ``True`` (salt reports
-  a "Minion did not return" string, or leaves it out), so test ``answer.get(m) is True``.
+  are ``"key=value"`` strings; ``tgt_type`` one of ``TARGET_FLAGS`` (e.g. ``"list"``);
+  ``timeout`` is salt's ``-t``.  For a minion that does not answer the value is not
+  ``True`` (salt reports a "Minion did not return" string, or leaves it out), so test
+  ``answer.get(m) is True``.
 - ``salt_call(machine, fun, *args)`` -> parsed JSON ``local`` value of ``salt-call`` in the machine.
 - ``run(fun, *args)`` -> parsed JSON of ``salt-run``.
 - ``shell(machine, cmd, check=False, timeout=300)`` -> ``subprocess.CompletedProcess``

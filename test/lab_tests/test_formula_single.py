@@ -12,8 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from formula import (apply, assert_applied, changed, failures, files_changed_since_marker,
-                     http_get, lab_host, make_marker)
+from formula import (
+    apply,
+    assert_applied,
+    changed,
+    failures,
+    files_changed_since_marker,
+    http_get,
+    lab_host,
+    make_marker,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verify"))
 import checks  # noqa: E402  (test/verify: the same checks test-kitchen's verifier runs)
