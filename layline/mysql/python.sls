@@ -10,8 +10,13 @@
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set python = grains['pythonexecutable'] %}
 
+include:
+  - {{ tplroot }}.validate
+
 layline-mysql-pip-installed:
   pip.installed:
     - pkgs: {{ layline.database.python_packages | json }}
     - reload_modules: True
     - unless: {{ python }} -c 'import pymysql, cryptography, saltext.mysql'
+    - require:
+      - sls: {{ tplroot }}.validate

@@ -5,6 +5,9 @@
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set db = layline.database %}
 
+include:
+  - {{ tplroot }}.validate
+
 layline-mysql-pkg-installed:
   pkg.installed:
     - pkgs:
@@ -12,6 +15,8 @@ layline-mysql-pkg-installed:
 {%- if db.client_package %}
       - {{ db.client_package }}
 {%- endif %}
+    - require:
+      - sls: {{ tplroot }}.validate
 
 layline-mysql-file-managed-server-config:
   file.managed:
