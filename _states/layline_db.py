@@ -149,6 +149,29 @@ def _status_text(status):
     return status["message"]
 
 
+def _wait_state(name, config, timeout, interval, need_tables, goal):
+    """The state return of a bounded wait for the database (``goal`` says for what)."""
+    ret = _ret(name)
+    where = _describe(config)
+    ok, status, waited = _wait(config, timeout, interval, need_tables=need_tables)
+    if ok:
+        ret["comment"] = f"{where} is ready: {status['message']} (waited {waited:.0f}s)"
+        return ret
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["comment"] = (
+            f"{where} is not ready yet ({_status_text(status)}); would wait up to {timeout}s "
+            f"for it {goal}"
+        )
+        return ret
+    ret["result"] = False
+    ret["comment"] = (
+        f"Timed out after {waited:.0f}s (timeout {timeout}s) waiting for {where} {goal}; "
+        f"last check: {_status_text(status)}"
+    )
+    return ret
+
+
 def tables_present(name, config=None, timeout=300, interval=5):
     """
     Wait (bounded) until the layline database is reachable with the configured
@@ -170,25 +193,8 @@ def tables_present(name, config=None, timeout=300, interval=5):
     interval
         Seconds between checks (default 5).
     """
-    ret = _ret(name)
-    where = _describe(config)
-    tables = ", ".join(_required())
-    ok, status, waited = _wait(config, timeout, interval, need_tables=True)
-    if ok:
-        ret["comment"] = f"{where} is reachable and has tables {tables} (waited {waited:.0f}s)"
-        return ret
-    if __opts__["test"]:
-        ret["result"] = None
-        ret["comment"] = (
-            f"{where} is not ready yet ({_status_text(status)}); would wait up to {timeout}s"
-        )
-        return ret
-    ret["result"] = False
-    ret["comment"] = (
-        f"Timed out after {waited:.0f}s (timeout {timeout}s) waiting for {where} to be "
-        f"reachable and to have tables {tables}; last check: {_status_text(status)}"
-    )
-    return ret
+    goal = f"to be reachable and to have tables {', '.join(_required())}"
+    return _wait_state(name, config, timeout, interval, need_tables=True, goal=goal)
 
 
 def reachable(name, config=None, timeout=300, interval=5):
@@ -210,21 +216,5 @@ def reachable(name, config=None, timeout=300, interval=5):
     interval
         Seconds between checks (default 5).
     """
-    ret = _ret(name)
-    where = _describe(config)
-    ok, status, waited = _wait(config, timeout, interval, need_tables=False)
-    if ok:
-        ret["comment"] = f"{where} is reachable (waited {waited:.0f}s)"
-        return ret
-    if __opts__["test"]:
-        ret["result"] = None
-        ret["comment"] = (
-            f"{where} is not reachable yet ({status['message']}); would wait up to {timeout}s"
-        )
-        return ret
-    ret["result"] = False
-    ret["comment"] = (
-        f"Timed out after {waited:.0f}s (timeout {timeout}s) waiting for {where} to accept "
-        f"the login; last check: {status['message']}"
-    )
-    return ret
+    return _wait_state(name, config, timeout, interval, need_tables=False,
+                       goal="to accept the login")

@@ -8,7 +8,7 @@ import pytest
 from salt.exceptions import CommandExecutionError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-DDL = ROOT / "test" / "integration" / "mysql" / "persistence-schema.sql"
+DDL = ROOT / "test/simulator/payload/scripts/sql/mysql/persistence-schema.sql"
 
 
 def _load(rel, name):

@@ -21,7 +21,8 @@ import pymysql
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-DDL = pathlib.Path(__file__).resolve().parent / "persistence-schema.sql"
+DDL = (pathlib.Path(__file__).resolve().parents[3] / "test" / "simulator" / "payload" / "scripts"
+       / "sql" / "mysql" / "persistence-schema.sql")  # the DDL the distribution ships
 
 
 def _free_port():

@@ -12,7 +12,8 @@ import pytest
 from salt.exceptions import CommandExecutionError
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-DDL = pathlib.Path(__file__).resolve().parent / "persistence-schema.sql"
+DDL = (pathlib.Path(__file__).resolve().parents[3] / "test" / "simulator" / "payload" / "scripts"
+       / "sql" / "mysql" / "persistence-schema.sql")  # the DDL the distribution ships
 
 REQUIRED = ["event_journal", "event_tag", "snapshot"]
 
