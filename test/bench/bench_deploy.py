@@ -41,14 +41,14 @@ def state_summary(proc: subprocess.CompletedProcess) -> str:
         ret = json.loads(proc.stdout)
     except ValueError:
         return f"no JSON (exit {proc.returncode})"
+    kind = "states"
+    if "data" in ret:  # an orchestration: {"data": {"<master id>": {step: result}}}
+        ret, kind = ret["data"], "orchestration steps"
     states = [st for minion in ret.values() if isinstance(minion, dict)
               for st in minion.values() if isinstance(st, dict)]
-    if not states:  # an orchestration nests the minions' runs: count its steps
-        states = [st for step in ret.get("data", {}).values() if isinstance(step, dict)
-                  for st in step.values() if isinstance(st, dict)]
     failed = sum(st.get("result") is False for st in states)
     changed = sum(bool(st.get("changes")) for st in states)
-    return f"{len(states)} states, {changed} changed, {failed} failed"
+    return f"{len(states)} {kind}, {changed} changed, {failed} failed"
 
 
 def boot(nodes: int) -> float:
