@@ -10,8 +10,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import SECRET, SEED_PILLAR
 from salt.exceptions import CommandExecutionError
+from unitsupport import SECRET, SEED_PILLAR
 
 HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
 

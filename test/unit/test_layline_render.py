@@ -3,11 +3,11 @@
 import re
 
 import pytest
-from conftest import ROOT, SECRET, SEED_PILLAR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyhocon import ConfigFactory
 from salt.exceptions import CommandExecutionError
+from unitsupport import ROOT, SECRET, SEED_PILLAR
 
 UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 SAFE_TEXT = st.text(

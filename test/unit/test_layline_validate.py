@@ -3,8 +3,8 @@
 import copy
 
 import pytest
-from conftest import ROOT, SECRET, SEED_PILLAR, SINGLE_PILLAR
 from salt.exceptions import CommandExecutionError
+from unitsupport import ROOT, SECRET, SEED_PILLAR, SINGLE_PILLAR
 
 
 def _errors(layline, config, minion_id="ll-node-1"):

@@ -5,7 +5,7 @@ import signal
 import time
 import urllib.request
 
-from conftest import MGMT, REST, address, all_up, host, http_get, members, statuses, wait_for
+from simsupport import MGMT, REST, address, all_up, host, http_get, members, statuses, wait_for
 
 
 def test_three_engines_form_a_cluster(lab):

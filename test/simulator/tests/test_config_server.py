@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import REST, http_get, wait_for
+from simsupport import REST, http_get, wait_for
 
 PORT = 25841
 CONF = f"""

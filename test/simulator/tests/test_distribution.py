@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import BUILD, VERSION
+from simsupport import BUILD, VERSION
 
 
 def test_build_is_reproducible_and_a_noop_when_unchanged(dist, tmp_path):

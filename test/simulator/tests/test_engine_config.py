@@ -1,6 +1,6 @@
 """Engine start-up failures: bad HOCON, missing keys."""
 
-from conftest import engine_conf
+from simsupport import engine_conf
 
 
 def test_bad_hocon_exits_naming_the_parse_problem(lab):

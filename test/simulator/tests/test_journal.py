@@ -1,6 +1,6 @@
 """Journal backends as seen from /ready."""
 
-from conftest import MGMT, address, host, http_get, statuses, wait_for
+from simsupport import MGMT, address, host, http_get, statuses, wait_for
 
 
 def test_unreachable_mysql_keeps_ready_500(lab):
