@@ -5,7 +5,7 @@ Works on the formula configuration: the ``layline`` pillar deep-merged over
 ``layline/defaults.yaml`` and ``layline/osfamilymap.yaml`` (see
 ``docs/design.md``). Every public function takes an optional ``config`` dict
 (the merged configuration, as ``map.jinja`` builds it); without it the module
-builds the same merge itself from the salt fileserver and the pillar.
+renders ``salt://layline/map.jinja`` itself, so there is one merge only.
 
 :depends: pyhocon
 
@@ -34,9 +34,7 @@ import os.path
 import re
 import socket
 
-import salt.utils.dictupdate
 import salt.utils.http
-import salt.utils.yaml
 from salt.exceptions import CommandExecutionError
 
 try:
@@ -65,8 +63,6 @@ SHARED_DB_NAME = {"mysql": "mysql", "h2": "h2file"}
 MYSQL_DRIVER = "com.mysql.cj.jdbc.Driver"
 H2_DRIVER = "org.h2.Driver"
 POOL = {"numThreads": 5, "maxConnections": 5, "minConnections": 1}
-DEFAULTS_FILE = "salt://layline/defaults.yaml"
-OSFAMILYMAP_FILE = "salt://layline/osfamilymap.yaml"
 
 KNOWN_KEYS = {
     "": {
@@ -118,50 +114,27 @@ def __virtual__():
 # ---------------------------------------------------------------------------
 
 
-def _load_yaml_from_fileserver(path):
-    text = __salt__["cp.get_file_str"](path)
-    if text is False or text is None:
-        raise CommandExecutionError(
-            f"cannot fetch {path} from the salt fileserver; is the layline formula in "
-            "file_roots (or gitfs) of the master?"
-        )
-    try:
-        data = salt.utils.yaml.safe_load(text) or {}
-    except salt.utils.yaml.YAMLError as exc:
-        raise CommandExecutionError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CommandExecutionError(f"{path} must hold a mapping")
-    # template-formula style files may wrap everything in a top-level "layline" key
-    if set(data) == {"layline"} and isinstance(data["layline"], dict):
-        data = data["layline"]
-    return data
+# The states' configuration comes from layline/map.jinja (defaults.yaml, osfamilymap.yaml,
+# pillar); functions called without ``config`` render that same file, so there is one merge.
+MAPDATA_TEMPLATE = (
+    '{%- set tpldir = "layline" %}'
+    '{%- from "layline/map.jinja" import mapdata %}'
+    "{{ mapdata | json }}"
+)
 
 
 def _mapdata():
-    """Merge defaults.yaml, the os_family entry of osfamilymap.yaml and pillar ``layline``."""
-    defaults = _load_yaml_from_fileserver(DEFAULTS_FILE)
-    osfamilymap = _load_yaml_from_fileserver(OSFAMILYMAP_FILE)
-    os_family = __grains__.get("os_family")
-    merged = salt.utils.dictupdate.merge(
-        copy.deepcopy(defaults), copy.deepcopy(osfamilymap.get(os_family) or {})
-    )
-    pillar = __pillar__.get("layline") or {}
-    if not isinstance(pillar, dict):
-        raise CommandExecutionError("pillar layline must be a mapping")
-    return _post_process(salt.utils.dictupdate.merge(merged, copy.deepcopy(pillar)))
-
-
-def _post_process(config):
-    """The same post-processing as layline/map.jinja: {version} and default installer_args."""
-    version = str(config.get("version", ""))
-    config["version"] = version
-    distribution = config.get("distribution")
-    if isinstance(distribution, dict):
-        for key in ("source", "source_hash"):
-            if distribution.get(key):
-                distribution[key] = str(distribution[key]).replace("{version}", version)
-        if not distribution.get("installer_args"):
-            distribution["installer_args"] = ["-q", "-dir", config.get("install_dir")]
+    """The formula's configuration as the states see it, rendered by salt://layline/map.jinja."""
+    try:
+        text = __salt__["slsutil.renderer"](string=MAPDATA_TEMPLATE, default_renderer="jinja")
+        config = json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any render failure gets the same advice
+        raise CommandExecutionError(
+            f"cannot render salt://layline/map.jinja: {exc}; is the layline "
+            "formula in the master's file_roots (or gitfs), and is pillar layline a mapping?"
+        ) from None
+    if not isinstance(config, dict):
+        raise CommandExecutionError("salt://layline/map.jinja did not give a mapping")
     return config
 
 
@@ -1026,9 +999,9 @@ def _fetch_members(config, minion_id, timeout):
 
 def mapdata():
     """
-    Return the merged formula configuration (``layline/defaults.yaml``, the
-    os_family entry of ``layline/osfamilymap.yaml`` and pillar ``layline``),
-    with secrets masked as ``******``.
+    Return the merged formula configuration as ``layline/map.jinja`` builds it
+    (``defaults.yaml``, the os_family entry of ``osfamilymap.yaml``, pillar
+    ``layline``), with secrets masked as ``******``.
 
     CLI Example:
 

@@ -119,6 +119,21 @@ def test_seed_renders_per_role(salt_cli, use_pillar):
     assert any(sid.startswith("layline-mysql-") for sid in database), database
 
 
+def test_module_sees_the_configuration_the_states_get(salt_cli, use_pillar):
+    """layline.mapdata (CLI, no config) renders map.jinja: the same model the SLS pass on."""
+    use_pillar("seed")
+    shown = _states(salt_cli.run("state.show_sls", "layline.validate", minion_tgt="ll-node-1"),
+                    "ll-node-1")
+    args = shown["layline-validate-layline-validated"]["layline"]
+    from_states = next(arg["config"] for arg in args if isinstance(arg, dict) and "config" in arg)
+    ret = salt_cli.run("layline.mapdata", minion_tgt="ll-node-1")
+    from_module = ret.data
+    _assert_secret_absent(json.dumps(from_module), SEED_PASSWORD)
+    assert from_module["database"].pop("password") == "******"
+    assert from_states["database"].pop("password") == SEED_PASSWORD
+    assert from_module == from_states
+
+
 def test_single_apply_test_mode_predicts_only(salt_cli, use_pillar, tiny_installer):
     use_pillar("single")
     secret = 'Si"ng\\le${x}#pw'  # noqa: S105 - a test value

@@ -1,5 +1,6 @@
 """layline.render / render_data / roles / mapdata: HOCON that reads back exactly."""
 
+import json
 import re
 
 import pytest
@@ -7,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyhocon import ConfigFactory
 from salt.exceptions import CommandExecutionError
-from unitsupport import ROOT, SECRET, SEED_PILLAR
+from unitsupport import SECRET, SEED_PILLAR
 
 UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 SAFE_TEXT = st.text(
@@ -151,14 +152,16 @@ def test_no_secret_in_render_data_and_mapdata(layline, seed_config, make_config)
     assert SECRET not in repr(data)
     db = data["pekko-persistence-jdbc"]["shared-databases"]["mysql"]["db"]
     assert db["password"] == layline.MASK
-    layline.__pillar__ = {"layline": SEED_PILLAR}
-    files = {"salt://layline/defaults.yaml": ROOT / "layline" / "defaults.yaml",
-             "salt://layline/osfamilymap.yaml": ROOT / "layline" / "osfamilymap.yaml"}
-    layline.__salt__ = {"cp.get_file_str": lambda path: files[path].read_text()
-                        if files[path].exists() else False}
-    if not all(path.exists() for path in files.values()):
-        pytest.skip("layline/defaults.yaml or osfamilymap.yaml not written yet")
+    # Without config, the module renders salt://layline/map.jinja (stubbed: seed_config).
+    calls = []
+
+    def renderer(string, default_renderer):
+        calls.append((string, default_renderer))
+        return json.dumps(seed_config)
+
+    layline.__salt__ = {"slsutil.renderer": renderer}
     merged = layline.mapdata()
+    assert "layline/map.jinja" in calls[0][0] and calls[0][1] == "jinja"
     assert SECRET not in repr(merged)
     assert merged["database"]["password"] == layline.MASK
     assert merged["distribution"]["source"].endswith("layline-linux-amd64-2.5.4.sh")
@@ -166,9 +169,12 @@ def test_no_secret_in_render_data_and_mapdata(layline, seed_config, make_config)
     assert layline.roles() == ["engine"]
 
 
-def test_mapdata_names_a_missing_file(layline):
-    layline.__salt__ = {"cp.get_file_str": lambda path: False}
-    with pytest.raises(CommandExecutionError, match="salt://layline/defaults.yaml"):
+def test_mapdata_explains_a_render_failure(layline):
+    def renderer(string, default_renderer):
+        raise OSError("Template layline/map.jinja not found")
+
+    layline.__salt__ = {"slsutil.renderer": renderer}
+    with pytest.raises(CommandExecutionError, match="salt://layline/map.jinja.*file_roots"):
         layline.mapdata()
 
 

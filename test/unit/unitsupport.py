@@ -96,6 +96,19 @@ def layline():
     return load_module()
 
 
+def map_jinja_post_process(config):
+    """What layline/map.jinja does after the merge (the module renders map.jinja itself)."""
+    version = str(config.get("version", ""))
+    config["version"] = version
+    distribution = config["distribution"]
+    for key in ("source", "source_hash"):
+        if distribution.get(key):
+            distribution[key] = str(distribution[key]).replace("{version}", version)
+    if not distribution.get("installer_args"):
+        distribution["installer_args"] = ["-q", "-dir", config.get("install_dir")]
+    return config
+
+
 @pytest.fixture
 def make_config(layline):
     """Build the merged config like map.jinja: defaults, then the pillar, then post-processing."""
@@ -104,7 +117,7 @@ def make_config(layline):
         config = load_defaults()
         for pillar in pillars:
             config = salt.utils.dictupdate.merge(config, copy.deepcopy(pillar))
-        return layline._post_process(config)
+        return map_jinja_post_process(config)
 
     return build
 
