@@ -9,6 +9,7 @@ Nothing here changes the host outside temporary directories: the formula is
 applied with ``test=True`` only; states that really run write below tmp paths.
 """
 
+import logging
 import pathlib
 import shutil
 
@@ -19,6 +20,19 @@ PILLARS = REPO / "test" / "pillar"
 
 # Minion ids: the lab's ids (docs/design.md), so the scenario pillars apply as is.
 MINION_IDS = ("ll-single", "ll-mysql", "ll-config-server", "ll-node-1")
+
+
+def pytest_unconfigure(config):
+    # Salt flushes its deferred log records at interpreter exit, after pytest closed its
+    # capture streams: drop them rather than print "--- Logging error ---" after the summary.
+    logging.raiseExceptions = False
+
+
+@pytest.fixture(scope="session")
+def salt_factories_default_root_dir(tmp_path_factory):
+    """Daemons' root dirs and generated scripts per run (the default /tmp/scripts is shared
+    between checkouts and is never regenerated: it would run another checkout's salt)."""
+    return tmp_path_factory.mktemp("salt")
 
 
 @pytest.fixture(scope="session")
