@@ -55,7 +55,7 @@ def boot(nodes: int) -> float:
     seconds, proc = timed("up", "--topology", "seed", "--nodes", str(nodes), "--pillar", PILLAR)
     if proc.returncode != 0:
         raise SystemExit(f"lab up failed:\n{proc.stdout}\n{proc.stderr}")
-    lab("salt", "*", "saltutil.sync_all", "--out=quiet")
+    lab("salt", "*", "saltutil.sync_all")
     return seconds
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
+import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -125,6 +127,28 @@ def test_status_table_lists_both_engines_up(seed):
     rows = seed.salt("ll-config-server", "layline.status")["ll-config-server"]
     assert sorted((row["hostname"], row["state"]) for row in rows) == [
         (f"{e}.orb.local", "Up") for e in ENGINES], rows
+
+
+def test_password_only_in_private_files(seed):
+    """No log, journal or world-readable file holds the password, raw or HOCON/JSON-escaped."""
+    password = _pillar()["database"]["password"]
+    forms = [password, json.dumps(password)[1:-1]]
+    patterns = " ".join(f"-e {shlex.quote(form)}" for form in forms)
+    for machine in ALL:
+        found = seed.shell(machine, f"grep -rlF {patterns} /etc /opt /var /tmp /root /srv "
+                                    f"2>/dev/null | xargs -r stat -c '%a %n'").stdout.split("\n")
+        for line in filter(None, found):
+            mode, path = line.split(" ", 1)
+            assert int(mode, 8) & 0o004 == 0, f"{machine}: world-readable {path} ({mode})"
+            assert not path.startswith("/var/log/"), f"{machine}: password in log {path}"
+        journal = seed.shell(machine, f"journalctl --no-pager | grep -cF {patterns}").stdout
+        assert journal.strip() == "0", f"{machine}: password in the journal"
+    # The master caches each minion's pillar (by design); it must stay private, out of logs.
+    master = subprocess.run(["grep", "-rlF", *[a for f in forms for a in ("-e", f)],
+                             "/var/lib/layline-lab/master"], capture_output=True, text=True)
+    for path in filter(None, master.stdout.split("\n")):
+        assert Path(path).stat().st_mode & 0o004 == 0, f"master: world-readable {path}"
+        assert "/pillar/" in path, f"password in the master's {path}"
 
 
 def test_db_user_reaches_mysql_only_from_allowed_hosts(seed):
