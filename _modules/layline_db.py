@@ -252,12 +252,18 @@ def _indexes(cur, schema):
     return found
 
 
-def _query(config, func):
+def _query(config, func, commit=False):
+    """Run ``func(cursor, db)`` on a fresh connection; driver errors become actionable."""
     db = _db(config)
     conn = _connect(config)
     try:
         with conn.cursor() as cur:
-            return func(cur, db)
+            result = func(cur, db)
+        if commit:
+            conn.commit()
+        return result
+    except CommandExecutionError:
+        raise
     except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
         raise CommandExecutionError(
             f"Query on MySQL at {_where(db)} failed: {_redact(exc, db)}"
@@ -571,41 +577,32 @@ def apply_schema(config=None, path=None):
     if not path:
         raise CommandExecutionError("apply_schema needs path= the DDL file")
     statements = schema_statements(path)
-    db = _db(config)
+    return _query(config, lambda cur, db: _run_plan(cur, db, statements), commit=True)
+
+
+def _run_plan(cur, db, statements):
+    """Execute what ``plan`` says is missing; report what was created."""
     result = {"created_tables": [], "created_indexes": []}
-    conn = _connect(config)
-    try:
-        with conn.cursor() as cur:
-            todo = plan(statements, _tables(cur, db["name"]), _indexes(cur, db["name"]))
-            for item in todo:
-                try:
-                    cur.execute(item["statement"])
-                except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
-                    code = exc.args[0] if exc.args else None
-                    # Another run created it in the meantime: nothing to do.
-                    if code in (ER_TABLE_EXISTS, ER_DUP_KEYNAME):
-                        log.info("layline_db: %s already exists", item.get("index", item["table"]))
-                        continue
-                    done = ", ".join(result["created_tables"] + result["created_indexes"])
-                    raise CommandExecutionError(
-                        f"Schema statement for {item['kind']} "
-                        f"'{item.get('index', item.get('table', ''))}' failed on MySQL at "
-                        f"{_where(db)}: {_redact(exc, db)}"
-                        f" (created before the failure: {done or 'nothing'})"
-                    ) from None
-                if item["kind"] == "table":
-                    result["created_tables"].append(item["table"])
-                elif item["kind"] == "index":
-                    result["created_indexes"].append(f"{item['table']}.{item['index']}")
-            conn.commit()
-    except CommandExecutionError:
-        raise
-    except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
-        raise CommandExecutionError(
-            f"Query on MySQL at {_where(db)} failed: {_redact(exc, db)}"
-        ) from None
-    finally:
-        conn.close()
+    for item in plan(statements, _tables(cur, db["name"]), _indexes(cur, db["name"])):
+        try:
+            cur.execute(item["statement"])
+        except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
+            code = exc.args[0] if exc.args else None
+            # Another run created it in the meantime: nothing to do.
+            if code in (ER_TABLE_EXISTS, ER_DUP_KEYNAME):
+                log.info("layline_db: %s already exists", item.get("index", item["table"]))
+                continue
+            done = ", ".join(result["created_tables"] + result["created_indexes"])
+            raise CommandExecutionError(
+                f"Schema statement for {item['kind']} "
+                f"'{item.get('index', item.get('table', ''))}' failed on MySQL at "
+                f"{_where(db)}: {_redact(exc, db)}"
+                f" (created before the failure: {done or 'nothing'})"
+            ) from None
+        if item["kind"] == "table":
+            result["created_tables"].append(item["table"])
+        elif item["kind"] == "index":
+            result["created_indexes"].append(f"{item['table']}.{item['index']}")
     return result
 
 
