@@ -479,11 +479,17 @@ def start(name: str, wait: bool = True) -> None:
     save_state(state)
 
 
-def set_link(name: str, up_: bool) -> None:
+def _running_machine(name: str) -> tuple[dict, dict]:
+    """(state, machine info) of a machine that must be running."""
     state = need_state()
     info = need_machine(state, name)
     if not _alive(info["pid"]):
-        raise LabError(f"{name} is not running")
+        raise LabError(f"{name} is not running (lab start {name})")
+    return state, info
+
+
+def set_link(name: str, up_: bool) -> None:
+    state, info = _running_machine(name)
     veth = host_veth(info["pid"])
     if not veth:
         raise LabError(f"cannot find the host-side veth of {name}")
@@ -495,10 +501,7 @@ def set_link(name: str, up_: bool) -> None:
 
 
 def machine_init_pid(name: str) -> int:
-    state = need_state()
-    info = need_machine(state, name)
-    if not _alive(info["pid"]):
-        raise LabError(f"{name} is not running (lab start {name})")
+    _, info = _running_machine(name)
     pid = init_pid(info["pid"])
     if not pid:
         raise LabError(f"{name}: no systemd process found under nspawn pid {info['pid']}")
