@@ -7,14 +7,20 @@ Works on the formula configuration: the ``layline`` pillar deep-merged over
 (the merged configuration, as ``map.jinja`` builds it); without it the module
 renders ``salt://layline/map.jinja`` itself, so there is one merge only.
 
-:depends: pyhocon
+:depends: pyhocon (imported only where HOCON is parsed: ``render``, ``diagnose``);
+          the ``layline.python`` state installs it. The module loads without it, so
+          rendering the formula's SLS files never needs it.
 
 Functions:
 
 - configuration: ``mapdata``, ``roles``, ``is_multi_node``, ``validate``,
   ``check``, ``render``, ``render_data``
+- Salt's own Python: ``python_missing``, ``python_ready``
 - running cluster (read only): ``members``, ``ready``, ``status``,
   ``cluster_health``, ``diagnose``
+
+``validate``, ``diagnose``, ``cluster_health`` and ``status`` return their data
+and set a non-zero exit code (``salt``, ``salt-call``) when they find a problem.
 
 Secrets (``database:password`` and any key named like a password, secret or
 token) never appear in a return value, an error message or a log line: they
@@ -26,6 +32,7 @@ is ``pekko { loglevel }``); a key wrapped in double quotes is one literal key
 """
 
 import copy
+import importlib.metadata
 import ipaddress
 import json
 import logging
@@ -36,13 +43,6 @@ import socket
 
 import salt.utils.http
 from salt.exceptions import CommandExecutionError
-
-try:
-    from pyhocon import ConfigFactory, ConfigTree
-
-    HAS_PYHOCON = True
-except ImportError:  # pragma: no cover - exercised only without pyhocon
-    HAS_PYHOCON = False
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ KNOWN_KEYS = {
     "": {
         "version", "distribution", "install_dir", "user", "group", "home", "ports",
         "cluster", "config_server", "database", "extra_config", "lookup", "nologin_shell",
+        "python",
     },
+    "python": {"index_url", "extra_index_url", "requirements"},
     "distribution": {"source", "source_hash", "installer_args", "cache_dir", "prerequisites"},
     "ports": {"config_server", "rest", "cluster", "management"},
     "cluster": {"name", "nodes", "min_nr_of_members", "split_brain_resolver"},
@@ -77,7 +79,7 @@ KNOWN_KEYS = {
     "database": {
         "backend", "minion", "hostname", "port", "name", "user", "password",
         "allowed_hosts", "ssl", "server_package", "client_package", "service", "server_config",
-        "bind_address", "socket", "python_packages", "wait_timeout",
+        "bind_address", "socket", "wait_timeout",
     },
     "extra_config": {"reactive_engine", "config_server"},
 }
@@ -104,9 +106,27 @@ _CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f]")
 
 
 def __virtual__():
-    if not HAS_PYHOCON:
-        return (False, "the layline module needs the pyhocon Python library in Salt's Python")
+    # No dependency check: the SLS files call this module while they render, before the
+    # layline.python state installed pyhocon. Functions that parse HOCON import it themselves.
     return __virtualname__
+
+
+def _config_factory():
+    """pyhocon's ConfigFactory, or an error that says how to install it."""
+    try:
+        from pyhocon import ConfigFactory
+    except ImportError:
+        raise CommandExecutionError(
+            "pyhocon is not installed in Salt's own Python: apply the layline.python state "
+            "first (salt '<minion>' state.apply layline.python)"
+        ) from None
+    return ConfigFactory
+
+
+def _set_retcode(failed):
+    """Make `salt`/`salt-call` exit non-zero when a check failed; the data is still returned."""
+    if failed:
+        __context__["retcode"] = 1
 
 
 # ---------------------------------------------------------------------------
@@ -384,6 +404,26 @@ def _check_paths_and_account(config, found):
             found.error(key, "must not be root: layline runs as an unprivileged service account")
 
 
+_INDEX_URL_RE = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+_REQUIREMENTS_URL_RE = re.compile(r"^(salt|https?)://\S+$")
+
+
+def _check_python(config, found):
+    python = config.get("python")
+    if not isinstance(python, dict):
+        found.error("python", "must be a mapping (index_url, extra_index_url, requirements)")
+        return
+    for key in ("index_url", "extra_index_url"):
+        value = python.get(key)
+        if value is not None and not (isinstance(value, str) and _INDEX_URL_RE.match(value)):
+            found.error(f"python:{key}", "must be an http:// or https:// URL of a package "
+                        "index (e.g. https://pypi.example.com/simple/) or null")
+    value = python.get("requirements")
+    if not (isinstance(value, str) and _REQUIREMENTS_URL_RE.match(value)):
+        found.error("python:requirements", "must be a salt:// or https:// URL of a requirements "
+                    "file that pins every package as NAME==VERSION --hash=sha256:...")
+
+
 def _check_nodes(config, found):
     cluster = config.get("cluster")
     if not isinstance(cluster, dict):
@@ -627,6 +667,7 @@ def _validate(config, minion_id=None):
     _check_unknown_keys(config, found)
     _check_version_and_distribution(config, found, _installs_layline(config, minion_id))
     _check_paths_and_account(config, found)
+    _check_python(config, found)
     nodes = _check_nodes(config, found)
     _check_cluster_settings(config, found)
     _check_config_server(config, found, nodes)
@@ -908,7 +949,7 @@ def _to_hocon(data):
 
 def _plain(value):
     """pyhocon result -> plain dicts and lists."""
-    if isinstance(value, ConfigTree):
+    if hasattr(value, "as_plain_ordered_dict"):  # a pyhocon ConfigTree
         # as_plain_ordered_dict strips the quotes pyhocon keeps around keys with dots
         value = value.as_plain_ordered_dict()
     if isinstance(value, dict):
@@ -932,7 +973,9 @@ def _same(left, right):
 def _verified_hocon(data):
     text = _to_hocon(data)
     try:
-        parsed = _plain(ConfigFactory.parse_string(text, resolve=False))
+        parsed = _plain(_config_factory().parse_string(text, resolve=False))
+    except CommandExecutionError:
+        raise
     except Exception as exc:  # pyhocon raises pyparsing and its own exception types
         raise CommandExecutionError(
             f"rendered application.conf does not parse as HOCON ({type(exc).__name__}); "
@@ -1056,7 +1099,7 @@ def validate(config=None):
     Check the whole configuration at once and return
     ``{'errors': [...], 'warnings': [...]}``; never raises for invalid
     settings. Every message starts with the pillar key it is about and never
-    contains a secret value.
+    contains a secret value. Exits non-zero when there are errors.
 
     CLI Example:
 
@@ -1065,6 +1108,7 @@ def validate(config=None):
         salt '*' layline.validate
     """
     errors, warnings = _validate(_config(config), _minion_id())
+    _set_retcode(errors)
     return {"errors": errors, "warnings": warnings}
 
 
@@ -1191,6 +1235,7 @@ def status(config=None, timeout=5):
     ``state`` comes from the node's REST ``/engine/status`` (``Unreachable``
     when it does not answer), ``uptime`` is in seconds, ``unreachable`` is
     True when the node does not answer or the cluster lists it unreachable.
+    Exits non-zero when a node is not ``Up`` or is unreachable.
 
     CLI Example:
 
@@ -1221,6 +1266,7 @@ def status(config=None, timeout=5):
             "uptime": body.get("uptime") if answered else None,
             "unreachable": not answered or address in flagged,
         })
+    _set_retcode(any(row["state"] != "Up" or row["unreachable"] for row in rows))
     return rows
 
 
@@ -1229,7 +1275,7 @@ def cluster_health(config=None, timeout=5):
     Return ``{'healthy', 'expected', 'up', 'missing', 'unreachable',
     'comment'}``: healthy when every configured node's address is Up and no
     member is unreachable, as seen by the first engine (in seed order) whose
-    management endpoint answers.
+    management endpoint answers. Exits non-zero when not healthy.
 
     CLI Example:
 
@@ -1248,6 +1294,7 @@ def cluster_health(config=None, timeout=5):
             f"no engine node answered on its management port {port} "
             "(layline:ports:management); are the reactive engines running?"
         )
+        _set_retcode(True)
         return result
     result["up"] = [
         entry.get("node") for entry in view.get("members", [])
@@ -1268,6 +1315,7 @@ def cluster_health(config=None, timeout=5):
         if result["unreachable"]:
             problems.append(f"unreachable: {', '.join(result['unreachable'])}")
         result["comment"] = f"cluster not healthy (seen from {seen_from}): " + "; ".join(problems)
+    _set_retcode(not result["healthy"])
     return result
 
 
@@ -1302,8 +1350,9 @@ def _diagnose_seed_nodes(config, minion_id):
         str(config.get("home", "")), ".layline/reactive-engine/config/application.conf"
     )
     if os.path.isfile(deployed):
+        factory = _config_factory()
         try:
-            sources.append((deployed, _plain(ConfigFactory.parse_file(deployed, resolve=False))))
+            sources.append((deployed, _plain(factory.parse_file(deployed, resolve=False))))
         except Exception as exc:  # any parse problem is the finding itself
             rows.append(_check_row("seed nodes match canonical hostnames", deployed, "failed",
                                    f"cannot parse: {type(exc).__name__}",
@@ -1382,7 +1431,7 @@ def diagnose(config=None, timeout=2):
     Run the troubleshooting checks of layline's multi-node guide for this
     minion's roles and return ``{'ok': bool, 'checks': [...]}``; each check is
     ``{check, target, result: ok|failed|skipped, detail, fix}``. Failed checks
-    do not raise.
+    do not raise; they make the exit code non-zero.
 
     - all hostnames (nodes, config server, database) resolve
     - engine: seed nodes equal the canonical hostnames (rendered and deployed
@@ -1422,4 +1471,79 @@ def diagnose(config=None, timeout=2):
     uses_mysql = _section(config, "database").get("backend") == "mysql"
     if uses_mysql and {"engine", "config-server"} & set(my_roles):
         checks += _diagnose_database(config, timeout)
-    return {"ok": all(row["result"] != "failed" for row in checks), "checks": checks}
+    ok = all(row["result"] != "failed" for row in checks)
+    _set_retcode(not ok)
+    return {"ok": ok, "checks": checks}
+
+
+# ---------------------------------------------------------------------------
+# Salt's own Python: the libraries layline.python installs
+# ---------------------------------------------------------------------------
+
+_REQUIREMENT_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)$")
+
+
+def _requirement_pins(text):
+    """``[(name, version)]`` of a pinned requirements file; options and hashes are skipped."""
+    pins = []
+    for line in text.replace("\\\n", " ").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        match = _REQUIREMENT_RE.match(line.split()[0])
+        if not match:
+            raise CommandExecutionError(
+                f"requirements line {line.split()[0]!r} is not pinned as NAME==VERSION "
+                "(layline:python:requirements)"
+            )
+        pins.append((match.group(1), match.group(2)))
+    return pins
+
+
+def _installed_version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def python_missing(requirements):
+    """
+    Return the pinned requirements in the file ``requirements`` that Salt's own
+    Python does not have at exactly that version, as ``NAME==VERSION
+    (installed: X)`` strings; an empty list when all are installed.
+
+    Checked in-process from the installed packages' metadata: no pip call.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.python_missing /var/lib/layline-formula/python-requirements.txt
+    """
+    try:
+        with open(requirements, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise CommandExecutionError(f"cannot read {requirements}: {exc.strerror}") from None
+    missing = []
+    for name, version in _requirement_pins(text):
+        installed = _installed_version(name)
+        if installed != version:
+            missing.append(f"{name}=={version} (installed: {installed or 'none'})")
+    return missing
+
+
+def python_ready(requirements):
+    """
+    Return True when Salt's own Python has every pinned requirement in the file
+    ``requirements`` (the in-process ``unless`` check of the ``layline.python``
+    state).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.python_ready /var/lib/layline-formula/python-requirements.txt
+    """
+    return not python_missing(requirements)

@@ -1,15 +1,30 @@
 # vim: ft=sls
 # Everything this minion's roles need (layline.roles of the configuration
-# model): validation first; then MySQL (database), the distribution and its
-# configuration (config server, engine), the schema (config server with the
-# MySQL backend), the cluster definition and the services.
+# model): validation first; then the Python libraries of the formula's modules
+# (layline.python), MySQL (database), the distribution and its configuration
+# (config server, engine), the schema (config server with the MySQL backend),
+# the cluster definition and the services.
+# Without the formula's custom modules on the minion (no saltutil.sync_all
+# yet) it renders one failing state that says so, and changes nothing.
 {%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
+{%- if not synced %}
+
+layline-init-test-fail_without_changes:
+  test.fail_without_changes:
+    - name: {{ sync_hint | json }}
+    - comment: {{ sync_hint | json }}
+    - failhard: True
+{%- else %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set roles = salt['layline.roles'](config=layline) %}
 {%- set runs_layline = 'config-server' in roles or 'engine' in roles %}
 
 include:
   - {{ tplroot }}.validate
+{%- if roles %}
+  - {{ tplroot }}.python
+{%- endif %}
 {%- if 'database' in roles %}
   - {{ tplroot }}.mysql
 {%- endif %}
@@ -25,4 +40,5 @@ include:
 {%- endif %}
 {%- if runs_layline %}
   - {{ tplroot }}.service
+{%- endif %}
 {%- endif %}

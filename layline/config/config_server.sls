@@ -9,6 +9,7 @@
 
 include:
   - {{ sls_install }}
+  - {{ tplroot }}.python
 
 layline-config-file-directory-config-server:
   file.directory:
@@ -34,3 +35,4 @@ layline-config-layline-config_managed-config-server:
     - mode: '0640'
     - require:
       - sls: {{ sls_install }}
+      - sls: {{ tplroot }}.python

@@ -9,6 +9,7 @@
 
 include:
   - {{ sls_install }}
+  - {{ tplroot }}.python
 
 layline-config-file-directory-engine:
   file.directory:
@@ -34,3 +35,4 @@ layline-config-layline-config_managed-engine:
     - mode: '0640'
     - require:
       - file: layline-config-file-directory-engine
+      - sls: {{ tplroot }}.python

@@ -9,6 +9,8 @@
 #   shown in state returns
 # - hardening: no anonymous users, no `test` database, root only local.
 {%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
+{%- if not synced %}{{ raise(sync_hint) }}{%- endif %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set db = layline.database %}
 {%- set local_hosts = ['localhost', '127.0.0.1', '::1'] %}
@@ -26,12 +28,12 @@
     - {{ key }}: {{ value | json }}
 {%-   endfor %}
     - require:
-      - sls: {{ tplroot }}.mysql.python
+      - sls: {{ tplroot }}.python
       - sls: {{ tplroot }}.mysql.server
 {%- endmacro %}
 
 include:
-  - {{ tplroot }}.mysql.python
+  - {{ tplroot }}.python
   - {{ tplroot }}.mysql.server
 
 layline-mysql-mysql_database-present:

@@ -13,7 +13,7 @@
 {%- if db.backend == 'mysql' %}
 
 include:
-  - {{ tplroot }}.mysql.python
+  - {{ tplroot }}.python
   - {{ tplroot }}.install
 
 layline-schema-layline_db-reachable:
@@ -23,7 +23,7 @@ layline-schema-layline_db-reachable:
     - timeout: {{ db.wait_timeout }}
     - interval: 5
     - require:
-      - sls: {{ tplroot }}.mysql.python
+      - sls: {{ tplroot }}.python
 
 layline-schema-layline_db-schema_present:
   layline_db.schema_present:

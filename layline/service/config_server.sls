@@ -8,6 +8,8 @@
 {%- set sls_cluster = tplroot ~ '.cluster' %}
 {%- set sls_schema = tplroot ~ '.schema' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+{%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
+{%- if not synced %}{{ raise(sync_hint) }}{%- endif %}
 {%- set roles = salt['layline.roles'](config=layline) %}
 {%- set mysql = layline.database.backend == 'mysql' %}
 {%- set after = ['network-online.target'] %}

@@ -11,6 +11,8 @@
 {%- set sls_install = tplroot ~ '.install' %}
 {%- set sls_config = tplroot ~ '.config.engine' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+{%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
+{%- if not synced %}{{ raise(sync_hint) }}{%- endif %}
 {%- set roles = salt['layline.roles'](config=layline) %}
 {%- set multi_node = salt['layline.is_multi_node'](config=layline) %}
 {%- set mysql = layline.database.backend == 'mysql' %}
@@ -25,7 +27,7 @@ include:
   - {{ sls_install }}
   - {{ sls_config }}
 {%- if mysql %}
-  - {{ tplroot }}.mysql.python
+  - {{ tplroot }}.python
 {%- endif %}
 
 layline-service-file-managed-engine:
@@ -63,7 +65,7 @@ layline-service-layline_db-tables_present:
     - timeout: {{ layline.database.wait_timeout }}
     - require:
       - sls: {{ sls_config }}
-      - sls: {{ tplroot }}.mysql.python
+      - sls: {{ tplroot }}.python
 {%- endif %}
 {%- if multi_node %}
 

@@ -2,6 +2,8 @@
 # systemd units of the roles this minion has (layline.roles), enabled and running.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+{%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
+{%- if not synced %}{{ raise(sync_hint) }}{%- endif %}
 {%- set roles = salt['layline.roles'](config=layline) %}
 
 include:

@@ -100,6 +100,7 @@ def test_cluster_health_healthy(layline, engines, config):
     assert health["healthy"] is True
     assert health["expected"] == [_address(h, port) for h in HOSTS]
     assert health["missing"] == [] and health["unreachable"] == []
+    assert layline.__context__.get("retcode", 0) == 0
 
 
 def test_cluster_health_unreachable_and_missing(layline, engines, config):
@@ -113,11 +114,13 @@ def test_cluster_health_unreachable_and_missing(layline, engines, config):
     assert health["missing"] == [_address(HOSTS[2], port)]
     assert health["unreachable"] == [_address(HOSTS[0], port)]
     assert "127.0.0.2" in health["comment"]
+    assert layline.__context__["retcode"] == 1
 
 
 def test_cluster_health_nobody_answers(layline, config):
     health = layline.cluster_health(config=config, timeout=1)
     assert health["healthy"] is False and "management port" in health["comment"]
+    assert layline.__context__["retcode"] == 1
 
 
 def test_status_rows(layline, engines, config):
@@ -135,6 +138,19 @@ def test_status_rows(layline, engines, config):
         {"node": "ll-node-3", "hostname": HOSTS[2], "state": "Unreachable", "version": None,
          "uptime": None, "unreachable": True},
     ]
+    assert layline.__context__["retcode"] == 1
+
+
+def test_status_all_up_exits_zero(layline, engines, config):
+    start, port = engines
+    for host in HOSTS:
+        routes = {"/engine/status": (200, _engine_status(host, port))}
+        if host == HOSTS[0]:
+            routes["/cluster/members"] = (200, _members(port))
+        start(host, routes)
+    rows = layline.status(config=config, timeout=1)
+    assert [row["state"] for row in rows] == ["Up"] * 3
+    assert layline.__context__.get("retcode", 0) == 0
 
 
 def test_diagnose_reports_closed_cluster_port(layline, engines, config):
@@ -151,6 +167,7 @@ def test_diagnose_reports_closed_cluster_port(layline, engines, config):
     }
     report = layline.diagnose(config=config, timeout=1)
     assert report["ok"] is False
+    assert layline.__context__["retcode"] == 1
     by_target = {(row["check"], row["target"]): row for row in report["checks"]}
     node2 = by_target[("cluster port reachable", f"ll-node-2 (127.0.0.2:{port})")]
     assert node2["result"] == "failed" and node2["fix"]

@@ -85,6 +85,7 @@ def load_module(opts_id="ll-node-1"):
     spec.loader.exec_module(module)
     module.__opts__ = {"id": opts_id}
     module.__salt__ = {}
+    module.__context__ = {}
     module.__grains__ = {"os_family": "Debian"}
     module.__pillar__ = {}
     return module

@@ -237,10 +237,11 @@ def test_schema_present_through_salt_call(mariadb, dbconfig, tmp_path):
 
 
 def test_database_sls_against_mariadb(mariadb, tmp_path):
-    """The real layline/mysql/database.sls (server and python SLS stubbed out) via salt-call."""
+    """The real layline/mysql/database.sls (server SLS stubbed out) via salt-call; layline.python
+    finds the pinned libraries installed (the host venv has them) and runs no pip."""
     stub = tmp_path / "stub" / "layline" / "mysql"
     stub.mkdir(parents=True)
-    for name in ("server", "python"):
+    for name in ("server",):
         (stub / f"{name}.sls").write_text(f"layline-test-{name}-stub:\n  test.nop: []\n")
     password = "S3cr\"et'Pa\\ss${HOME}#1"  # noqa: S105 - a test value
     name = "layline_sls_" + os.urandom(3).hex()
@@ -258,7 +259,6 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
                 "password": password,
                 "socket": mariadb.socket,
                 "bind_address": "127.0.0.1",
-                "python_packages": ["pymysql"],
                 "wait_timeout": 5,
             },
         }

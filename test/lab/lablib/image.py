@@ -1,5 +1,9 @@
 """Base image: Debian 12 minbase + systemd + salt-minion venv + an offline apt mirror.
 
+The image is bare: salt-minion in its own Python and nothing the formula needs (no pyhocon,
+pymysql, saltext.mysql, no MariaDB). The formula installs those itself, from the lab's package
+index (lablib/pyindex.py) and the offline apt mirror, as it would on a user's fresh minion.
+
 The image is cached under CACHE_DIR/images/<hash>; the hash covers this file (packages, unit,
 minion config, build steps), the salt requirements and the host venv's package versions (the
 wheels are pinned to them, so the minions run exactly the master's salt). Builds go to a temp
@@ -34,9 +38,11 @@ INCLUDE = [
 # Served offline to the machines from /srv/lab-mirror (MariaDB itself is NOT installed).
 MIRROR_PACKAGES = ["mariadb-server", "mariadb-client"]
 MIRROR_DIR = "/srv/lab-mirror"
-SALT_REQUIREMENTS = ["salt==3008.4", "saltext.mysql==1.1.0", "pymysql", "cryptography", "pyhocon"]
+# Only Salt (it brings cryptography, cffi, pycparser): what a user has after installing Salt.
+SALT_REQUIREMENTS = ["salt==3008.4"]
 SALT_VENV = "/opt/saltstack/salt"
 MASTER_ADDRESS = "10.231.7.1"
+KEEP_IMAGES = 4
 
 MINION_CONF = f"""\
 # Written by test/lab image build.
@@ -250,9 +256,13 @@ def ensure(force: bool = False) -> Path:
         finally:
             remove_tree(work)
         log(f"image {digest} built in {time.monotonic() - start:.0f}s: {final}")
+        # Branches of the same checkout share this cache: keep the newest few images, not
+        # only this one, so switching branches does not rebuild every time.
         keep = {digest} | _in_use()
-        for old in images_dir().iterdir():
-            if not old.name.startswith(".") and old.name not in keep:
+        images = sorted((d for d in images_dir().iterdir() if not d.name.startswith(".")),
+                        key=lambda d: d.stat().st_mtime, reverse=True)
+        for old in images[KEEP_IMAGES:]:
+            if old.name not in keep:
                 log(f"pruning old image {old.name}")
                 remove_tree(old)
     return final

@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import image
+from . import image, pyindex
 from .util import (
     CACHE_DIR,
     CHECKOUT,
@@ -133,7 +133,7 @@ def init_pid(nspawn_pid: int) -> int | None:
 
 def lab_pids() -> dict[str, list[int]]:
     """Processes the lab started, found by the lab paths in their command lines."""
-    found: dict[str, list[int]] = {"nspawn": [], "master": []}
+    found: dict[str, list[int]] = {"nspawn": [], "master": [], "index": []}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -146,6 +146,8 @@ def lab_pids() -> dict[str, list[int]]:
             found["nspawn"].append(pid)
         elif "salt-master" in joined and str(MASTER_CONF_DIR) in joined:
             found["master"].append(pid)
+        elif pyindex.is_index_server(args):
+            found["index"].append(pid)
     return found
 
 
@@ -330,6 +332,7 @@ def up(topo: str, nodes: int, pillar: str) -> dict:
     machines = topology(topo, nodes)
     t0 = time.monotonic()
     base = image.ensure()
+    index_root = pyindex.ensure()
 
     if load_state() is not None or any(lab_pids().values()) or Path(
             f"/sys/class/net/{BRIDGE}").exists() or MACHINES_DIR.exists():
@@ -343,11 +346,14 @@ def up(topo: str, nodes: int, pillar: str) -> dict:
 
     state = {"topology": topo, "nodes": nodes, "pillar": str(pillar_dir),
              "image": base.name, "base": str(base), "bridge": BRIDGE,
-             "master": {"pid": None, "config_dir": str(MASTER_CONF_DIR)}, "machines": {}}
+             "master": {"pid": None, "config_dir": str(MASTER_CONF_DIR)},
+             "index": {"pid": None, "url": pyindex.URL, "root": str(index_root)},
+             "machines": {}}
     save_state(state)  # early, so a failing `up` is still cleaned by `down`
     try:
         bridge_up()
         write_master_config(pillar_dir)
+        state["index"]["pid"] = pyindex.start(index_root, MASTER_ROOT / "pyindex.log")
         state["master"]["pid"] = start_master()
         save_state(state)
         for name, address in machines.items():
@@ -423,6 +429,18 @@ def down() -> None:
             _reap(pid)
         for pid in lab_pids()["master"]:
             _kill(pid, signal.SIGKILL)
+    index_pids = set(found["index"])
+    index_pid = (state.get("index") or {}).get("pid")
+    if index_pid and _alive(index_pid) and pyindex.is_index_server(_cmdline(index_pid)):
+        index_pids.add(index_pid)
+    if index_pids:
+        log("stopping the package index")
+        for pid in index_pids:
+            _kill(pid, signal.SIGTERM)
+        for pid in _wait_gone(list(index_pids), 5):
+            _kill(pid, signal.SIGKILL)
+        for pid in index_pids:
+            _reap(pid)
     bridge_down()
     for path in (MACHINES_DIR, MASTER_ROOT):
         remove_tree(path)
@@ -522,7 +540,10 @@ def status() -> str:
         extra = f" (leftover processes: {leftovers}; run `lab down`)" if any(
             leftovers.values()) else ""
         return "lab is down" + extra
+    index_pid = (state.get("index") or {}).get("pid")
     lines = [f"topology {state['topology']}  pillar {state['pillar']}  image {state['image']}",
+             f"package index {pyindex.URL} pid {index_pid} "
+             f"{'running' if _alive(index_pid) else 'NOT RUNNING'}",
              f"salt-master pid {state['master']['pid']} "
              f"{'running' if _alive(state['master']['pid']) else 'NOT RUNNING'}",
              f"{'MACHINE':<20} {'ADDRESS':<14} {'PID':>8}  {'STATE':<8} LINK"]

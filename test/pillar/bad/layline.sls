@@ -4,6 +4,9 @@
 # - min_nr_of_members 5 with 2 nodes (the cluster would never come up);
 # - both nodes share one hostname.
 layline:
+  # The lab's package index (test/lab/lablib/pyindex.py, served by `lab up`).
+  python:
+    index_url: http://10.231.7.1:8080/simple/
   version: 2.5.4
   distribution:
     source: salt://test/simulator/dist/layline-linux-amd64-2.5.4.sh

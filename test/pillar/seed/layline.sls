@@ -3,6 +3,9 @@
 # (lab: lab up --topology seed --pillar test/pillar/seed). The password holds
 # quotes, a backslash, `${` and `#` to prove the HOCON escaping.
 layline:
+  # The lab's package index (test/lab/lablib/pyindex.py, served by `lab up`).
+  python:
+    index_url: http://10.231.7.1:8080/simple/
   version: 2.5.4
   distribution:
     source: salt://test/simulator/dist/layline-linux-amd64-2.5.4.sh

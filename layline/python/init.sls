@@ -1,0 +1,46 @@
+# vim: ft=sls
+# The Python libraries the formula's custom modules need (pyhocon on every
+# layline role; pymysql and saltext.mysql with the MySQL backend), installed
+# into Salt's own Python: pip.installed without bin_env uses the Python the
+# minion runs on (salt-pip, i.e. the extras directory, on onedir installs).
+# Every artefact is pinned by sha256 in files/requirements.txt (pip
+# --require-hashes), so any index or mirror of the same artefacts works:
+# layline:python:index_url / extra_index_url. Converged runs spawn no pip:
+# layline.python_ready compares the pins with the installed packages
+# in-process. reload_modules makes the new modules usable in the same run.
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+{%- set python = layline.python %}
+{%- set requirements = '/var/lib/layline-formula/python-requirements.txt' %}
+
+include:
+  - {{ tplroot }}.validate
+
+layline-python-file-managed:
+  file.managed:
+    - name: {{ requirements }}
+    - source: {{ python.requirements }}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - makedirs: True
+    - require:
+      - sls: {{ tplroot }}.validate
+
+layline-python-pip-installed:
+  pip.installed:
+    - requirements: {{ requirements }}
+{%- if python.index_url %}
+    - index_url: {{ python.index_url | json }}
+{%- endif %}
+{%- if python.extra_index_url %}
+    - extra_index_url: {{ python.extra_index_url | json }}
+{%- endif %}
+    - extra_args:
+      - --require-hashes
+    - reload_modules: True
+    - unless:
+      - fun: layline.python_ready
+        requirements: {{ requirements }}
+    - require:
+      - file: layline-python-file-managed

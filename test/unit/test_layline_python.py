@@ -1,0 +1,143 @@
+"""The layline.python support: pinned requirements, the in-process check, layline:python
+validation, exit codes of validate, and the module loading without pyhocon."""
+
+import builtins
+import sys
+
+import pytest
+from salt.exceptions import CommandExecutionError
+from unitsupport import ROOT, SEED_PILLAR, load_module
+
+REQUIREMENTS = ROOT / "layline" / "python" / "files" / "requirements.txt"
+sys.path.insert(0, str(ROOT / "test" / "lab"))
+from lablib import pyindex  # noqa: E402  (the lab's package index helpers)
+
+
+def test_shipped_requirements_pin_every_package_with_a_hash(layline):
+    pins = layline._requirement_pins(REQUIREMENTS.read_text())
+    names = {name.lower() for name, _version in pins}
+    assert {"pyhocon", "pyparsing", "pymysql", "saltext.mysql", "sqlparse"} <= names
+    # every requirement line carries its sha256 (pip --require-hashes refuses it otherwise)
+    entries = REQUIREMENTS.read_text().replace("\\\n", " ").splitlines()
+    entries = [e for e in entries if e.strip() and not e.lstrip().startswith("#")]
+    assert len(entries) == len(pins)
+    for entry in entries:
+        assert "--hash=sha256:" in entry, entry
+
+
+def test_requirement_pins_parse_continuations_and_skip_options(layline):
+    text = ("# comment\n--index-url https://pypi.example.com/simple/\n"
+            "foo.bar==1.2 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n"
+            "Baz_Qux==0.3.63  # trailing comment\n")
+    assert layline._requirement_pins(text) == [("foo.bar", "1.2"), ("Baz_Qux", "0.3.63")]
+
+
+@pytest.mark.parametrize("line", ["pyhocon", "pyhocon>=0.3", "pyhocon==", "pyhocon[x]==1"])
+def test_unpinned_requirement_is_an_error(layline, line):
+    with pytest.raises(CommandExecutionError, match="NAME==VERSION"):
+        layline._requirement_pins(line + "\n")
+
+
+def test_python_missing_compares_installed_versions(layline, tmp_path, monkeypatch):
+    req = tmp_path / "requirements.txt"
+    req.write_text("a==1.0 --hash=sha256:00\nb==2.0 --hash=sha256:00\nc==3.0\n")
+    installed = {"a": "1.0", "b": "1.9"}
+    monkeypatch.setattr(layline, "_installed_version", installed.get)
+    assert layline.python_missing(str(req)) == ["b==2.0 (installed: 1.9)",
+                                                "c==3.0 (installed: none)"]
+    assert layline.python_ready(str(req)) is False
+    installed.update(b="2.0", c="3.0")
+    assert layline.python_missing(str(req)) == []
+    assert layline.python_ready(str(req)) is True
+
+
+def test_python_ready_reads_real_package_metadata(layline, tmp_path):
+    import importlib.metadata
+
+    version = importlib.metadata.version("pyyaml")
+    req = tmp_path / "r.txt"
+    req.write_text(f"PyYAML=={version}\n")
+    assert layline.python_ready(str(req)) is True
+    req.write_text("PyYAML==0.0.1\n")
+    assert layline.python_ready(str(req)) is False
+
+
+def test_python_missing_unreadable_file(layline, tmp_path):
+    with pytest.raises(CommandExecutionError, match="cannot read"):
+        layline.python_missing(str(tmp_path / "nope.txt"))
+
+
+@pytest.mark.parametrize("key,value", [
+    ("index_url", "ftp://mirror.example.com/simple/"),
+    ("index_url", "pypi.example.com/simple"),
+    ("extra_index_url", "https://"),
+    ("extra_index_url", ["https://a.example.com/simple/"]),
+    ("requirements", "/srv/requirements.txt"),
+    ("requirements", None),
+])
+def test_bad_python_keys_are_named(layline, make_config, key, value):
+    config = make_config(SEED_PILLAR, {"python": {key: value}})
+    errors = layline._validate(config, "ll-node-1")[0]
+    assert any(e.startswith(f"layline:python:{key}:") for e in errors), errors
+
+
+def test_good_python_keys_and_unknown_key(layline, make_config):
+    config = make_config(SEED_PILLAR, {"python": {
+        "index_url": "http://10.231.7.1:8080/simple/",
+        "extra_index_url": "https://pypi.example.com/simple/",
+        "requirements": "https://files.example.com/layline-requirements.txt"}})
+    assert layline._validate(config, "ll-node-1")[0] == []
+    config["python"]["packages"] = ["pyhocon"]
+    warnings = layline._validate(config, "ll-node-1")[1]
+    assert any(w.startswith("layline:python:") and "packages" in w for w in warnings), warnings
+
+
+def test_validate_sets_retcode_only_on_errors(layline, seed_config, make_config):
+    layline.validate(seed_config)
+    assert layline.__context__.get("retcode", 0) == 0
+    result = layline.validate(make_config(SEED_PILLAR, {"user": "root"}))
+    assert result["errors"]  # the data is still returned
+    assert layline.__context__["retcode"] == 1
+
+
+def test_module_loads_and_validates_without_pyhocon(monkeypatch, seed_config):
+    real_import = builtins.__import__
+
+    def no_pyhocon(name, *args, **kwargs):
+        if name == "pyhocon" or name.startswith("pyhocon."):
+            raise ImportError("No module named 'pyhocon'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "pyhocon", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_pyhocon)
+    module = load_module("ll-node-1")
+    assert module.__virtual__() == "layline"
+    assert module.roles(config=seed_config) == ["engine"]
+    assert module.validate(seed_config)["errors"] == []
+    with pytest.raises(CommandExecutionError, match="layline.python"):
+        module.render("reactive-engine", config=seed_config)
+
+
+@pytest.mark.parametrize("filename,project", [
+    ("pyhocon-0.3.63.tar.gz", "pyhocon"),
+    ("saltext.mysql-1.1.0-py2.py3-none-any.whl", "saltext-mysql"),
+    ("PyMySQL-1.2.4-py3-none-any.whl", "pymysql"),
+    ("typing_extensions-4.16.0-py3-none-any.whl", "typing-extensions"),
+])
+def test_index_project_names_are_pep503_normalized(filename, project):
+    assert pyindex.project_name(filename) == project
+
+
+def test_simple_index_links_files_with_their_sha256(tmp_path):
+    import hashlib
+
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "pyhocon-0.3.63.tar.gz").write_bytes(b"sdist")
+    (files / "saltext.mysql-1.1.0-py2.py3-none-any.whl").write_bytes(b"wheel")
+    pyindex.write_simple_index(tmp_path)
+    page = (tmp_path / "simple" / "saltext-mysql" / "index.html").read_text()
+    digest = hashlib.sha256(b"wheel").hexdigest()
+    assert f'href="../../files/saltext.mysql-1.1.0-py2.py3-none-any.whl#sha256={digest}"' in page
+    root = (tmp_path / "simple" / "index.html").read_text()
+    assert 'href="pyhocon/"' in root and 'href="saltext-mysql/"' in root
