@@ -16,6 +16,7 @@ Functions:
 - configuration: ``mapdata``, ``roles``, ``is_multi_node``, ``validate``,
   ``check``, ``render``, ``render_data``
 - Salt's own Python: ``python_missing``, ``python_ready``
+- installation: ``version_installed``
 - running cluster (read only): ``members``, ``ready``, ``status``,
   ``cluster_health``, ``diagnose``
 
@@ -1547,3 +1548,22 @@ def python_ready(requirements):
         salt '*' layline.python_ready /var/lib/layline-formula/python-requirements.txt
     """
     return not python_missing(requirements)
+
+
+def version_installed(install_dir, version):
+    """
+    Return True when ``<install_dir>/VERSION`` (written by the installer)
+    holds exactly ``version`` (the in-process ``unless`` check of the
+    installer state; a missing file is False).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.version_installed /opt/layline 2.5.4
+    """
+    try:
+        with open(os.path.join(str(install_dir), "VERSION"), encoding="utf-8") as fh:
+            return fh.read().strip() == str(version)
+    except OSError:
+        return False

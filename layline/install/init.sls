@@ -65,7 +65,11 @@ layline-install-file-managed:
 layline-install-cmd-run:
   cmd.run:
     - name: sh {{ installer | quote }} {{ dist.installer_args | map('string') | map('quote') | join(' ') }}
-    - unless: test "$(cat {{ version_file | quote }} 2>/dev/null)" = {{ layline.version | quote }}
+    # In-process (no shell): the converged run spawns nothing here.
+    - unless:
+      - fun: layline.version_installed
+        install_dir: {{ layline.install_dir | json }}
+        version: {{ layline.version | json }}
     - require:
       - file: layline-install-file-managed
       - user: layline-install-user-present

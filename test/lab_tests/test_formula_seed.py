@@ -1,6 +1,8 @@
 """The seed guide's topology from one `salt '*' state.apply layline` (scenario test/pillar/seed).
 
-Four bare machines (ll-mysql, ll-config-server, ll-node-1, ll-node-2) -> MariaDB with the
+Four bare machines (only Salt: no pyhocon, pymysql, saltext.mysql, MariaDB) -> first, before
+`saltutil.sync_all`, an apply that fails with the hint and changes nothing; then the formula's
+Python libraries from the lab's package index (layline.python), MariaDB with the
 database, user and grants, the schema applied from the config server, both engines Up in one
 cluster writing their journal to MySQL, the config server's cluster definition listing them.
 The last test boots four fresh machines and deploys them with `state.orch layline.orch.deploy`.
@@ -18,7 +20,13 @@ from pathlib import Path
 import pymysql
 import pytest
 import yaml
-from formula import apply, assert_applied, changed
+from formula import (
+    apply,
+    assert_applied,
+    changed,
+    files_changed_since_marker,
+    make_marker,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -34,16 +42,20 @@ def _pillar() -> dict:
     return yaml.safe_load((PILLAR / "layline.sls").read_text())["layline"]
 
 
-def _up(lab):
-    lab.up("seed", pillar=PILLAR, nodes=2)
+def _sync(lab):
     sync = lab.salt("*", "saltutil.sync_all")
     assert sorted(sync) == sorted(ALL), sync
+
+
+def _up(lab):
+    lab.up("seed", pillar=PILLAR, nodes=2)
+    _sync(lab)
 
 
 @pytest.fixture(scope="module")
 def seed(lab):
     try:
-        _up(lab)
+        lab.up("seed", pillar=PILLAR, nodes=2)  # not synced: the first test needs that
         yield lab
     finally:
         lab.down()
@@ -111,7 +123,33 @@ def assert_cluster_formed(lab) -> None:
     assert sorted(row["name"] for row in nodes) == [f"{e}.orb.local" for e in ENGINES]
 
 
+def _salt_call_rc(lab, machine: str, *args: str) -> tuple[int, str]:
+    proc = lab.shell(machine, ["salt-call", "--out=json", *args])
+    return proc.returncode, proc.stdout
+
+
+def test_apply_before_sync_names_sync_all_and_changes_nothing(seed):
+    bare = "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in sys.argv[1:]))"
+    for machine in ALL:  # the bare image: only Salt
+        proc = seed.shell(machine, [SALT_PYTHON, "-c", bare, "pyhocon", "pymysql", "saltext.mysql"])
+        assert proc.returncode == 0, f"{machine}: a formula dependency is pre-installed"
+        assert seed.shell(machine, "dpkg -s mariadb-server").returncode != 0, machine
+    marker = make_marker(seed, "ll-mysql")
+    ret = seed.salt("ll-mysql", "state.apply", "layline", timeout=300)["ll-mysql"]
+    assert isinstance(ret, dict) and len(ret) == 1, ret
+    (only,) = ret.values()
+    assert only["result"] is False and "saltutil.sync_all" in only["comment"], only
+    assert not only["changes"]
+    assert files_changed_since_marker(seed, "ll-mysql", marker) == []
+    assert seed.shell("ll-mysql", "test -e /var/lib/layline-formula").returncode != 0
+    assert seed.shell("ll-mysql", "dpkg -s mariadb-server").returncode != 0
+    # Called directly, a part of the formula stops with the same hint.
+    rc, out = _salt_call_rc(seed, "ll-mysql", "state.apply", "layline.validate")
+    assert rc != 0 and "saltutil.sync_all" in out, out
+
+
 def test_one_apply_deploys_the_seed_topology(seed):
+    _sync(seed)
     ret = apply(seed, "*")
     assert_applied(ret, ALL)
     assert_cluster_formed(seed)
@@ -121,6 +159,10 @@ def test_second_apply_reports_no_changes(seed):
     ret = apply(seed, "*")
     assert_applied(ret, ALL)
     assert changed(ret) == {}, changed(ret)
+    # Converged: the Python libraries are checked in-process, pip is not run.
+    for machine in ALL:
+        pip = [st for st in ret[machine].values() if st["__id__"] == "layline-python-pip-installed"]
+        assert pip and pip[0]["comment"] == "unless condition is true", (machine, pip)
 
 
 def test_status_table_lists_both_engines_up(seed):
@@ -196,6 +238,37 @@ def test_diagnose_names_a_cut_node(seed):
     failed = [c for c in report["checks"] if c["result"] == "failed"]
     assert any("5843" in f"{c['check']} {c['target']} {c['detail']}"
                and "ll-node-2" in c["target"] for c in failed), failed
+
+
+def test_exit_codes_healthy_and_broken(seed):
+    """validate, diagnose, cluster_health and status exit non-zero exactly when they find a
+    problem (salt-call), and still print their data."""
+    healthy = seed.wait_for(
+        lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] == 0,
+        timeout=120, what="cluster healthy again (after the cut of the previous test)")
+    assert healthy
+    calls = [("ll-config-server", "layline.validate"), ("ll-node-1", "layline.diagnose"),
+             ("ll-config-server", "layline.cluster_health"), ("ll-config-server", "layline.status")]
+    for machine, fun in calls:
+        rc, out = _salt_call_rc(seed, machine, fun)
+        assert rc == 0, (fun, out)
+    rc, out = _salt_call_rc(seed, "ll-config-server", "layline.validate",
+                            'config={"user": "root"}')
+    assert rc != 0 and json.loads(out)["local"]["errors"], out
+    seed.shell("ll-node-2", "systemctl stop layline-reactive-engine", check=True)
+    try:
+        seed.wait_for(
+            lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] != 0,
+            timeout=120, what="cluster_health to report ll-node-2 gone")
+        for machine, fun in calls[1:]:
+            rc, out = _salt_call_rc(seed, machine, fun)
+            assert rc != 0, (fun, out)
+            assert "ll-node-2" in json.dumps(json.loads(out)["local"]), (fun, out)
+    finally:
+        seed.shell("ll-node-2", "systemctl start layline-reactive-engine", check=True)
+    seed.wait_for(
+        lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] == 0,
+        timeout=180, what="ll-node-2 back in the cluster")
 
 
 def test_deploy_orchestration_on_fresh_machines(seed):

@@ -141,3 +141,11 @@ def test_simple_index_links_files_with_their_sha256(tmp_path):
     assert f'href="../../files/saltext.mysql-1.1.0-py2.py3-none-any.whl#sha256={digest}"' in page
     root = (tmp_path / "simple" / "index.html").read_text()
     assert 'href="pyhocon/"' in root and 'href="saltext-mysql/"' in root
+
+
+def test_version_installed_compares_the_version_file(layline, tmp_path):
+    assert layline.version_installed(str(tmp_path), "2.5.4") is False  # no VERSION yet
+    (tmp_path / "VERSION").write_text("2.5.4\n")
+    assert layline.version_installed(str(tmp_path), "2.5.4") is True
+    assert layline.version_installed(str(tmp_path), "2.5.5") is False
+    assert layline.version_installed(str(tmp_path), "2.5") is False
