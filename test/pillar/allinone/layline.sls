@@ -3,9 +3,6 @@
 # on one machine with the MySQL backend: the cluster code path on a single
 # test-kitchen instance (kitchen.yml sets the minion id `layline-allinone`).
 layline:
-  # The lab's package index (test/lab/lablib/pyindex.py, served by `lab up`).
-  python:
-    index_url: http://10.231.7.1:8080/simple/
   distribution:
     source: salt://test/simulator/dist/layline-linux-amd64-2.5.4.sh
     source_hash: salt://test/simulator/dist/layline-linux-amd64-2.5.4.sh.sha256
