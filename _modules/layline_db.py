@@ -2,7 +2,7 @@
 layline MySQL helpers: reachability checks and idempotent schema application.
 
 :depends: pymysql (and ``cryptography`` for MySQL 8 ``caching_sha2_password``)
-          in Salt's own Python; ``layline.mysql.python`` installs them.
+          in Salt's own Python; the ``layline.python`` state installs them.
 
 All connection settings come from the single pillar key ``layline:database``
 (``hostname``, ``port``, ``name``, ``user``, ``password``, ``ssl``). Every
@@ -59,7 +59,7 @@ ER_DUP_KEYNAME = 1061
 
 def __virtual__():
     # Loads without pymysql on purpose: allowed_hosts() and the DDL helpers are
-    # used while rendering layline.mysql, before layline.mysql.python installed
+    # used while rendering layline.mysql, before the layline.python state installed
     # pymysql. Functions that talk to the database raise an actionable error.
     return __virtualname__
 
@@ -178,7 +178,7 @@ def _connect(config=None):
     if not HAS_PYMYSQL:
         raise CommandExecutionError(
             "layline_db needs pymysql in Salt's own Python to reach MySQL at "
-            f"{_where(db)}: apply layline.mysql.python (or pip install pymysql cryptography)"
+            f"{_where(db)}: apply the layline.python state first"
         )
     try:
         return pymysql.connect(**connect_args(config))
