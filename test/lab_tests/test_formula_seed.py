@@ -36,6 +36,17 @@ ENGINES = ["ll-node-1", "ll-node-2"]
 ALL = ["ll-mysql", "ll-config-server", *ENGINES]
 SALT_PYTHON = "/opt/saltstack/salt/bin/python3"
 ENGINE_LOG = "/var/lib/layline/.layline/reactive-engine/log/reactive-engine.log"
+FORMULA_LIBRARIES = ["pyhocon", "pymysql", "saltext.mysql"]
+# Exits non-zero, naming it, when one of the distributions in argv is installed.
+NOT_INSTALLED = (
+    "import importlib.metadata as m, sys\n"
+    "for name in sys.argv[1:]:\n"
+    "    try:\n"
+    "        m.version(name)\n"
+    "    except m.PackageNotFoundError:\n"
+    "        continue\n"
+    "    sys.exit(name)\n"
+)
 
 
 def _pillar() -> dict:
@@ -129,10 +140,9 @@ def _salt_call_rc(lab, machine: str, *args: str) -> tuple[int, str]:
 
 
 def test_apply_before_sync_names_sync_all_and_changes_nothing(seed):
-    bare = "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in sys.argv[1:]))"
     for machine in ALL:  # the bare image: only Salt
-        proc = seed.shell(machine, [SALT_PYTHON, "-c", bare, "pyhocon", "pymysql", "saltext.mysql"])
-        assert proc.returncode == 0, f"{machine}: a formula dependency is pre-installed"
+        proc = seed.shell(machine, [SALT_PYTHON, "-c", NOT_INSTALLED, *FORMULA_LIBRARIES])
+        assert proc.returncode == 0, f"{machine}: pre-installed: {proc.stdout}"
         assert seed.shell(machine, "dpkg -s mariadb-server").returncode != 0, machine
     marker = make_marker(seed, "ll-mysql")
     ret = seed.salt("ll-mysql", "state.apply", "layline", timeout=300)["ll-mysql"]
