@@ -5,13 +5,22 @@
 # minion runs on (salt-pip, i.e. the extras directory, on onedir installs).
 # Every artefact is pinned by sha256 in files/requirements.txt (pip
 # --require-hashes), so any index or mirror of the same artefacts works:
-# layline:python:index_url / extra_index_url. Converged runs spawn no pip:
+# layline:python:index_url / extra_index_url (an http:// index's host is
+# passed as --trusted-host). Converged runs spawn no pip:
 # layline.python_ready compares the pins with the installed packages
 # in-process. reload_modules makes the new modules usable in the same run.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set python = layline.python %}
 {%- set requirements = '/var/lib/layline-formula/python-requirements.txt' %}
+{#- pip ignores a plain-http index unless its host is trusted; the hashes
+    guard the artefacts, so an http:// index the pillar names is trusted. #}
+{%- set http_hosts = [] %}
+{%- for url in [python.index_url, python.extra_index_url] %}
+{%-   if url and url.startswith('http://') %}
+{%-     do http_hosts.append(url.split('/')[2]) %}
+{%-   endif %}
+{%- endfor %}
 
 include:
   - {{ tplroot }}.validate
@@ -38,6 +47,9 @@ layline-python-pip-installed:
 {%- endif %}
     - extra_args:
       - --require-hashes
+{%- for host in http_hosts | unique %}
+      - --trusted-host: {{ host | json }}
+{%- endfor %}
     - reload_modules: True
     - unless:
       - fun: layline.python_ready
