@@ -1539,7 +1539,8 @@ def python_ready(requirements):
     """
     Return True when Salt's own Python has every pinned requirement in the file
     ``requirements`` (the in-process ``unless`` check of the ``layline.python``
-    state).
+    state); False also when the file is not there yet (a first run with
+    ``test=True``).
 
     CLI Example:
 
@@ -1547,6 +1548,8 @@ def python_ready(requirements):
 
         salt '*' layline.python_ready /var/lib/layline-formula/python-requirements.txt
     """
+    if not os.path.isfile(requirements):
+        return False
     return not python_missing(requirements)
 
 

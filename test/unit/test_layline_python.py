@@ -65,6 +65,8 @@ def test_python_ready_reads_real_package_metadata(layline, tmp_path):
 def test_python_missing_unreadable_file(layline, tmp_path):
     with pytest.raises(CommandExecutionError, match="cannot read"):
         layline.python_missing(str(tmp_path / "nope.txt"))
+    # the unless check: not there yet (test=True on a first run) is "not ready", no error
+    assert layline.python_ready(str(tmp_path / "nope.txt")) is False
 
 
 @pytest.mark.parametrize("key,value", [
