@@ -54,6 +54,15 @@ def check_run(ret: dict, what: str) -> tuple[int, int]:
     return len(states) // MINIONS, sum(bool(st.get("changes")) for st in states)
 
 
+def slowest_states(ret: dict, top: int = 6) -> list[tuple[str, float]]:
+    """(state id, slowest duration in ms over the minions) of a state run, slowest first."""
+    worst: dict[str, float] = {}
+    for minion in ret.values():
+        for st in minion.values():
+            worst[st["__id__"]] = max(worst.get(st["__id__"], 0.0), float(st.get("duration", 0)))
+    return sorted(worst.items(), key=lambda item: -item[1])[:top]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -74,6 +83,7 @@ def main() -> int:
             if changed:
                 raise SystemExit(f"converged apply changed {changed} state(s)")
             apply_times.append(seconds)
+            last_apply = ret
             seconds, ret = timed_salt("state.single", "test.succeed_without_changes",
                                       "name=floor")
             check_run(ret, "floor")
@@ -89,6 +99,9 @@ def main() -> int:
     print(f"{'state.single test.succeed_without_changes (floor)':<52} "
           f"{floor_s:>9.2f}  {', '.join(f'{t:.2f}' for t in floor_times)}")
     print(f"{'ratio apply / floor':<52} {apply_s / floor_s:>9.2f}")
+    print("slowest states of the last converged run (ms, slowest minion):")
+    for state_id, ms in slowest_states(last_apply):
+        print(f"  {state_id:<58} {ms:>8.0f}")
     return 0
 
 
