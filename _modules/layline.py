@@ -1508,11 +1508,28 @@ def _installed_version(name):
         return None
 
 
+def _read_requirements(requirements):
+    """Text of a local requirements file, or of a salt:// / http(s):// one (via the master)."""
+    if re.match(r"^(salt|https?)://", str(requirements)):
+        text = __salt__["cp.get_file_str"](requirements)
+        if text is False or text is None:
+            raise CommandExecutionError(
+                f"cannot fetch {requirements} (layline:python:requirements)"
+            )
+        return text
+    try:
+        with open(requirements, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise CommandExecutionError(f"cannot read {requirements}: {exc.strerror}") from None
+
+
 def python_missing(requirements):
     """
-    Return the pinned requirements in the file ``requirements`` that Salt's own
-    Python does not have at exactly that version, as ``NAME==VERSION
-    (installed: X)`` strings; an empty list when all are installed.
+    Return the pinned requirements in the file ``requirements`` (a local path
+    or a ``salt://`` / ``https://`` URL) that Salt's own Python does not have at
+    exactly that version, as ``NAME==VERSION (installed: X)`` strings; an empty
+    list when all are installed.
 
     Checked in-process from the installed packages' metadata: no pip call.
 
@@ -1522,11 +1539,7 @@ def python_missing(requirements):
 
         salt '*' layline.python_missing /var/lib/layline-formula/python-requirements.txt
     """
-    try:
-        with open(requirements, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise CommandExecutionError(f"cannot read {requirements}: {exc.strerror}") from None
+    text = _read_requirements(requirements)
     missing = []
     for name, version in _requirement_pins(text):
         installed = _installed_version(name)
@@ -1547,8 +1560,9 @@ def python_ready(requirements):
     .. code-block:: bash
 
         salt '*' layline.python_ready /var/lib/layline-formula/python-requirements.txt
+        salt '*' layline.python_ready salt://layline/python/files/requirements.txt
     """
-    if not os.path.isfile(requirements):
+    if "://" not in str(requirements) and not os.path.isfile(requirements):
         return False
     return not python_missing(requirements)
 

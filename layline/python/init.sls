@@ -6,13 +6,18 @@
 # Every artefact is pinned by sha256 in files/requirements.txt (pip
 # --require-hashes), so any index or mirror of the same artefacts works:
 # layline:python:index_url / extra_index_url (an http:// index's host is
-# passed as --trusted-host). Converged runs spawn no pip:
-# layline.python_ready compares the pins with the installed packages
-# in-process. reload_modules makes the new modules usable in the same run.
+# passed as --trusted-host). reload_modules makes the new modules usable in
+# the same run. Converged runs neither run nor load pip (importing it costs
+# about a second per run): layline.python_ready compares the pins with the
+# installed packages in-process while this file renders, and the pip state
+# is rendered only when something is missing.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+{%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
+{%- if not synced %}{{ raise(sync_hint) }}{%- endif %}
 {%- set python = layline.python %}
 {%- set requirements = '/var/lib/layline-formula/python-requirements.txt' %}
+{%- set ready = salt['layline.python_ready'](python.requirements) %}
 {#- pip ignores a plain-http index unless its host is trusted; the hashes
     guard the artefacts, so an http:// index the pillar names is trusted. #}
 {%- set http_hosts = [] %}
@@ -36,6 +41,8 @@ layline-python-file-managed:
     - require:
       - sls: {{ tplroot }}.validate
 
+{%- if not ready %}
+
 layline-python-pip-installed:
   pip.installed:
     - requirements: {{ requirements }}
@@ -56,3 +63,4 @@ layline-python-pip-installed:
         requirements: {{ requirements }}
     - require:
       - file: layline-python-file-managed
+{%- endif %}

@@ -169,10 +169,11 @@ def test_second_apply_reports_no_changes(seed):
     ret = apply(seed, "*")
     assert_applied(ret, ALL)
     assert changed(ret) == {}, changed(ret)
-    # Converged: the Python libraries are checked in-process, pip is not run.
+    # Converged: the Python libraries are checked in-process; no pip state, so pip is neither
+    # run nor imported.
     for machine in ALL:
-        pip = [st for st in ret[machine].values() if st["__id__"] == "layline-python-pip-installed"]
-        assert pip and pip[0]["comment"] == "unless condition is true", (machine, pip)
+        ids = {st["__id__"] for st in ret[machine].values()}
+        assert "layline-python-file-managed" in ids and "layline-python-pip-installed" not in ids
 
 
 def test_status_table_lists_both_engines_up(seed):

@@ -151,3 +151,14 @@ def test_version_installed_compares_the_version_file(layline, tmp_path):
     assert layline.version_installed(str(tmp_path), "2.5.4") is True
     assert layline.version_installed(str(tmp_path), "2.5.5") is False
     assert layline.version_installed(str(tmp_path), "2.5") is False
+
+
+def test_python_ready_reads_a_salt_url_through_the_master(layline, monkeypatch):
+    fetched = []
+    layline.__salt__ = {"cp.get_file_str": lambda url: fetched.append(url) or "a==1.0\n"}
+    monkeypatch.setattr(layline, "_installed_version", {"a": "1.0"}.get)
+    assert layline.python_ready("salt://layline/python/files/requirements.txt") is True
+    assert fetched == ["salt://layline/python/files/requirements.txt"]
+    layline.__salt__ = {"cp.get_file_str": lambda url: False}
+    with pytest.raises(CommandExecutionError, match="layline:python:requirements"):
+        layline.python_ready("salt://nope.txt")
