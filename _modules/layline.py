@@ -33,6 +33,8 @@ is ``pekko { loglevel }``); a key wrapped in double quotes is one literal key
 """
 
 import copy
+import difflib
+import hashlib
 import importlib.metadata
 import ipaddress
 import json
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 __virtualname__ = "layline"
 
 MASK = "******"
+CONTEXT_KEY = "layline.model"
 HEADER = "# Managed by Salt (layline-formula). Do not edit by hand.\n"
 SYSTEM_NAME = "layline"
 LOOPBACK = "127.0.0.1"
@@ -67,7 +70,7 @@ POOL = {"numThreads": 5, "maxConnections": 5, "minConnections": 1}
 
 KNOWN_KEYS = {
     "": {
-        "version", "distribution", "install_dir", "user", "group", "home", "ports",
+        "version", "distribution", "install_dir", "config_dir", "user", "group", "home", "ports",
         "cluster", "config_server", "database", "extra_config", "lookup", "nologin_shell",
         "python",
     },
@@ -87,16 +90,18 @@ KNOWN_KEYS = {
 
 _SECRET_KEY_RE = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential", re.IGNORECASE)
 _HEX_DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
-_HASH_URL_RE = re.compile(r"^(salt|https?|ftp|file)://\S+$")
-_SOURCE_URL_RE = re.compile(r"^(salt|https?|ftp|file)://\S+$")
+# source_hash: a literal digest or a file the master serves (authenticated by Salt itself)
+_HASH_URL_RE = re.compile(r"salt://[^\s\x00-\x1f\x7f]+")
+# source: https only with a literal digest (checked below); http and ftp are unauthenticated
+_SOURCE_URL_RE = re.compile(r"(salt|https|file)://[^\s\x00-\x1f\x7f]+")
 _ACCOUNT_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,30}[a-z0-9_$-]?$")
 _CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]*$")
 _DNS_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _MYSQL_IDENT_RE = re.compile(r"^[A-Za-z0-9_]+$")
 _DURATION_RE = re.compile(
-    r"^\s*\d+(\.\d+)?\s*(ns|nanos?|nanoseconds?|us|micros?|microseconds?|ms|millis?|"
-    r"milliseconds?|s|seconds?|m|minutes?|h|hours?|d|days?)\s*$"
+    r"\d+(\.\d+)? ?(ns|nanos?|nanoseconds?|us|micros?|microseconds?|ms|millis?|"
+    r"milliseconds?|s|seconds?|m|minutes?|h|hours?|d|days?)"
 )
 _BARE_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _HOCON_RESERVED = {"include", "true", "false", "null", "yes", "no", "on", "off"}
@@ -104,6 +109,81 @@ _HOCON_RESERVED = {"include", "true", "false", "null", "yes", "no", "on", "off"}
 _UNSAFE_CHAR_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # keys: pyhocon does not unescape quoted keys, so no control character at all
 _CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f]")
+# values that reach a path, a command line or a unit: no whitespace, no control character
+_UNSAFE_WORD_RE = re.compile(r"[\s\x00-\x1f\x7f]")
+# paths are also written quoted (my.cnf, units): no quote or backslash either
+_UNSAFE_PATH_RE = re.compile(r"[\s\x00-\x1f\x7f\"'\\]")
+_PACKAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_:@~-]*")
+_MYSQL_HOST_RE = re.compile(r"[A-Za-z0-9.%_:-]{1,255}")
+# home, install_dir and cache_dir must be directories of their own: the formula chowns the
+# home to the service user and deletes install_dir and cache_dir in layline.clean
+SYSTEM_DIRS = frozenset((
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
+    "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/local",
+    "/usr/sbin", "/usr/share", "/var", "/var/cache", "/var/lib", "/var/log", "/var/tmp",
+))
+# pillar key -> allowed types (None: null allowed); keys not listed are checked elsewhere
+_TYPES = {
+    "version": (str,), "install_dir": (str,), "config_dir": (str,), "user": (str,),
+    "group": (str,), "home": (str,),
+    "nologin_shell": (str,), "distribution": (dict,), "ports": (dict,), "cluster": (dict,),
+    "config_server": (dict,), "database": (dict,), "extra_config": (dict,), "lookup": (dict,),
+    "distribution:source": (str,), "distribution:source_hash": (str,),
+    "distribution:installer_args": (list,), "distribution:cache_dir": (str,),
+    "distribution:prerequisites": (list,),
+    "ports:config_server": (int,), "ports:rest": (int,), "ports:cluster": (int,),
+    "ports:management": (int,),
+    "cluster:name": (str,), "cluster:nodes": (list,), "cluster:min_nr_of_members": (int,),
+    "cluster:split_brain_resolver": (dict,), "cluster:split_brain_resolver:strategy": (str,),
+    "cluster:split_brain_resolver:stable_after": (str,),
+    "cluster:split_brain_resolver:quorum_size": (int, None),
+    "config_server:minion": (str, None), "config_server:hostname": (str, None),
+    "database:backend": (str,), "database:minion": (str, None), "database:hostname": (str, None),
+    "database:port": (int,), "database:name": (str,), "database:user": (str,),
+    "database:password": (str,), "database:allowed_hosts": (list,), "database:ssl": (bool,),
+    "database:server_package": (str,), "database:client_package": (str, None),
+    "database:service": (str,), "database:server_config": (str,),
+    "database:bind_address": (str,), "database:socket": (str,),
+    "database:wait_timeout": (int,),
+    "extra_config:reactive_engine": (dict, None), "extra_config:config_server": (dict, None),
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+               dict: "a mapping"}
+# extra_config paths the formula sets itself (one seed list, one persistence setting, ...):
+# (role key, HOCON path) -> what to set instead
+OWNED_PATHS = {
+    ("reactive_engine", "pekko.cluster.seed-nodes"): "layline:cluster:nodes (seed order)",
+    ("reactive_engine", "pekko.remote.artery.canonical"):
+        "layline:cluster:nodes[].hostname and layline:ports:cluster",
+    ("reactive_engine", "pekko.remote.artery.bind"): "layline:ports:cluster",
+    ("reactive_engine", "layline.reactive-engine.rest-server"):
+        "layline:cluster:nodes[].hostname and layline:ports:rest",
+    ("reactive_engine", "pekko.management.http.hostname"): "layline:cluster:nodes[].hostname",
+    ("reactive_engine", "pekko.management.http.port"): "layline:ports:management",
+    ("reactive_engine", "pekko.management.http.bind-hostname"): "layline:cluster:nodes",
+    ("reactive_engine", "pekko.management.http.bind-port"): "layline:ports:management",
+    ("reactive_engine", "pekko.actor.provider"): "nothing: layline engines are cluster members",
+    ("reactive_engine", "pekko.cluster.min-nr-of-members"): "layline:cluster:min_nr_of_members",
+    ("reactive_engine", "pekko.cluster.downing-provider-class"):
+        "layline:cluster:split_brain_resolver",
+    ("reactive_engine", "pekko.cluster.split-brain-resolver.active-strategy"):
+        "layline:cluster:split_brain_resolver:strategy",
+    ("reactive_engine", "pekko.cluster.split-brain-resolver.stable-after"):
+        "layline:cluster:split_brain_resolver:stable_after",
+    ("reactive_engine", "pekko.cluster.split-brain-resolver.static-quorum.quorum-size"):
+        "layline:cluster:split_brain_resolver:quorum_size",
+    ("config_server", "layline.config-server.rest-server"):
+        "layline:config_server:hostname and layline:ports:config_server",
+}
+for _role in ("reactive_engine", "config_server"):
+    OWNED_PATHS.update({
+        (_role, "pekko.persistence.journal.plugin"): "layline:database",
+        (_role, "pekko.persistence.snapshot-store.plugin"): "layline:database",
+        (_role, "jdbc-journal.use-shared-db"): "layline:database",
+        (_role, "jdbc-read-journal.use-shared-db"): "layline:database",
+        (_role, "jdbc-snapshot-store.use-shared-db"): "layline:database",
+        (_role, "pekko-persistence-jdbc.shared-databases"): "layline:database",
+    })
 
 
 def __virtual__():
@@ -159,8 +239,34 @@ def _mapdata():
     return config
 
 
+def _pillar_fingerprint():
+    """A digest of pillar ``layline``: the cached model is reused only while it is unchanged."""
+    try:
+        pillar = __pillar__.get("layline")
+    except NameError:  # outside the loader (unit tests)
+        return None
+    text = json.dumps(pillar, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _load_config():
+    """
+    The merged model with its real secrets, rendered on the minion and cached in
+    ``__context__``. Private on purpose: the state modules and ``layline_db`` reach it
+    through :py:func:`_private`, never through a state argument, a return or the CLI.
+    """
+    fingerprint = _pillar_fingerprint()
+    cached = __context__.get(CONTEXT_KEY)
+    if cached is not None and cached[0] == fingerprint:
+        return copy.deepcopy(cached[1])
+    config = _mapdata()
+    __context__[CONTEXT_KEY] = (fingerprint, config)
+    return copy.deepcopy(config)
+
+
 def _config(config):
-    return _mapdata() if config is None else config
+    """``config`` when given (tests), else the model read on this minion."""
+    return _load_config() if config is None else config
 
 
 def _minion_id(minion_id=None):
@@ -263,10 +369,20 @@ def _secret_values(config):
     return [str(password)] if password not in (None, "") else []
 
 
-def _redact(text, config):
-    """Remove known secret values from free text (e.g. a driver's error message)."""
-    text = str(text)
-    for secret in _secret_values(config):
+def _redact(value, config):
+    """
+    Remove the known secret values from free text (a driver's error message, a state
+    comment); dicts and lists are scrubbed recursively. The one scrubber of the formula:
+    ``layline_db`` and the state modules call it too.
+    """
+    if isinstance(value, dict):
+        return {key: _redact(item, config) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact(item, config) for item in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = str(value)
+    for secret in sorted(_secret_values(config), key=len, reverse=True):
         if len(secret) >= 3:
             text = text.replace(secret, MASK)
     return _mask_url_credentials(text)
@@ -278,11 +394,17 @@ def _redact(text, config):
 
 
 class _Findings:
+    """Errors and warnings by pillar key; one error per key (the first problem found)."""
+
     def __init__(self):
         self.errors = []
         self.warnings = []
+        self.failed = set()
 
     def error(self, key, message):
+        if key in self.failed:
+            return
+        self.failed.add(key)
         self.errors.append(f"layline:{key}: {message}")
 
     def warn(self, key, message):
@@ -305,16 +427,20 @@ def _is_valid_hostname(value):
         return True
     except ValueError:
         pass
-    if len(value) > 253:
+    labels = value.split(".")
+    if len(value) > 253 or labels[-1].isdigit():
+        # an all-numeric last label is an IPv4 address gone wrong (e.g. 10.0.0.300)
         return False
-    return all(_DNS_LABEL_RE.match(label) for label in value.split("."))
+    return all(_DNS_LABEL_RE.fullmatch(label) for label in value.split("."))
 
 
 def _is_valid_source_hash(value):
     if not _is_nonempty_str(value):
         return False
-    if _HASH_URL_RE.match(value):
+    if _HASH_URL_RE.fullmatch(value):
         return True
+    if "://" in value:
+        return False
     algorithm, sep, digest = value.partition("=")
     if sep:
         expected = _HEX_DIGEST_LENGTHS.get(algorithm.lower())
@@ -326,18 +452,79 @@ def _is_hex(value):
     return bool(re.fullmatch(r"[0-9a-fA-F]+", value))
 
 
+def _unknown_key_message(key, known):
+    close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
+    return f"unknown key: {hint}"
+
+
 def _check_unknown_keys(config, found):
+    """An unknown key is an error: a typo must not silently fall back to a default."""
     for section, known in KNOWN_KEYS.items():
         data = config if section == "" else _dig(config, section)
         if not isinstance(data, dict):
             continue
-        unknown = sorted(str(key) for key in data if key not in known)
-        if unknown:
-            where = f"layline:{section}" if section else "layline"
-            found.warnings.append(
-                f"{where}: unknown key(s) {', '.join(unknown)} are ignored (typo?); "
-                f"known: {', '.join(sorted(known))}"
-            )
+        for key in sorted(data, key=str):
+            if key not in known:
+                where = f"{section}:{key}" if section else str(key)
+                found.error(where, _unknown_key_message(key, known))
+
+
+def _type_ok(value, types):
+    if value is None:
+        return None in types
+    if isinstance(value, bool):
+        return bool in types
+    return any(isinstance(value, kind) for kind in types if kind is not None)
+
+
+def _check_types(config, found):
+    """Null and wrong types are errors (a null version must not become the string None)."""
+    for key, types in _TYPES.items():
+        parent, _sep, leaf = key.rpartition(":")
+        section = config if not parent else _dig(config, parent)
+        if not isinstance(section, dict) or leaf not in section:
+            continue
+        value = section[leaf]
+        if _type_ok(value, types):
+            continue
+        expected = " or ".join(_TYPE_NAMES[kind] for kind in types if kind is not None)
+        got = "null" if value is None else type(value).__name__
+        found.error(key, f"must be {expected}, got {got}"
+                    + (" (quote it in YAML)" if str in types else ""))
+
+
+def _check_path(found, key, value, own_directory=False):
+    """A path that reaches a file, a command or a unit: absolute, normalised, one word."""
+    if not isinstance(value, str):
+        return
+    if _UNSAFE_PATH_RE.search(value):
+        found.error(key, "must not contain whitespace, quotes, backslashes or control "
+                    "characters")
+    elif not value.startswith("/"):
+        found.error(key, f"{value!r} must be an absolute path")
+    elif os.path.normpath(value) != value or value.startswith("//"):
+        found.error(key, f"{value!r} must be a normalised path (no '..', '.', '//' or "
+                    "trailing '/')")
+    elif own_directory and value in SYSTEM_DIRS:
+        found.error(key, f"{value!r} is a system directory; use a directory of its own, "
+                    "e.g. /opt/layline, /var/lib/layline or /var/cache/layline")
+
+
+def _is_inside(path, directory):
+    return isinstance(path, str) and isinstance(directory, str) and (
+        path == directory or path.startswith(directory.rstrip("/") + "/"))
+
+
+def _check_words(found, key, values, pattern, what):
+    """Each string of ``values`` (a string or a list) must match ``pattern``."""
+    if isinstance(values, str):
+        if not pattern.fullmatch(values):
+            found.error(key, f"{values!r} is not {what}")
+        return
+    for index, value in enumerate(values if isinstance(values, list) else []):
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            found.error(f"{key}[{index}]", f"{value!r} is not {what}")
 
 
 def _dig(config, path):
@@ -353,7 +540,7 @@ def _check_version_and_distribution(config, found, installs):
     version = config.get("version")
     if not _is_nonempty_str(version):
         found.error("version", "must be a non-empty string (quote it in YAML, e.g. '2.5.4')")
-    elif not _VERSION_RE.match(version):
+    elif not _VERSION_RE.fullmatch(version):
         found.error("version", f"{version!r} is not a version string like 2.5.4")
 
     dist = config.get("distribution")
@@ -365,22 +552,29 @@ def _check_version_and_distribution(config, found, installs):
         if installs:
                 found.error("distribution:source", "is required (salt://, https:// or file:// "
                         "URL of layline-linux-amd64-<version>.sh)")
-    elif not _SOURCE_URL_RE.match(source):
+    elif not _SOURCE_URL_RE.fullmatch(source):
         found.error("distribution:source", f"{_mask_url_credentials(source)!r} must be a "
-                    "salt://, https://, http://, ftp:// or file:// URL")
+                    "salt://, https:// or file:// URL without whitespace (http:// and ftp:// "
+                    "are unauthenticated)")
     source_hash = dist.get("source_hash")
     if source_hash in (None, ""):
         if installs:
-                found.error("distribution:source_hash", "is required: a sha256/sha512 hex digest, "
-                        "'sha256=<hex>', or a salt://, https:// or file:// URL of a hash file; "
-                        "Salt never installs an unverified download")
+            found.error("distribution:source_hash", "is required: a sha256/sha512 hex digest, "
+                        "'sha256=<hex>', or the salt:// URL of a hash file; Salt never "
+                        "installs an unverified download")
     elif not _is_valid_source_hash(source_hash):
         found.error("distribution:source_hash", f"{source_hash!r} is neither a sha256/sha512 "
-                    "hex digest, '<sha256|sha512>=<hex>', nor a URL of a hash file")
+                    "hex digest, '<sha256|sha512>=<hex>', nor a salt:// URL of a hash file "
+                    "(a hash fetched over http(s) or ftp proves nothing about the download)")
+    _check_path(found, "distribution:cache_dir", dist.get("cache_dir"), own_directory=True)
+    _check_words(found, "distribution:prerequisites", dist.get("prerequisites"), _PACKAGE_RE,
+                 "a package name")
     args = dist.get("installer_args")
     if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
         found.error("distribution:installer_args", "must be a list of strings, e.g. "
                     "['-q', '-dir', '/opt/layline']")
+    elif any(_CONTROL_CHAR_RE.search(arg) for arg in args):
+        found.error("distribution:installer_args", "must not contain control characters")
     elif "-dir" in args:
         position = args.index("-dir")
         target = args[position + 1] if position + 1 < len(args) else None
@@ -390,15 +584,23 @@ def _check_version_and_distribution(config, found, installs):
 
 
 def _check_paths_and_account(config, found):
-    for key in ("install_dir", "home"):
+    for key in ("install_dir", "home", "config_dir"):
         value = config.get(key)
-        if not _is_nonempty_str(value) or not value.startswith("/"):
+        if not _is_nonempty_str(value):
             found.error(key, "must be an absolute path")
-        elif os.path.normpath(value) == "/" or ".." in value.split("/"):
-            found.error(key, f"{value!r} must be a normalised directory below /")
+        _check_path(found, key, value, own_directory=True)
+    _check_path(found, "nologin_shell", config.get("nologin_shell"))
+    home = config.get("home")
+    for key, value in (("install_dir", config.get("install_dir")),
+                       ("config_dir", config.get("config_dir")),
+                       ("distribution:cache_dir", _dig(config, "distribution:cache_dir"))):
+        if _is_inside(value, home) or _is_inside(home, value):
+            # root writes there: it must not be a place the service user controls
+            found.error(key, f"{value!r} overlaps layline:home {home!r}: root installs there, "
+                        "so it must be outside the service user's home")
     for key in ("user", "group"):
         value = config.get(key)
-        if not isinstance(value, str) or not _ACCOUNT_RE.match(value):
+        if not isinstance(value, str) or not _ACCOUNT_RE.fullmatch(value):
             found.error(key, "must be a valid account name (lower case letters, digits, "
                         "'_' and '-', at most 32 characters)")
         elif value == "root":
@@ -416,11 +618,11 @@ def _check_python(config, found):
         return
     for key in ("index_url", "extra_index_url"):
         value = python.get(key)
-        if value is not None and not (isinstance(value, str) and _INDEX_URL_RE.match(value)):
+        if value is not None and not (isinstance(value, str) and _INDEX_URL_RE.fullmatch(value)):
             found.error(f"python:{key}", "must be an http:// or https:// URL of a package "
                         "index (e.g. https://pypi.example.com/simple/) or null")
     value = python.get("requirements")
-    if not (isinstance(value, str) and _REQUIREMENTS_URL_RE.match(value)):
+    if not (isinstance(value, str) and _REQUIREMENTS_URL_RE.fullmatch(value)):
         found.error("python:requirements", "must be a salt:// or https:// URL of a requirements "
                     "file that pins every package as NAME==VERSION --hash=sha256:...")
 
@@ -431,7 +633,7 @@ def _check_nodes(config, found):
         found.error("cluster", "must be a mapping")
         return []
     name = cluster.get("name")
-    if not isinstance(name, str) or not _CLUSTER_NAME_RE.match(name) or name in (".", ".."):
+    if not isinstance(name, str) or not _CLUSTER_NAME_RE.fullmatch(name) or name in (".", ".."):
         found.error("cluster:name", "must be a non-empty name of letters, digits, '_', '.', '-' "
                     "(it becomes the file name clusters/<name>.json)")
     nodes = cluster.get("nodes")
@@ -460,9 +662,11 @@ def _check_nodes(config, found):
                             f":{field} {value!r}")
             else:
                 seen[key] = index
-        unknown = sorted(str(key) for key in node if key not in ("minion", "hostname"))
-        if unknown:
-            found.warn(where, f"unknown key(s) {', '.join(unknown)} are ignored (typo?)")
+        for key in sorted(node, key=str):
+            if key not in ("minion", "hostname"):
+                found.error(f"{where}:{key}", _unknown_key_message(key, ("minion", "hostname")))
+        if isinstance(node.get("minion"), str) and _UNSAFE_WORD_RE.search(node["minion"]):
+            found.error(f"{where}:minion", "must not contain whitespace or control characters")
     return nodes
 
 
@@ -498,7 +702,7 @@ def _check_cluster_settings(config, found):
                    f"({count}): on an equal split the side with the lowest address survives, "
                    "so losing that side downs the other half too; use an odd node count")
     stable_after = sbr.get("stable_after")
-    if not isinstance(stable_after, str) or not _DURATION_RE.match(stable_after):
+    if not isinstance(stable_after, str) or not _DURATION_RE.fullmatch(stable_after):
         found.error(f"{key}:stable_after", "must be a HOCON duration with a unit, e.g. '20s'")
     quorum = sbr.get("quorum_size")
     if strategy == "static-quorum":
@@ -532,6 +736,8 @@ def _check_config_server(config, found, nodes):
                     "single-host default")
     if _is_nonempty_str(hostname) and not _is_valid_hostname(hostname):
         found.error("config_server:hostname", f"{hostname!r} is not a valid DNS name or IP address")
+    if isinstance(minion, str) and _UNSAFE_WORD_RE.search(minion):
+        found.error("config_server:minion", "must not contain whitespace or control characters")
 
 
 def _check_database(config, found):
@@ -551,6 +757,7 @@ def _check_database(config, found):
                     "which cannot be written to application.conf safely")
     if not isinstance(database.get("ssl", False), bool):
         found.error("database:ssl", "must be true or false")
+    _check_mysql_settings(database, found)
     count = _engine_count(config)
     if backend == "h2":
         if count > 1:
@@ -567,15 +774,36 @@ def _check_database(config, found):
         found.error("database:password", "is required for backend mysql")
     for key, limit in (("name", 64), ("user", 32)):
         value = database.get(key)
-        if not isinstance(value, str) or not _MYSQL_IDENT_RE.match(value) or len(value) > limit:
+        if not isinstance(value, str) or not _MYSQL_IDENT_RE.fullmatch(value) or len(value) > limit:
             found.error(f"database:{key}", f"must be a MySQL identifier of letters, digits and "
                         f"'_' with at most {limit} characters")
     allowed = database.get("allowed_hosts")
-    if allowed is not None and (
-        not isinstance(allowed, list) or not all(_is_nonempty_str(host) for host in allowed)
-    ):
+    if allowed is not None and not isinstance(allowed, list):
         found.error("database:allowed_hosts", "must be a list of host names, IPs or MySQL "
                     "host patterns such as '10.0.0.%'")
+    else:
+        _check_words(found, "database:allowed_hosts", allowed or [], _MYSQL_HOST_RE,
+                     "a host name, IP or MySQL host pattern such as '10.0.0.%'")
+
+
+def _check_mysql_settings(database, found):
+    """The MySQL role's settings: they reach my.cnf, package and service names."""
+    for key in ("server_package", "client_package", "service"):
+        if database.get(key) is not None:
+            _check_words(found, f"database:{key}", database.get(key), _PACKAGE_RE,
+                         "a package or service name")
+    for key in ("server_config", "socket"):
+        _check_path(found, f"database:{key}", database.get(key))
+    bind_address = database.get("bind_address")
+    if isinstance(bind_address, str) and not _is_valid_hostname(bind_address):
+        found.error("database:bind_address", f"{bind_address!r} is not an IP address or "
+                    "host name (0.0.0.0 listens on all interfaces)")
+    timeout = database.get("wait_timeout")
+    if _is_int(timeout) and timeout < 0:
+        found.error("database:wait_timeout", "must be a number of seconds >= 0")
+    minion = database.get("minion")
+    if isinstance(minion, str) and _UNSAFE_WORD_RE.search(minion):
+        found.error("database:minion", "must not contain whitespace or control characters")
 
 
 def _services_by_minion(config):
@@ -639,10 +867,37 @@ def _check_extra_config(config, found):
             found.error(f"extra_config:{role_key}", "must be a mapping of HOCON settings")
             continue
         try:
-            _expand_keys(value, f"extra_config:{role_key}")
+            expanded = _expand_keys(value, f"extra_config:{role_key}")
             _check_hocon_values(value, f"extra_config:{role_key}")
         except CommandExecutionError as exc:
             found.errors.append(str(exc))
+            continue
+        for path in _leaf_paths(expanded):
+            owner = _owned_by_formula(role_key, path)
+            if owner:
+                owned, instead = owner
+                found.error(f"extra_config:{role_key}:{'.'.join(path)}",
+                            f"{owned} is set by the formula: set {instead} instead")
+
+
+def _leaf_paths(data, prefix=()):
+    """Paths of every non-mapping value (and of empty mappings) in nested ``data``."""
+    for key, value in data.items():
+        path = prefix + (key,)
+        if isinstance(value, dict) and value:
+            yield from _leaf_paths(value, path)
+        else:
+            yield path
+
+
+def _owned_by_formula(role_key, path):
+    """(owned HOCON path, advice) when ``path`` sets or replaces a formula-owned setting."""
+    for (role, owned), instead in OWNED_PATHS.items():
+        owned_path = tuple(owned.split("."))
+        shorter = min(len(path), len(owned_path))
+        if role == role_key and path[:shorter] == owned_path[:shorter]:
+            return owned, instead
+    return None
 
 
 def _installs_layline(config, minion_id):
@@ -654,19 +909,22 @@ def _installs_layline(config, minion_id):
         return True
 
 
-def _validate(config, minion_id=None):
+def _validate(config, minion_id=None, installing=True):
     """
     Pure validation: returns (errors, warnings) for a merged config dict.
 
     ``distribution:source``/``source_hash`` are required unless ``minion_id`` is
-    given and the minion installs nothing (database-only machine).
+    given and the minion installs nothing (database-only machine), or
+    ``installing`` is False (the clean SLS files).
     """
     found = _Findings()
     if not isinstance(config, dict):
         found.errors.append("layline: the configuration must be a mapping")
         return found.errors, found.warnings
     _check_unknown_keys(config, found)
-    _check_version_and_distribution(config, found, _installs_layline(config, minion_id))
+    _check_types(config, found)
+    _check_version_and_distribution(
+        config, found, installing and _installs_layline(config, minion_id))
     _check_paths_and_account(config, found)
     _check_python(config, found)
     nodes = _check_nodes(config, found)
@@ -896,7 +1154,7 @@ def _build_data(role, config, minion_id):
 
 
 def _hocon_key(key):
-    if _BARE_KEY_RE.match(key) and key.lower() not in _HOCON_RESERVED:
+    if _BARE_KEY_RE.fullmatch(key) and key.lower() not in _HOCON_RESERVED:
         return key
     return json.dumps(key, ensure_ascii=False)
 
@@ -991,6 +1249,45 @@ def _verified_hocon(data):
 
 
 # ---------------------------------------------------------------------------
+# systemd unit values (pure)
+# ---------------------------------------------------------------------------
+
+SYSTEMD_KINDS = ("word", "assignment", "plain")
+
+
+def _systemd_quote(value, kind="word"):
+    """
+    ``value`` written safely into a unit file (see systemd.syntax(7), systemd.service(5)).
+
+    - ``word``: one argument of a command line or an item of a list setting
+      (``ExecStart=``, ``ReadWritePaths=``): double-quoted, ``\\`` and ``"`` escaped,
+      ``%`` -> ``%%`` (specifiers), ``$`` -> ``$$`` (environment expansion)
+    - ``assignment``: a whole ``Environment=`` assignment: double-quoted, ``%`` -> ``%%``
+    - ``plain``: a setting that takes no quotes (``User=``, ``WorkingDirectory=``):
+      ``%`` -> ``%%``; quotes, backslashes and whitespace are refused
+
+    Control characters (a newline would start a new directive) are always refused.
+    """
+    if kind not in SYSTEMD_KINDS:
+        raise CommandExecutionError(f"systemd quoting kind {kind!r} is not one of "
+                                    f"{', '.join(SYSTEMD_KINDS)}")
+    text = str(value)
+    if _CONTROL_CHAR_RE.search(text) or "\x7f" in text:
+        raise CommandExecutionError(f"{text!r} contains a control character and cannot be "
+                                    "written to a systemd unit")
+    escaped = text.replace("%", "%%")
+    if kind == "plain":
+        if re.search(r"[\s\"'\\]", text):
+            raise CommandExecutionError(f"{text!r} contains whitespace, a quote or a backslash "
+                                        "and cannot be written to this systemd setting")
+        return escaped
+    escaped = escaped.replace("\\", "\\\\").replace('"', '\\"')
+    if kind == "word":
+        escaped = escaped.replace("$", "$$")
+    return f'"{escaped}"'
+
+
+# ---------------------------------------------------------------------------
 # network helpers
 # ---------------------------------------------------------------------------
 
@@ -1053,7 +1350,30 @@ def mapdata():
 
         salt '*' layline.mapdata
     """
-    return _mask_secrets(_mapdata())
+    config = _load_config()
+    return _redact(_mask_secrets(config), config)
+
+
+def systemd_quote(value, kind="word"):
+    """
+    Return ``value`` quoted for a systemd unit file; the unit template of the
+    formula writes every pillar value through it.
+
+    kind
+        ``word`` (default: a command-line argument or list item, double-quoted),
+        ``assignment`` (an ``Environment=`` assignment) or ``plain`` (``User=``,
+        ``WorkingDirectory=``: specifiers escaped, quotes and whitespace refused)
+
+    Raises CommandExecutionError for control characters (a newline would add a
+    directive to the unit).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.systemd_quote '/opt/layline/bin/reactive-engine'
+    """
+    return _systemd_quote(value, kind)
 
 
 def roles(config=None, minion_id=None):
@@ -1134,14 +1454,16 @@ def check(config=None):
 
 def render(role, config=None, minion_id=None):
     """
-    Return the text of ``application.conf`` for ``role`` on this minion.
+    Return the text of ``application.conf`` for ``role`` on this minion, with
+    secrets masked as ``******`` (the state writes the real text; it is never
+    returned to the CLI, the job cache or the event bus).
 
     role
         ``reactive-engine`` or ``config-server``
 
     The text is parsed back with pyhocon and compared with the intended
-    settings before it is returned. Run :py:func:`check` first: ``render``
-    only rejects what it cannot render.
+    settings before it is returned. An invalid model (see :py:func:`validate`)
+    is refused with every error.
 
     CLI Example:
 
@@ -1149,8 +1471,23 @@ def render(role, config=None, minion_id=None):
 
         salt 'll-node-1' layline.render reactive-engine
     """
-    data = _build_data(role, _config(config), _minion_id(minion_id))
-    return _verified_hocon(data)
+    config = _config(config)
+    text = _render_text(role, _mask_secrets(config), _minion_id(minion_id))
+    return _redact(text, config)
+
+
+def _render_text(role, config, minion_id):
+    """
+    The real ``application.conf`` text (with the password): only the state
+    ``layline.config_managed`` calls it, on the minion. Refuses an invalid model.
+    """
+    errors, _warnings = _validate(config, minion_id)
+    if errors:
+        raise CommandExecutionError(
+            f"refusing to render the {role} configuration of an invalid model "
+            f"({len(errors)} error(s)):\n- " + "\n- ".join(errors)
+        )
+    return _verified_hocon(_build_data(role, config, minion_id))
 
 
 def render_data(role, config=None, minion_id=None):
@@ -1164,7 +1501,8 @@ def render_data(role, config=None, minion_id=None):
 
         salt 'll-node-1' layline.render_data reactive-engine
     """
-    return _mask_secrets(_build_data(role, _config(config), _minion_id(minion_id)))
+    config = _config(config)
+    return _redact(_mask_secrets(_build_data(role, config, _minion_id(minion_id))), config)
 
 
 def members(host=None, port=None, config=None, timeout=5):
@@ -1348,7 +1686,7 @@ def _diagnose_seed_nodes(config, minion_id):
     rows = []
     sources = [("rendered config", _build_data("reactive-engine", config, minion_id))]
     deployed = os.path.join(
-        str(config.get("home", "")), ".layline/reactive-engine/config/application.conf"
+        str(config.get("config_dir", "")), "reactive-engine", "application.conf"
     )
     if os.path.isfile(deployed):
         factory = _config_factory()

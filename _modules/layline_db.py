@@ -5,11 +5,12 @@ layline MySQL helpers: reachability checks and idempotent schema application.
           in Salt's own Python; the ``layline.python`` state installs them.
 
 All connection settings come from the single pillar key ``layline:database``
-(``hostname``, ``port``, ``name``, ``user``, ``password``, ``ssl``). Every
-function takes the merged layline configuration as ``config`` (what
-``layline/map.jinja`` exports as ``mapdata``); without it the pillar
-``layline.mapdata`` (or the pillar ``layline``) is used and the database
-defaults below are applied.
+(``hostname``, ``port``, ``name``, ``user``, ``password``, ``ssl``). Without
+``config`` (which remains for tests) every function reads the model on the
+minion through the execution module ``layline``'s private loader - the one
+merge of ``layline/defaults.yaml`` and the pillar, with the real password (in
+Salt 3008 ``pillar.get`` returns masked values in module context). Secrets are
+scrubbed from messages by ``layline``'s one scrubber.
 
 The pekko-persistence-jdbc DDL is not idempotent (its
 ``CREATE UNIQUE INDEX event_journal_ordering_idx`` has no ``IF NOT EXISTS``), so
@@ -21,6 +22,8 @@ dropped, altered or rewritten.
 Messages name host, port, user and database, never the password.
 """
 
+import functools
+import hashlib
 import logging
 import os
 import re
@@ -41,16 +44,10 @@ __virtualname__ = "layline_db"
 #: Tables the layline engines and the config server need (pekko-persistence-jdbc).
 REQUIRED = ("event_journal", "event_tag", "snapshot")
 
-DEFAULTS = {
-    "hostname": "localhost",
-    "port": 3306,
-    "name": "layline",
-    "user": "layline",
-    "password": None,
-    "ssl": False,
-    "connect_timeout": 10,
-    "allowed_hosts": [],
-}
+#: Seconds a login attempt may take.
+CONNECT_TIMEOUT = 10
+#: Keys of ``layline:database`` a connection needs (defaults: ``layline/defaults.yaml``).
+CONNECTION_KEYS = ("hostname", "port", "name", "user", "password")
 
 # Error numbers of the MySQL protocol that mean "already there".
 ER_TABLE_EXISTS = 1050
@@ -67,19 +64,24 @@ def __virtual__():
 # --------------------------------------------------------------------------- config
 
 
+def _private(name):
+    """A private function of the execution module ``layline`` (the one configuration
+    model), run in that module's loader context."""
+    try:
+        public = __salt__["layline.roles"]
+    except KeyError:
+        raise CommandExecutionError(
+            "layline_db needs the layline execution module: run `salt '*' saltutil.sync_all`"
+        ) from None
+    func = public.__globals__[name]
+    loader = getattr(public, "loader", None)
+    return func if loader is None else functools.partial(loader.run, func)
+
+
 def _config(config=None):
-    """Return the merged layline config (a dict with at least ``database``)."""
+    """The merged layline model: ``config`` (tests) or the one read on this minion."""
     if config is None:
-        config = {}
-        try:
-            if "layline.mapdata" in __salt__:
-                # mapdata() masks secrets: take the database keys from the pillar.
-                config = dict(__salt__["layline.mapdata"]() or {})
-            database = dict(config.get("database") or {})
-            database.update(__salt__["pillar.get"]("layline:database", {}) or {})
-            config["database"] = database
-        except NameError:  # used outside the loader
-            config = {}
+        config = _private("_load_config")()
     if not isinstance(config, dict):
         raise CommandExecutionError(
             f"layline_db: config must be the merged layline mapping, got {type(config).__name__}"
@@ -88,9 +90,14 @@ def _config(config=None):
 
 
 def _db(config=None):
-    """The ``database`` section of ``config`` with defaults applied."""
-    db = dict(DEFAULTS)
-    db.update({k: v for k, v in (_config(config).get("database") or {}).items() if v is not None})
+    """The ``database`` section of the model (its defaults come from defaults.yaml)."""
+    db = dict(_config(config).get("database") or {})
+    missing = [key for key in CONNECTION_KEYS if key not in db]
+    if missing:
+        raise CommandExecutionError(
+            f"layline:database:{missing[0]} is missing from the model: is the layline formula "
+            "(layline/defaults.yaml) in the master's file_roots?"
+        )
     try:
         db["port"] = int(db["port"])
     except (TypeError, ValueError) as exc:
@@ -132,14 +139,29 @@ def required_tables():
 
 def _redact(text, db):
     """Remove the password from ``text`` in case a driver message echoes it."""
-    text = str(text)
-    password = db.get("password")
-    if password and str(password) in text:
-        text = text.replace(str(password), "******")
-    return text
+    return _private("_redact")(str(text), {"database": db})
 
 
-def connect_args(config=None):
+def password_hash(config=None):
+    """
+    The MySQL native password hash of ``layline:database:password``
+    (``*`` + upper-case hex SHA1(SHA1(password))): ``layline.mysql`` gives
+    ``mysql_user.present`` this hash, never the password itself.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.password_hash
+    """
+    password = _db(config).get("password")
+    if password in (None, ""):
+        raise CommandExecutionError("layline:database:password is required for backend mysql")
+    inner = hashlib.sha1(str(password).encode("utf-8")).digest()  # noqa: S324 - MySQL's scheme
+    return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
+
+
+def _connect_args(config=None):
     """
     Keyword arguments for ``pymysql.connect`` built from ``layline:database``.
 
@@ -147,13 +169,8 @@ def connect_args(config=None):
     ``useSSL=true`` does); a mapping is passed through as pymysql's ``ssl``
     argument (e.g. ``{ca: /etc/ssl/certs/db-ca.pem}``).
 
-    The result contains the password: it is meant for code, not for display.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt ll-config-server layline_db.connect_args
+    Private: the result contains the password (a public function would hand it
+    to the CLI, the job cache and the event bus).
     """
     db = _db(config)
     args = {
@@ -162,7 +179,7 @@ def connect_args(config=None):
         "user": db["user"],
         "password": db["password"] or "",
         "database": db["name"],
-        "connect_timeout": int(db.get("connect_timeout") or 10),
+        "connect_timeout": CONNECT_TIMEOUT,
         "charset": "utf8mb4",
     }
     ssl = db.get("ssl")
@@ -181,7 +198,7 @@ def _connect(config=None):
             f"{_where(db)}: apply the layline.python state first"
         )
     try:
-        return pymysql.connect(**connect_args(config))
+        return pymysql.connect(**_connect_args(config))
     except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
         code = exc.args[0] if exc.args else None
         detail = _redact(exc.args[1] if len(exc.args) > 1 else exc, db)

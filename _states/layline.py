@@ -1,32 +1,38 @@
 """
 State module ``layline``: the states the layline formula needs beyond Salt core.
 
-The configuration model (``config``) is the formula's ``mapdata`` (see
-``layline/map.jinja`` and ``pillar.example``); every state takes it explicitly so
-that an SLS, the execution module ``layline`` and the tests all see one model.
+The states read the configuration model on the minion (the execution module
+``layline``'s private loader: ``layline/map.jinja`` over the pillar, cached in
+``__context__``), so no SLS passes the model - or the database password in it -
+as a state argument. ``config`` remains an optional argument for tests only.
 
-Secrets: the rendered ``application.conf`` files contain the database password.
-They are built inside the minion by ``layline.render`` and written with
-``show_changes=False``, so neither the SLS data nor diffs nor state returns carry
-the rendered text, and every comment this module returns is scrubbed of the
-password. (The ``config`` argument itself contains the password, exactly like the
-pillar it comes from: ``state.show_sls`` / ``state.show_lowstate`` show it to
-whoever may read the pillar anyway.)
+Root never writes through a path the service user controls: files are written
+by :py:func:`_write_file`, which opens every directory component with
+``O_NOFOLLOW`` relative to its parent, creates the file under a temporary name
+with its final owner and mode (never world-readable) and renames it into place
+within the same directory.
 
 States:
 
 - ``layline.validated``: fails (use ``failhard: True``) when the model is invalid.
 - ``layline.config_managed``: ``application.conf`` of one role.
-- ``layline.cluster_definition_managed``: the configuration server's cluster
-  definition (``clusters/<Name>.json``).
+- ``layline.cluster_definition_managed`` / ``cluster_definition_absent``: the
+  configuration server's cluster definition (``clusters/<Name>.json``).
 - ``layline.restart_pending``: marker file for the rolling restart orchestration.
 """
 
+import contextlib
 import datetime
+import functools
+import grp
 import json
 import logging
 import os
+import pwd
+import stat
 import uuid
+
+from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "layline"
 
@@ -35,7 +41,8 @@ log = logging.getLogger(__name__)
 # Namespace of the deterministic uuids of cluster definition bootstrap nodes.
 BOOTSTRAP_NODE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://layline.io/formula/bootstrap-node")
 
-INSTALLING_ROLES = ("config-server", "engine")
+HIDDEN = "<hidden: contains secrets>"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def __virtual__():
@@ -49,59 +56,168 @@ def _ret(name):
     return {"name": name, "changes": {}, "result": True, "comment": ""}
 
 
-def _secrets(config):
-    """Every secret value of the model (scrubbed from comments)."""
-    secrets = []
-    database = (config or {}).get("database") or {}
-    password = database.get("password")
-    if password not in (None, ""):
-        secrets.append(str(password))
-    return secrets
-
-
-def _scrub(value, config):
-    """Replace secret values in strings (recursively in dicts and lists) by ``***``."""
-    secrets = _secrets(config)
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in sorted(secrets, key=len, reverse=True):
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {key: _scrub(item, config) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(item, config) for item in value]
-    return value
-
-
-def _formula_errors(config):
-    """Checks of the keys only the formula uses (the rest is ``layline.validate``'s job)."""
-    errors = []
-    distribution = config.get("distribution")
-    if not isinstance(distribution, dict):
-        return ["layline:distribution must be a mapping"]
+def _private(name):
+    """
+    A private function of the execution module ``layline`` (the one configuration
+    model: loader, validation, renderer, secret scrubber), run in that module's
+    loader context. Private functions are not callable from the CLI, so the
+    unmasked renderer is reachable from states only.
+    """
     try:
-        roles = __salt__["layline.roles"](config=config)
-    except Exception:  # noqa: BLE001 - reported by layline.validate already
-        roles = list(INSTALLING_ROLES)
-    if any(role in roles for role in INSTALLING_ROLES):
-        if not distribution.get("source"):
-            errors.append("layline:distribution:source is required (URL of the installer)")
-        if not distribution.get("source_hash"):
-            errors.append(
-                "layline:distribution:source_hash is required: the sha256 of "
-                "{} (or the URL of a file holding it); Salt never installs an "
-                "unverified download".format(distribution.get("source") or "the installer")
-            )
-    args = distribution.get("installer_args")
-    if args is not None and (
-        not isinstance(args, list) or not all(isinstance(arg, (str, int)) for arg in args)
-    ):
-        errors.append("layline:distribution:installer_args must be a list of strings")
-    if not str(config.get("version") or "").strip():
-        errors.append("layline:version is required")
-    return errors
+        public = __salt__["layline.roles"]
+    except KeyError:
+        raise CommandExecutionError(
+            "the layline execution module is not loaded: run `salt '*' saltutil.sync_all`"
+        ) from None
+    func = public.__globals__[name]
+    loader = getattr(public, "loader", None)
+    return func if loader is None else functools.partial(loader.run, func)
+
+
+def _model(config):
+    return _private("_load_config")() if config is None else config
+
+
+def _redact(value, config):
+    return _private("_redact")(value, config)
+
+
+def _ids(user, group):
+    """(uid, gid) of user/group names (root when None)."""
+    uid = pwd.getpwnam(user).pw_uid if user else 0
+    gid = grp.getgrnam(group).gr_gid if group else 0
+    return uid, gid
+
+
+def _follow_root_link(dir_fd, part):
+    """Open ``part`` through a symlink only when root owns the link and its directory."""
+    link = os.stat(part, dir_fd=dir_fd, follow_symlinks=False)
+    parent = os.fstat(dir_fd)
+    safe = (stat.S_ISLNK(link.st_mode) and link.st_uid == 0 and parent.st_uid == 0
+            and not parent.st_mode & 0o022)
+    if not safe:
+        return None
+    return os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
+
+
+def _open_dir(path, create=None):
+    """
+    A file descriptor of directory ``path``, opened one component at a time with
+    ``O_NOFOLLOW`` relative to its parent: a symlink planted by another user is never
+    followed. ``create=(uid, gid, mode)`` creates missing components with that owner.
+    """
+    parts = [part for part in path.split("/") if part]
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for index, part in enumerate(parts):
+            where = "/" + "/".join(parts[: index + 1])
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if create is None:
+                    raise CommandExecutionError(f"directory {where} does not exist") from None
+                os.mkdir(part, 0o700, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.fchown(child, create[0], create[1])
+                os.fchmod(child, create[2])
+            except OSError:  # ELOOP / ENOTDIR: a symlink or not a directory
+                child = _follow_root_link(fd, part)
+                if child is None:
+                    raise CommandExecutionError(
+                        f"{where} is a symbolic link or not a directory: refusing to write "
+                        "through it (a link there can point root's write anywhere)"
+                    ) from None
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_current(dir_fd, name):
+    """(bytes, uid, gid, mode) of regular file ``name`` in ``dir_fd``; None if absent or
+    not a regular file (a planted link or fifo is replaced, never read through)."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                 dir_fd=dir_fd)
+    with os.fdopen(fd, "rb") as current:
+        info = os.fstat(current.fileno())
+        return current.read(), info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)
+
+
+def _write_at(dir_fd, name, data, uid, gid, mode):
+    """Create ``name`` in ``dir_fd`` with its final owner and mode, then rename it in."""
+    tmp = f".{name}.{uuid.uuid4().hex[:12]}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 mode & 0o600, dir_fd=dir_fd)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchown(handle.fileno(), uid, gid)
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+
+
+def _file_state(name, data, user, group, mode, create_dirs=None, secret=False):
+    """
+    Converge file ``name`` to ``data`` (bytes) owned by user:group with ``mode``
+    (an int), safely (see the module docstring); honours ``test=True``. Returns a
+    state return; with ``secret`` the changes never show content.
+    """
+    ret = _ret(name)
+    directory, base = os.path.split(name)
+    try:
+        uid, gid = _ids(user, group)
+    except KeyError as exc:
+        if __opts__.get("test"):
+            ret.update(result=None, comment=f"{name} would be written once {exc} exists",
+                       changes={"written": name})
+            return ret
+        ret.update(result=False, comment=f"cannot write {name}: no such user or group {exc}")
+        return ret
+    try:
+        dir_fd = _open_dir(directory, create=None if __opts__.get("test") else create_dirs)
+    except CommandExecutionError as exc:
+        if __opts__.get("test") and create_dirs and "does not exist" in str(exc):
+            ret.update(result=None, comment=f"{name} would be written", changes={"written": name})
+            return ret
+        ret.update(result=False, comment=f"cannot write {name}: {exc}")
+        return ret
+    try:
+        current = _read_current(dir_fd, base)
+        changes = {}
+        if current is None or current[0] != data:
+            changes["content"] = HIDDEN if secret else "written"
+        if current is None or current[1:3] != (uid, gid):
+            changes["owner"] = f"{user or 'root'}:{group or 'root'}"
+        if current is None or current[3] != mode:
+            changes["mode"] = f"{mode:04o}"
+        if not changes:
+            ret["comment"] = f"{name} is in the correct state"
+            return ret
+        ret["changes"] = changes
+        if __opts__.get("test"):
+            ret.update(result=None, comment=f"{name} would be written")
+            return ret
+        _write_at(dir_fd, base, data, uid, gid, mode)
+        ret["comment"] = f"{name} written"
+    except OSError as exc:
+        ret.update(result=False, changes={}, comment=f"cannot write {name}: {exc}")
+    finally:
+        os.close(dir_fd)
+    return ret
 
 
 def _engine_rest_urls(config):
@@ -144,7 +260,7 @@ def cluster_definition(config):
 # --------------------------------------------------------------------------- states
 
 
-def validated(name, config):
+def validated(name, installing=True, config=None):
     """
     Validate the layline configuration model; change nothing.
 
@@ -153,27 +269,32 @@ def validated(name, config):
     on everything else, so an invalid pillar changes nothing on the minion. The
     result is the same with ``test=True``.
 
+    name
+        A label.
+
+    installing
+        ``False`` for the clean SLS files: the installer settings
+        (``distribution:source``, ``source_hash``) are then not required.
+
+    config
+        The model, for tests only; by default it is read on the minion.
+
     .. code-block:: yaml
 
         layline-validate-layline-validated:
           layline.validated:
-            - name: layline pillar
-            - config: {{ mapdata | json }}
+            - name: layline configuration
             - failhard: True
     """
     ret = _ret(name)
-    if not isinstance(config, dict):
-        ret["result"] = False
-        ret["comment"] = "layline configuration must be a mapping (pillar `layline`)"
-        return ret
     try:
-        report = __salt__["layline.validate"](config=config) or {}
+        model = _model(config)
+        errors, warnings = _private("_validate")(model, __opts__["id"], installing)
     except Exception as exc:  # noqa: BLE001 - report any crash as a failed validation
         ret["result"] = False
-        ret["comment"] = _scrub(f"layline.validate failed: {type(exc).__name__}: {exc}", config)
+        ret["comment"] = _redact(f"layline.validate failed: {type(exc).__name__}: {exc}",
+                                 config or {})
         return ret
-    errors = list(report.get("errors") or []) + _formula_errors(config)
-    warnings = list(report.get("warnings") or [])
     lines = []
     if errors:
         ret["result"] = False
@@ -184,89 +305,160 @@ def validated(name, config):
     if warnings:
         lines.append(f"warnings ({len(warnings)}):")
         lines.extend(f"  - {warning}" for warning in warnings)
-    ret["comment"] = _scrub("\n".join(lines), config)
+    ret["comment"] = _redact("\n".join(lines), model)
     if warnings:
-        ret["warnings"] = _scrub(warnings, config)
+        ret["warnings"] = _redact(warnings, model)
     return ret
 
 
-def config_managed(name, role, config, user="root", group=None, mode="0640"):
+def config_managed(name, role, group, user="root", mode="0640", config=None):
     """
-    Manage the ``application.conf`` of one role, rendered by ``layline.render``.
+    Manage the ``application.conf`` of one role.
 
-    The text is rendered on the minion and handed to ``file.managed`` with
-    ``show_changes=False``: the password it contains is in no SLS data, diff or
-    return. ``role`` is ``reactive-engine`` or ``config-server``. The file is
-    owned by ``user`` (root) and readable by the service ``group`` only.
+    The text is rendered on the minion by the execution module's private
+    renderer (it contains the database password) and written without following
+    links, created with its final owner and mode: it is never world-readable, not
+    even for a moment, and its content is never shown (changes say
+    ``<hidden: contains secrets>``). Missing directories are created
+    ``user:group 0750``.
+
+    name
+        Path of the file, e.g. ``/etc/layline/reactive-engine/application.conf``.
+
+    role
+        ``reactive-engine`` or ``config-server``.
+
+    group
+        The service group (reads the file).
+
+    user
+        Owner (default root).
+
+    mode
+        Default ``0640``.
+
+    config
+        The model, for tests only.
 
     .. code-block:: yaml
 
         layline-config-layline-config_managed-engine:
           layline.config_managed:
-            - name: /var/lib/layline/.layline/reactive-engine/config/application.conf
+            - name: /etc/layline/reactive-engine/application.conf
             - role: reactive-engine
-            - config: {{ mapdata | json }}
             - group: layline
     """
     ret = _ret(name)
+    model = {}
     try:
-        contents = __salt__["layline.render"](role, config=config)
+        model = _model(config)
+        text = _private("_render_text")(role, model, __opts__["id"])
     except Exception as exc:  # noqa: BLE001
         ret["result"] = False
-        ret["comment"] = _scrub(
-            f"cannot render the {role} configuration: {type(exc).__name__}: {exc}", config
+        ret["comment"] = _redact(
+            f"cannot render the {role} configuration: {type(exc).__name__}: {exc}", model
         )
         return ret
-    result = __states__["file.managed"](
-        name=name,
-        contents=contents,
-        user=user,
-        group=group,
-        mode=mode,
-        makedirs=True,
-        show_changes=False,
-    )
-    result = _scrub(result, config)
-    changes = result.get("changes") or {}
-    if "diff" in changes:
-        changes["diff"] = "<hidden: contains secrets>"
-    return result
+    try:
+        create = (*_ids(user, group), 0o750)
+    except KeyError:
+        create = None
+    result = _file_state(name, text.encode("utf-8"), user, group, int(str(mode), 8),
+                         create_dirs=create, secret=True)
+    return _redact(result, model)
 
 
-def cluster_definition_managed(name, config, user=None, group=None, mode="0640"):
+def cluster_definition_managed(name, user, group, mode="0640", config=None):
     """
     Manage the configuration server's cluster definition file.
 
     ``name`` is ``<home>/.layline/config-server/clusters/<cluster name>.json``; the
     bootstrap nodes are the REST URLs of every engine (``cluster:nodes`` in seed
     order, or ``127.0.0.1`` for the single-host default) with deterministic uuids,
-    so an unchanged pillar never changes the file.
+    so an unchanged pillar never changes the file. The directory belongs to the
+    service user: it is walked without following links, missing directories are
+    created ``user:group 0750`` and the file is replaced by rename.
+
+    name
+        Path of the file.
+
+    user, group
+        Owner of the file and of directories created for it.
+
+    mode
+        Default ``0640``.
+
+    config
+        The model, for tests only.
 
     .. code-block:: yaml
 
         layline-cluster-layline-cluster_definition_managed:
           layline.cluster_definition_managed:
             - name: /var/lib/layline/.layline/config-server/clusters/Production.json
-            - config: {{ mapdata | json }}
             - user: layline
             - group: layline
     """
     try:
-        definition = cluster_definition(config)
-    except (KeyError, TypeError, AttributeError) as exc:
+        definition = cluster_definition(_model(config))
+    except (KeyError, TypeError, AttributeError, CommandExecutionError) as exc:
         ret = _ret(name)
         ret["result"] = False
         ret["comment"] = f"cannot build the cluster definition: {type(exc).__name__}: {exc}"
         return ret
-    contents = json.dumps(definition, indent=2) + "\n"
-    return __states__["file.managed"](
-        name=name,
-        contents=contents,
-        user=user,
-        group=group,
-        mode=mode,
-        makedirs=True,
-    )
+    data = (json.dumps(definition, indent=2) + "\n").encode("utf-8")
+    try:
+        uid, gid = _ids(user, group)
+    except KeyError:
+        uid = gid = None
+    create = (uid, gid, 0o750) if uid is not None else None
+    result = _file_state(name, data, user, group, int(str(mode), 8), create_dirs=create)
+    if result["changes"].get("content"):
+        result["changes"]["content"] = definition
+    return result
+
+
+def cluster_definition_absent(name):
+    """
+    Remove the cluster definition file ``name`` without following links (its
+    directory belongs to the service user). A missing file or directory is fine.
+
+    .. code-block:: yaml
+
+        layline-cluster-clean-layline-cluster_definition_absent:
+          layline.cluster_definition_absent:
+            - name: /var/lib/layline/.layline/config-server/clusters/Production.json
+    """
+    ret = _ret(name)
+    directory, base = os.path.split(name)
+    try:
+        dir_fd = _open_dir(directory)
+    except CommandExecutionError as exc:
+        if "does not exist" in str(exc):
+            ret["comment"] = f"{name} is absent"
+            return ret
+        ret.update(result=False, comment=f"cannot remove {name}: {exc}")
+        return ret
+    try:
+        try:
+            info = os.stat(base, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            ret["comment"] = f"{name} is absent"
+            return ret
+        if stat.S_ISDIR(info.st_mode):
+            ret.update(result=False, comment=f"{name} is a directory: remove it by hand")
+            return ret
+        ret["changes"] = {"removed": name}
+        if __opts__.get("test"):
+            ret.update(result=None, comment=f"{name} would be removed")
+            return ret
+        os.unlink(base, dir_fd=dir_fd)
+        ret["comment"] = f"{name} removed"
+    except OSError as exc:
+        ret.update(result=False, changes={}, comment=f"cannot remove {name}: {exc}")
+    finally:
+        os.close(dir_fd)
+    return ret
 
 
 def restart_pending(name, reason="configuration changed", user=None, group=None):
@@ -298,12 +490,16 @@ def restart_pending(name, reason="configuration changed", user=None, group=None)
         ret["changes"] = {"restart_pending": reason}
         return ret
     try:
-        os.makedirs(os.path.dirname(name), exist_ok=True)
-        with open(name, "w", encoding="utf-8") as marker:
-            marker.write(f"{reason}\n{stamp}\n")
-        if user or group:
-            __salt__["file.chown"](name, user or "root", group or "root")
-    except OSError as exc:
+        # the marker lives in the service user's home (until the rolling restart moves it):
+        # written without following links, missing directories created for the user
+        uid, gid = _ids(user, group)
+        dir_fd = _open_dir(os.path.dirname(name), create=(uid, gid, 0o750))
+        try:
+            _write_at(dir_fd, os.path.basename(name), f"{reason}\n{stamp}\n".encode(), uid, gid,
+                      0o640)
+        finally:
+            os.close(dir_fd)
+    except (OSError, KeyError, CommandExecutionError) as exc:
         ret["result"] = False
         ret["comment"] = f"cannot write restart marker {name}: {exc}"
         return ret

@@ -7,23 +7,23 @@ States for the layline MySQL schema.
 
     layline-schema-layline_db-reachable:
       layline_db.reachable:
-        - config: {{ layline | json }}
+        - name: layline
         - timeout: 300
 
     layline-schema-layline_db-schema_present:
       layline_db.schema_present:
         - name: /opt/layline/scripts/sql/mysql/persistence-schema.sql
-        - config: {{ layline | json }}
 
     layline-service-layline_db-tables_present:
       layline_db.tables_present:
-        - config: {{ layline | json }}
+        - name: layline
         - timeout: 300
         - interval: 5
 
-``config`` is the merged layline configuration (``mapdata`` of
-``layline/map.jinja``); connection settings come from its ``database`` key.
-Comments and changes never contain the password.
+Connection settings come from ``layline:database`` of the model the
+``layline_db`` execution module reads on the minion; ``config`` (the merged
+model) is for tests only - an SLS never passes it, so the password is in no
+state data. Comments and changes never contain the password.
 """
 
 import time
@@ -72,7 +72,7 @@ def schema_present(name, config=None):
         Path of the DDL file, e.g. ``/opt/layline/scripts/sql/mysql/persistence-schema.sql``.
 
     config
-        Merged layline configuration (``mapdata``); defaults to the pillar ``layline``.
+        The merged model, for tests only; by default it is read on the minion.
     """
     ret = _ret(name)
     where = _describe(config)
@@ -185,7 +185,7 @@ def tables_present(name, config=None, timeout=300, interval=5):
         A label for the state.
 
     config
-        Merged layline configuration (``mapdata``).
+        The merged model, for tests only; by default it is read on the minion.
 
     timeout
         Seconds to wait at most (default 300).
@@ -208,7 +208,7 @@ def reachable(name, config=None, timeout=300, interval=5):
         A label for the state.
 
     config
-        Merged layline configuration (``mapdata``).
+        The merged model, for tests only; by default it is read on the minion.
 
     timeout
         Seconds to wait at most (default 300).

@@ -1,11 +1,14 @@
 # vim: ft=sls
-# Reactive engine: <home>/.layline/reactive-engine/config/application.conf
-# (rendered on the minion by layline.render; root:<group> 0640) and its
-# writable directories (log, database).
+# Reactive engine: <config_dir>/reactive-engine/application.conf (default
+# /etc/layline/reactive-engine), root:<group>, directories 0750 and the file
+# 0640, rendered and written on the minion by layline.config_managed; the unit
+# passes the directory with -J-Dlayline.configDirectory. Nothing is written
+# under the service user's home: the engine creates its own log and database
+# directories there.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
-{%- set base = layline.home ~ '/.layline/reactive-engine' %}
+{%- set config_dir = layline.config_dir ~ '/reactive-engine' %}
 
 include:
   - {{ sls_install }}
@@ -14,25 +17,21 @@ include:
 layline-config-file-directory-engine:
   file.directory:
     - names:
-      - {{ layline.home }}/.layline
-      - {{ base }}
-      - {{ base }}/config
-      - {{ base }}/log
-      - {{ base }}/database
-    - user: {{ layline.user }}
-    - group: {{ layline.group }}
+      - {{ layline.config_dir | json }}
+      - {{ config_dir | json }}
+    - user: root
+    - group: {{ layline.group | json }}
     - mode: '0750'
+    - follow_symlinks: False
+    - allow_symlink: False
     - require:
       - sls: {{ sls_install }}
 
 layline-config-layline-config_managed-engine:
   layline.config_managed:
-    - name: {{ base }}/config/application.conf
+    - name: {{ (config_dir ~ '/application.conf') | json }}
     - role: reactive-engine
-    - config: {{ layline | json }}
-    - user: root
-    - group: {{ layline.group }}
-    - mode: '0640'
+    - group: {{ layline.group | json }}
     - require:
       - file: layline-config-file-directory-engine
       - sls: {{ tplroot }}.python

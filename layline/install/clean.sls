@@ -10,10 +10,12 @@ include:
 
 layline-install-clean-file-absent:
   file.absent:
-    - name: {{ layline.install_dir }}
+    - name: {{ layline.install_dir | json }}
     - require:
       - sls: {{ sls_service_clean }}
 
 layline-install-clean-file-absent-cache:
   file.absent:
-    - name: {{ layline.distribution.cache_dir }}
+    - name: {{ layline.distribution.cache_dir | json }}
+    - require:
+      - sls: {{ sls_service_clean }}

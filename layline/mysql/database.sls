@@ -5,8 +5,8 @@
 # - database layline:database:name, utf8mb4 / utf8mb4_unicode_ci
 # - user layline:database:user for each host of layline_db.allowed_hosts
 #   (layline:database:allowed_hosts, default: config server and node hostnames),
-#   ALL PRIVILEGES on <name>.*; the password comes from the pillar and is not
-#   shown in state returns
+#   ALL PRIVILEGES on <name>.*; the states get the password's MySQL native hash
+#   (layline_db.password_hash, computed on this minion), never the password
 # - hardening: no anonymous users, no `test` database, root only local.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
@@ -38,25 +38,27 @@ include:
 
 layline-mysql-mysql_database-present:
   mysql_database.present:
-    - name: {{ db.name }}
+    - name: {{ db.name | json }}
     - character_set: utf8mb4
     - collate: utf8mb4_unicode_ci
 {{- connection() }}
 
-{%- for host in salt['layline_db.allowed_hosts'](layline) %}
+{%- for host in salt['layline_db.allowed_hosts']() %}
 
 layline-mysql-mysql_user-present-{{ host }}:
   mysql_user.present:
-    - name: {{ db.user }}
+    - name: {{ db.user | json }}
     - host: {{ host | json }}
-    - password: {{ db.password | json }}
+    - password_hash: {{ salt['layline_db.password_hash']() | json }}
+    # Salt 3008: name, comment and changes of this state are masked in its return
+    - no_log: True
 {{- connection() }}
 
 layline-mysql-mysql_grants-present-{{ host }}:
   mysql_grants.present:
     - grant: ALL PRIVILEGES
     - database: {{ (db.name ~ '.*') | json }}
-    - user: {{ db.user }}
+    - user: {{ db.user | json }}
     - host: {{ host | json }}
 {{- connection() }}
       - mysql_database: layline-mysql-mysql_database-present

@@ -20,7 +20,7 @@ layline-mysql-pkg-installed:
 
 layline-mysql-file-managed-server-config:
   file.managed:
-    - name: {{ db.server_config }}
+    - name: {{ db.server_config | json }}
     - source: salt://{{ tplroot }}/mysql/files/layline.cnf.jinja
     - template: jinja
     - user: root
@@ -28,15 +28,15 @@ layline-mysql-file-managed-server-config:
     - mode: '0644'
     - makedirs: True
     - context:
-        bind_address: {{ db.bind_address }}
-        port: {{ db.port }}
-        socket: {{ db.socket }}
+        bind_address: {{ db.bind_address | json }}
+        port: {{ db.port | json }}
+        socket: {{ db.socket | json }}
     - require:
       - pkg: layline-mysql-pkg-installed
 
 layline-mysql-service-running:
   service.running:
-    - name: {{ db.service }}
+    - name: {{ db.service | json }}
     - enable: True
     - watch:
       - file: layline-mysql-file-managed-server-config

@@ -18,17 +18,15 @@ include:
 
 layline-schema-layline_db-reachable:
   layline_db.reachable:
-    - name: {{ db.name }}
-    - config: {{ layline | json }}
-    - timeout: {{ db.wait_timeout }}
+    - name: {{ db.name | json }}
+    - timeout: {{ db.wait_timeout | json }}
     - interval: 5
     - require:
       - sls: {{ tplroot }}.python
 
 layline-schema-layline_db-schema_present:
   layline_db.schema_present:
-    - name: {{ layline.install_dir }}/scripts/sql/mysql/persistence-schema.sql
-    - config: {{ layline | json }}
+    - name: {{ (layline.install_dir ~ '/scripts/sql/mysql/persistence-schema.sql') | json }}
     # A connection lost between the two states: try again a few times.
     - retry:
         attempts: 3

@@ -1,7 +1,11 @@
 # vim: ft=sls
 # Stops and disables both services, removes their units and the restart marker.
 {%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_validate = tplroot ~ '.validate.clean' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+
+include:
+  - {{ sls_validate }}
 
 layline-service-clean-service-dead:
   service.dead:
@@ -9,13 +13,15 @@ layline-service-clean-service-dead:
       - layline-reactive-engine
       - layline-config-server
     - enable: False
+    - require:
+      - sls: {{ sls_validate }}
 
 layline-service-clean-file-absent:
   file.absent:
     - names:
       - /etc/systemd/system/layline-reactive-engine.service
       - /etc/systemd/system/layline-config-server.service
-      - {{ layline.home }}/.layline/reactive-engine/restart-pending
+      - {{ (layline.home ~ '/.layline/reactive-engine/restart-pending') | json }}
     - require:
       - service: layline-service-clean-service-dead
 

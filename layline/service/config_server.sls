@@ -36,10 +36,10 @@ layline-service-file-managed-config-server:
     - mode: '0644'
     - context:
         description: layline.io configuration server
-        user: {{ layline.user }}
-        group: {{ layline.group }}
-        home: {{ layline.home }}
-        exec_start: {{ layline.install_dir }}/bin/config-server
+        user: {{ layline.user | json }}
+        group: {{ layline.group | json }}
+        home: {{ layline.home | json }}
+        exec_start: {{ [layline.install_dir ~ '/bin/config-server'] | json }}
         exec_start_pre: []
         after: {{ after | json }}
         protect_home: {{ not (layline.home.startswith('/home') or layline.home.startswith('/root')) }}

@@ -17,6 +17,7 @@
 {%- set multi_node = salt['layline.is_multi_node'](config=layline) %}
 {%- set mysql = layline.database.backend == 'mysql' %}
 {%- set marker = layline.home ~ '/.layline/reactive-engine/restart-pending' %}
+{%- set config_dir = layline.config_dir ~ '/reactive-engine' %}
 {%- set after = ['network-online.target'] %}
 {%- if 'database' in roles %}
 {%-   do after.append(layline.database.service ~ '.service') %}
@@ -40,12 +41,12 @@ layline-service-file-managed-engine:
     - mode: '0644'
     - context:
         description: layline.io reactive engine
-        user: {{ layline.user }}
-        group: {{ layline.group }}
-        home: {{ layline.home }}
-        exec_start: {{ layline.install_dir }}/bin/reactive-engine
-        exec_start_pre:
-          - -/bin/rm -f {{ marker }}
+        user: {{ layline.user | json }}
+        group: {{ layline.group | json }}
+        home: {{ layline.home | json }}
+        exec_start: {{ [layline.install_dir ~ '/bin/reactive-engine',
+                        '-J-Dlayline.configDirectory=' ~ config_dir] | json }}
+        exec_start_pre: {{ [['-/bin/rm', '-f', marker]] | json }}
         after: {{ after | json }}
         protect_home: {{ not (layline.home.startswith('/home') or layline.home.startswith('/root')) }}
     - require:
@@ -60,9 +61,8 @@ layline-service-cmd-run-daemon-reload-engine:
 
 layline-service-layline_db-tables_present:
   layline_db.tables_present:
-    - name: {{ layline.database.name }}
-    - config: {{ layline | json }}
-    - timeout: {{ layline.database.wait_timeout }}
+    - name: {{ layline.database.name | json }}
+    - timeout: {{ layline.database.wait_timeout | json }}
     - require:
       - sls: {{ sls_config }}
       - sls: {{ tplroot }}.python
@@ -71,7 +71,7 @@ layline-service-layline_db-tables_present:
 
 layline-service-layline-restart_pending:
   layline.restart_pending:
-    - name: {{ marker }}
+    - name: {{ marker | json }}
     - reason: reactive engine installation, unit or configuration changed
     - user: {{ layline.user }}
     - group: {{ layline.group }}

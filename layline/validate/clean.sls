@@ -1,6 +1,10 @@
 # vim: ft=sls
-# Validation changes nothing: nothing to clean.
+# The clean SLS files validate first as well (a cache_dir of /etc must never
+# become `file.absent /etc`), without requiring the installer settings that
+# only an installation needs. Validation changes nothing.
 
-layline-validate-clean-test-nop:
-  test.nop:
-    - name: layline validation has nothing to clean
+layline-validate-clean-layline-validated:
+  layline.validated:
+    - name: layline configuration (clean)
+    - installing: False
+    - failhard: True

@@ -2,9 +2,9 @@
 # Fails (and, failhard, stops the whole run) on an invalid configuration
 # model, or when the formula's custom modules are not synced to the minion:
 # every other SLS of the formula requires this one, so a bad pillar changes
-# nothing on the minion.
+# nothing on the minion. The state reads the model on the minion: no
+# configuration (and no password) travels as state data.
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
 {%- if not synced %}
 
@@ -18,6 +18,5 @@ layline-validate-test-fail_without_changes:
 layline-validate-layline-validated:
   layline.validated:
     - name: layline configuration
-    - config: {{ layline | json }}
     - failhard: True
 {%- endif %}

@@ -119,19 +119,30 @@ def test_seed_renders_per_role(salt_cli, use_pillar):
     assert any(sid.startswith("layline-mysql-") for sid in database), database
 
 
-def test_module_sees_the_configuration_the_states_get(salt_cli, use_pillar):
-    """layline.mapdata (CLI, no config) renders map.jinja: the same model the SLS pass on."""
+@pytest.mark.parametrize("minion_id", ["ll-node-1", "ll-config-server", "ll-mysql"])
+def test_no_password_in_state_data_of_any_role(salt_cli, use_pillar, minion_id):
+    """The states read the model on the minion: no SLS passes it (or the password) as data."""
     use_pillar("seed")
-    shown = _states(salt_cli.run("state.show_sls", "layline.validate", minion_tgt="ll-node-1"),
-                    "ll-node-1")
-    args = shown["layline-validate-layline-validated"]["layline"]
-    from_states = next(arg["config"] for arg in args if isinstance(arg, dict) and "config" in arg)
+    for function in ("state.show_sls", "state.show_low_sls"):
+        ret = salt_cli.run(function, "layline", minion_tgt=minion_id)
+        assert ret.data, ret
+        _assert_secret_absent(ret.stdout, SEED_PASSWORD)
+        assert '"config":' not in json.dumps(ret.data)
+
+
+def test_modules_read_the_unmasked_model_and_show_it_masked(salt_cli, use_pillar):
+    """Without config the modules read the real model on the minion (pillar.get would give
+    masked values in module context) and mask the password in what they return."""
+    use_pillar("seed")
     ret = salt_cli.run("layline.mapdata", minion_tgt="ll-node-1")
-    from_module = ret.data
-    _assert_secret_absent(json.dumps(from_module), SEED_PASSWORD)
-    assert from_module["database"].pop("password") == "******"
-    assert from_states["database"].pop("password") == SEED_PASSWORD
-    assert from_module == from_states
+    _assert_secret_absent(ret.stdout, SEED_PASSWORD)
+    assert ret.data["database"]["password"] == "******"  # noqa: S105 - the mask
+    assert ret.data["database"]["hostname"] == "ll-mysql.orb.local"
+    ret = salt_cli.run("layline_db.describe", minion_tgt="ll-node-1")
+    assert ret.data == "MySQL at ll-mysql.orb.local:3306 as user 'layline' (database 'layline')"
+    ret = salt_cli.run("layline.render", "reactive-engine", minion_tgt="ll-node-1")
+    _assert_secret_absent(ret.stdout, SEED_PASSWORD)
+    assert 'password = "******"' in ret.data
 
 
 def test_single_apply_test_mode_predicts_only(salt_cli, use_pillar, tiny_installer):
@@ -221,8 +232,8 @@ def test_bad_pillar_changes_nothing(salt_cli, use_pillar, tmp_path, tiny_install
 
 @pytest.fixture
 def custom_states_sls(extra_states_tree, tmp_path):
-    """llt/custom.sls: the formula's custom states against tmp paths, with the
-    formula's own mapdata (map.jinja; layline.mapdata masks the password)."""
+    """llt/custom.sls: the formula's custom states against tmp paths; they read the
+    model (with the password) on the minion themselves."""
     (extra_states_tree / "llt").mkdir(exist_ok=True)
     (extra_states_tree / "llt" / "custom.sls").write_text(
         textwrap.dedent(
@@ -233,12 +244,12 @@ def custom_states_sls(extra_states_tree, tmp_path):
               layline.config_managed:
                 - name: {tmp_path}/engine/application.conf
                 - role: reactive-engine
-                - config: {{{{ config | json }}}}
                 - group: root
             llt-cluster-definition:
               layline.cluster_definition_managed:
                 - name: {tmp_path}/clusters/{{{{ config.cluster.name }}}}.json
-                - config: {{{{ config | json }}}}
+                - user: root
+                - group: root
             llt-restart-pending:
               layline.restart_pending:
                 - name: {tmp_path}/restart-pending

@@ -17,6 +17,7 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+import hardening
 import pymysql
 import pytest
 import yaml
@@ -235,6 +236,79 @@ def test_schema_reapply_keeps_every_journal_row(seed):
     after = {tuple(r) for r in _sql(seed, "SELECT persistence_id, sequence_number "
                                           "FROM event_journal")}
     assert before <= after, before - after
+
+
+# ------------------------------------------------------------------ hardening (issue 8)
+
+
+def test_engine_config_is_root_owned_and_units_are_sandboxed(seed):
+    for machine in ENGINES:
+        out = seed.shell(machine, "stat -c '%U:%G %a %n' /etc/layline /etc/layline/reactive-engine"
+                                  " /etc/layline/reactive-engine/application.conf", check=True)
+        assert out.stdout.split("\n")[:3] == [
+            "root:layline 750 /etc/layline", "root:layline 750 /etc/layline/reactive-engine",
+            "root:layline 640 /etc/layline/reactive-engine/application.conf"], out.stdout
+        unit = seed.shell(machine, "systemctl cat layline-reactive-engine", check=True).stdout
+        assert "-J-Dlayline.configDirectory=/etc/layline/reactive-engine" in unit
+        assert hardening.exposure(seed, machine, "layline-reactive-engine") < 4.0
+    assert hardening.exposure(seed, "ll-config-server", "layline-config-server") < 4.0
+
+
+def test_links_planted_by_the_service_user_change_no_root_file(seed):
+    """The layline user plants links at every path root wrote under its home; then apply."""
+    planted = {
+        "ll-config-server": "cd .layline/config-server/clusters && rm -f Production.json && "
+                            "ln -s /etc/shadow Production.json",
+        # where the engine's configuration used to be: root writes nothing there any more
+        "ll-node-1": "mkdir -p .layline/reactive-engine/config && "
+                     "ln -sfn /etc/shadow .layline/reactive-engine/config/application.conf",
+    }
+    before = {m: hardening.root_fingerprints(seed, m) for m in planted}
+    for machine, script in planted.items():
+        hardening.as_service_user(seed, machine, f"cd {hardening.HOME} && {script}")
+    ret = apply(seed, "*")
+    assert_applied(ret, ALL)
+    for machine in planted:
+        assert hardening.root_fingerprints(seed, machine) == before[machine], machine
+    definition = f"{hardening.HOME}/.layline/config-server/clusters/Production.json"
+    out = seed.shell("ll-config-server", f"stat -c '%F %U %a' {definition}", check=True)
+    assert out.stdout.strip() == "regular file layline 640", out.stdout
+
+    # a planted directory link: the state refuses it, names it, and writes nowhere
+    clusters = f"{hardening.HOME}/.layline/config-server/clusters"
+    hardening.as_service_user(seed, "ll-config-server",
+                              f"mv {clusters} {clusters}.away && ln -s /etc/cron.d {clusters}")
+    try:
+        ret = seed.salt("ll-config-server", "state.apply", "layline.cluster", timeout=600)
+        states = ret["ll-config-server"]
+        failed = [st["comment"] for st in states.values() if st["result"] is False]
+        assert any("symbolic link" in comment for comment in failed), states
+        assert hardening.root_fingerprints(seed, "ll-config-server") == before["ll-config-server"]
+    finally:
+        hardening.as_service_user(seed, "ll-config-server",
+                                  f"rm -f {clusters} && mv {clusters}.away {clusters}")
+
+
+def test_no_password_in_caches_debug_log_or_event_bus(seed, tmp_path):
+    password = _pillar()["database"]["password"]
+    forms = [password, json.dumps(password)[1:-1]]
+    hardening.set_minion_debug(seed, ALL, on=True)
+    try:
+        with hardening.EventCapture(tmp_path / "events.txt") as events:
+            ret = apply(seed, "*")
+        assert_applied(ret, ALL)
+        assert "salt/job/" in events.text and "layline-validate-layline-validated" in events.text
+        assert not any(form in events.text for form in forms), "password on the event bus"
+        for machine in ALL:
+            log = seed.shell(machine, "cat /var/log/salt/minion", check=True).stdout
+            assert "[DEBUG   ]" in log, machine
+            assert not any(form in log for form in forms), f"{machine}: password in the log"
+            patterns = " ".join(f"-e {shlex.quote(form)}" for form in forms)
+            cache = seed.shell(machine, "ls /var/cache/salt/minion/sls.p && "
+                                        f"grep -rlaF {patterns} /var/cache/salt/minion || true")
+            assert cache.stdout.strip() == "/var/cache/salt/minion/sls.p", (machine, cache.stdout)
+    finally:
+        hardening.set_minion_debug(seed, ALL, on=False)
 
 
 def test_diagnose_names_a_cut_node(seed):

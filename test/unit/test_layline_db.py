@@ -5,6 +5,7 @@ import pathlib
 
 import pymysql
 import pytest
+import unitsupport
 from salt.exceptions import CommandExecutionError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -21,7 +22,8 @@ def _load(rel, name):
 @pytest.fixture
 def db():
     mod = _load("_modules/layline_db.py", "layline_db_mod_under_test")
-    mod.__salt__ = {"pillar.get": lambda key, default=None: default}
+    # the one configuration model (loader, scrubber) of the execution module layline
+    mod.__salt__ = {"layline.roles": unitsupport.load_module().roles}
     mod.__opts__ = {"test": False}
     return mod
 
@@ -314,7 +316,7 @@ def test_missing_tables(db, fake):
 
 
 def test_connect_args(db):
-    args = db.connect_args(CONFIG)
+    args = db._connect_args(CONFIG)
     assert args["host"] == "ll-mysql.orb.local"
     assert args["port"] == 3306
     assert args["user"] == "layline"
@@ -322,15 +324,33 @@ def test_connect_args(db):
     assert args["database"] == "layline"
     assert "ssl" not in args
     ssl_on = {"database": dict(CONFIG["database"], ssl=True, port="3307")}
-    args = db.connect_args(ssl_on)
+    args = db._connect_args(ssl_on)
     assert args["ssl"] and args["port"] == 3307
     ca = {"database": dict(CONFIG["database"], ssl={"ca": "/etc/ca.pem"})}
-    assert db.connect_args(ca)["ssl"] == {"ca": "/etc/ca.pem"}
+    assert db._connect_args(ca)["ssl"] == {"ca": "/etc/ca.pem"}
 
 
-def test_connect_args_defaults(db):
-    args = db.connect_args({"database": {"hostname": "db", "password": None}})
-    assert (args["port"], args["user"], args["database"]) == (3306, "layline", "layline")
+def test_connect_args_need_the_merged_model(db):
+    # no second copy of defaults.yaml in layline_db: a partial model is an error naming the key
+    with pytest.raises(CommandExecutionError, match="layline:database:port is missing"):
+        db._connect_args({"database": {"hostname": "db", "password": None}})
+
+
+def test_without_config_the_unmasked_model_is_read_on_the_minion(db):
+    # pillar.get masks secrets in module context (Salt 3008); the private loader does not
+    model = db.__salt__["layline.roles"].__globals__
+    model["_mapdata"] = lambda: CONFIG
+    assert db._connect_args()["password"] == PASSWORD
+    assert db._connect_args()["host"] == "ll-mysql.orb.local"
+
+
+def test_password_hash_is_mysql_native(db):
+    # MySQL's PASSWORD('password') is documented as *2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19
+    config = {"database": dict(CONFIG["database"], password="password")}  # noqa: S106
+    assert db.password_hash(config) == "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
+    assert PASSWORD not in db.password_hash(CONFIG)
+    with pytest.raises(CommandExecutionError, match="password is required"):
+        db.password_hash({"database": dict(CONFIG["database"], password="")})
 
 
 def test_check_connection_failure_never_shows_password(db, monkeypatch):

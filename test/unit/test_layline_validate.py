@@ -130,7 +130,7 @@ def test_even_node_count_with_keep_majority_warns(layline, make_config):
 @pytest.mark.parametrize("port", [0, 65536, "5842", True, None])
 def test_port_range(layline, make_config, port):
     errors = _errors(layline, make_config(SEED_PILLAR, {"ports": {"management": port}}))
-    assert "layline:ports:management: must be an integer port between 1 and 65535" in errors
+    assert any(e.startswith("layline:ports:management: must be an integer") for e in errors)
 
 
 def test_engine_port_clash(layline, make_config):
@@ -173,7 +173,7 @@ def test_mysql_required_fields_and_identifiers(layline, make_config):
 def test_non_string_password_is_reported_without_value(layline, make_config):
     config = make_config(SEED_PILLAR, {"database": {"password": 12345678}})
     errors = _errors(layline, config)
-    assert errors == ["layline:database:password: must be a string (quote it in YAML)"]
+    assert errors == ["layline:database:password: must be a string, got int (quote it in YAML)"]
 
 
 def test_h2_cannot_serve_a_cluster(layline, make_config):
@@ -205,14 +205,19 @@ def test_cluster_name_is_a_safe_file_name(layline, make_config, name):
 
 @pytest.mark.parametrize("source_hash", [
     "a" * 64, "b" * 128, "sha256=" + "c" * 64, "sha512=" + "d" * 128,
-    "salt://x/layline.sh.sha256", "https://example.com/x.sha256", "file:///srv/x.sha256",
+    "salt://x/layline.sh.sha256",
 ])
 def test_source_hash_accepted(layline, make_config, source_hash):
     config = make_config(SEED_PILLAR, {"distribution": {"source_hash": source_hash}})
     assert _errors(layline, config) == []
 
 
-@pytest.mark.parametrize("source_hash", ["", "abc", "md5=" + "a" * 32, "sha256=" + "a" * 63])
+@pytest.mark.parametrize("source_hash", [
+    "", "abc", "md5=" + "a" * 32, "sha256=" + "a" * 63, "a" * 64 + "\n",
+    # a hash fetched from the same kind of place as the download proves nothing
+    "https://example.com/x.sha256", "http://example.com/x.sha256", "ftp://example.com/x.sha256",
+    "file:///srv/x.sha256",
+])
 def test_source_hash_rejected(layline, make_config, source_hash):
     config = make_config(SEED_PILLAR, {"distribution": {"source_hash": source_hash}})
     errors = _errors(layline, config)
@@ -237,17 +242,21 @@ def test_installer_args(layline, make_config):
 def test_extra_config_must_be_mappings(layline, make_config):
     config = make_config(SEED_PILLAR, {"extra_config": {"reactive_engine": ["x"]}})
     assert _errors(layline, config) == [
-        "layline:extra_config:reactive_engine: must be a mapping of HOCON settings"
+        "layline:extra_config:reactive_engine: must be a mapping, got list"
     ]
     config = make_config(SEED_PILLAR, {"extra_config": {"config_server": {"a..b": 1}}})
     assert _errors(layline, config)[0].startswith("layline:extra_config:config_server:a..b:")
 
 
-def test_unknown_keys_warn(layline, make_config):
-    config = make_config(SEED_PILLAR, {"clutser": {}, "database": {"pasword": "x"}})
-    warnings = _warnings(layline, config)
-    assert any(w.startswith("layline: unknown key(s) clutser") for w in warnings)
-    assert any(w.startswith("layline:database: unknown key(s) pasword") for w in warnings)
+def test_unknown_keys_are_errors_with_the_nearest_known_key(layline, make_config):
+    config = make_config(SEED_PILLAR, {"clutser": {}, "database": {"pasword": "x"},
+                                       "cluster": {"nodes": [{"minion": "a", "hostname": "a",
+                                                              "hostnmae": "b"}]}})
+    errors = _errors(layline, config)
+    assert "layline:clutser: unknown key: did you mean 'cluster'?" in errors
+    assert "layline:database:pasword: unknown key: did you mean 'password'?" in errors
+    assert "layline:cluster:nodes[0]:hostnmae: unknown key: did you mean 'hostname'?" in errors
+    assert not any("'x'" in e for e in errors)
 
 
 def test_formula_files_hold_only_known_keys(layline, make_config):
@@ -258,6 +267,7 @@ def test_formula_files_hold_only_known_keys(layline, make_config):
     families = salt.utils.yaml.safe_load(osfamilymap.read_text()) if osfamilymap.exists() else {}
     for family in [None, *families]:
         config = make_config((families or {}).get(family) or {}, SEED_PILLAR)
+        assert _errors(layline, config) == [], family
         assert _warnings(layline, config) == [], family
 
 
@@ -275,5 +285,4 @@ def test_all_errors_at_once_and_no_secret(layline, make_config):
 def test_float_version_is_an_error_before_post_processing(layline, seed_config):
     seed_config["version"] = 2.5  # what YAML makes of an unquoted 2.5
     errors = _errors(layline, seed_config)
-    assert errors == ["layline:version: must be a non-empty string (quote it in YAML, e.g. "
-                      "'2.5.4')"]
+    assert errors == ["layline:version: must be a string, got float (quote it in YAML)"]

@@ -88,6 +88,7 @@ def load_module(opts_id="ll-node-1"):
     module.__context__ = {}
     module.__grains__ = {"os_family": "Debian"}
     module.__pillar__ = {}
+    module.__context__ = {}
     return module
 
 

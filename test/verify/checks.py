@@ -13,7 +13,7 @@ HOME = "/var/lib/layline"
 USER = GROUP = "layline"
 VERSION = "2.5.4"
 PORTS = {"config_server": 5841, "rest": 5842, "cluster": 5843, "management": 8558}
-ENGINE_CONF = f"{HOME}/.layline/reactive-engine/config/application.conf"
+ENGINE_CONF = "/etc/layline/reactive-engine/application.conf"
 SERVER_CONF = f"{INSTALL_DIR}/config/config-server/application.conf"
 MARKER = f"{HOME}/.layline/reactive-engine/restart-pending"
 UNITS = {
@@ -72,17 +72,21 @@ def _check_unit(host, role, home=HOME):
         line.split("=", 1)
         for line in host.check_output(
             "systemctl show -p User -p Group -p NoNewPrivileges -p ProtectSystem "
-            "-p PrivateTmp -p SuccessExitStatus -p Restart -p TimeoutStopUSec %s", unit
+            "-p PrivateTmp -p SuccessExitStatus -p Restart -p TimeoutStopUSec "
+            "-p CapabilityBoundingSet -p ReadWritePaths -p UMask %s", unit
         ).splitlines()
         if "=" in line
     )
     assert props["User"] == USER and props["Group"] == GROUP, props
     assert props["NoNewPrivileges"] == "yes", props
-    assert props["ProtectSystem"] == "full", props
+    assert props["ProtectSystem"] == "strict", props
+    assert props["ReadWritePaths"] == home, props
+    assert props["CapabilityBoundingSet"] == "", props
+    assert props["UMask"] == "0027", props
     assert props["PrivateTmp"] == "yes", props
     assert "143" in props["SuccessExitStatus"], props
     assert props["Restart"] == "on-failure", props
-    assert props["TimeoutStopUSec"] == "1min", props
+    assert props["TimeoutStopUSec"] == "1min 30s", props  # > Pekko's ~75 s graceful leave
     # the service runs as the service user, never root
     assert host.file(f"/etc/systemd/system/{unit}.service").exists
 

@@ -169,7 +169,8 @@ def _load(rel, name):
 def layline_db():
     """The execution module, loaded outside Salt's loader."""
     mod = _load("_modules/layline_db.py", "layline_db_integration")
-    mod.__salt__ = {}
+    # the one configuration model (loader, secret scrubber) is the execution module layline's
+    mod.__salt__ = {"layline.roles": _load("_modules/layline.py", "layline_integration").roles}
     mod.__opts__ = {"test": False}
     return mod
 
