@@ -90,8 +90,8 @@ def test_good_python_keys_and_unknown_key(layline, make_config):
         "requirements": "https://files.example.com/layline-requirements.txt"}})
     assert layline._validate(config, "ll-node-1")[0] == []
     config["python"]["packages"] = ["pyhocon"]
-    warnings = layline._validate(config, "ll-node-1")[1]
-    assert any(w.startswith("layline:python:") and "packages" in w for w in warnings), warnings
+    errors = layline._validate(config, "ll-node-1")[0]  # unknown keys are errors (issue 8)
+    assert any(e.startswith("layline:python:packages: unknown key") for e in errors), errors
 
 
 def test_validate_sets_retcode_only_on_errors(layline, seed_config, make_config):
