@@ -194,8 +194,13 @@ def test_password_only_in_private_files(seed):
             mode, path = line.split(" ", 1)
             assert int(mode, 8) & 0o004 == 0, f"{machine}: world-readable {path} ({mode})"
             assert not path.startswith("/var/log/"), f"{machine}: password in log {path}"
-        journal = seed.shell(machine, f"journalctl --no-pager | grep -cF {patterns}").stdout
-        assert journal.strip() == "0", f"{machine}: password in the journal"
+        # journalctl's own exit code and line count: an unreadable journal must not pass
+        journal = seed.shell(machine, f"journalctl --no-pager -q >/run/ll-journal; echo $?; "
+                                      f"wc -l </run/ll-journal; grep -cF {patterns} "
+                                      f"/run/ll-journal; rm -f /run/ll-journal").stdout.split()
+        assert journal[0] == "0", f"{machine}: journalctl failed: {journal}"
+        assert int(journal[1]) >= 10, f"{machine}: the journal is (nearly) empty: {journal}"
+        assert journal[2] == "0", f"{machine}: password in the journal"
     # The master caches each minion's pillar (by design); it must stay private, out of logs.
     master = subprocess.run(["grep", "-rlF", *[a for f in forms for a in ("-e", f)],
                              "/var/lib/layline-lab/master"], capture_output=True, text=True)
