@@ -199,3 +199,14 @@ def test_diagnose_flags_unresolvable_hostname(layline, make_config):
               if row["check"] == "hostname resolves" and row["result"] == "failed"]
     assert "no-such-host.invalid" in [row["target"] for row in failed]
     assert "/etc/hosts" in failed[0]["fix"]
+
+
+def test_cluster_health_every_member_up_but_one_unreachable(layline, engines, config):
+    """All members still Up (not yet downed) but one unreachable: not healthy."""
+    start, port = engines
+    start(HOSTS[0], {"/cluster/members": (200, _members(port, unreachable=[HOSTS[2]]))})
+    health = layline.cluster_health(config=config, timeout=1)
+    assert health["missing"] == []
+    assert health["unreachable"] == [_address(HOSTS[2], port)]
+    assert health["healthy"] is False
+    assert "unreachable" in health["comment"] and HOSTS[2] in health["comment"]
