@@ -435,3 +435,11 @@ def test_state_tables_present_times_out(states, db, monkeypatch):
     states.__opts__["test"] = True
     ret = states.tables_present("wait", CONFIG, timeout=30, interval=10)
     assert ret["result"] is None
+
+
+def test_allowed_hosts_single_string_and_plain_string_nodes(db):
+    # from mutation testing: the str branches were not exercised
+    cfg = dict(CONFIG, database=dict(CONFIG["database"], allowed_hosts=" 10.0.0.% "))
+    assert db.allowed_hosts(cfg) == ["10.0.0.%"]
+    cfg = dict(CONFIG, config_server={}, cluster={"nodes": ["n1.example.com", {"minion": "x"}]})
+    assert db.allowed_hosts(cfg) == ["n1.example.com"]

@@ -210,3 +210,20 @@ def test_cluster_health_every_member_up_but_one_unreachable(layline, engines, co
     assert health["unreachable"] == [_address(HOSTS[2], port)]
     assert health["healthy"] is False
     assert "unreachable" in health["comment"] and HOSTS[2] in health["comment"]
+
+
+def test_cluster_health_lists_who_is_up(layline, engines, config):
+    start, port = engines
+    view = _members(port, up=HOSTS[:2])
+    start(HOSTS[0], {"/cluster/members": (200, view)})
+    health = layline.cluster_health(config=config, timeout=1)
+    assert health["up"] == [_address(h, port) for h in HOSTS[:2]]
+    assert health["missing"] == [_address(HOSTS[2], port)] and health["healthy"] is False
+
+
+def test_status_error_answer_with_json_body_is_unreachable(layline, engines, config):
+    start, port = engines
+    start(HOSTS[0], {"/cluster/members": (200, _members(port)),
+                     "/engine/status": (500, _engine_status(HOSTS[0], port))})
+    row = layline.status(config=config, timeout=1)[0]
+    assert (row["state"], row["version"], row["unreachable"]) == ("Unreachable", None, True)
