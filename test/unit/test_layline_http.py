@@ -97,9 +97,9 @@ def test_cluster_health_healthy(layline, engines, config):
     start, port = engines
     start(HOSTS[0], {"/cluster/members": (200, _members(port))})
     health = layline.cluster_health(config=config)
-    assert health["healthy"] is True
-    assert health["expected"] == [_address(h, port) for h in HOSTS]
-    assert health["missing"] == [] and health["unreachable"] == []
+    everyone = [_address(h, port) for h in HOSTS]
+    assert health == {"healthy": True, "expected": everyone, "up": everyone, "missing": [],
+                      "unreachable": [], "comment": f"all 3 node(s) Up (seen from {HOSTS[0]})"}
     assert layline.__context__.get("retcode", 0) == 0
 
 
@@ -119,7 +119,12 @@ def test_cluster_health_unreachable_and_missing(layline, engines, config):
 
 def test_cluster_health_nobody_answers(layline, config):
     health = layline.cluster_health(config=config, timeout=1)
-    assert health["healthy"] is False and "management port" in health["comment"]
+    everyone = [_address(h, int(config["ports"]["management"])) for h in HOSTS]
+    assert health == {
+        "healthy": False, "expected": everyone, "up": [], "missing": everyone, "unreachable": [],
+        "comment": f"no engine node answered on its management port "
+                   f"{config['ports']['management']} (layline:ports:management); are the "
+                   "reactive engines running?"}
     assert layline.__context__["retcode"] == 1
 
 
@@ -214,11 +219,14 @@ def test_cluster_health_every_member_up_but_one_unreachable(layline, engines, co
 
 def test_cluster_health_lists_who_is_up(layline, engines, config):
     start, port = engines
-    view = _members(port, up=HOSTS[:2])
+    view = _members(port, up=HOSTS[:1])
     start(HOSTS[0], {"/cluster/members": (200, view)})
     health = layline.cluster_health(config=config, timeout=1)
-    assert health["up"] == [_address(h, port) for h in HOSTS[:2]]
-    assert health["missing"] == [_address(HOSTS[2], port)] and health["healthy"] is False
+    assert health["up"] == [_address(HOSTS[0], port)]
+    missing = [_address(h, port) for h in HOSTS[1:]]
+    assert health["missing"] == missing and health["healthy"] is False
+    assert health["comment"] == (f"cluster not healthy (seen from {HOSTS[0]}): "
+                                 f"not Up: {', '.join(missing)}")
 
 
 def test_status_error_answer_with_json_body_is_unreachable(layline, engines, config):
