@@ -235,3 +235,42 @@ def test_status_error_answer_with_json_body_is_unreachable(layline, engines, con
                      "/engine/status": (500, _engine_status(HOSTS[0], port))})
     row = layline.status(config=config, timeout=1)[0]
     assert (row["state"], row["version"], row["unreachable"]) == ("Unreachable", None, True)
+
+
+# ---------------------------------------------------------------- diagnose: seed nodes
+
+
+def _seed_rows(layline, config):
+    return [(r["target"], r["result"], r["detail"])
+            for r in layline._diagnose_seed_nodes(config, "ll-node-1")]
+
+
+def test_diagnose_seed_nodes_of_rendered_and_deployed_file(layline, make_config, tmp_path):
+    config = make_config(SEED_PILLAR, {"home": str(tmp_path)})
+    assert _seed_rows(layline, config) == [
+        ("rendered config", "ok", "3 seed node(s) in pillar order")]
+    deployed = tmp_path / ".layline/reactive-engine/config/application.conf"
+    deployed.parent.mkdir(parents=True)
+    deployed.write_text(layline.render("reactive-engine", config, minion_id="ll-node-1"))
+    assert _seed_rows(layline, config)[1] == (str(deployed), "ok",
+                                              "3 seed node(s) in pillar order")
+    # a hand-edited file: seed list in another order
+    text = deployed.read_text().replace("ll-node-1.orb.local:5843", "ll-node-9.orb.local:5843")
+    deployed.write_text(text)
+    target, result, detail = _seed_rows(layline, config)[1]
+    assert (target, result) == (str(deployed), "failed")
+    assert "ll-node-9.orb.local" in detail and "differ from" in detail
+    deployed.write_text("pekko { cluster { seed-nodes = [ }")
+    assert _seed_rows(layline, config)[0][:2] == (str(deployed), "failed")
+    assert "cannot parse" in _seed_rows(layline, config)[0][2]
+
+
+def test_diagnose_seed_nodes_flags_an_override_in_extra_config(layline, make_config, tmp_path):
+    extra = {"reactive_engine": {"pekko": {"cluster": {"seed-nodes": ["pekko://x@y:1"]}}}}
+    config = make_config(SEED_PILLAR, {"home": str(tmp_path), "extra_config": extra})
+    [(target, result, detail)] = _seed_rows(layline, config)
+    assert (target, result) == ("rendered config", "failed")
+    assert "pekko://x@y:1" in detail
+    extra = {"reactive_engine": {"pekko.remote.artery.canonical.hostname": "elsewhere"}}
+    config = make_config(SEED_PILLAR, {"home": str(tmp_path), "extra_config": extra})
+    assert _seed_rows(layline, config)[0][1] == "failed"
