@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from salt.exceptions import CommandExecutionError
-from unitsupport import SECRET, SEED_PILLAR
+from unitsupport import SECRET, SEED_PILLAR, SINGLE_PILLAR
 
 HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
 
@@ -274,3 +274,14 @@ def test_diagnose_seed_nodes_flags_an_override_in_extra_config(layline, make_con
     extra = {"reactive_engine": {"pekko.remote.artery.canonical.hostname": "elsewhere"}}
     config = make_config(SEED_PILLAR, {"home": str(tmp_path), "extra_config": extra})
     assert _seed_rows(layline, config)[0][1] == "failed"
+
+
+def test_status_on_the_single_host_names_this_minion(layline, engines, make_config):
+    start, port = engines
+    config = make_config(SINGLE_PILLAR, {"ports": {"rest": port, "management": port}})
+    start("127.0.0.1", {"/cluster/members": (200, _members(port, up=["127.0.0.1"])),
+                        "/engine/status": (200, _engine_status("127.0.0.1", port))})
+    layline.__opts__["id"] = "ll-single"
+    assert layline.status(config=config, timeout=1) == [
+        {"node": "ll-single", "hostname": "127.0.0.1", "state": "Up", "version": "2.5.4",
+         "uptime": 12.5, "unreachable": False}]
