@@ -285,3 +285,25 @@ def test_status_on_the_single_host_names_this_minion(layline, engines, make_conf
     assert layline.status(config=config, timeout=1) == [
         {"node": "ll-single", "hostname": "127.0.0.1", "state": "Up", "version": "2.5.4",
          "uptime": 12.5, "unreachable": False}]
+
+
+def test_diagnose_database_rows_login_and_tables(layline, config):
+    config["database"].update({"hostname": "127.0.0.1", "port": 1})  # nothing listens
+    target = "layline@127.0.0.1:1/layline"
+    missing = []
+    layline.__salt__ = {"layline_db.check_connection": lambda cfg: (True, "login ok"),
+                        "layline_db.missing_tables": lambda cfg: list(missing)}
+
+    def rows():
+        return [(r["check"], r["target"], r["result"], r["detail"], bool(r["fix"]))
+                for r in layline._diagnose_database(config, 0.2)]
+
+    port_row, *rest = rows()
+    assert port_row[:3] == ("database port reachable", "mysql (127.0.0.1:1)", "failed")
+    assert rest == [("database login", target, "ok", "login ok", False),
+                    ("database tables present", target, "ok", "all tables present", False)]
+    missing[:] = ["event_tag", "snapshot"]
+    assert rows()[2] == ("database tables present", target, "failed",
+                         "missing: event_tag, snapshot", True)
+    layline.__salt__ = {"layline_db.check_connection": lambda cfg: (False, "denied")}
+    assert [r[2] for r in rows()[1:]] == ["failed", "skipped"]
