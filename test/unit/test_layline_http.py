@@ -307,3 +307,18 @@ def test_diagnose_database_rows_login_and_tables(layline, config):
                          "missing: event_tag, snapshot", True)
     layline.__salt__ = {"layline_db.check_connection": lambda cfg: (False, "denied")}
     assert [r[2] for r in rows()[1:]] == ["failed", "skipped"]
+
+
+def test_diagnose_resolution_rows_every_role_host_once(layline, make_config):
+    nodes = [{"minion": "ll-node-1", "hostname": "127.0.0.2"},
+             {"minion": "ll-node-2", "hostname": "127.0.0.3"}]
+    config = make_config(SEED_PILLAR, {"cluster": {"nodes": nodes},
+                                       "config_server": {"hostname": "127.0.0.2"},
+                                       "database": {"hostname": "127.0.0.9"}})
+    rows = [(r["check"], r["target"], r["result"], r["detail"])
+            for r in layline._diagnose_resolution(config, "ll-node-1")]
+    assert rows == [("hostname resolves", h, "ok", h)
+                    for h in ("127.0.0.2", "127.0.0.3", "127.0.0.9")]
+    config["database"]["backend"] = "h2"
+    assert [r["target"] for r in layline._diagnose_resolution(config, "ll-node-1")] == [
+        "127.0.0.2", "127.0.0.3"]
