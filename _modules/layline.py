@@ -65,6 +65,13 @@ RENDER_ROLES = {"reactive-engine": "reactive_engine", "config-server": "config_s
 DB_BACKENDS = ("h2", "mysql")
 SHARED_DB_NAME = {"mysql": "mysql", "h2": "h2file"}
 MYSQL_DRIVER = "com.mysql.cj.jdbc.Driver"
+# Connector/J settings of layline's Multi-Node Cluster Setup guide (its application.conf);
+# test/unit/test_layline_guide.py holds the formula to them.
+MYSQL_GUIDE_PARAMS = (
+    "cachePrepStmts=true&cacheCallableStmts=true&cacheServerConfiguration=true"
+    "&useLocalSessionState=true&elideSetAutoCommits=true&alwaysSendSetIsolation=false"
+    "&enableQueryTimeouts=false&connectionAttributes=none"
+)
 H2_DRIVER = "org.h2.Driver"
 POOL = {"numThreads": 5, "maxConnections": 5, "minConnections": 1}
 
@@ -1023,7 +1030,7 @@ def _persistence_data(config, role):
         url = (
             f"jdbc:mysql://{_url_host(database.get('hostname'))}:{database.get('port')}/"
             f"{database.get('name')}?{ssl_params}&serverTimezone=UTC&useUnicode=true"
-            "&characterEncoding=UTF-8&rewriteBatchedStatements=true"
+            f"&characterEncoding=UTF-8&rewriteBatchedStatements=true&{MYSQL_GUIDE_PARAMS}"
         )
         profile, driver = "slick.jdbc.MySQLProfile$", MYSQL_DRIVER
     else:

@@ -12,6 +12,8 @@ applied with ``test=True`` only; states that really run write below tmp paths.
 import logging
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -44,6 +46,15 @@ def pillar_tree(tmp_path_factory):
 def extra_states_tree(tmp_path_factory):
     """A second file root for SLS files the tests write (``llt/*.sls``)."""
     return tmp_path_factory.mktemp("states")
+
+
+@pytest.fixture(scope="session")
+def simulator_dist():
+    """The simulator distribution the test pillars' ``salt://test/simulator/dist`` names
+    (test/simulator/build is a no-op when nothing changed)."""
+    subprocess.run([sys.executable, str(REPO / "test" / "simulator" / "build")], check=True,
+                   stdout=subprocess.DEVNULL)
+    return REPO / "test" / "simulator" / "dist"
 
 
 @pytest.fixture(scope="session")

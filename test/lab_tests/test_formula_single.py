@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from formula import (
     apply,
     assert_applied,
@@ -109,3 +110,13 @@ def test_bad_pillar_over_deployment_changes_nothing(single):
     _bad_apply_changes_nothing(single)
     assert single.shell(MINION, "systemctl is-active layline-reactive-engine "
                                 "layline-config-server").returncode == 0
+
+
+def test_allinone_on_the_same_machine_passes_the_verifier(single):
+    """test/verify's all-in-one check (kitchen's `cluster` suite) in the lab: the machine
+    turned into database + config server + engine on MySQL with the allinone pillar."""
+    allinone = (CHECKOUT / "test" / "pillar" / "allinone" / "layline.sls").read_text()
+    pillar = yaml.safe_load(allinone.replace("layline-allinone", MINION))
+    ret = apply(single, MINION, f"pillar={json.dumps(pillar)}")
+    assert_applied(ret, [MINION])
+    checks.check_allinone_host(lab_host(MINION))

@@ -4,4 +4,10 @@
 their helpers from a uniquely named module, never from `conftest`.)
 """
 
-from unitsupport import layline, make_config, seed_config, single_config  # noqa: F401 - fixtures
+from unitsupport import (  # noqa: F401 - fixtures
+    layline,
+    make_config,
+    map_jinja,
+    seed_config,
+    single_config,
+)

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from salt.exceptions import CommandExecutionError
-from unitsupport import SECRET, SEED_PILLAR
+from unitsupport import SECRET, SEED_PILLAR, SINGLE_PILLAR
 
 HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
 
@@ -97,9 +97,9 @@ def test_cluster_health_healthy(layline, engines, config):
     start, port = engines
     start(HOSTS[0], {"/cluster/members": (200, _members(port))})
     health = layline.cluster_health(config=config)
-    assert health["healthy"] is True
-    assert health["expected"] == [_address(h, port) for h in HOSTS]
-    assert health["missing"] == [] and health["unreachable"] == []
+    everyone = [_address(h, port) for h in HOSTS]
+    assert health == {"healthy": True, "expected": everyone, "up": everyone, "missing": [],
+                      "unreachable": [], "comment": f"all 3 node(s) Up (seen from {HOSTS[0]})"}
     assert layline.__context__.get("retcode", 0) == 0
 
 
@@ -119,7 +119,12 @@ def test_cluster_health_unreachable_and_missing(layline, engines, config):
 
 def test_cluster_health_nobody_answers(layline, config):
     health = layline.cluster_health(config=config, timeout=1)
-    assert health["healthy"] is False and "management port" in health["comment"]
+    everyone = [_address(h, int(config["ports"]["management"])) for h in HOSTS]
+    assert health == {
+        "healthy": False, "expected": everyone, "up": [], "missing": everyone, "unreachable": [],
+        "comment": f"no engine node answered on its management port "
+                   f"{config['ports']['management']} (layline:ports:management); are the "
+                   "reactive engines running?"}
     assert layline.__context__["retcode"] == 1
 
 
@@ -199,3 +204,121 @@ def test_diagnose_flags_unresolvable_hostname(layline, make_config):
               if row["check"] == "hostname resolves" and row["result"] == "failed"]
     assert "no-such-host.invalid" in [row["target"] for row in failed]
     assert "/etc/hosts" in failed[0]["fix"]
+
+
+def test_cluster_health_every_member_up_but_one_unreachable(layline, engines, config):
+    """All members still Up (not yet downed) but one unreachable: not healthy."""
+    start, port = engines
+    start(HOSTS[0], {"/cluster/members": (200, _members(port, unreachable=[HOSTS[2]]))})
+    health = layline.cluster_health(config=config, timeout=1)
+    assert health["missing"] == []
+    assert health["unreachable"] == [_address(HOSTS[2], port)]
+    assert health["healthy"] is False
+    assert "unreachable" in health["comment"] and HOSTS[2] in health["comment"]
+
+
+def test_cluster_health_lists_who_is_up(layline, engines, config):
+    start, port = engines
+    view = _members(port, up=HOSTS[:1])
+    start(HOSTS[0], {"/cluster/members": (200, view)})
+    health = layline.cluster_health(config=config, timeout=1)
+    assert health["up"] == [_address(HOSTS[0], port)]
+    missing = [_address(h, port) for h in HOSTS[1:]]
+    assert health["missing"] == missing and health["healthy"] is False
+    assert health["comment"] == (f"cluster not healthy (seen from {HOSTS[0]}): "
+                                 f"not Up: {', '.join(missing)}")
+
+
+def test_status_error_answer_with_json_body_is_unreachable(layline, engines, config):
+    start, port = engines
+    start(HOSTS[0], {"/cluster/members": (200, _members(port)),
+                     "/engine/status": (500, _engine_status(HOSTS[0], port))})
+    row = layline.status(config=config, timeout=1)[0]
+    assert (row["state"], row["version"], row["unreachable"]) == ("Unreachable", None, True)
+
+
+# ---------------------------------------------------------------- diagnose: seed nodes
+
+
+def _seed_rows(layline, config):
+    return [(r["target"], r["result"], r["detail"])
+            for r in layline._diagnose_seed_nodes(config, "ll-node-1")]
+
+
+def test_diagnose_seed_nodes_of_rendered_and_deployed_file(layline, make_config, tmp_path):
+    config = make_config(SEED_PILLAR, {"home": str(tmp_path)})
+    assert _seed_rows(layline, config) == [
+        ("rendered config", "ok", "3 seed node(s) in pillar order")]
+    deployed = tmp_path / ".layline/reactive-engine/config/application.conf"
+    deployed.parent.mkdir(parents=True)
+    deployed.write_text(layline.render("reactive-engine", config, minion_id="ll-node-1"))
+    assert _seed_rows(layline, config)[1] == (str(deployed), "ok",
+                                              "3 seed node(s) in pillar order")
+    # a hand-edited file: seed list in another order
+    text = deployed.read_text().replace("ll-node-1.orb.local:5843", "ll-node-9.orb.local:5843")
+    deployed.write_text(text)
+    target, result, detail = _seed_rows(layline, config)[1]
+    assert (target, result) == (str(deployed), "failed")
+    assert "ll-node-9.orb.local" in detail and "differ from" in detail
+    deployed.write_text("pekko { cluster { seed-nodes = [ }")
+    assert _seed_rows(layline, config)[0][:2] == (str(deployed), "failed")
+    assert "cannot parse" in _seed_rows(layline, config)[0][2]
+
+
+def test_diagnose_seed_nodes_flags_an_override_in_extra_config(layline, make_config, tmp_path):
+    extra = {"reactive_engine": {"pekko": {"cluster": {"seed-nodes": ["pekko://x@y:1"]}}}}
+    config = make_config(SEED_PILLAR, {"home": str(tmp_path), "extra_config": extra})
+    [(target, result, detail)] = _seed_rows(layline, config)
+    assert (target, result) == ("rendered config", "failed")
+    assert "pekko://x@y:1" in detail
+    extra = {"reactive_engine": {"pekko.remote.artery.canonical.hostname": "elsewhere"}}
+    config = make_config(SEED_PILLAR, {"home": str(tmp_path), "extra_config": extra})
+    assert _seed_rows(layline, config)[0][1] == "failed"
+
+
+def test_status_on_the_single_host_names_this_minion(layline, engines, make_config):
+    start, port = engines
+    config = make_config(SINGLE_PILLAR, {"ports": {"rest": port, "management": port}})
+    start("127.0.0.1", {"/cluster/members": (200, _members(port, up=["127.0.0.1"])),
+                        "/engine/status": (200, _engine_status("127.0.0.1", port))})
+    layline.__opts__["id"] = "ll-single"
+    assert layline.status(config=config, timeout=1) == [
+        {"node": "ll-single", "hostname": "127.0.0.1", "state": "Up", "version": "2.5.4",
+         "uptime": 12.5, "unreachable": False}]
+
+
+def test_diagnose_database_rows_login_and_tables(layline, config):
+    config["database"].update({"hostname": "127.0.0.1", "port": 1})  # nothing listens
+    target = "layline@127.0.0.1:1/layline"
+    missing = []
+    layline.__salt__ = {"layline_db.check_connection": lambda cfg: (True, "login ok"),
+                        "layline_db.missing_tables": lambda cfg: list(missing)}
+
+    def rows():
+        return [(r["check"], r["target"], r["result"], r["detail"], bool(r["fix"]))
+                for r in layline._diagnose_database(config, 0.2)]
+
+    port_row, *rest = rows()
+    assert port_row[:3] == ("database port reachable", "mysql (127.0.0.1:1)", "failed")
+    assert rest == [("database login", target, "ok", "login ok", False),
+                    ("database tables present", target, "ok", "all tables present", False)]
+    missing[:] = ["event_tag", "snapshot"]
+    assert rows()[2] == ("database tables present", target, "failed",
+                         "missing: event_tag, snapshot", True)
+    layline.__salt__ = {"layline_db.check_connection": lambda cfg: (False, "denied")}
+    assert [r[2] for r in rows()[1:]] == ["failed", "skipped"]
+
+
+def test_diagnose_resolution_rows_every_role_host_once(layline, make_config):
+    nodes = [{"minion": "ll-node-1", "hostname": "127.0.0.2"},
+             {"minion": "ll-node-2", "hostname": "127.0.0.3"}]
+    config = make_config(SEED_PILLAR, {"cluster": {"nodes": nodes},
+                                       "config_server": {"hostname": "127.0.0.2"},
+                                       "database": {"hostname": "127.0.0.9"}})
+    rows = [(r["check"], r["target"], r["result"], r["detail"])
+            for r in layline._diagnose_resolution(config, "ll-node-1")]
+    assert rows == [("hostname resolves", h, "ok", h)
+                    for h in ("127.0.0.2", "127.0.0.3", "127.0.0.9")]
+    config["database"]["backend"] = "h2"
+    assert [r["target"] for r in layline._diagnose_resolution(config, "ll-node-1")] == [
+        "127.0.0.2", "127.0.0.3"]

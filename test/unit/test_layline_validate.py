@@ -286,3 +286,11 @@ def test_float_version_is_an_error_before_post_processing(layline, seed_config):
     seed_config["version"] = 2.5  # what YAML makes of an unquoted 2.5
     errors = _errors(layline, seed_config)
     assert errors == ["layline:version: must be a string, got float (quote it in YAML)"]
+
+
+@pytest.mark.parametrize("password, masked", [("abc", True), ("ab", False), ("", False)])
+def test_redact_masks_secrets_from_three_characters(layline, make_config, password, masked):
+    """Shorter values would mask random letters of every message (from mutation testing)."""
+    config = make_config(SEED_PILLAR, {"database": {"password": password}})
+    text = layline._redact("login xabcx failed for ab", config)
+    assert text == ("login x******x failed for ab" if masked else "login xabcx failed for ab")

@@ -1,8 +1,9 @@
 """Fixtures for the unit tests of _modules/layline.py (no Salt daemons needed).
 
-The formula defaults come from layline/defaults.yaml (the file map.jinja reads);
-FALLBACK_DEFAULTS mirrors the pillar model of docs/design.md for a checkout
-without it.
+The merged configuration comes from the formula's own layline/map.jinja, rendered by
+Salt's renderer (a masterless loader whose file_roots are the checkout) with the test's
+pillar: the unit tests see exactly what the states get, and a broken map.jinja or
+defaults.yaml fails them loudly.
 """
 
 import copy
@@ -10,38 +11,14 @@ import importlib.util
 import pathlib
 
 import pytest
+import salt.config
+import salt.loader
+import salt.utils.data
 import salt.utils.dictupdate
-import salt.utils.yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-DEFAULTS_FILE = ROOT / "layline" / "defaults.yaml"
-
-FALLBACK_DEFAULTS = {
-    "version": "2.5.4",
-    "distribution": {
-        "source": "https://download.layline.io/releases/layline-linux-amd64-{version}.sh",
-        "source_hash": "",
-        "installer_args": [],
-    },
-    "install_dir": "/opt/layline",
-    "user": "layline",
-    "group": "layline",
-    "home": "/var/lib/layline",
-    "ports": {"config_server": 5841, "rest": 5842, "cluster": 5843, "management": 8558},
-    "cluster": {
-        "name": "Production",
-        "nodes": [],
-        "min_nr_of_members": 1,
-        "split_brain_resolver": {"strategy": "keep-majority", "stable_after": "20s",
-                                 "quorum_size": None},
-    },
-    "config_server": {"minion": None, "hostname": None},
-    "database": {
-        "backend": "h2", "minion": None, "hostname": None, "port": 3306, "name": "layline",
-        "user": "layline", "password": "", "allowed_hosts": [], "ssl": False,
-    },
-    "extra_config": {"reactive_engine": {}, "config_server": {}},
-}
+# hands the object itself back (no JSON round trip: test pillars hold dates, NaN, ...)
+MAPDATA_TEMPLATE = '{%- from "layline/map.jinja" import mapdata %}{%- do sink.append(mapdata) %}'
 
 SIM_SOURCE = "salt://test/simulator/dist/layline-linux-amd64-{version}.sh"
 SECRET = "Top$ecret-pw-4711"  # noqa: S105 - a test value
@@ -69,11 +46,35 @@ SEED_PILLAR = {
 SINGLE_PILLAR = {"distribution": {"source": SIM_SOURCE, "source_hash": "sha256=" + "ab" * 32}}
 
 
-def load_defaults():
-    if DEFAULTS_FILE.is_file():
-        data = salt.utils.yaml.safe_load(DEFAULTS_FILE.read_text())
-        return data.get("layline", data)
-    return copy.deepcopy(FALLBACK_DEFAULTS)
+class MapJinja:
+    """Renders salt://layline/map.jinja for a given pillar with Salt's own jinja renderer."""
+
+    def __init__(self, cachedir):
+        opts = salt.config.minion_config(None)
+        opts.update({"file_client": "local", "file_roots": {"base": [str(ROOT)]},
+                     "cachedir": str(cachedir), "id": "ll-node-1", "pillar": {},
+                     "grains": {"os_family": "Debian"}})
+        self._salt = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts))
+        self._pillar = {}
+        # map.jinja reads the pillar through pillar.get: answer from the test's pillar
+        self._salt["pillar.get"] = self._pillar_get
+
+    def _pillar_get(self, key, default="", merge=False, **_):
+        return copy.deepcopy(
+            salt.utils.data.traverse_dict_and_list(self._pillar, key, default, delimiter=":"))
+
+    def render(self, layline_pillar):
+        self._pillar = {"layline": copy.deepcopy(layline_pillar)}
+        sink = []
+        self._salt["slsutil.renderer"](string=MAPDATA_TEMPLATE, default_renderer="jinja",
+                                       sink=sink)
+        assert len(sink) == 1, "layline/map.jinja did not give its mapdata"
+        return copy.deepcopy(sink[0])
+
+
+@pytest.fixture(scope="session")
+def map_jinja(tmp_path_factory):
+    return MapJinja(tmp_path_factory.mktemp("salt-cache"))
 
 
 def load_module(opts_id="ll-node-1"):
@@ -98,28 +99,15 @@ def layline():
     return load_module()
 
 
-def map_jinja_post_process(config):
-    """What layline/map.jinja does after the merge (the module renders map.jinja itself)."""
-    version = str(config.get("version", ""))
-    config["version"] = version
-    distribution = config["distribution"]
-    for key in ("source", "source_hash"):
-        if distribution.get(key):
-            distribution[key] = str(distribution[key]).replace("{version}", version)
-    if not distribution.get("installer_args"):
-        distribution["installer_args"] = ["-q", "-dir", config.get("install_dir")]
-    return config
-
-
 @pytest.fixture
-def make_config(layline):
-    """Build the merged config like map.jinja: defaults, then the pillar, then post-processing."""
+def make_config(map_jinja):
+    """The merged config as map.jinja builds it from the pillars (merged in order)."""
 
     def build(*pillars):
-        config = load_defaults()
-        for pillar in pillars:
-            config = salt.utils.dictupdate.merge(config, copy.deepcopy(pillar))
-        return map_jinja_post_process(config)
+        pillar = {}
+        for item in pillars:
+            pillar = salt.utils.dictupdate.merge(pillar, copy.deepcopy(item))
+        return map_jinja.render(pillar)
 
     return build
 
