@@ -15,7 +15,7 @@ VERSION = "2.5.4"
 PORTS = {"config_server": 5841, "rest": 5842, "cluster": 5843, "management": 8558}
 ENGINE_CONF = f"{HOME}/.layline/reactive-engine/config/application.conf"
 SERVER_CONF = f"{INSTALL_DIR}/config/config-server/application.conf"
-MARKER = f"{HOME}/.layline/reactive-engine/restart-pending"
+MARKER = "/var/lib/layline-formula/pending/layline-reactive-engine.json"
 UNITS = {
     "config-server": "layline-config-server",
     "engine": "layline-reactive-engine",
@@ -82,7 +82,7 @@ def _check_unit(host, role, home=HOME):
     assert props["PrivateTmp"] == "yes", props
     assert "143" in props["SuccessExitStatus"], props
     assert props["Restart"] == "on-failure", props
-    assert props["TimeoutStopUSec"] == "1min", props
+    assert props["TimeoutStopUSec"] == "1min 30s", props
     # the service runs as the service user, never root
     assert host.file(f"/etc/systemd/system/{unit}.service").exists
 
