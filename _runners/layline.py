@@ -664,7 +664,7 @@ def _rolling_overrides(settings, overrides):
 
 def _progress(text):
     try:
-        __jid_event__.fire_event({"message": text}, "progress")  # noqa: F821 - salt dunder
+        __jid_event__.fire_event({"message": text}, "progress")
     except NameError:
         log.info("%s", text)
 
@@ -717,7 +717,7 @@ def rolling(settings=None, minion=None, **overrides):
     the_plan = build_plan(settings, *gather(settings, client))
     _progress(the_plan["text"])
     if the_plan["refused"]:
-        __context__["retcode"] = 1  # noqa: F821 - salt dunder
+        __context__["retcode"] = 1
         return {"result": False, "comment": the_plan["text"], "plan": the_plan}
     if not the_plan["waves"] and not the_plan["config_server"]:
         return {"result": True, "comment": the_plan["text"], "plan": the_plan}
@@ -726,7 +726,7 @@ def rolling(settings=None, minion=None, **overrides):
     summary = roller.summary()
     _progress(summary)
     if failure:
-        __context__["retcode"] = 1  # noqa: F821 - salt dunder
+        __context__["retcode"] = 1
         return {"result": False, "comment": f"rolling restart FAILED at {failure}\n{summary}",
                 "plan": the_plan}
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%SZ")

@@ -24,7 +24,7 @@
       'database': {'backend': layline.database.backend, 'minion': layline.database.minion},
       'config_server': {'minion': layline.config_server.minion},
       'cluster': {'nodes': layline.cluster.nodes,
-                  'min_nr_of_members': layline.cluster.min_nr_of_members | int}} %}
+                  'min_nr_of_members': layline.cluster.min_nr_of_members | int} } %}
 
 {%- if not layline.cluster.nodes and not layline.config_server.minion %}
 

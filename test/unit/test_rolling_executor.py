@@ -1,4 +1,4 @@
-"""The rolling restart's executor (_runners/layline.py Roller and the runner) with a fake cluster."""
+"""The rolling restart executor (_runners/layline.py Roller, the runner) with a fake cluster."""
 
 import pytest
 from rollingsupport import FakeClock, FakeCluster, runner, settings
