@@ -268,6 +268,7 @@ def build_plan(settings, view, markers, ready, config_server_marker=None):
     if size > safe:
         refused.append(f"layline:rolling:max_unavailable {size} is above the largest safe "
                        f"value {safe} ({why}); use max_unavailable <= {safe}")
+    refused += [marker["error"] for marker in markers.values() if marker and "error" in marker]
     pending = {}
     for node in nodes:
         marker = markers.get(node["minion"])
@@ -631,9 +632,8 @@ def gather(settings, client):
     pending = client.call_many(minions, "layline.pending", _timeout=15) if minions else {}
     markers = {}
     for minion, (ok, value) in pending.items():
-        if not ok:
-            raise MinionCallError(f"cannot read the restart markers of {minion}: {value}")
-        markers[minion] = _marker((value or {}).get(ENGINE_UNIT))
+        markers[minion] = (_marker((value or {}).get(ENGINE_UNIT)) if ok
+                           else {"error": f"cannot read the restart markers of {minion}: {value}"})
     answers = client.call_many(minions, "layline.ready", _timeout=10) if minions else {}
     ready = {minion: ok and value is True for minion, (ok, value) in answers.items()}
     server_marker = None

@@ -185,3 +185,10 @@ def test_deploy_steps_keep_the_former_order(count, min_nr, database):
     minion_of = {s["id"]: s["minion"] for s in steps}
     assert minion_of.get("layline-orch-deploy-salt-state-config-server") == "cfg"
     assert all(s["kind"] == ("ready" if "ready" in s["id"] else "state") for s in steps)
+
+
+def test_unreadable_markers_are_refused_naming_the_node():
+    names = minions(3)
+    markers = {"n2": {"error": "cannot read the restart markers of n2: n2 did not answer"}}
+    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
+    assert plan["refused"] == ["cannot read the restart markers of n2: n2 did not answer"]
