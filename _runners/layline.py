@@ -470,7 +470,7 @@ class Roller:
             if passed >= GATE_POLLS:
                 return True
             if self.clock() >= deadline:
-                log.warning("layline.rolling: timed out waiting for %s", what)
+                log.info("layline.rolling: timed out waiting for %s", what)
                 return False
             self.sleep(max(0.0, self.interval - (self.clock() - began)))
 
@@ -663,10 +663,22 @@ def _rolling_overrides(settings, overrides):
 
 
 def _progress(text):
+    """
+    A progress line: an event ``salt/run/<jid>/progress``, which ``salt-run
+    layline.rolling`` prints itself; inside ``state.orch`` (where the runner
+    runs in the salt-run process but its events are not printed) also stdout.
+    """
+    log.info("%s", text)
     try:
-        __jid_event__.fire_event({"message": text}, "progress")
+        event = __jid_event__
     except NameError:
-        log.info("%s", text)
+        event = None
+    if event is not None:
+        event.fire_event({"message": text}, "progress")
+        if getattr(event, "print_func", None) is not None:
+            return
+    if not __opts__.get("quiet"):
+        print(text, flush=True)
 
 
 # ---------------------------------------------------------------------------
