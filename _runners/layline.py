@@ -45,6 +45,10 @@ SYSTEM_NAME = "layline"
 ROLLING_DEFAULTS = {"all": False, "max_unavailable": 1, "timeout": 300, "poll_interval": 1}
 SETTINGS_KEYS = ("cluster", "ports", "config_server", "home", "rolling")
 LOG_TAIL_LINES = 30
+# Pekko's coordinated shutdown worst case with default phase timeouts (seconds): a unit
+# stop timeout below it can SIGKILL a node that was still leaving properly
+GRACEFUL_LEAVE_WORST_CASE = 75
+_TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "min": 60, "h": 3600, "d": 86400}
 # consecutive polls the gate must pass
 GATE_POLLS = 2
 # the runner's clock (the unit tests replace them)
@@ -197,6 +201,40 @@ def precheck(settings, view):
     return problems
 
 
+def timespan_seconds(text):
+    """Seconds of a systemd time span as ``systemctl show`` prints it ("1min 30s", "90s",
+    "infinity"); None when it cannot be read."""
+    text = str(text or "").strip()
+    if text == "infinity":
+        return float("inf")
+    total, found = 0.0, False
+    for part in text.split():
+        number = part.rstrip("abcdefghijklmnopqrstuvwxyz")
+        unit = part[len(number):] or "s"
+        if unit not in _TIMESPAN_UNITS:
+            return None
+        try:
+            total += float(number) * _TIMESPAN_UNITS[unit]
+        except ValueError:
+            return None
+        found = True
+    return total if found else None
+
+
+def stop_timeout_problems(stop_timeouts):
+    """Engines whose unit stop timeout is not above the graceful leave's worst case."""
+    short = []
+    for minion, text in sorted((stop_timeouts or {}).items()):
+        seconds = timespan_seconds(text)
+        if seconds is None or seconds <= GRACEFUL_LEAVE_WORST_CASE:
+            short.append(f"{minion} ({text or 'unknown'})")
+    if not short:
+        return []
+    return [f"TimeoutStopSec of {ENGINE_UNIT} not above {GRACEFUL_LEAVE_WORST_CASE} s (Pekko's "
+            f"worst case of a graceful leave) on: {', '.join(short)}; apply the layline state "
+            "there first (its unit sets 90 s)"]
+
+
 def order_nodes(settings, view, pending, not_ready):
     """Pending minions in restart order: not ready first, then newest to oldest."""
     nodes = {node["minion"]: node for node in engine_nodes(settings)}
@@ -236,7 +274,7 @@ def _requested_size(rolling):
     return size
 
 
-def build_plan(settings, view, markers, ready, config_server_marker=None):
+def build_plan(settings, view, markers, ready, config_server_marker=None, stop_timeouts=None):
     """
     The rolling restart's plan, from live data.
 
@@ -251,6 +289,8 @@ def build_plan(settings, view, markers, ready, config_server_marker=None):
         ``{minion: bool}``: each engine's ``/ready``
     config_server_marker
         the config server's marker, or None
+    stop_timeouts
+        ``{minion: TimeoutStopUSec}`` of each engine's unit (``service.show``)
 
     Returns ``{"refused": [...], "nodes": [...], "waves": [[minion, ...]],
     "max_unavailable", "largest_safe", "bound", "notes", "config_server",
@@ -269,6 +309,10 @@ def build_plan(settings, view, markers, ready, config_server_marker=None):
         refused.append(f"layline:rolling:max_unavailable {size} is above the largest safe "
                        f"value {safe} ({why}); use max_unavailable <= {safe}")
     refused += [marker["error"] for marker in markers.values() if marker and "error" in marker]
+    pending_minions = {m for m, marker in markers.items() if marker} if not rolling.get("all") \
+        else {node["minion"] for node in nodes}
+    refused += stop_timeout_problems({m: t for m, t in (stop_timeouts or {}).items()
+                                      if m in pending_minions})
     pending = {}
     for node in nodes:
         marker = markers.get(node["minion"])
@@ -642,7 +686,10 @@ def gather(settings, client):
         ok, value = client.call_many([server], "layline.pending", _timeout=15)[server]
         if ok:
             server_marker = _marker((value or {}).get(CONFIG_SERVER_UNIT))
-    return view, markers, ready, server_marker
+    units = client.call_many(minions, "service.show", ENGINE_UNIT, _timeout=15) if minions else {}
+    stop_timeouts = {minion: (value or {}).get("TimeoutStopUSec") if ok else None
+                     for minion, (ok, value) in units.items()}
+    return view, markers, ready, server_marker, stop_timeouts
 
 
 def _settings(settings, minion):

@@ -69,6 +69,7 @@ class FakeCluster:
         self.calls = []
         self.clock = clock or FakeClock()
         self.ready_polls = {}
+        self.stop_timeout = "1min 30s"
 
     def _view(self):
         up = [m for m, on in self.running.items() if on]
@@ -99,6 +100,8 @@ class FakeCluster:
             return True, ({"layline-reactive-engine": marker} if marker else {})
         if fun == "layline.switch_release":
             return True, {"version": kwargs["version"]}
+        if fun == "service.show":
+            return True, {"TimeoutStopUSec": self.stop_timeout, "Id": args[0]}
         if fun == "cmd.run":
             return True, f"last log lines of {minion}"
         return False, f"unexpected {fun}"

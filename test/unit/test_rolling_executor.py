@@ -169,3 +169,12 @@ def test_runner_success_keeps_retcode_zero(runner_with):
     ret = runner.rolling(settings=conf_dict(timeout=30))
     assert ret["result"] is True and "retcode" not in context
     assert "rolling restart done" in ret["comment"]
+
+
+def test_runner_refuses_a_unit_with_a_short_stop_timeout(runner_with):
+    cluster = FakeCluster(3, markers={"n3": MARK})
+    cluster.stop_timeout = "1min"
+    context = runner_with(cluster)
+    ret = runner.rolling(settings=conf_dict())
+    assert ret["result"] is False and context["retcode"] == 1
+    assert "TimeoutStopSec" in ret["comment"] and cluster.funs("service.stop") == []

@@ -192,3 +192,24 @@ def test_unreadable_markers_are_refused_naming_the_node():
     markers = {"n2": {"error": "cannot read the restart markers of n2: n2 did not answer"}}
     plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
     assert plan["refused"] == ["cannot read the restart markers of n2: n2 did not answer"]
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("1min 30s", 90), ("90s", 90), ("1min", 60), ("2min 500ms", 120.5), ("infinity", float("inf")),
+    ("", None), ("soon", None), ("5x", None),
+])
+def test_systemd_timespans(text, seconds):
+    assert runner.timespan_seconds(text) == seconds
+
+
+def test_a_short_unit_stop_timeout_is_refused_naming_the_engine():
+    names = minions(3)
+    markers = {m: {"reasons": ["x"], "version": None} for m in names}
+    timeouts = {"n1": "1min 30s", "n2": "1min", "n3": "1min 30s"}
+    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True),
+                             None, timeouts)
+    assert len(plan["refused"]) == 1 and "n2 (1min)" in plan["refused"][0]
+    # an engine that restarts nothing is not held against the plan
+    plan = runner.build_plan(settings(3), view(names), {"n1": markers["n1"]},
+                             dict.fromkeys(names, True), None, timeouts)
+    assert plan["refused"] == []
