@@ -5,8 +5,8 @@
 # once would break the cluster): a change writes the root-owned restart marker
 # /var/lib/layline-formula/pending/layline-reactive-engine.json; the rolling
 # restart (salt-run state.orch layline.rolling) restarts the node and clears
-# the marker once the node is healthy again. A stopped engine is started
-# either way. With the MySQL backend the engine
+# the marker once the node is healthy again (only a running engine gets a
+# marker). A stopped engine is started either way. With the MySQL backend the engine
 # starts only once the schema is there (layline_db.tables_present waits).
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
@@ -72,6 +72,9 @@ layline-service-layline-restart_pending:
   layline.restart_pending:
     - name: layline-reactive-engine
     - reason: reactive engine installation, unit or configuration changed
+    # a stopped engine reads the new configuration when it starts: nothing pending
+    - onlyif:
+      - systemctl is-active --quiet layline-reactive-engine
     - onchanges:
       - sls: {{ sls_install }}
       - sls: {{ sls_config }}
