@@ -143,6 +143,7 @@ def _change_config(lab, value: str) -> None:
 
 
 def test_config_change_writes_markers_and_restarts_nothing(cluster):
+    assert _markers(cluster) == {}  # the first deployment started the engines: nothing pending
     before = _pids(cluster)
     _change_config(cluster, "one")
     assert _pids(cluster) == before
