@@ -342,12 +342,11 @@ def build_plan(settings, view, markers, ready, config_server_marker=None, stop_t
         "config_server": None,
     }
     server = _section(settings, "config_server").get("minion")
-    if server and (config_server_marker or rolling.get("all")):
+    if server and config_server_marker:
         plan["config_server"] = {
             "minion": server,
-            "reasons": list((config_server_marker or {}).get("reasons") or [])
-            or ["layline:rolling:all"],
-            "version": (config_server_marker or {}).get("version"),
+            "reasons": list(config_server_marker.get("reasons") or ["pending"]),
+            "version": config_server_marker.get("version"),
         }
     plan["text"] = plan_text(plan)
     return plan

@@ -102,11 +102,11 @@ def test_nothing_pending_says_so():
     assert plan["text"].startswith("nothing to restart")
 
 
-def test_all_restarts_every_engine_and_the_config_server():
+def test_all_restarts_every_engine_not_the_config_server():
     names = minions(3)
     plan = runner.build_plan(settings(3, all=True), view(names), {}, dict.fromkeys(names, True))
     assert sorted(m for w in plan["waves"] for m in w) == names
-    assert plan["config_server"]["minion"] == "cfg"
+    assert plan["config_server"] is None
 
 
 def test_config_server_marker_restarts_it_after_the_engines():
