@@ -97,9 +97,14 @@ class FakeCluster:
             return True, self.markers.pop(minion, None) is not None
         if fun == "layline.pending":
             marker = self.markers.get(minion)
-            return True, ({"layline-reactive-engine": marker} if marker else {})
+            unit = "layline-config-server" if minion == "cfg" else "layline-reactive-engine"
+            return True, ({unit: marker} if marker else {})
         if fun == "layline.switch_release":
             return True, {"version": kwargs["version"]}
+        if fun == "service.restart":
+            return True, True
+        if fun == "network.connect":
+            return True, {"result": True, "comment": "ok"}
         if fun == "service.show":
             return True, {"TimeoutStopUSec": self.stop_timeout, "Id": args[0]}
         if fun == "cmd.run":

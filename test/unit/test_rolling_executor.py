@@ -178,3 +178,16 @@ def test_runner_refuses_a_unit_with_a_short_stop_timeout(runner_with):
     ret = runner.rolling(settings=conf_dict())
     assert ret["result"] is False and context["retcode"] == 1
     assert "TimeoutStopSec" in ret["comment"] and cluster.funs("service.stop") == []
+
+
+def test_config_server_restarted_after_the_engines_when_pending():
+    cluster = FakeCluster(3, markers={"n3": MARK, "cfg": MARK})
+    failure, roller, _lines = roll(cluster, settings(3, timeout=30))
+    assert failure is None
+    order = [(m, f) for m, f, _a, _k in cluster.calls
+             if f in ("service.start", "service.restart", "layline.clear_pending")]
+    assert order == [("n3", "service.start"), ("n3", "layline.clear_pending"),
+                     ("cfg", "service.restart"), ("cfg", "layline.clear_pending")]
+    assert cluster.funs("service.restart")[0][1] == ("layline-config-server",)
+    assert cluster.markers == {}
+    assert [row["node"] for row in roller.rows] == ["n3", "cfg"]
