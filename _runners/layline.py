@@ -672,6 +672,9 @@ def gather(settings, client):
             break
         except MinionCallError:
             continue
+    if precheck(settings, view):
+        # refused anyway: answer at once instead of waiting for nodes that may be cut off
+        return view, {}, {}, None, {}
     pending = client.call_many(minions, "layline.pending", _timeout=15) if minions else {}
     markers = {}
     for minion, (ok, value) in pending.items():

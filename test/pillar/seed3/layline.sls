@@ -1,7 +1,8 @@
 ---
 # Scenario `seed3`: the seed topology with three engines, for the rolling
 # restart (lab: lab up --topology seed --nodes 3 --pillar test/pillar/seed3).
-# The password holds quotes, a backslash, `${` and `#` (HOCON escaping).
+# The password holds quotes, a backslash, `${` and `#` (HOCON escaping);
+# stable_after 30s leaves the cut-off test time to refuse before the SBR acts.
 layline:
   version: 2.5.4
   distribution:
@@ -19,7 +20,7 @@ layline:
     min_nr_of_members: 2
     split_brain_resolver:
       strategy: keep-majority
-      stable_after: 20s
+      stable_after: 30s
   config_server:
     minion: ll-config-server
     hostname: ll-config-server.orb.local
