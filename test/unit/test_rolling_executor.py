@@ -191,3 +191,13 @@ def test_config_server_restarted_after_the_engines_when_pending():
     assert cluster.funs("service.restart")[0][1] == ("layline-config-server",)
     assert cluster.markers == {}
     assert [row["node"] for row in roller.rows] == ["n3", "cfg"]
+
+
+def test_a_failed_membership_precheck_asks_no_further_minion(runner_with):
+    cluster = FakeCluster(3, markers={"n3": MARK})
+    cluster.running["n1"] = False  # n1 is gone: not a member, its minion not asked any more
+    context = runner_with(cluster)
+    ret = runner.rolling(settings=conf_dict())
+    assert ret["result"] is False and context["retcode"] == 1
+    assert "not a cluster member: n1" in ret["comment"]
+    assert {f for _m, f, _a, _k in cluster.calls} == {"layline.members"}
