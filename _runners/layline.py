@@ -24,6 +24,7 @@ is stable from run to run).
 
 import datetime
 import logging
+import sys
 import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -715,7 +716,7 @@ def _progress(text):
     """
     A progress line: an event ``salt/run/<jid>/progress``, which ``salt-run
     layline.rolling`` prints itself; inside ``state.orch`` (where the runner
-    runs in the salt-run process but its events are not printed) also stdout.
+    runs in the salt-run process but its events are not printed) also stderr.
     """
     log.info("%s", text)
     try:
@@ -727,7 +728,8 @@ def _progress(text):
         if getattr(event, "print_func", None) is not None:
             return
     if not __opts__.get("quiet"):
-        print(text, flush=True)
+        # stderr: the terminal shows it live, stdout stays the outputter's (e.g. --out=json)
+        print(text, file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------
