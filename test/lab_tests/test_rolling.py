@@ -28,6 +28,7 @@ PILLAR = CHECKOUT / "test" / "pillar" / "seed3"
 ENGINES = ["ll-node-1", "ll-node-2", "ll-node-3"]
 ALL = ["ll-mysql", "ll-config-server", *ENGINES]
 MARKER = "/var/lib/layline-formula/pending/layline-reactive-engine.json"
+ENGINE_LOG = "/var/lib/layline/.layline/reactive-engine/log/reactive-engine.log"
 ENGINE_BIN = "/opt/layline/bin/reactive-engine"
 
 
@@ -66,6 +67,12 @@ def _pids(lab) -> dict[str, str]:
     answer = lab.salt("ll-node-*", "cmd.run",
                       "systemctl show -p MainPID --value layline-reactive-engine")
     return {minion: answer[minion] for minion in ENGINES}
+
+
+def _stops(lab) -> dict[str, int]:
+    """How often each engine logged a graceful stop (SIGTERM) so far."""
+    answer = lab.salt("ll-node-*", "cmd.run", f"grep -c 'received SIGTERM' {ENGINE_LOG} || true")
+    return {minion: int(answer[minion]) for minion in ENGINES}
 
 
 def _markers(lab) -> dict[str, dict]:
@@ -175,12 +182,13 @@ def test_max_unavailable_above_the_bound_is_refused(cluster):
 
 
 def test_rolling_restart_restarts_each_engine_once_keeping_two_up(cluster):
-    before, journal_before = _pids(cluster), _journal(cluster)
+    before, journal_before, stops = _pids(cluster), _journal(cluster), _stops(cluster)
     with Watcher(cluster) as watcher:
         proc = _orch()
     assert proc.returncode == 0, proc.stdout
     after = _pids(cluster)
     assert all(after[m] != before[m] for m in ENGINES), (before, after)
+    assert _stops(cluster) == {m: stops[m] + 1 for m in ENGINES}
     assert proc.stdout.count(" left the cluster") == 3, proc.stdout
     assert proc.stdout.count(" Up and ready") == 3, proc.stdout
     assert watcher.polls >= 5 and watcher.fewest >= 2, (watcher.polls, watcher.fewest)
