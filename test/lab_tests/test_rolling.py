@@ -217,6 +217,8 @@ def test_a_cut_off_node_is_refused(cluster):
     assert proc.returncode != 0, proc.stdout
     assert "REFUSED" in proc.stdout and "ll-node-2" in proc.stdout, proc.stdout
     cluster.wait_for(lambda: _healthy(cluster), timeout=120, what="healthy after heal")
+    cluster.wait_for(lambda: cluster.salt("ll-node-2", "test.ping").get("ll-node-2") is True,
+                     timeout=120, what="the ll-node-2 minion back")
     assert _pids(cluster) == before
 
 
@@ -240,6 +242,8 @@ def test_a_node_that_cannot_come_back_stops_the_run_and_a_rerun_finishes(cluster
     assert after[first] != before[first] and after[last] == before[last]
     assert sorted(_markers(cluster)) == sorted([broken, last])
 
+    # fixed: systemd restarts the unit (Restart=on-failure); once it is back, re-run
+    cluster.wait_for(lambda: _healthy(cluster), timeout=120, what=f"{broken} back")
     proc = _orch()
     assert proc.returncode == 0, proc.stdout
     assert _markers(cluster) == {}
