@@ -1,10 +1,11 @@
 """layline:rolling validation and the restart marker functions of _modules/layline.py."""
 
+import importlib.util
 import json
 
 import pytest
 from salt.exceptions import CommandExecutionError
-from unitsupport import SEED_PILLAR
+from unitsupport import ROOT, SEED_PILLAR
 
 
 def _errors(layline, config):
@@ -69,3 +70,37 @@ def test_pending_lists_markers_by_unit_and_clear_removes_one(layline, pending_di
 def test_clear_pending_refuses_other_paths(layline, pending_dir, unit):
     with pytest.raises(CommandExecutionError, match="not a layline unit name"):
         layline.clear_pending(unit)
+
+
+@pytest.fixture
+def states(monkeypatch):
+    spec = importlib.util.spec_from_file_location("layline_states",
+                                                  ROOT / "_states" / "layline.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "__opts__", {"test": False}, raising=False)
+    return module
+
+
+def test_restart_pending_writes_a_root_marker_and_appends_reasons(states, tmp_path):
+    directory = tmp_path / "pending"
+    ret = states.restart_pending("layline-reactive-engine", reason="configuration changed",
+                                 directory=str(directory))
+    assert ret["result"] is True and ret["changes"]["restart_pending"] == "configuration changed"
+    path = directory / "layline-reactive-engine.json"
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    ret = states.restart_pending("layline-reactive-engine", reason="version 2.5.4 -> 2.5.5",
+                                 version="2.5.5", directory=str(directory))
+    marker = json.loads(path.read_text())
+    assert marker["reasons"] == ["configuration changed", "version 2.5.4 -> 2.5.5"]
+    assert marker["version"] == "2.5.5" and marker["written"].endswith("Z")
+    assert ret["changes"]["version"] == "2.5.5"
+    assert sorted(p.name for p in directory.iterdir()) == ["layline-reactive-engine.json"]
+
+
+def test_restart_pending_test_mode_and_bad_names(states, tmp_path, monkeypatch):
+    monkeypatch.setattr(states, "__opts__", {"test": True}, raising=False)
+    ret = states.restart_pending("layline-reactive-engine", directory=str(tmp_path / "p"))
+    assert ret["result"] is None and not (tmp_path / "p").exists()
+    ret = states.restart_pending("../x", directory=str(tmp_path / "p"))
+    assert ret["result"] is False and "unit name" in ret["comment"]
