@@ -3,9 +3,9 @@
 
     flock /run/layline-lab.lock .venv/bin/python test/bench/bench_rolling.py
 
-For N = 3 and N = 5 engines (seed topology, keep-majority, min_nr_of_members 2), after the
-first deployment, restarts all engines (`layline:rolling:all`) with max_unavailable 1, and for
-N = 5 also with 2. Per run:
+For N = 3 and N = 5 engines (seed topology with five engine machines, keep-majority,
+min_nr_of_members 2; first the pillar lists three engines, then five), restarts all
+engines (`layline:rolling:all`) with max_unavailable 1, and for N = 5 also with 2. Per run:
 - wall: the orchestration's wall time (salt-run start to exit);
 - sum node: the sum over nodes of each node's own stop-to-Up time, from the engine logs
   ("received SIGTERM" to "[LAY-11001] cluster successfully joined");
@@ -48,16 +48,13 @@ def checked(*args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def pillar_dir(nodes: int, base: Path) -> Path:
+def write_pillar(nodes: int, target: Path) -> None:
     data = yaml.safe_load((SEED3 / "layline.sls").read_text())
     data["layline"]["cluster"]["nodes"] = [
         {"minion": f"ll-node-{i}", "hostname": f"ll-node-{i}.orb.local"}
         for i in range(1, nodes + 1)]
-    target = base / f"pillar-{nodes}"
-    target.mkdir()
     (target / "top.sls").write_text((SEED3 / "top.sls").read_text())
     (target / "layline.sls").write_text(yaml.safe_dump(data))
-    return target
 
 
 def log_time(line: str) -> datetime.datetime:
@@ -112,19 +109,17 @@ def roll(engines: list[str], max_unavailable: int) -> dict:
             "overhead": (wall - critical) / len(engines), "waves": len(waves_of(found))}
 
 
-def deploy(nodes: int, base: Path) -> list[str]:
-    checked("up", "--topology", "seed", "--nodes", str(nodes), "--pillar",
-            str(pillar_dir(nodes, base)))
-    checked("salt", "*", "saltutil.sync_all")
+def converge(nodes: int) -> list[str]:
+    """state.apply everywhere, then wait until the N engines are Up."""
+    checked("salt", "*", "saltutil.refresh_pillar")
     proc = lab("salt", "-t", "900", "*", "state.apply", "layline")
     if proc.returncode != 0:
         raise SystemExit(f"state.apply failed:\n{proc.stdout[-4000:]}")
-    engines = [f"ll-node-{i}" for i in range(1, nodes + 1)]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         health = lab("salt", "--out=json", "ll-config-server", "layline.cluster_health").stdout
         if '"healthy": true' in health:
-            return engines
+            return [f"ll-node-{i}" for i in range(1, nodes + 1)]
         time.sleep(3)
     raise SystemExit(f"the cluster of {nodes} did not become healthy")
 
@@ -132,23 +127,26 @@ def deploy(nodes: int, base: Path) -> list[str]:
 def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("run as root (the lab needs it)")
-    rows = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for nodes, sizes in ((3, (1,)), (5, (1, 2))):
-                engines = deploy(nodes, Path(tmp))
-                for size in sizes:
-                    rows.append((nodes, size, roll(engines, size)))
-                lab("down")
-    finally:
-        lab("down")
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}")
     print(f"{'N':>2} {'max_unavail':>11} {'waves':>5} {'wall s':>7} {'sum node s':>10} "
-          f"{'efficiency':>10} {'overhead/node s':>15}")
-    for nodes, size, row in rows:
-        print(f"{nodes:>2} {size:>11} {row['waves']:>5} {row['wall']:>7.1f} {row['sum']:>10.1f} "
-              f"{row['efficiency']:>10.2f} {row['overhead']:>15.2f}")
-
+          f"{'efficiency':>10} {'overhead/node s':>15}", flush=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            # one lab of five engine machines: first a cluster of three, then all five
+            pillar = Path(tmp)
+            write_pillar(3, pillar)
+            checked("up", "--topology", "seed", "--nodes", "5", "--pillar", str(pillar))
+            checked("salt", "*", "saltutil.sync_all")
+            for nodes, sizes in ((3, (1,)), (5, (1, 2))):
+                write_pillar(nodes, pillar)
+                engines = converge(nodes)
+                for size in sizes:
+                    row = roll(engines, size)
+                    print(f"{nodes:>2} {size:>11} {row['waves']:>5} {row['wall']:>7.1f} "
+                          f"{row['sum']:>10.1f} {row['efficiency']:>10.2f} "
+                          f"{row['overhead']:>15.2f}", flush=True)
+    finally:
+        lab("down")
 
 if __name__ == "__main__":
     main()
