@@ -504,14 +504,14 @@ class Roller:
                 return view
         return None
 
-    def _poll(self, condition, what):
-        """Poll ``condition()`` every interval until it held GATE_POLLS times in a row."""
+    def _poll(self, condition, what, polls=GATE_POLLS):
+        """Poll ``condition()`` every interval until it held ``polls`` times in a row."""
         deadline = self.clock() + self.timeout
         passed = 0
         while True:
             began = self.clock()
             passed = passed + 1 if condition() else 0
-            if passed >= GATE_POLLS:
+            if passed >= polls:
                 return True
             if self.clock() >= deadline:
                 log.info("layline.rolling: timed out waiting for %s", what)
@@ -558,7 +558,8 @@ class Roller:
             listed = {_norm(m.get("node")) for m in view.get("members", []) if isinstance(m, dict)}
             return not listed & addresses
 
-        if not self._poll(gone, f"{', '.join(wave)} to leave"):
+        # a removed member does not come back before its start: one observation is enough
+        if not self._poll(gone, f"{', '.join(wave)} to leave", polls=1):
             return self._fail(wave, "still listed by the other members", "after the stop")
         for minion in wave:
             self._say(f"{minion} left the cluster ({self.clock() - t0[minion]:.1f}s after stop)")
