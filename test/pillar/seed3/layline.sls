@@ -4,6 +4,9 @@
 # The password holds quotes, a backslash, `${` and `#` (HOCON escaping);
 # stable_after 30s leaves the cut-off test time to refuse before the SBR acts.
 layline:
+  # The lab's package index (test/lab/lablib/pyindex.py, served by `lab up`).
+  python:
+    index_url: http://10.231.7.1:8080/simple/
   version: 2.5.4
   distribution:
     source: salt://test/simulator/dist/layline-linux-amd64-2.5.4.sh
