@@ -80,6 +80,7 @@ KNOWN_KEYS = {
         "version", "distribution", "install_dir", "config_dir", "user", "group", "home", "ports",
         "cluster", "config_server", "database", "extra_config", "lookup", "nologin_shell",
         "python",
+        "rolling",
     },
     "python": {"index_url", "extra_index_url", "requirements"},
     "distribution": {"source", "source_hash", "installer_args", "cache_dir", "prerequisites"},
@@ -93,6 +94,7 @@ KNOWN_KEYS = {
         "bind_address", "socket", "wait_timeout",
     },
     "extra_config": {"reactive_engine", "config_server"},
+    "rolling": {"all", "max_unavailable", "timeout", "poll_interval"},
 }
 
 _SECRET_KEY_RE = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential", re.IGNORECASE)
@@ -907,6 +909,27 @@ def _owned_by_formula(role_key, path):
     return None
 
 
+def _check_rolling(config, found):
+    rolling = config.get("rolling")
+    if rolling is None:
+        return
+    if not isinstance(rolling, dict):
+        found.error("rolling", "must be a mapping with all, max_unavailable, timeout, "
+                    "poll_interval")
+        return
+    if not isinstance(rolling.get("all", False), bool):
+        found.error("rolling:all", "must be true or false")
+    for key, low in (("max_unavailable", 1), ("timeout", 1)):
+        value = rolling.get(key)
+        if value is not None and (not _is_int(value) or value < low):
+            found.error(f"rolling:{key}", f"must be an integer >= {low}")
+    interval = rolling.get("poll_interval")
+    if interval is not None and (isinstance(interval, bool)
+                                 or not isinstance(interval, (int, float))
+                                 or not 0.1 <= interval <= 60):
+        found.error("rolling:poll_interval", "must be a number of seconds between 0.1 and 60")
+
+
 def _installs_layline(config, minion_id):
     if minion_id is None:
         return True
@@ -940,6 +963,7 @@ def _validate(config, minion_id=None, installing=True):
     _check_database(config, found)
     _check_ports(config, found)
     _check_extra_config(config, found)
+    _check_rolling(config, found)
     return found.errors, found.warnings
 
 
@@ -1929,3 +1953,70 @@ def version_installed(install_dir, version):
             return fh.read().strip() == str(version)
     except OSError:
         return False
+
+
+# ---------------------------------------------------------------------------
+# restart markers (written by the state layline.restart_pending, cleared by the
+# rolling restart runner once the node passed its health gate)
+# ---------------------------------------------------------------------------
+
+PENDING_DIR = "/var/lib/layline-formula/pending"
+_UNIT_RE = re.compile(r"^layline-[a-z-]+$")
+
+
+def _marker_path(unit):
+    if not isinstance(unit, str) or not _UNIT_RE.match(unit):
+        raise CommandExecutionError(f"{unit!r} is not a layline unit name "
+                                    "(e.g. layline-reactive-engine)")
+    return os.path.join(PENDING_DIR, f"{unit}.json")
+
+
+def pending():
+    """
+    Return this minion's pending restarts: ``{unit: {"reasons": [...],
+    "version": ..., "written": ...}}`` from the root-owned markers in
+    ``/var/lib/layline-formula/pending/<unit>.json`` (empty when none).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'node*' layline.pending
+    """
+    found = {}
+    if not os.path.isdir(PENDING_DIR):
+        return found
+    for name in sorted(os.listdir(PENDING_DIR)):
+        unit, ext = os.path.splitext(name)
+        if ext != ".json" or not _UNIT_RE.match(unit):
+            continue
+        try:
+            with open(os.path.join(PENDING_DIR, name), encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError) as exc:
+            data = {"reasons": [f"unreadable marker ({exc})"], "version": None, "written": None}
+        if not isinstance(data, dict):
+            data = {"reasons": ["marker is not a JSON object"], "version": None, "written": None}
+        found[unit] = data
+    return found
+
+
+def clear_pending(unit):
+    """
+    Remove the restart marker of ``unit`` (the rolling restart does this after
+    the node passed its health gate). Returns True when a marker was removed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'node1' layline.clear_pending layline-reactive-engine
+    """
+    path = _marker_path(unit)
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise CommandExecutionError(f"cannot remove the restart marker {path}: {exc}") from None
+    return True

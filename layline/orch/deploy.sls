@@ -9,6 +9,8 @@
 #      batch_wait, hence one step per node with failhard and require.
 #      With min_nr_of_members = k the first k engines cannot be Up before k
 #      members joined: they are deployed back to back and checked together.
+#      The order comes from the runner layline.deploy (_runners/layline.py;
+#      salt-run saltutil.sync_runners), given only non-secret settings.
 #
 # Run:  salt-run state.orch layline.orch.deploy
 # The orchestration renders on the master with the pillar of the master's own
@@ -18,12 +20,13 @@
 # test=True on the minions, but the salt.function health steps do not run.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
-{%- set db = layline.database %}
-{%- set nodes = layline.cluster.nodes %}
-{%- set min_members = [layline.cluster.min_nr_of_members | int, 1] | max %}
-{%- set last = {'req': none} %}
+{%- set settings = {
+      'database': {'backend': layline.database.backend, 'minion': layline.database.minion},
+      'config_server': {'minion': layline.config_server.minion},
+      'cluster': {'nodes': layline.cluster.nodes,
+                  'min_nr_of_members': layline.cluster.min_nr_of_members | int} } %}
 
-{%- if not nodes and not layline.config_server.minion %}
+{%- if not layline.cluster.nodes and not layline.config_server.minion %}
 
 layline-orch-deploy-test-fail_without_changes:
   test.fail_without_changes:
@@ -33,69 +36,31 @@ layline-orch-deploy-test-fail_without_changes:
         minion id or pass pillar= to state.orch
     - failhard: True
 {%- else %}
+{%-   for step in salt['saltutil.runner']('layline.deploy', kwarg={'config': settings}) %}
+{%-     if step.kind == 'state' %}
 
-{%-   if db.backend == 'mysql' and db.minion %}
-
-layline-orch-deploy-salt-state-database:
+{{ step.id }}:
   salt.state:
-    - tgt: {{ db.minion }}
+    - tgt: {{ step.minion }}
     - tgt_type: list
     - sls:
       - {{ tplroot }}
     - failhard: True
-{%-     do last.update({'req': 'layline-orch-deploy-salt-state-database'}) %}
-{%-   endif %}
+{%-     else %}
 
-{%-   if layline.config_server.minion %}
-
-layline-orch-deploy-salt-state-config-server:
-  salt.state:
-    - tgt: {{ layline.config_server.minion }}
-    - tgt_type: list
-    - sls:
-      - {{ tplroot }}
-    - failhard: True
-{%-     if last.req %}
-    - require:
-      - salt: {{ last.req }}
-{%-     endif %}
-{%-     do last.update({'req': 'layline-orch-deploy-salt-state-config-server'}) %}
-{%-   endif %}
-
-{%-   for node in nodes %}
-{%-     set position = loop.index %}
-
-layline-orch-deploy-salt-state-{{ node.minion }}:
-  salt.state:
-    - tgt: {{ node.minion }}
-    - tgt_type: list
-    - sls:
-      - {{ tplroot }}
-    - failhard: True
-{%-     if last.req %}
-    - require:
-      - salt: {{ last.req }}
-{%-     endif %}
-{%-     do last.update({'req': 'layline-orch-deploy-salt-state-' ~ node.minion}) %}
-
-{%-     if position >= min_members %}
-{%-       set gated = nodes[:position] if position == min_members else [node] %}
-{%-       set deployed = 'layline-orch-deploy-salt-state-' ~ node.minion %}
-{%-       for check in gated %}
-
-layline-orch-deploy-salt-function-ready-{{ check.minion }}:
+{{ step.id }}:
   salt.function:
     - name: layline.ready
-    - tgt: {{ check.minion }}
+    - tgt: {{ step.minion }}
     - tgt_type: list
     - failhard: True
     - retry:
         attempts: 60
         interval: 5
+{%-     endif %}
+{%-     if step.require %}
     - require:
-      - salt: {{ deployed }}
-{%-         do last.update({'req': 'layline-orch-deploy-salt-function-ready-' ~ check.minion}) %}
-{%-       endfor %}
+      - salt: {{ step.require }}
 {%-     endif %}
 {%-   endfor %}
 {%- endif %}

@@ -21,7 +21,8 @@ layline-service-clean-file-absent:
     - names:
       - /etc/systemd/system/layline-reactive-engine.service
       - /etc/systemd/system/layline-config-server.service
-      - {{ (layline.home ~ '/.layline/reactive-engine/restart-pending') | json }}
+      - /var/lib/layline-formula/pending/layline-reactive-engine.json
+      - /var/lib/layline-formula/pending/layline-config-server.json
     - require:
       - service: layline-service-clean-service-dead
 

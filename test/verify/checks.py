@@ -15,7 +15,7 @@ VERSION = "2.5.4"
 PORTS = {"config_server": 5841, "rest": 5842, "cluster": 5843, "management": 8558}
 ENGINE_CONF = "/etc/layline/reactive-engine/application.conf"
 SERVER_CONF = f"{INSTALL_DIR}/config/config-server/application.conf"
-MARKER = f"{HOME}/.layline/reactive-engine/restart-pending"
+MARKER = "/var/lib/layline-formula/pending/layline-reactive-engine.json"
 UNITS = {
     "config-server": "layline-config-server",
     "engine": "layline-reactive-engine",

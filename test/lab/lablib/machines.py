@@ -321,6 +321,15 @@ def salt_json(args: list[str], timeout: int = 30) -> dict:
         return {}
 
 
+def sync_runners() -> None:
+    """The formula's runners (salt://_runners, the checkout) for state.orch layline.rolling."""
+    proc = subprocess.run(
+        [str(VENV_BIN / "salt-run"), "-c", str(MASTER_CONF_DIR), "--out=json",
+         "saltutil.sync_runners"], capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise LabError(f"salt-run saltutil.sync_runners failed:\n{proc.stdout}{proc.stderr}")
+
+
 # ---------------------------------------------------------------- commands
 
 def up(topo: str, nodes: int, pillar: str) -> dict:
@@ -365,6 +374,7 @@ def up(topo: str, nodes: int, pillar: str) -> dict:
         for info in state["machines"].values():
             info["veth"] = host_veth(info["pid"])
         save_state(state)
+        sync_runners()
     except BaseException:
         log("`up` failed; the lab is left as is for inspection (run `lab down` to clean up)")
         raise

@@ -1,0 +1,812 @@
+"""
+Runner for layline.io clusters: the rolling restart and the first deployment's order.
+
+Synced from ``salt://_runners`` with ``salt-run saltutil.sync_runners`` (or
+``sync_all``). Used by ``salt-run state.orch layline.rolling`` and
+``layline.orch.deploy``; see README "Operations" and ``docs/design.md``.
+
+The runner never sees a secret: it takes the non-secret part of the formula
+configuration (``settings``: cluster, ports, config_server, home, rolling) from
+the orchestration, or reads ``layline.mapdata`` (secrets masked) from a minion,
+and asks the minions for the live state: ``layline.members``, ``layline.ready``,
+``layline.pending`` (the restart markers).
+
+Planning (pure, unit-tested): :py:func:`build_plan`, :py:func:`largest_safe`,
+:py:func:`deploy_steps`. Execution: :py:class:`Roller` with a client that
+calls minions (:py:class:`SaltClient`, a fake in the unit tests).
+
+Order rule. Nodes whose ``/ready`` is not 200 go first. Pekko's
+``/cluster/members`` names the ``oldest`` member but gives no age for the
+others (no upNumber): the oldest goes last and alone; the others go in the
+reverse order of the ``members`` list (Pekko sorts it by address, so the order
+is stable from run to run).
+"""
+
+import datetime
+import logging
+import sys
+import time
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+try:
+    import salt.client
+
+    HAS_CLIENT = True
+except ImportError:  # pragma: no cover
+    HAS_CLIENT = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "layline"
+
+ENGINE_UNIT = "layline-reactive-engine"
+CONFIG_SERVER_UNIT = "layline-config-server"
+SYSTEM_NAME = "layline"
+ROLLING_DEFAULTS = {"all": False, "max_unavailable": 1, "timeout": 300, "poll_interval": 1}
+SETTINGS_KEYS = ("cluster", "ports", "config_server", "home", "rolling")
+LOG_TAIL_LINES = 30
+# Pekko's coordinated shutdown worst case with default phase timeouts (seconds): a unit
+# stop timeout below it can SIGKILL a node that was still leaving properly
+GRACEFUL_LEAVE_WORST_CASE = 75
+_TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "min": 60, "h": 3600, "d": 86400}
+# consecutive polls the gate must pass
+GATE_POLLS = 2
+# the runner's clock (the unit tests replace them)
+_CLOCK = None
+_SLEEP = None
+
+
+def __virtual__():
+    return __virtualname__
+
+
+class PlanRefused(CommandExecutionError):
+    """The rolling restart must not start; the message says why."""
+
+
+class MinionCallError(CommandExecutionError):
+    """A minion did not answer or its function failed."""
+
+
+# ---------------------------------------------------------------------------
+# settings and addresses (pure)
+# ---------------------------------------------------------------------------
+
+
+def _section(data, key):
+    value = (data or {}).get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def settings_of(config):
+    """The non-secret part of the formula configuration the runner works with."""
+    settings = {key: config.get(key) for key in SETTINGS_KEYS if key in config}
+    rolling = dict(ROLLING_DEFAULTS)
+    rolling.update({k: v for k, v in _section(config, "rolling").items() if v is not None})
+    settings["rolling"] = rolling
+    return settings
+
+
+def _url_host(hostname):
+    return f"[{hostname}]" if ":" in str(hostname) else str(hostname)
+
+
+def address_of(settings, hostname):
+    port = _section(settings, "ports").get("cluster")
+    return f"pekko://{SYSTEM_NAME}@{_url_host(hostname)}:{port}".lower()
+
+
+def engine_nodes(settings):
+    nodes = _section(settings, "cluster").get("nodes") or []
+    return [node for node in nodes if isinstance(node, dict) and node.get("minion")]
+
+
+def _norm(address):
+    return str(address or "").strip().lower()
+
+
+def _up_addresses(view):
+    return {_norm(m.get("node")) for m in (view or {}).get("members", [])
+            if isinstance(m, dict) and m.get("status") == "Up"}
+
+
+# ---------------------------------------------------------------------------
+# the split-brain resolver bound (pure)
+# ---------------------------------------------------------------------------
+
+
+def wave_bounds(count, strategy, quorum_size=None, min_nr_of_members=1):
+    """
+    Upper bounds on k, the engines restarting at once out of ``count`` members,
+    as ``[(bound, why), ...]``: the running side keeps the split-brain
+    resolver's decision and stays a cluster (docs/design.md, "Rolling restart").
+    """
+    bounds = []
+    if strategy == "keep-majority":
+        bounds.append(((count - 1) // 2, f"keep-majority with {count} members: "
+                       f"k <= (N-1)//2 = {(count - 1) // 2}"))
+    elif strategy == "static-quorum":
+        quorum = quorum_size if isinstance(quorum_size, int) else count
+        bounds.append((count - quorum, f"static-quorum with quorum_size {quorum}: "
+                       f"k <= N - quorum_size = {count - quorum}"))
+    elif strategy == "keep-oldest":
+        bounds.append((count - 1, "keep-oldest: the oldest restarts alone and a seed stays Up: "
+                       f"k <= N-1 = {count - 1}"))
+    elif strategy == "down-all":
+        bounds.append((1, "down-all: any unreachable member downs the whole cluster, "
+                       "so one node at a time"))
+    else:
+        bounds.append((1, f"unknown strategy {strategy!r}: one node at a time"))
+    members = min_nr_of_members if isinstance(min_nr_of_members, int) else 1
+    bounds.append((count - members, f"min_nr_of_members {members}: "
+                   f"k <= N - min_nr_of_members = {count - members}"))
+    bounds.append((count - 1, f"a seed node stays Up: k <= N-1 = {count - 1}"))
+    return bounds
+
+
+def largest_safe(count, strategy, quorum_size=None, min_nr_of_members=1):
+    """
+    Return ``(k, why, notes)``: the largest wave size and the rule that binds.
+
+    One node at a time is always allowed (a graceful leave involves no
+    downing decision, and a restart has to be possible at all); when even
+    k = 1 exceeds a bound, ``notes`` says that a failure during the restart
+    can cost the cluster (e.g. two members with keep-majority). A single
+    engine (N = 1) restarts alone: that is a full outage, noted too.
+    """
+    bounds = wave_bounds(count, strategy, quorum_size, min_nr_of_members)
+    bound, why = min(bounds, key=lambda item: item[0])
+    notes = []
+    if count <= 1:
+        notes.append("a single engine: its restart is a full outage of the cluster")
+    elif bound < 1:
+        notes.append(f"{why}: even one node at a time leaves no margin; a failure of another "
+                     "node during a restart can down the cluster")
+    return max(bound, 1), why, notes
+
+
+# ---------------------------------------------------------------------------
+# the plan (pure)
+# ---------------------------------------------------------------------------
+
+
+def precheck(settings, view):
+    """Problems that forbid a rolling restart (empty list: go), each naming nodes."""
+    if view is None:
+        return ["no engine answered on its management endpoint (layline.members): "
+                "are the engines running?"]
+    problems = []
+    nodes = engine_nodes(settings)
+    by_address = {_norm(m.get("node")): m for m in view.get("members", []) if isinstance(m, dict)}
+    configured = {address_of(settings, node["hostname"]): node["minion"] for node in nodes}
+    missing = [minion for address, minion in configured.items() if address not in by_address]
+    not_up = [f"{minion} ({by_address[address].get('status')})"
+              for address, minion in configured.items()
+              if address in by_address and by_address[address].get("status") != "Up"]
+    unreachable = [_norm(entry.get("node")) for entry in view.get("unreachable", [])
+                   if isinstance(entry, dict)]
+    unknown = sorted(address for address in by_address if address not in configured)
+    if missing:
+        problems.append(f"not a cluster member: {', '.join(missing)}")
+    if not_up:
+        problems.append(f"not Up: {', '.join(not_up)}")
+    if unreachable:
+        names = [configured.get(address, address) for address in unreachable]
+        problems.append(f"unreachable: {', '.join(names)}")
+    if not view.get("leader"):
+        problems.append("the cluster has no leader")
+    if unknown:
+        problems.append(f"members not in layline:cluster:nodes: {', '.join(unknown)} "
+                        "(remove them from the cluster or add them to the pillar)")
+    return problems
+
+
+def timespan_seconds(text):
+    """Seconds of a systemd time span as ``systemctl show`` prints it ("1min 30s", "90s",
+    "infinity"); None when it cannot be read."""
+    text = str(text or "").strip()
+    if text == "infinity":
+        return float("inf")
+    total, found = 0.0, False
+    for part in text.split():
+        number = part.rstrip("abcdefghijklmnopqrstuvwxyz")
+        unit = part[len(number):] or "s"
+        if unit not in _TIMESPAN_UNITS:
+            return None
+        try:
+            total += float(number) * _TIMESPAN_UNITS[unit]
+        except ValueError:
+            return None
+        found = True
+    return total if found else None
+
+
+def stop_timeout_problems(stop_timeouts):
+    """Engines whose unit stop timeout is not above the graceful leave's worst case."""
+    short = []
+    for minion, text in sorted((stop_timeouts or {}).items()):
+        seconds = timespan_seconds(text)
+        if seconds is None or seconds <= GRACEFUL_LEAVE_WORST_CASE:
+            short.append(f"{minion} ({text or 'unknown'})")
+    if not short:
+        return []
+    return [f"TimeoutStopSec of {ENGINE_UNIT} not above {GRACEFUL_LEAVE_WORST_CASE} s (Pekko's "
+            f"worst case of a graceful leave) on: {', '.join(short)}; apply the layline state "
+            "there first (its unit sets 90 s)"]
+
+
+def order_nodes(settings, view, pending, not_ready):
+    """Pending minions in restart order: not ready first, then newest to oldest."""
+    nodes = {node["minion"]: node for node in engine_nodes(settings)}
+    position = {_norm(m.get("node")): index
+                for index, m in enumerate((view or {}).get("members", [])) if isinstance(m, dict)}
+    oldest = _norm((view or {}).get("oldest"))
+
+    def key(minion):
+        address = address_of(settings, nodes[minion]["hostname"])
+        return (minion not in not_ready, address == oldest, -position.get(address, -1), minion)
+
+    return sorted((m for m in pending if m in nodes), key=key)
+
+
+def make_waves(ordered, oldest_minion, size):
+    """Waves of at most ``size``; the oldest member alone in the last wave."""
+    rest = [minion for minion in ordered if minion != oldest_minion]
+    waves = [rest[index:index + size] for index in range(0, len(rest), size)]
+    if oldest_minion in ordered:
+        waves.append([oldest_minion])
+    return waves
+
+
+def _oldest_minion(settings, view):
+    oldest = _norm((view or {}).get("oldest"))
+    for node in engine_nodes(settings):
+        if address_of(settings, node["hostname"]) == oldest:
+            return node["minion"]
+    return None
+
+
+def _requested_size(rolling):
+    size = rolling.get("max_unavailable", 1)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise SaltInvocationError(
+            f"layline:rolling:max_unavailable must be an integer >= 1, not {size!r}")
+    return size
+
+
+def build_plan(settings, view, markers, ready, config_server_marker=None, stop_timeouts=None):
+    """
+    The rolling restart's plan, from live data.
+
+    settings
+        :py:func:`settings_of` the formula configuration
+    view
+        ``/cluster/members`` of one engine (None when none answered)
+    markers
+        ``{minion: marker or None}``: each engine's restart marker
+        (``{"reasons": [...], "version": ...}``)
+    ready
+        ``{minion: bool}``: each engine's ``/ready``
+    config_server_marker
+        the config server's marker, or None
+    stop_timeouts
+        ``{minion: TimeoutStopUSec}`` of each engine's unit (``service.show``)
+
+    Returns ``{"refused": [...], "nodes": [...], "waves": [[minion, ...]],
+    "max_unavailable", "largest_safe", "bound", "notes", "config_server",
+    "text"}``; ``refused`` non-empty means nothing may be restarted.
+    """
+    rolling = settings["rolling"]
+    cluster = _section(settings, "cluster")
+    sbr = _section(cluster, "split_brain_resolver")
+    nodes = engine_nodes(settings)
+    refused = precheck(settings, view)
+    count = len(nodes)
+    safe, why, notes = largest_safe(count, sbr.get("strategy"), sbr.get("quorum_size"),
+                                    cluster.get("min_nr_of_members", 1))
+    size = _requested_size(rolling)
+    if size > safe:
+        refused.append(f"layline:rolling:max_unavailable {size} is above the largest safe "
+                       f"value {safe} ({why}); use max_unavailable <= {safe}")
+    refused += [marker["error"] for marker in markers.values() if marker and "error" in marker]
+    pending_minions = {m for m, marker in markers.items() if marker} if not rolling.get("all") \
+        else {node["minion"] for node in nodes}
+    refused += stop_timeout_problems({m: t for m, t in (stop_timeouts or {}).items()
+                                      if m in pending_minions})
+    pending = {}
+    for node in nodes:
+        marker = markers.get(node["minion"])
+        if rolling.get("all"):
+            reasons = ["layline:rolling:all"] + list((marker or {}).get("reasons") or [])
+            pending[node["minion"]] = {"reasons": reasons,
+                                       "version": (marker or {}).get("version")}
+        elif marker:
+            pending[node["minion"]] = {"reasons": list(marker.get("reasons") or ["pending"]),
+                                       "version": marker.get("version")}
+    not_ready = {minion for minion in pending if not ready.get(minion, False)}
+    ordered = order_nodes(settings, view, pending, not_ready)
+    oldest = _oldest_minion(settings, view)
+    waves = make_waves(ordered, oldest, min(size, safe))
+    hostnames = {node["minion"]: node["hostname"] for node in nodes}
+    plan = {
+        "refused": refused,
+        "nodes": [{"minion": minion, "hostname": hostnames[minion],
+                   "reasons": pending[minion]["reasons"], "version": pending[minion]["version"],
+                   "ready": minion not in not_ready, "oldest": minion == oldest}
+                  for minion in ordered],
+        "waves": waves,
+        "max_unavailable": size,
+        "largest_safe": safe,
+        "bound": why,
+        "notes": notes,
+        "config_server": None,
+    }
+    server = _section(settings, "config_server").get("minion")
+    if server and config_server_marker:
+        plan["config_server"] = {
+            "minion": server,
+            "reasons": list(config_server_marker.get("reasons") or ["pending"]),
+            "version": config_server_marker.get("version"),
+        }
+    plan["text"] = plan_text(plan)
+    return plan
+
+
+def plan_text(plan):
+    """The plan as the operator reads it (test=True and the runner's first lines)."""
+    lines = []
+    if plan["refused"]:
+        lines.append("rolling restart REFUSED, nothing was restarted:")
+        lines += [f"  - {reason}" for reason in plan["refused"]]
+        return "\n".join(lines)
+    if not plan["waves"] and not plan["config_server"]:
+        return "nothing to restart: no engine and no config server has a restart pending"
+    lines.append(f"rolling restart: {len(plan['nodes'])} engine(s) in {len(plan['waves'])} "
+                 f"wave(s) of at most {plan['max_unavailable']} (largest safe "
+                 f"{plan['largest_safe']}: {plan['bound']})")
+    details = {node["minion"]: node for node in plan["nodes"]}
+    for index, wave in enumerate(plan["waves"], 1):
+        for minion in wave:
+            node = details[minion]
+            extra = []
+            if not node["ready"]:
+                extra.append("not ready")
+            if node["oldest"]:
+                extra.append("oldest member")
+            if node["version"]:
+                extra.append(f"switch to {node['version']}")
+            suffix = f" [{', '.join(extra)}]" if extra else ""
+            lines.append(f"  wave {index}: {minion}{suffix}: {'; '.join(node['reasons'])}")
+    if plan["config_server"]:
+        server = plan["config_server"]
+        lines.append(f"  then config server {server['minion']}: {'; '.join(server['reasons'])}")
+    lines += [f"  note: {note}" for note in plan["notes"]]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# first deployment order (pure; layline/orch/deploy.sls renders it)
+# ---------------------------------------------------------------------------
+
+
+def deploy_steps(config):
+    """
+    The ordered steps of the first deployment: the database minion, the config
+    server, then each engine in seed order, each gated on health
+    (``layline.ready``). With ``min_nr_of_members`` = m the first m engines
+    cannot be Up before m members joined: they are deployed back to back and
+    checked together.
+
+    Returns ``[{"id", "kind": "state"|"ready", "minion", "require"}]``
+    (``require``: the id of the previous step or None).
+    """
+    steps = []
+    database = _section(config, "database")
+    server = _section(config, "config_server").get("minion")
+    nodes = [node for node in (_section(config, "cluster").get("nodes") or [])
+             if isinstance(node, dict)]
+    members = _section(config, "cluster").get("min_nr_of_members")
+    members = max(members if isinstance(members, int) else 1, 1)
+
+    def add(step_id, kind, minion, require):
+        steps.append({"id": step_id, "kind": kind, "minion": minion, "require": require})
+        return step_id
+
+    last = None
+    if database.get("backend") == "mysql" and database.get("minion"):
+        last = add("layline-orch-deploy-salt-state-database", "state", database["minion"], last)
+    if server:
+        last = add("layline-orch-deploy-salt-state-config-server", "state", server, last)
+    for position, node in enumerate(nodes, 1):
+        deployed = add(f"layline-orch-deploy-salt-state-{node['minion']}", "state",
+                       node["minion"], last)
+        last = deployed
+        if position >= members:
+            gated = nodes[:position] if position == members else [node]
+            for check in gated:
+                last = add(f"layline-orch-deploy-salt-function-ready-{check['minion']}",
+                           "ready", check["minion"], deployed)
+    return steps
+
+
+# ---------------------------------------------------------------------------
+# execution
+# ---------------------------------------------------------------------------
+
+
+class SaltClient:
+    """Calls minions from the master (LocalClient)."""
+
+    def __init__(self, opts, timeout=30):
+        self._local = salt.client.LocalClient(mopts=opts)
+        self._timeout = timeout
+
+    def call_many(self, minions, fun, *args, **kwargs):
+        """``{minion: (ok, value)}``; a minion that does not answer gets (False, message)."""
+        timeout = kwargs.pop("_timeout", self._timeout)
+        answers = self._local.cmd(list(minions), fun, arg=list(args), kwarg=kwargs or None,
+                                  tgt_type="list", timeout=timeout, full_return=True)
+        result = {}
+        for minion in minions:
+            answer = answers.get(minion)
+            if not isinstance(answer, dict) or "ret" not in answer:
+                result[minion] = (False, f"{minion} did not answer {fun} within {timeout} s")
+            elif answer.get("retcode", 0) != 0:
+                result[minion] = (False, f"{fun} on {minion} failed: {answer['ret']}")
+            else:
+                result[minion] = (True, answer["ret"])
+        return result
+
+    def call(self, minion, fun, *args, **kwargs):
+        ok, value = self.call_many([minion], fun, *args, **kwargs)[minion]
+        if not ok:
+            raise MinionCallError(value)
+        return value
+
+
+class Roller:
+    """
+    Executes a plan node by node (wave by wave) through ``client``; stops at
+    the first node that is not back in time and leaves every later node alone.
+    """
+
+    def __init__(self, settings, client, progress=None, clock=None, sleep=None):
+        self.settings = settings
+        self.client = client
+        self.progress = progress or (lambda text: None)
+        self.clock = clock or time.monotonic
+        self.sleep = sleep or time.sleep
+        rolling = settings["rolling"]
+        self.timeout = float(rolling.get("timeout", 300))
+        self.interval = float(rolling.get("poll_interval", 1))
+        self.hostnames = {node["minion"]: node["hostname"] for node in engine_nodes(settings)}
+        self.started = self.clock()
+        self.rows = []
+
+    # -- helpers
+    def _say(self, text):
+        line = f"[{self.clock() - self.started:7.1f}s] {text}"
+        log.info("layline.rolling: %s", line)
+        self.progress(line)
+
+    def _address(self, minion):
+        return address_of(self.settings, self.hostnames[minion])
+
+    def _view(self, observers):
+        """``/cluster/members`` from the first observer that answers, or None."""
+        for minion in observers:
+            try:
+                view = self.client.call(minion, "layline.members", _timeout=10)
+            except MinionCallError:
+                continue
+            if isinstance(view, dict):
+                return view
+        return None
+
+    def _poll(self, condition, what, polls=GATE_POLLS):
+        """Poll ``condition()`` every interval until it held ``polls`` times in a row."""
+        deadline = self.clock() + self.timeout
+        passed = 0
+        while True:
+            began = self.clock()
+            passed = passed + 1 if condition() else 0
+            if passed >= polls:
+                return True
+            if self.clock() >= deadline:
+                log.info("layline.rolling: timed out waiting for %s", what)
+                return False
+            self.sleep(max(0.0, self.interval - (self.clock() - began)))
+
+    def _log_tail(self, minion):
+        home = self.settings.get("home") or "/var/lib/layline"
+        path = f"{home}/.layline/reactive-engine/log/reactive-engine.log"
+        try:
+            return self.client.call(minion, "cmd.run", f"tail -n {LOG_TAIL_LINES} {path}",
+                                    python_shell=False)
+        except MinionCallError as exc:
+            return f"(cannot read {path}: {exc})"
+
+    # -- one wave
+    def _fail(self, wave, stage, detail):
+        names = ", ".join(wave)
+        tails = "\n".join(f"--- last lines of {minion}'s engine log:\n{self._log_tail(minion)}"
+                          for minion in wave)
+        message = f"{names}: {stage}: {detail}\n{tails}"
+        self._say(f"FAILED {names}: {stage}")
+        for minion in wave:
+            self.rows.append({"node": minion, "result": f"FAILED ({stage})", "seconds": None})
+        return message
+
+    def roll_wave(self, wave, plan_nodes, everyone):
+        """Restart ``wave``; returns None on success or the failure message."""
+        observers = [minion for minion in everyone if minion not in wave]
+        before = self._view(observers or list(wave))
+        expected = len(_up_addresses(before)) if before else len(everyone)
+        t0 = {minion: self.clock() for minion in wave}
+        stopped = self.client.call_many(wave, "service.stop", ENGINE_UNIT, _timeout=120)
+        bad = [f"{minion}: {value}" for minion, (ok, value) in stopped.items()
+               if not ok or value is not True]
+        if bad:
+            return self._fail(wave, "graceful stop failed", "; ".join(bad))
+        addresses = {self._address(minion) for minion in wave}
+
+        def gone():
+            view = self._view(observers)
+            if view is None:
+                return not observers
+            listed = {_norm(m.get("node")) for m in view.get("members", []) if isinstance(m, dict)}
+            return not listed & addresses
+
+        # a removed member does not come back before its start: one observation is enough
+        if not self._poll(gone, f"{', '.join(wave)} to leave", polls=1):
+            return self._fail(wave, "still listed by the other members", "after the stop")
+        for minion in wave:
+            self._say(f"{minion} left the cluster ({self.clock() - t0[minion]:.1f}s after stop)")
+        for minion in wave:
+            version = plan_nodes[minion].get("version")
+            if version:
+                try:
+                    self.client.call(minion, "layline.switch_release", version=version,
+                                     _timeout=600)
+                except MinionCallError as exc:
+                    return self._fail([minion], f"switch to release {version} failed", exc)
+                self._say(f"{minion} switched to release {version}")
+        started = self.client.call_many(wave, "service.start", ENGINE_UNIT, _timeout=60)
+        bad = [f"{minion}: {value}" for minion, (ok, value) in started.items()
+               if not ok or value is not True]
+        if bad:
+            return self._fail(wave, "start failed", "; ".join(bad))
+        for minion in wave:
+            self._say(f"{minion} started")
+
+        def healthy():
+            view = self._view(observers or list(wave))
+            if view is None:
+                return False
+            up = _up_addresses(view)
+            if not addresses <= up or len(up) < expected:
+                return False
+            answers = self.client.call_many(wave, "layline.ready", _timeout=10)
+            return all(ok and value is True for ok, value in answers.values())
+
+        if not self._poll(healthy, f"{', '.join(wave)} to be Up and ready"):
+            return self._fail(wave, f"not back within {self.timeout:.0f} s "
+                              "(layline:rolling:timeout)",
+                              "not Up on the other members' /cluster/members, /ready not 200, "
+                              f"or fewer than {expected} members Up")
+        for minion in wave:
+            self.client.call(minion, "layline.clear_pending", ENGINE_UNIT)
+            seconds = self.clock() - t0[minion]
+            self._say(f"{minion} Up and ready ({seconds:.1f}s after stop)")
+            self.rows.append({"node": minion, "result": "restarted", "seconds": round(seconds, 1)})
+        return None
+
+    def roll_config_server(self, server):
+        minion = server["minion"]
+        t0 = self.clock()
+        if server.get("version"):
+            self.client.call(minion, "service.stop", CONFIG_SERVER_UNIT, _timeout=120)
+            self.client.call(minion, "layline.switch_release", version=server["version"],
+                             _timeout=600)
+        self.client.call(minion, "service.restart", CONFIG_SERVER_UNIT, _timeout=120)
+        port = _section(self.settings, "ports").get("config_server")
+
+        def listening():
+            try:
+                return self.client.call(minion, "network.connect", "127.0.0.1", port,
+                                        _timeout=10).get("result") is True
+            except MinionCallError:
+                return False
+
+        if not self._poll(listening, f"config server {minion}"):
+            self.rows.append({"node": minion, "result": "FAILED (not listening)", "seconds": None})
+            return f"config server {minion}: not listening on port {port} after its restart"
+        self.client.call(minion, "layline.clear_pending", CONFIG_SERVER_UNIT)
+        seconds = self.clock() - t0
+        self._say(f"config server {minion} restarted ({seconds:.1f}s)")
+        self.rows.append({"node": minion, "result": "restarted", "seconds": round(seconds, 1)})
+        return None
+
+    def run(self, plan):
+        """Execute ``plan``; returns None on success or the failure message."""
+        everyone = [node["minion"] for node in engine_nodes(self.settings)]
+        plan_nodes = {node["minion"]: node for node in plan["nodes"]}
+        for index, wave in enumerate(plan["waves"]):
+            self._say(f"wave {index + 1}/{len(plan['waves'])}: stopping {', '.join(wave)}")
+            failure = self.roll_wave(wave, plan_nodes, everyone)
+            if failure:
+                for later in plan["waves"][index + 1:]:
+                    for minion in later:
+                        self.rows.append({"node": minion, "result": "untouched (still pending)",
+                                          "seconds": None})
+                return failure
+        if plan["config_server"]:
+            return self.roll_config_server(plan["config_server"])
+        return None
+
+    def summary(self):
+        width = max([len(row["node"]) for row in self.rows] + [4])
+        lines = [f"{'node':<{width}}  {'result':<28}  stop-to-ready"]
+        for row in self.rows:
+            seconds = f"{row['seconds']:.1f}s" if row["seconds"] is not None else "-"
+            lines.append(f"{row['node']:<{width}}  {row['result']:<28}  {seconds}")
+        lines.append(f"total {self.clock() - self.started:.1f}s")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# live data
+# ---------------------------------------------------------------------------
+
+
+def _marker(value):
+    return value if isinstance(value, dict) else None
+
+
+def gather(settings, client):
+    """Ask the minions: ``(view, markers, ready, config_server_marker)``."""
+    minions = [node["minion"] for node in engine_nodes(settings)]
+    view = None
+    for minion in minions:
+        try:
+            view = client.call(minion, "layline.members", _timeout=10)
+            break
+        except MinionCallError:
+            continue
+    if precheck(settings, view):
+        # refused anyway: answer at once instead of waiting for nodes that may be cut off
+        return view, {}, {}, None, {}
+    pending = client.call_many(minions, "layline.pending", _timeout=15) if minions else {}
+    markers = {}
+    for minion, (ok, value) in pending.items():
+        markers[minion] = (_marker((value or {}).get(ENGINE_UNIT)) if ok
+                           else {"error": f"cannot read the restart markers of {minion}: {value}"})
+    answers = client.call_many(minions, "layline.ready", _timeout=10) if minions else {}
+    ready = {minion: ok and value is True for minion, (ok, value) in answers.items()}
+    server_marker = None
+    server = _section(settings, "config_server").get("minion")
+    if server:
+        ok, value = client.call_many([server], "layline.pending", _timeout=15)[server]
+        if ok:
+            server_marker = _marker((value or {}).get(CONFIG_SERVER_UNIT))
+    units = client.call_many(minions, "service.show", ENGINE_UNIT, _timeout=15) if minions else {}
+    stop_timeouts = {minion: (value or {}).get("TimeoutStopUSec") if ok else None
+                     for minion, (ok, value) in units.items()}
+    return view, markers, ready, server_marker, stop_timeouts
+
+
+def _settings(settings, minion):
+    if settings is None:
+        if not minion:
+            raise SaltInvocationError("pass settings (the orchestration does) or minion=<a "
+                                      "minion with the layline pillar>")
+        config = SaltClient(__opts__).call(minion, "layline.mapdata")
+        return settings_of(config)
+    return settings_of(settings)
+
+
+def _rolling_overrides(settings, overrides):
+    for key in ("all", "max_unavailable", "timeout", "poll_interval"):
+        if overrides.get(key) is not None:
+            settings["rolling"][key] = overrides[key]
+    return settings
+
+
+def _progress(text):
+    """
+    A progress line: an event ``salt/run/<jid>/progress``, which ``salt-run
+    layline.rolling`` prints itself; inside ``state.orch`` (where the runner
+    runs in the salt-run process but its events are not printed) also stderr.
+    """
+    log.info("%s", text)
+    try:
+        event = __jid_event__
+    except NameError:
+        event = None
+    if event is not None:
+        event.fire_event({"message": text}, "progress")
+        if getattr(event, "print_func", None) is not None:
+            return
+    if not __opts__.get("quiet"):
+        # stderr: the terminal shows it live, stdout stays the outputter's (e.g. --out=json)
+        print(text, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# public runner functions
+# ---------------------------------------------------------------------------
+
+
+def plan(settings=None, minion=None, **overrides):
+    """
+    Return the rolling restart's plan without changing anything (what
+    ``salt-run state.orch layline.rolling test=True`` prints).
+
+    settings
+        the non-secret formula settings (cluster, ports, config_server, home,
+        rolling); the orchestration passes them
+    minion
+        without settings: read ``layline.mapdata`` from this minion
+    all, max_unavailable, timeout, poll_interval
+        override ``layline:rolling:*``
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run layline.plan minion=cfg.example.com
+    """
+    settings = _rolling_overrides(_settings(settings, minion), overrides)
+    client = SaltClient(__opts__)
+    return build_plan(settings, *gather(settings, client))
+
+
+def rolling(settings=None, minion=None, **overrides):
+    """
+    Restart the engines (and the config server) whose restart is pending, in
+    waves that keep the cluster's decision, each gated on health; stop at the
+    first node that is not back in time. Sets a non-zero retcode and returns
+    ``{"result": False, "comment": ...}`` when refused or failed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run state.orch layline.rolling
+        salt-run layline.rolling minion=cfg.example.com max_unavailable=2
+    """
+    settings = _rolling_overrides(_settings(settings, minion), overrides)
+    client = SaltClient(__opts__)
+    the_plan = build_plan(settings, *gather(settings, client))
+    _progress(the_plan["text"])
+    if the_plan["refused"]:
+        __context__["retcode"] = 1
+        return {"result": False, "comment": the_plan["text"], "plan": the_plan}
+    if not the_plan["waves"] and not the_plan["config_server"]:
+        return {"result": True, "comment": the_plan["text"], "plan": the_plan}
+    roller = Roller(settings, client, progress=_progress, clock=_CLOCK, sleep=_SLEEP)
+    failure = roller.run(the_plan)
+    summary = roller.summary()
+    _progress(summary)
+    if failure:
+        __context__["retcode"] = 1
+        return {"result": False, "comment": f"rolling restart FAILED at {failure}\n{summary}",
+                "plan": the_plan}
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%SZ")
+    return {"result": True, "comment": f"rolling restart done at {stamp}\n{summary}",
+            "plan": the_plan}
+
+
+def deploy(config=None):
+    """
+    Return the first deployment's ordered steps (see :py:func:`deploy_steps`);
+    ``layline.orch.deploy`` renders them.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run layline.deploy config='{"cluster": {"nodes": [...]}}'
+    """
+    return deploy_steps(config or {})

@@ -1,0 +1,56 @@
+"""The orchestrations `layline.rolling` and `layline.orch.deploy` render and run on a real
+master with the runner synced from salt://_runners (no engines run here, so the rolling
+restart must refuse before it touches anything)."""
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def salt_run(salt_master):
+    cli = salt_master.salt_run_cli(timeout=300)
+    ret = cli.run("saltutil.sync_runners")
+    assert ret.returncode == 0, ret
+    assert "runners.layline" in str(ret.data), ret.data
+    return cli
+
+
+def _steps(ret):
+    data = ret.data["data"] if isinstance(ret.data, dict) and "data" in ret.data else ret.data
+    return {sid: st for minion in data.values() for sid, st in minion.items()}
+
+
+def test_dry_run_shows_the_refused_plan(salt_run, use_pillar):
+    use_pillar("seed")
+    ret = salt_run.run("state.orch", "layline.rolling", "test=True")
+    steps = _steps(ret)
+    assert list(steps) == ["test_|-layline-rolling-test-configurable_test_state-plan_|-"
+                           "rolling restart plan_|-configurable_test_state"], steps
+    step = next(iter(steps.values()))
+    assert step["result"] is False
+    assert "REFUSED" in step["comment"] and "no engine answered" in step["comment"]
+
+
+def test_rolling_refuses_with_a_nonzero_exit_and_no_secret(salt_run, use_pillar):
+    use_pillar("seed")
+    ret = salt_run.run("state.orch", "layline.rolling")
+    assert ret.returncode != 0, ret
+    steps = _steps(ret)
+    (step,) = steps.values()
+    assert step["result"] is False
+    assert "REFUSED" in str(step["changes"]), step
+    assert "S3cr" not in ret.stdout
+
+
+def test_deploy_orchestration_renders_the_runner_order(salt_run, use_pillar):
+    use_pillar("seed")
+    ret = salt_run.run("state.orchestrate_show_sls", "layline.orch.deploy")
+    assert ret.returncode == 0, ret
+    ids = list(next(iter(ret.data.values())))
+    assert ids == [
+        "layline-orch-deploy-salt-state-database",
+        "layline-orch-deploy-salt-state-config-server",
+        "layline-orch-deploy-salt-state-ll-node-1",
+        "layline-orch-deploy-salt-state-ll-node-2",
+        "layline-orch-deploy-salt-function-ready-ll-node-1",
+        "layline-orch-deploy-salt-function-ready-ll-node-2",
+    ], ids

@@ -1,0 +1,252 @@
+"""`salt-run state.orch layline.rolling` on three engines (scenario test/pillar/seed3).
+
+One topology for the module: a configuration change writes the restart markers without a
+restart; the dry run prints the plan; a too large max_unavailable and a cut-off node are
+refused; the rolling restart restarts each engine exactly once while a watcher sees at least
+two members Up every second; a node that cannot come back stops the run (later nodes
+untouched) and a re-run after the fix finishes the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from formula import apply, assert_applied
+
+pytestmark = pytest.mark.lab
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+LAB = CHECKOUT / "test" / "lab" / "lab"
+PILLAR = CHECKOUT / "test" / "pillar" / "seed3"
+ENGINES = ["ll-node-1", "ll-node-2", "ll-node-3"]
+ALL = ["ll-mysql", "ll-config-server", *ENGINES]
+MARKER = "/var/lib/layline-formula/pending/layline-reactive-engine.json"
+ENGINE_LOG = "/var/lib/layline/.layline/reactive-engine/log/reactive-engine.log"
+ENGINE_BIN = "/opt/layline/bin/reactive-engine"
+
+
+@pytest.fixture(scope="module")
+def cluster(lab, tmp_path_factory):
+    pillar = tmp_path_factory.mktemp("seed3-pillar")
+    shutil.copytree(PILLAR, pillar, dirs_exist_ok=True)
+    try:
+        lab.up("seed", pillar=pillar, nodes=3)
+        lab.salt("*", "saltutil.sync_all")
+        lab.run("saltutil.sync_runners")
+        assert_applied(apply(lab, "*"), ALL)
+        lab.wait_for(lambda: _up_count(lab) == 3, timeout=120, what="three engines Up")
+        lab.pillar_dir = pillar
+        yield lab
+    finally:
+        lab.down()
+
+
+def _set_pillar(lab, change) -> None:
+    path = lab.pillar_dir / "layline.sls"
+    data = yaml.safe_load(path.read_text())
+    change(data["layline"])
+    path.write_text(yaml.safe_dump(data))
+    lab.salt("*", "saltutil.refresh_pillar")
+
+
+def _orch(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """salt-run state.orch layline.rolling ARGS; stdout (with the live progress) and exit code."""
+    return subprocess.run([str(LAB), "run", "state.orch", "layline.rolling", *args],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout)
+
+
+def _pids(lab) -> dict[str, str]:
+    answer = lab.salt("ll-node-*", "cmd.run",
+                      "systemctl show -p MainPID --value layline-reactive-engine")
+    return {minion: answer[minion] for minion in ENGINES}
+
+
+def _stops(lab) -> dict[str, int]:
+    """How often each engine logged a graceful stop (SIGTERM) so far."""
+    answer = lab.salt("ll-node-*", "cmd.run", f"grep -c 'received SIGTERM' {ENGINE_LOG} || true")
+    return {minion: int(answer[minion]) for minion in ENGINES}
+
+
+def _markers(lab) -> dict[str, dict]:
+    answer = lab.salt("ll-node-*", "layline.pending")
+    return {m: answer[m].get("layline-reactive-engine") for m in ENGINES if answer[m]}
+
+
+def _members(lab) -> dict | None:
+    for minion in ENGINES:
+        url = f"http://{lab.address(minion)}:8558/cluster/members"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - lab address
+                return json.loads(answer.read())
+        except OSError:
+            continue
+    return None
+
+
+def _up_count(lab) -> int:
+    view = _members(lab) or {"members": []}
+    return sum(1 for m in view["members"] if m["status"] == "Up")
+
+
+def _healthy(lab) -> bool:
+    view = _members(lab)
+    return bool(view) and _up_count(lab) == 3 and not view["unreachable"]
+
+
+class Watcher(threading.Thread):
+    """Polls /cluster/members about once a second; remembers the fewest members seen Up."""
+
+    def __init__(self, lab):
+        super().__init__(daemon=True)
+        self.lab = lab
+        self.fewest = None
+        self.polls = 0
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            count = _up_count(self.lab)
+            self.fewest = count if self.fewest is None else min(self.fewest, count)
+            self.polls += 1
+            self.stopping.wait(1)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.join(10)
+
+
+def _journal(lab) -> dict[str, tuple[int, int, int]]:
+    """{persistence_id: (rows, lowest, highest sequence_number)} of event_journal."""
+    proc = lab.shell("ll-mysql", ["mysql", "-N", "-B", "layline", "-e",
+                                  "SELECT persistence_id, COUNT(*), MIN(sequence_number), "
+                                  "MAX(sequence_number) FROM event_journal "
+                                  "GROUP BY persistence_id"], check=True)
+    rows = [line.split("\t") for line in proc.stdout.splitlines() if line]
+    return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
+
+
+def _plan_waves(lab, *args: str) -> list[str]:
+    proc = _orch("test=True", *args)
+    return [line.split("wave ", 1)[1].split(":", 2)[1].split(" [")[0].strip()
+            for line in proc.stdout.splitlines() if "  wave " in line]
+
+
+def _change_config(lab, value: str) -> None:
+    _set_pillar(lab, lambda p: p.setdefault("extra_config", {}).update(
+        {"reactive_engine": {"layline.formula-test.generation": value}}))
+    assert_applied(apply(lab, "ll-node-*"), ENGINES)
+
+
+def test_config_change_writes_markers_and_restarts_nothing(cluster):
+    assert _markers(cluster) == {}  # the first deployment started the engines: nothing pending
+    before = _pids(cluster)
+    _change_config(cluster, "one")
+    assert _pids(cluster) == before
+    markers = _markers(cluster)
+    assert sorted(markers) == ENGINES, markers
+    assert all("configuration changed" in " ".join(m["reasons"]) for m in markers.values())
+    owner = cluster.shell("ll-node-1", f"stat -c '%U %a' {MARKER}", check=True).stdout.split()
+    assert owner == ["root", "644"]
+
+
+def test_dry_run_prints_the_plan_and_restarts_nothing(cluster):
+    before = _pids(cluster)
+    proc = _orch("test=True")
+    assert proc.returncode == 0, proc.stdout
+    assert "rolling restart: 3 engine(s) in 3 wave(s)" in proc.stdout, proc.stdout
+    for engine in ENGINES:
+        assert f": {engine}" in proc.stdout
+    assert "oldest member" in proc.stdout
+    assert _pids(cluster) == before
+    assert sorted(_markers(cluster)) == ENGINES
+
+
+def test_max_unavailable_above_the_bound_is_refused(cluster):
+    before = _pids(cluster)
+    proc = _orch('pillar={"layline": {"rolling": {"max_unavailable": 2}}}')
+    assert proc.returncode != 0, proc.stdout
+    assert "largest safe value 1" in proc.stdout, proc.stdout
+    assert _pids(cluster) == before
+
+
+def test_rolling_restart_restarts_each_engine_once_keeping_two_up(cluster):
+    before, journal_before, stops = _pids(cluster), _journal(cluster), _stops(cluster)
+    with Watcher(cluster) as watcher:
+        proc = _orch()
+    assert proc.returncode == 0, proc.stdout
+    after = _pids(cluster)
+    assert all(after[m] != before[m] for m in ENGINES), (before, after)
+    assert _stops(cluster) == {m: stops[m] + 1 for m in ENGINES}
+    assert proc.stdout.count(" left the cluster") == 3, proc.stdout
+    assert proc.stdout.count(" Up and ready") == 3, proc.stdout
+    assert watcher.polls >= 5 and watcher.fewest >= 2, (watcher.polls, watcher.fewest)
+    assert _markers(cluster) == {}
+    journal = _journal(cluster)
+    engines = [pid for pid in journal_before if pid.startswith("reactive-engine|")]
+    assert len(engines) == 3, journal_before
+    for pid in engines:  # each engine appended its membership changes; nothing lost
+        assert journal[pid][0] > journal_before[pid][0], (pid, journal[pid], journal_before)
+    assert all(lowest == 1 and highest == rows for rows, lowest, highest in journal.values())
+    # nothing pending any more: a second run restarts nothing and says so
+    again = _orch()
+    assert again.returncode == 0 and "nothing to restart" in again.stdout, again.stdout
+    assert _pids(cluster) == after
+
+
+def test_a_cut_off_node_is_refused(cluster):
+    before = _pids(cluster)
+    cluster.cut("ll-node-2")
+    try:
+        cluster.wait_for(lambda: (_members(cluster) or {}).get("unreachable"), timeout=30,
+                         what="ll-node-2 unreachable")
+        proc = _orch('pillar={"layline": {"rolling": {"all": true}}}')
+    finally:
+        cluster.heal("ll-node-2")
+    assert proc.returncode != 0, proc.stdout
+    assert "REFUSED" in proc.stdout and "ll-node-2" in proc.stdout, proc.stdout
+    cluster.wait_for(lambda: _healthy(cluster), timeout=120, what="healthy after heal")
+    cluster.wait_for(lambda: cluster.salt("ll-node-2", "test.ping").get("ll-node-2") is True,
+                     timeout=120, what="the ll-node-2 minion back")
+    assert _pids(cluster) == before
+
+
+def test_a_node_that_cannot_come_back_stops_the_run_and_a_rerun_finishes(cluster):
+    _change_config(cluster, "two")
+    waves = _plan_waves(cluster)
+    assert sorted(waves) == ENGINES, waves
+    first, broken, last = waves
+    before = _pids(cluster)
+    cluster.shell(broken, f"chmod -x {ENGINE_BIN}", check=True)
+    try:
+        with Watcher(cluster) as watcher:
+            proc = _orch('pillar={"layline": {"rolling": {"timeout": 20}}}')
+    finally:
+        cluster.shell(broken, f"chmod +x {ENGINE_BIN}", check=True)
+    assert proc.returncode != 0, proc.stdout
+    assert f"FAILED at {broken}" in proc.stdout, proc.stdout
+    assert f"last lines of {broken}'s engine log" in proc.stdout
+    assert watcher.fewest >= 2, watcher.fewest
+    after = _pids(cluster)
+    assert after[first] != before[first] and after[last] == before[last]
+    assert sorted(_markers(cluster)) == sorted([broken, last])
+
+    # fixed: systemd restarts the unit (Restart=on-failure); once it is back, re-run
+    cluster.wait_for(lambda: _healthy(cluster), timeout=120, what=f"{broken} back")
+    proc = _orch()
+    assert proc.returncode == 0, proc.stdout
+    assert _markers(cluster) == {}
+    final = _pids(cluster)
+    assert final[last] != before[last] and final[first] == after[first]
+    cluster.wait_for(lambda: _healthy(cluster), timeout=60, what="three engines Up")

@@ -1,0 +1,215 @@
+"""The rolling restart's planner (_runners/layline.py): order, waves, the SBR bound, refusals."""
+
+import pytest
+from rollingsupport import address, runner, settings, view
+
+STRATEGIES = ["keep-majority", "static-quorum", "keep-oldest", "down-all"]
+
+
+def expected_bound(count, strategy, quorum, min_nr):
+    by_strategy = {"keep-majority": (count - 1) // 2, "static-quorum": count - quorum,
+                   "keep-oldest": count - 1, "down-all": 1}[strategy]
+    return max(1, min(by_strategy, count - min_nr, count - 1))
+
+
+def minions(count):
+    return [f"n{i}" for i in range(1, count + 1)]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("count", range(1, 10))
+def test_largest_safe_wave_for_every_strategy_and_size(strategy, count):
+    quorum = count // 2 + 1
+    for min_nr in range(1, count + 1):
+        safe, why, notes = runner.largest_safe(count, strategy, quorum, min_nr)
+        assert safe == expected_bound(count, strategy, quorum, min_nr), (count, min_nr, why)
+        assert ("full outage" in " ".join(notes)) == (count == 1)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("count", range(1, 10))
+def test_waves_all_nodes_once_oldest_last_and_alone_bounded(strategy, count):
+    quorum = count // 2 + 1
+    safe = expected_bound(count, strategy, quorum, 1)
+    names = minions(count)
+    oldest = names[count // 2]
+    conf = settings(count, strategy, quorum_size=quorum, max_unavailable=safe, all=True)
+    plan = runner.build_plan(conf, view(names, oldest=oldest), {}, dict.fromkeys(names, True))
+    assert plan["refused"] == []
+    waves = plan["waves"]
+    assert sorted(m for wave in waves for m in wave) == names
+    assert waves[-1] == [oldest]
+    assert all(1 <= len(wave) <= safe for wave in waves)
+    if count > 1:
+        # never every seed node (every engine is a seed) at once: another one stays Up
+        assert all(len(wave) < count for wave in waves)
+    if strategy == "keep-oldest":
+        assert all(oldest not in wave for wave in waves[:-1])
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("count", range(1, 10))
+def test_max_unavailable_above_the_bound_is_refused_with_the_largest_safe_value(strategy, count):
+    quorum = count // 2 + 1
+    safe = expected_bound(count, strategy, quorum, 1)
+    names = minions(count)
+    conf = settings(count, strategy, quorum_size=quorum, max_unavailable=safe + 1, all=True)
+    plan = runner.build_plan(conf, view(names), {}, dict.fromkeys(names, True))
+    assert len(plan["refused"]) == 1
+    assert f"max_unavailable {safe + 1} is above the largest safe value {safe}" \
+        in plan["refused"][0]
+    assert "REFUSED" in plan["text"]
+
+
+def test_keep_majority_five_nodes_allows_two_at_once_oldest_alone():
+    names = minions(5)
+    conf = settings(5, max_unavailable=2, all=True)
+    plan = runner.build_plan(conf, view(names, oldest="n1"), {}, dict.fromkeys(names, True))
+    assert plan["waves"] == [["n5", "n4"], ["n3", "n2"], ["n1"]]
+
+
+def test_min_nr_of_members_bounds_the_wave():
+    names = minions(5)
+    conf = settings(5, min_nr=4, max_unavailable=2, all=True)
+    plan = runner.build_plan(conf, view(names), {}, dict.fromkeys(names, True))
+    assert "min_nr_of_members 4" in plan["refused"][0]
+
+
+def test_order_not_ready_first_then_newest_to_oldest():
+    names = minions(4)
+    markers = {m: {"reasons": ["configuration changed"], "version": None} for m in names}
+    ready = {"n1": True, "n2": True, "n3": True, "n4": True}
+    ready["n2"] = False
+    plan = runner.build_plan(settings(4), view(names, oldest="n3"), markers, ready)
+    assert plan["waves"] == [["n2"], ["n4"], ["n1"], ["n3"]]
+    assert [n["ready"] for n in plan["nodes"]] == [False, True, True, True]
+    assert "not ready" in plan["text"] and "oldest member" in plan["text"]
+
+
+def test_only_nodes_with_a_marker_with_their_reasons_and_version():
+    names = minions(3)
+    markers = {"n2": {"reasons": ["version 2.5.4 -> 2.5.5"], "version": "2.5.5"}, "n3": None}
+    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
+    assert plan["waves"] == [["n2"]]
+    assert plan["nodes"][0]["version"] == "2.5.5"
+    assert "version 2.5.4 -> 2.5.5" in plan["text"] and "switch to 2.5.5" in plan["text"]
+
+
+def test_nothing_pending_says_so():
+    names = minions(3)
+    plan = runner.build_plan(settings(3), view(names), {}, dict.fromkeys(names, True))
+    assert plan["waves"] == [] and plan["refused"] == []
+    assert plan["text"].startswith("nothing to restart")
+
+
+def test_all_restarts_every_engine_not_the_config_server():
+    names = minions(3)
+    plan = runner.build_plan(settings(3, all=True), view(names), {}, dict.fromkeys(names, True))
+    assert sorted(m for w in plan["waves"] for m in w) == names
+    assert plan["config_server"] is None
+
+
+def test_config_server_marker_restarts_it_after_the_engines():
+    names = minions(3)
+    plan = runner.build_plan(settings(3), view(names), {}, dict.fromkeys(names, True),
+                             {"reasons": ["configuration changed"], "version": None})
+    assert plan["waves"] == []
+    assert plan["config_server"]["reasons"] == ["configuration changed"]
+
+
+@pytest.mark.parametrize(("cluster_view", "needle"), [
+    (view(["n1", "n2"]), "not a cluster member: n3"),
+    (view(["n1", "n2", "n3"], status={"n3": "Joining"}), "not Up: n3 (Joining)"),
+    (view(["n1", "n2", "n3"], unreachable=["n2"]), "unreachable: n2"),
+    (view(["n1", "n2", "n3"], leader=False), "no leader"),
+    (view(["n1", "n2", "n3"], extra=["pekko://layline@old.example.com:5843"]),
+     "members not in layline:cluster:nodes: pekko://layline@old.example.com:5843"),
+    (None, "no engine answered"),
+])
+def test_precheck_refuses_naming_the_nodes(cluster_view, needle):
+    names = minions(3)
+    plan = runner.build_plan(settings(3, all=True), cluster_view, {}, dict.fromkeys(names, True))
+    assert any(needle in reason for reason in plan["refused"]), plan["refused"]
+    assert needle in plan["text"]
+
+
+def test_healthy_cluster_passes_the_precheck():
+    assert runner.precheck(settings(3), view(minions(3))) == []
+
+
+@pytest.mark.parametrize("value", [0, -1, "2", True, 1.5])
+def test_bad_max_unavailable_is_an_error(value):
+    names = minions(3)
+    with pytest.raises(runner.SaltInvocationError, match="layline:rolling:max_unavailable"):
+        runner.build_plan(settings(3, max_unavailable=value), view(names), {}, {})
+
+
+def test_addresses_are_compared_case_insensitively():
+    names = minions(3)
+    cluster_view = view(names)
+    cluster_view["members"][0]["node"] = address("n1").upper().replace("PEKKO", "pekko")
+    assert runner.precheck(settings(3), cluster_view) == []
+
+
+def old_jinja_deploy(nodes, min_nr, database, server):
+    """The order the former Jinja of layline/orch/deploy.sls produced."""
+    steps, last = [], None
+    if database:
+        steps.append(("layline-orch-deploy-salt-state-database", last))
+        last = steps[-1][0]
+    if server:
+        steps.append(("layline-orch-deploy-salt-state-config-server", last))
+        last = steps[-1][0]
+    for position, node in enumerate(nodes, 1):
+        deployed = f"layline-orch-deploy-salt-state-{node}"
+        steps.append((deployed, last))
+        last = deployed
+        if position >= min_nr:
+            for check in (nodes[:position] if position == min_nr else [node]):
+                steps.append((f"layline-orch-deploy-salt-function-ready-{check}", deployed))
+                last = steps[-1][0]
+    return steps
+
+
+@pytest.mark.parametrize("count", range(0, 5))
+@pytest.mark.parametrize("min_nr", [1, 2, 3])
+@pytest.mark.parametrize("database", [True, False])
+def test_deploy_steps_keep_the_former_order(count, min_nr, database):
+    nodes = minions(count)
+    config = {"database": {"backend": "mysql" if database else "h2", "minion": "db"},
+              "config_server": {"minion": "cfg"},
+              "cluster": {"nodes": [{"minion": m} for m in nodes], "min_nr_of_members": min_nr}}
+    steps = runner.deploy_steps(config)
+    assert [(s["id"], s["require"]) for s in steps] == old_jinja_deploy(nodes, min_nr,
+                                                                       database, True)
+    minion_of = {s["id"]: s["minion"] for s in steps}
+    assert minion_of.get("layline-orch-deploy-salt-state-config-server") == "cfg"
+    assert all(s["kind"] == ("ready" if "ready" in s["id"] else "state") for s in steps)
+
+
+def test_unreadable_markers_are_refused_naming_the_node():
+    names = minions(3)
+    markers = {"n2": {"error": "cannot read the restart markers of n2: n2 did not answer"}}
+    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
+    assert plan["refused"] == ["cannot read the restart markers of n2: n2 did not answer"]
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("1min 30s", 90), ("90s", 90), ("1min", 60), ("2min 500ms", 120.5), ("infinity", float("inf")),
+    ("", None), ("soon", None), ("5x", None),
+])
+def test_systemd_timespans(text, seconds):
+    assert runner.timespan_seconds(text) == seconds
+
+
+def test_a_short_unit_stop_timeout_is_refused_naming_the_engine():
+    names = minions(3)
+    markers = {m: {"reasons": ["x"], "version": None} for m in names}
+    timeouts = {"n1": "1min 30s", "n2": "1min", "n3": "1min 30s"}
+    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True),
+                             None, timeouts)
+    assert len(plan["refused"]) == 1 and "n2 (1min)" in plan["refused"][0]
+    # an engine that restarts nothing is not held against the plan
+    plan = runner.build_plan(settings(3), view(names), {"n1": markers["n1"]},
+                             dict.fromkeys(names, True), None, timeouts)
+    assert plan["refused"] == []
