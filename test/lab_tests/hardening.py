@@ -16,7 +16,6 @@ SALT_PYTHON = "/opt/saltstack/salt/bin/python3"
 HOME = "/var/lib/layline"
 # root's files a link could redirect a write to (salt's own cache and logs change by design)
 ROOT_PLACES = ["/etc", "/root", "/opt/layline", "/usr/local", "/var/spool"]
-DEBUG_DROP_IN = "/etc/salt/minion.d/99-layline-debug-test.conf"
 
 _FINGERPRINT = """
 import hashlib, json, os, sys
@@ -54,17 +53,6 @@ def exposure(lab, machine: str, unit: str) -> float:
     match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
     assert match, out
     return float(match.group(1))
-
-
-def set_minion_debug(lab, machines: list[str], on: bool) -> None:
-    """Minion log file at debug (on) or back to the image's level; waits for the minions."""
-    for machine in machines:
-        write = f"echo 'log_level_logfile: debug' > {DEBUG_DROP_IN}" if on else \
-            f"rm -f {DEBUG_DROP_IN}"
-        lab.shell(machine, f"{write} && systemctl restart salt-minion", check=True)
-    lab.wait_for(lambda: all(lab.salt(",".join(machines), "test.ping", tgt_type="list",
-                                      check=False).get(m) is True for m in machines),
-                 timeout=120, what="the minions answering after a restart")
 
 
 class EventCapture:

@@ -381,23 +381,22 @@ def test_links_planted_by_the_service_user_change_no_root_file(seed):
 def test_no_password_in_caches_debug_log_or_event_bus(seed, tmp_path):
     password = _pillar()["database"]["password"]
     forms = [password, json.dumps(password)[1:-1]]
-    hardening.set_minion_debug(seed, ALL, on=True)
-    try:
-        with hardening.EventCapture(tmp_path / "events.txt") as events:
-            ret = apply(seed, "*")
-        assert_applied(ret, ALL)
-        assert "salt/job/" in events.text and "layline-validate-layline-validated" in events.text
-        assert not any(form in events.text for form in forms), "password on the event bus"
-        for machine in ALL:
-            log = seed.shell(machine, "cat /var/log/salt/minion", check=True).stdout
-            assert "[DEBUG   ]" in log, machine
-            assert not any(form in log for form in forms), f"{machine}: password in the log"
-            patterns = " ".join(f"-e {shlex.quote(form)}" for form in forms)
-            cache = seed.shell(machine, "ls /var/cache/salt/minion/sls.p && "
-                                        f"grep -rlaF {patterns} /var/cache/salt/minion || true")
-            assert cache.stdout.strip() == "/var/cache/salt/minion/sls.p", (machine, cache.stdout)
-    finally:
-        hardening.set_minion_debug(seed, ALL, on=False)
+    with hardening.EventCapture(tmp_path / "events.txt") as events:
+        ret = apply(seed, "*")
+    assert_applied(ret, ALL)
+    assert "salt/job/" in events.text and "layline-validate-layline-validated" in events.text
+    assert not any(form in events.text for form in forms), "password on the event bus"
+    patterns = " ".join(f"-e {shlex.quote(form)}" for form in forms)
+    for machine in ALL:
+        # an apply with the minion's log file at debug (salt-call writes the minion's log)
+        seed.shell(machine, "salt-call --log-file-level=debug --out=json state.apply layline >/dev/null",
+                   check=True, timeout=600)
+        log = seed.shell(machine, "cat /var/log/salt/minion", check=True).stdout
+        assert "[DEBUG   ]" in log, machine
+        assert not any(form in log for form in forms), f"{machine}: password in the log"
+        cache = seed.shell(machine, "ls /var/cache/salt/minion/sls.p && "
+                                    f"grep -rlaF {patterns} /var/cache/salt/minion || true")
+        assert cache.stdout.strip() == "/var/cache/salt/minion/sls.p", (machine, cache.stdout)
 
 
 def test_diagnose_and_cluster_health_name_a_cut_node(seed):
