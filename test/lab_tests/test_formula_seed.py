@@ -389,8 +389,8 @@ def test_no_password_in_caches_debug_log_or_event_bus(seed, tmp_path):
     patterns = " ".join(f"-e {shlex.quote(form)}" for form in forms)
     for machine in ALL:
         # an apply with the minion's log file at debug (salt-call writes the minion's log)
-        seed.shell(machine, "salt-call --log-file-level=debug --out=json state.apply layline >/dev/null",
-                   check=True, timeout=600)
+        seed.shell(machine, "salt-call --log-file-level=debug --out=json state.apply layline"
+                            " >/dev/null", check=True, timeout=600)
         log = seed.shell(machine, "cat /var/log/salt/minion", check=True).stdout
         assert "[DEBUG   ]" in log, machine
         assert not any(form in log for form in forms), f"{machine}: password in the log"
