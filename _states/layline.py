@@ -269,44 +269,86 @@ def cluster_definition_managed(name, config, user=None, group=None, mode="0640")
     )
 
 
-def restart_pending(name, reason="configuration changed", user=None, group=None):
-    """
-    Write a restart marker instead of restarting a clustered engine.
+PENDING_DIR = "/var/lib/layline-formula/pending"
 
-    Use it with ``onchanges`` on the engine's configuration (and installation): on
-    a multi-node cluster the formula never restarts engines itself; the rolling
-    restart orchestration restarts every node that has the marker, one at a time,
-    and the engine unit removes the marker whenever the engine starts
-    (``ExecStartPre``), because a starting engine reads the current configuration.
-    The marker holds the reason and a UTC timestamp.
+
+def _read_marker(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_root_file(path, text):
+    """Write ``path`` as root:root 0644 through a new file and a rename (no symlink followed)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    handle = os.open(tmp, flags, 0o644)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.rename(tmp, path)
+    except OSError:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def restart_pending(name, reason="configuration changed", version=None, directory=PENDING_DIR):
+    """
+    Mark a clustered service's restart as pending instead of restarting it.
+
+    Use it with ``onchanges`` on the engine's configuration, unit and
+    installation: on a multi-node cluster the formula never restarts engines
+    itself; ``salt-run state.orch layline.rolling`` restarts every node with a
+    marker and removes the marker only after the node passed its health gate
+    (so a re-run after a failure continues with what is still pending).
+
+    The marker is ``<directory>/<name>.json`` (root-owned, default directory
+    ``/var/lib/layline-formula/pending``), JSON ``{"reasons": [...], "version":
+    <target version or null>, "written": "<UTC ISO time>"}``; a second change
+    before the restart adds its reason. ``version``: the release the node
+    switches to at its restart (``layline.switch_release``).
 
     .. code-block:: yaml
 
         layline-service-layline-restart_pending:
           layline.restart_pending:
-            - name: /var/lib/layline/.layline/reactive-engine/restart-pending
+            - name: layline-reactive-engine
             - reason: reactive engine configuration changed
-            - user: layline
             - onchanges:
               - sls: layline.config.engine
     """
     ret = _ret(name)
+    if not isinstance(name, str) or "/" in name or not name:
+        ret["result"] = False
+        ret["comment"] = f"name must be a unit name such as layline-reactive-engine, not {name!r}"
+        return ret
+    path = os.path.join(directory, f"{name}.json")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if __opts__.get("test"):
         ret["result"] = None
-        ret["comment"] = f"restart marker {name} would be written: {reason}"
+        ret["comment"] = f"restart marker {path} would be written: {reason}"
         ret["changes"] = {"restart_pending": reason}
         return ret
+    previous = _read_marker(path) or {}
+    reasons = [str(r) for r in previous.get("reasons") or [] if isinstance(r, str)]
+    if reason not in reasons:
+        reasons.append(reason)
+    marker = {"reasons": reasons,
+              "version": version if version is not None else previous.get("version"),
+              "written": stamp}
     try:
-        os.makedirs(os.path.dirname(name), exist_ok=True)
-        with open(name, "w", encoding="utf-8") as marker:
-            marker.write(f"{reason}\n{stamp}\n")
-        if user or group:
-            __salt__["file.chown"](name, user or "root", group or "root")
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        _write_root_file(path, json.dumps(marker, indent=2) + "\n")
     except OSError as exc:
         ret["result"] = False
-        ret["comment"] = f"cannot write restart marker {name}: {exc}"
+        ret["comment"] = f"cannot write restart marker {path}: {exc}"
         return ret
     ret["comment"] = f"restart pending: {reason}"
     ret["changes"] = {"restart_pending": reason, "since": stamp}
+    if version is not None:
+        ret["changes"]["version"] = version
     return ret

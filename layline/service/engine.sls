@@ -2,10 +2,11 @@
 # layline-reactive-engine.service.
 # Single engine: restarted when its installation or configuration changes.
 # Multi-node cluster: never restarted here (a restart of several members at
-# once would break the cluster): a change writes the restart marker
-# <home>/.layline/reactive-engine/restart-pending for the rolling restart
-# orchestration; the unit removes the marker whenever the engine starts. A
-# stopped engine is started either way. With the MySQL backend the engine
+# once would break the cluster): a change writes the root-owned restart marker
+# /var/lib/layline-formula/pending/layline-reactive-engine.json; the rolling
+# restart (salt-run state.orch layline.rolling) restarts the node and clears
+# the marker once the node is healthy again. A stopped engine is started
+# either way. With the MySQL backend the engine
 # starts only once the schema is there (layline_db.tables_present waits).
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
@@ -16,7 +17,6 @@
 {%- set roles = salt['layline.roles'](config=layline) %}
 {%- set multi_node = salt['layline.is_multi_node'](config=layline) %}
 {%- set mysql = layline.database.backend == 'mysql' %}
-{%- set marker = layline.home ~ '/.layline/reactive-engine/restart-pending' %}
 {%- set after = ['network-online.target'] %}
 {%- if 'database' in roles %}
 {%-   do after.append(layline.database.service ~ '.service') %}
@@ -44,8 +44,7 @@ layline-service-file-managed-engine:
         group: {{ layline.group }}
         home: {{ layline.home }}
         exec_start: {{ layline.install_dir }}/bin/reactive-engine
-        exec_start_pre:
-          - -/bin/rm -f {{ marker }}
+        exec_start_pre: []
         after: {{ after | json }}
         protect_home: {{ not (layline.home.startswith('/home') or layline.home.startswith('/root')) }}
     - require:
@@ -71,10 +70,8 @@ layline-service-layline_db-tables_present:
 
 layline-service-layline-restart_pending:
   layline.restart_pending:
-    - name: {{ marker }}
+    - name: layline-reactive-engine
     - reason: reactive engine installation, unit or configuration changed
-    - user: {{ layline.user }}
-    - group: {{ layline.group }}
     - onchanges:
       - sls: {{ sls_install }}
       - sls: {{ sls_config }}
