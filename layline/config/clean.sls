@@ -11,7 +11,7 @@ include:
 layline-config-clean-file-absent:
   file.absent:
     - names:
-      - {{ layline.install_dir }}/config/config-server/application.conf
+      - {{ layline.install_dir }}/current/config/config-server/application.conf
       - {{ layline.home }}/.layline/reactive-engine/config/application.conf
     - require:
       - sls: {{ sls_service_clean }}

@@ -17,6 +17,8 @@
 {%- set roles = salt['layline.roles'](config=layline) %}
 {%- set multi_node = salt['layline.is_multi_node'](config=layline) %}
 {%- set mysql = layline.database.backend == 'mysql' %}
+{%- set active = salt['layline_release.active'](layline.install_dir) %}
+{%- set pending = salt['layline_release.pending_version']('layline-reactive-engine') %}
 {%- set after = ['network-online.target'] %}
 {%- if 'database' in roles %}
 {%-   do after.append(layline.database.service ~ '.service') %}
@@ -43,7 +45,7 @@ layline-service-file-managed-engine:
         user: {{ layline.user }}
         group: {{ layline.group }}
         home: {{ layline.home }}
-        exec_start: {{ layline.install_dir }}/bin/reactive-engine
+        exec_start: {{ layline.install_dir }}/current/bin/reactive-engine
         exec_start_pre: []
         after: {{ after | json }}
         protect_home: {{ not (layline.home.startswith('/home') or layline.home.startswith('/root')) }}
@@ -76,6 +78,26 @@ layline-service-layline-restart_pending:
       - sls: {{ sls_install }}
       - sls: {{ sls_config }}
       - file: layline-service-file-managed-engine
+
+{#- a new release waits beside the running one; the rolling restart switches to it #}
+layline-service-layline_release-pending_version_dropped:
+  layline_release.pending_version_dropped:
+    - name: /var/lib/layline-formula/pending/layline-reactive-engine.json
+    - version: {{ layline.version | json }}
+    - require:
+      - sls: {{ sls_install }}
+{%-   if active and active != layline.version and pending != layline.version %}
+
+layline-service-layline-restart_pending-version:
+  layline.restart_pending:
+    - name: layline-reactive-engine
+    - reason: version {{ active }} -> {{ layline.version }}
+    - version: {{ layline.version | json }}
+    - require:
+      - layline_release: layline-service-layline_release-pending_version_dropped
+    - require_in:
+      - service: layline-service-service-running-engine
+{%-   endif %}
 {%- endif %}
 
 layline-service-service-running-engine:

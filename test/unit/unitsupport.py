@@ -106,7 +106,7 @@ def map_jinja_post_process(config):
         if distribution.get(key):
             distribution[key] = str(distribution[key]).replace("{version}", version)
     if not distribution.get("installer_args"):
-        distribution["installer_args"] = ["-q", "-dir", config.get("install_dir")]
+        distribution["installer_args"] = ["-q", "-dir", "{dir}"]
     return config
 
 
