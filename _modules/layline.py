@@ -1614,6 +1614,37 @@ def version_installed(install_dir, version):
         return False
 
 
+UNITS = {"engine": "layline-reactive-engine", "config-server": "layline-config-server"}
+
+
+def _retired_units(config, minion_id, installed_units):
+    """Units installed here whose role the pillar no longer gives this minion (multi-node only)."""
+    if _is_single_host(config):
+        return []
+    roles = _roles_for(config, minion_id)
+    return [unit for role, unit in UNITS.items()
+            if unit in installed_units and role not in roles]
+
+
+def retired_units(config=None, unit_dir="/etc/systemd/system"):
+    """
+    Return the layline units installed on this minion that its pillar no longer
+    gives it a role for: a node removed from ``layline:cluster:nodes`` (or a
+    former ``layline:config_server:minion``) of a multi-node pillar. Always empty
+    with the single-host default (an empty pillar gives every minion both roles).
+    ``state.apply layline`` decommissions them (``layline.decommission``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.retired_units
+    """
+    installed = [unit for unit in UNITS.values()
+                 if os.path.isfile(os.path.join(unit_dir, f"{unit}.service"))]
+    return _retired_units(_config(config), _minion_id(), installed)
+
+
 def switch_release(version, install_dir=None):
     """
     Point this node at the installed release ``version``
