@@ -86,7 +86,8 @@ layline-service-layline_release-pending_version_dropped:
     - version: {{ layline.version | json }}
     - require:
       - sls: {{ sls_install }}
-{%-   if active and active != layline.version and pending != layline.version %}
+{%-   if active and active != layline.version and pending != layline.version
+         and not salt['layline_release.switch_now'](layline.install_dir) %}
 
 layline-service-layline-restart_pending-version:
   layline.restart_pending:
