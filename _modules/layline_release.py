@@ -186,11 +186,13 @@ def switch_now(install_dir=None):
 
         salt ll-node-1 layline_release.switch_now
     """
+    current = active(install_dir)
     roles = __salt__["layline.roles"]()
-    running = bool(__salt__["service.status"](ENGINE_UNIT)) if "engine" in roles else False
-    return decide_switch(
-        __salt__["layline.is_multi_node"](), roles, active(install_dir), running
-    )
+    multi_node = __salt__["layline.is_multi_node"]()
+    if decide_switch(multi_node, roles, current, engine_running=True):
+        return True
+    # only here does it matter whether the engine runs
+    return decide_switch(multi_node, roles, current, bool(__salt__["service.status"](ENGINE_UNIT)))
 
 
 def switch(version, install_dir=None, restart_config_server=True):

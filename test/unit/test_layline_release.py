@@ -186,3 +186,14 @@ def test_stale_account_hosts_only_of_the_layline_user():
             {"User": "other", "Host": "gone.example.com"}]
     allowed = ["ll-node-1.orb.local", "ll-node-2.orb.local"]
     assert db.stale_account_hosts(rows, "layline", allowed) == ["ll-node-3.orb.local"]
+
+
+def test_switch_now_asks_the_service_only_when_it_matters(release, tmp_path):
+    asked = []
+    release.__salt__ = {"layline.roles": lambda: ["engine"], "layline.is_multi_node": lambda: True,
+                        "service.status": lambda unit: asked.append(unit) or True}
+    assert release.switch_now(str(tmp_path)) is True and asked == []  # nothing installed yet
+    _install(tmp_path, "2.5.4")
+    release.switch("2.5.4", install_dir=str(tmp_path), restart_config_server=False)
+    assert release.switch_now(str(tmp_path)) is False  # a running engine of a cluster
+    assert asked == ["layline-reactive-engine"]
