@@ -241,8 +241,10 @@ def custom_states_sls(extra_states_tree, tmp_path):
                 - config: {{{{ config | json }}}}
             llt-restart-pending:
               layline.restart_pending:
-                - name: {tmp_path}/restart-pending
+                - name: layline-reactive-engine
+                - directory: {tmp_path}/pending
                 - reason: test reason
+                - version: 2.5.5
                 - onchanges:
                   - layline: llt-engine-conf
             """
@@ -280,14 +282,17 @@ def test_custom_states_apply_and_are_idempotent(salt_cli, use_pillar, custom_sta
     assert all(n["modifier"] == "add" for n in definition["bootstrapNodes"])
     assert all(uuid.UUID(n["uuid"]).version == 5 for n in definition["bootstrapNodes"])
 
-    marker = (base / "restart-pending").read_text().splitlines()
-    assert marker[0] == "test reason" and marker[1].endswith("Z")
+    marker_file = base / "pending" / "layline-reactive-engine.json"
+    marker = json.loads(marker_file.read_text())
+    assert marker["reasons"] == ["test reason"] and marker["version"] == "2.5.5"
+    assert marker["written"].endswith("Z")
+    assert stat.S_IMODE(marker_file.stat().st_mode) == 0o644
 
-    (base / "restart-pending").unlink()
+    marker_file.unlink()
     ret = salt_cli.run("state.apply", "llt.custom", minion_tgt="ll-node-1")
     second = _by_id(_states(ret, "ll-node-1"))
     assert all(s["result"] is True and not s["changes"] for s in second.values()), second
-    assert not (base / "restart-pending").exists()
+    assert not marker_file.exists()
 
 
 def test_custom_states_honour_test_mode(salt_cli, use_pillar, custom_states_sls):
