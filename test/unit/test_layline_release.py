@@ -197,3 +197,28 @@ def test_switch_now_asks_the_service_only_when_it_matters(release, tmp_path):
     release.switch("2.5.4", install_dir=str(tmp_path), restart_config_server=False)
     assert release.switch_now(str(tmp_path)) is False  # a running engine of a cluster
     assert asked == ["layline-reactive-engine"]
+
+
+def test_stale_hosts_leaves_no_mysql_error_for_the_states(tmp_path):
+    db = _load("_modules/layline_db.py", "layline_db_stale_hosts_under_test")
+    config = {"database": {"user": "layline", "allowed_hosts": ["ll-node-1.orb.local"]}}
+    calls = []
+
+    def user_list(**kwargs):
+        calls.append(kwargs)
+        db.__context__["mysql.error"] = "MySQL Error 2003: Can't connect"
+        return []
+
+    db.__salt__ = {"mysql.user_list": user_list}
+    db.__context__ = {}
+    # no server socket yet (first run): not even asked
+    assert db.stale_hosts(config, connection_unix_socket=str(tmp_path / "none.sock")) == []
+    assert calls == []
+    socket = tmp_path / "mysqld.sock"
+    socket.touch()
+    assert db.stale_hosts(config, connection_unix_socket=str(socket)) == []
+    assert len(calls) == 1 and "mysql.error" not in db.__context__
+    db.__salt__["mysql.user_list"] = lambda **kw: [
+        {"User": "layline", "Host": "ll-node-1.orb.local"},
+        {"User": "layline", "Host": "ll-node-3.orb.local"}]
+    assert db.stale_hosts(config, connection_unix_socket=str(socket)) == ["ll-node-3.orb.local"]
