@@ -8,8 +8,8 @@
 # never modifies, its binaries). <install_dir>/current points at the release
 # the node runs: moved here unless a running engine of a multi-node cluster
 # uses it (that node moves at its rolling restart, layline.switch_release).
-# A version change refuses to start a third version while a previous rollout
-# is half done.
+# Installing a release this node does not run yet is refused when it would be
+# a third version in the cluster (a previous rollout is half done).
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set dist = layline.distribution %}
@@ -21,7 +21,7 @@
 
 include:
   - {{ tplroot }}.validate
-{%- if active and active != layline.version %}
+{%- if active != layline.version %}
 
 layline-install-layline_release-rollout_allowed:
   layline_release.rollout_allowed:
