@@ -238,6 +238,10 @@ def switch(version, install_dir=None, restart_config_server=True):
     if os.path.lexists(tmp):
         os.unlink(tmp)
     os.symlink(relative, tmp)
+    # the link belongs to whoever owns the install dir (root:<group>), as the recursive
+    # ownership of layline.install would make it: the next run then changes nothing
+    owner = os.stat(install_dir)
+    os.lchown(tmp, owner.st_uid, owner.st_gid)
     os.replace(tmp, current)
     log.info("layline release %s -> %s (%s)", previous, version, current)
     if restart_config_server and __salt__["service.status"](CONFIG_SERVER_UNIT):

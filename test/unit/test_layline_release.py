@@ -104,6 +104,15 @@ def test_switch_is_idempotent_and_atomic(release, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "releases"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_switch_gives_the_link_the_install_dirs_owner(release, tmp_path):
+    _install(tmp_path, "2.5.4")
+    os.chown(tmp_path, 0, 65534)
+    release.switch("2.5.4", install_dir=str(tmp_path))
+    link = os.lstat(tmp_path / "current")
+    assert (link.st_uid, link.st_gid) == (0, 65534)
+
+
 def test_switch_refuses_a_release_that_is_not_installed(release, tmp_path):
     _install(tmp_path, "2.5.4")
     release.switch("2.5.4", install_dir=str(tmp_path))
