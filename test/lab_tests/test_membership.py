@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from formula import assert_applied
+from formula import assert_applied, changed
 
 pytestmark = pytest.mark.lab
 
@@ -313,4 +313,8 @@ def test_upgrade_and_rollback(cluster):
             assert lab.shell(machine, "ls /opt/layline/releases").stdout.split() == [
                 "2.5.4", "2.5.5"]
     assert watcher.min_up >= 1, (watcher.min_up, watcher.seen)
+    # converged: another run changes nothing and marks nothing
+    again = cluster.apply()
+    assert_applied(again, ["ll-mysql", "ll-config-server", *engines])
+    assert changed(again) == {}, changed(again)
 
