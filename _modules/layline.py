@@ -374,6 +374,8 @@ def _mask_secrets(data):
 
 
 def _secret_values(config):
+    if not isinstance(config, dict):  # an invalid model: validation reports it
+        return []
     password = _section(config, "database").get("password")
     return [str(password)] if password not in (None, "") else []
 

@@ -287,13 +287,15 @@ def validated(name, installing=True, config=None):
             - failhard: True
     """
     ret = _ret(name)
+    model = {}
     try:
         model = _model(config)
         errors, warnings = _private("_validate")(model, __opts__["id"], installing)
     except Exception as exc:  # noqa: BLE001 - report any crash as a failed validation
         ret["result"] = False
+        # scrub with the model read on the minion (``config`` is None outside tests)
         ret["comment"] = _redact(f"layline.validate failed: {type(exc).__name__}: {exc}",
-                                 config or {})
+                                 model)
         return ret
     lines = []
     if errors:

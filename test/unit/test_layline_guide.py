@@ -225,7 +225,7 @@ def test_lightbend_reads_exactly_the_model_for_every_test_pillar(map_jinja):
     layline = load_module()
     cases = list(_scenario_configs(map_jinja))
     assert {c[0] for c in cases} == {"single", "seed", "allinone", "seed+extra_config"}
-    texts = {f"{s}/{r}/{m}": layline.render(r, c, minion_id=m) for s, r, m, c in cases}
+    texts = {f"{s}/{r}/{m}": layline._render_text(r, c, m) for s, r, m, c in cases}
     parsed = lightbend_hocon.parse_texts(texts)
     for scenario, role, minion, config in cases:
         model = layline.render_data(role, config, minion_id=minion)

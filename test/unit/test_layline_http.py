@@ -263,12 +263,13 @@ def _seed_rows(layline, config):
 
 
 def test_diagnose_seed_nodes_of_rendered_and_deployed_file(layline, make_config, tmp_path):
-    config = make_config(SEED_PILLAR, {"home": str(tmp_path)})
+    config = make_config(SEED_PILLAR, {"config_dir": str(tmp_path / "etc")})
     assert _seed_rows(layline, config) == [
         ("rendered config", "ok", "3 seed node(s) in pillar order")]
-    deployed = tmp_path / ".layline/reactive-engine/config/application.conf"
+    # the file config_managed deploys: <config_dir>/reactive-engine/application.conf
+    deployed = tmp_path / "etc/reactive-engine/application.conf"
     deployed.parent.mkdir(parents=True)
-    deployed.write_text(layline.render("reactive-engine", config, minion_id="ll-node-1"))
+    deployed.write_text(layline._render_text("reactive-engine", config, "ll-node-1"))
     assert _seed_rows(layline, config)[1] == (str(deployed), "ok",
                                               "3 seed node(s) in pillar order")
     # a hand-edited file: seed list in another order
@@ -284,12 +285,12 @@ def test_diagnose_seed_nodes_of_rendered_and_deployed_file(layline, make_config,
 
 def test_diagnose_seed_nodes_flags_an_override_in_extra_config(layline, make_config, tmp_path):
     extra = {"reactive_engine": {"pekko": {"cluster": {"seed-nodes": ["pekko://x@y:1"]}}}}
-    config = make_config(SEED_PILLAR, {"home": str(tmp_path), "extra_config": extra})
+    config = make_config(SEED_PILLAR, {"config_dir": str(tmp_path), "extra_config": extra})
     [(target, result, detail)] = _seed_rows(layline, config)
     assert (target, result) == ("rendered config", "failed")
     assert "pekko://x@y:1" in detail
     extra = {"reactive_engine": {"pekko.remote.artery.canonical.hostname": "elsewhere"}}
-    config = make_config(SEED_PILLAR, {"home": str(tmp_path), "extra_config": extra})
+    config = make_config(SEED_PILLAR, {"config_dir": str(tmp_path), "extra_config": extra})
     assert _seed_rows(layline, config)[0][1] == "failed"
 
 
