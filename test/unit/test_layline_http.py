@@ -296,13 +296,14 @@ def test_diagnose_seed_nodes_flags_an_override_in_extra_config(layline, make_con
 
 def test_status_on_the_single_host_names_this_minion(layline, engines, make_config):
     start, port = engines
-    config = make_config(SINGLE_PILLAR, {"ports": {"rest": port, "management": port}})
+    config = make_config(SINGLE_PILLAR,
+                         {"ports": {"rest": port, "management": port, "cluster": port}})
     start("127.0.0.1", {"/cluster/members": (200, _members(port, up=["127.0.0.1"])),
                         "/engine/status": (200, _engine_status("127.0.0.1", port))})
     layline.__opts__["id"] = "ll-single"
     assert layline.status(config=config, timeout=1) == [
         {"node": "ll-single", "hostname": "127.0.0.1", "state": "Up", "version": "2.5.4",
-         "uptime": 12.5, "unreachable": False}]
+         "uptime": 12.5, "unreachable": False, "in_pillar": True}]
 
 
 def test_diagnose_database_rows_login_and_tables(layline, config):
