@@ -33,10 +33,11 @@ def test_wrong_rolling_values_are_errors_naming_the_key(layline, make_config, ro
     assert any(error.startswith(f"layline:{key}") for error in errors), errors
 
 
-def test_unknown_rolling_key_is_a_warning_like_every_unknown_key(layline, make_config):
+def test_unknown_rolling_key_is_an_error_like_every_unknown_key(layline, make_config):
     config = make_config(SEED_PILLAR, {"rolling": {"max_unavailbale": 2}})
-    warnings = layline._validate(config, "ll-node-1")[1]
-    assert any(w.startswith("layline:rolling: unknown key(s) max_unavailbale") for w in warnings)
+    errors = _errors(layline, config)
+    assert any(e.startswith("layline:rolling:max_unavailbale: unknown key: did you mean "
+                            "'max_unavailable'?") for e in errors), errors
 
 
 def test_rolling_must_be_a_mapping(layline, make_config):
