@@ -351,7 +351,8 @@ def test_seed_engine_is_restarted_only_through_the_marker(salt_cli, use_pillar):
 def test_seed_engine_starts_only_after_the_schema(salt_cli, use_pillar):
     use_pillar("seed")
     chunks = _low(salt_cli, "ll-node-1")
-    engine = next(c for c in chunks if c["name"] == "layline-reactive-engine")
+    engine = next(c for c in chunks
+                  if (c["state"], c["name"]) == ("service", "layline-reactive-engine"))
     gate = next(c for c in chunks if (c["state"], c["fun"]) == ("layline_db", "tables_present"))
     assert ("layline_db", gate["__id__"]) in _requisites(engine, "require"), engine
     assert gate["order"] < engine["order"]
