@@ -583,15 +583,14 @@ def _check_version_and_distribution(config, found, installs):
     args = dist.get("installer_args")
     if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
         found.error("distribution:installer_args", "must be a list of strings, e.g. "
-                    "['-q', '-dir', '/opt/layline']")
+                    "['-q', '-dir', '{dir}']")
     elif any(_CONTROL_CHAR_RE.search(arg) for arg in args):
         found.error("distribution:installer_args", "must not contain control characters")
-    elif "-dir" in args:
-        position = args.index("-dir")
-        target = args[position + 1] if position + 1 < len(args) else None
-        if target != config.get("install_dir"):
-            found.warn("distribution:installer_args", f"-dir {target!r} differs from "
-                       f"layline:install_dir {config.get('install_dir')!r}")
+    elif not any("{dir}" in arg for arg in args):
+        # each version goes into its own release directory, never the one a node runs
+        found.error("distribution:installer_args", "must contain {dir} (replaced by the "
+                    "release directory <install_dir>/releases/<version>), e.g. "
+                    "['-q', '-dir', '{dir}']")
 
 
 def _check_paths_and_account(config, found):
@@ -1599,15 +1598,42 @@ def _management_endpoint(host, port, config):
     return host, port
 
 
+def _address_host(address):
+    """Host of a Pekko address ``pekko://system@host:port`` (IPv6 without brackets), or None."""
+    match = re.match(r"^[a-z]+://[^@/]+@(\[[^\]]+\]|[^:/]+):\d+", str(address or ""))
+    return match.group(1).strip("[]") if match else None
+
+
+def _status_row(node, hostname, rest_port, timeout, unreachable, in_pillar, member_state=None):
+    url = f"http://{_url_host(hostname)}:{rest_port}/engine/status"
+    code, body, _error = _http_get(url, timeout)
+    answered = code == 200 and isinstance(body, dict)
+    return {
+        "node": node,
+        "hostname": hostname,
+        "state": body.get("state") if answered else (member_state or "Unreachable"),
+        "version": body.get("version") if answered else None,
+        "uptime": body.get("uptime") if answered else None,
+        "unreachable": not answered or unreachable,
+        "in_pillar": in_pillar,
+    }
+
+
 def status(config=None, timeout=5):
     """
-    Return one row per configured engine node, like the Cluster page of the
-    layline UI: ``{node, hostname, state, version, uptime, unreachable}``.
+    Return one row per engine, like the Cluster page of the layline UI:
+    ``{node, hostname, state, version, uptime, unreachable, in_pillar}``.
+
+    The configured nodes come first, in seed order; then every live member of
+    the cluster (``/cluster/members``) that ``layline:cluster:nodes`` does not
+    list, with ``node`` None and ``in_pillar`` False (a removed node still
+    running, or a stranger), so the table never hides a member.
 
     ``state`` comes from the node's REST ``/engine/status`` (``Unreachable``
-    when it does not answer), ``uptime`` is in seconds, ``unreachable`` is
-    True when the node does not answer or the cluster lists it unreachable.
-    Exits non-zero when a node is not ``Up`` or is unreachable.
+    when it does not answer), ``version`` is the release the node runs,
+    ``uptime`` is in seconds, ``unreachable`` is True when the node does not
+    answer or the cluster lists it unreachable. Exits non-zero when a row is
+    not ``Up`` or is unreachable.
 
     CLI Example:
 
@@ -1624,20 +1650,22 @@ def status(config=None, timeout=5):
         for entry in (cluster_view or {}).get("unreachable", [])
         if isinstance(entry, dict)
     }
-    rows = []
+    rows, known = [], set()
     for node in _engine_nodes(config, minion_id):
-        url = f"http://{_url_host(node['hostname'])}:{ports.get('rest')}/engine/status"
-        code, body, _error = _http_get(url, timeout)
-        answered = code == 200 and isinstance(body, dict)
         address = _normalise_address(_seed_address(node["hostname"], ports.get("cluster")))
-        rows.append({
-            "node": node.get("minion"),
-            "hostname": node["hostname"],
-            "state": body.get("state") if answered else "Unreachable",
-            "version": body.get("version") if answered else None,
-            "uptime": body.get("uptime") if answered else None,
-            "unreachable": not answered or address in flagged,
-        })
+        known.add(address)
+        rows.append(_status_row(node.get("minion"), node["hostname"], ports.get("rest"),
+                                timeout, address in flagged, True))
+    for member in (cluster_view or {}).get("members", []):
+        if not isinstance(member, dict):
+            continue
+        address = _normalise_address(member.get("node"))
+        host = _address_host(member.get("node"))
+        if address in known or host is None:
+            continue
+        known.add(address)
+        rows.append(_status_row(None, host, ports.get("rest"), timeout, address in flagged,
+                                False, member.get("status")))
     _set_retcode(any(row["state"] != "Up" or row["unreachable"] for row in rows))
     return rows
 
@@ -2022,3 +2050,55 @@ def clear_pending(unit):
     except OSError as exc:
         raise CommandExecutionError(f"cannot remove the restart marker {path}: {exc}") from None
     return True
+
+
+UNITS = {"engine": "layline-reactive-engine", "config-server": "layline-config-server"}
+
+
+def _retired_units(config, minion_id, installed_units):
+    """Units installed here whose role the pillar no longer gives this minion (multi-node only)."""
+    if _is_single_host(config):
+        return []
+    roles = _roles_for(config, minion_id)
+    return [unit for role, unit in UNITS.items()
+            if unit in installed_units and role not in roles]
+
+
+def retired_units(config=None, unit_dir="/etc/systemd/system"):
+    """
+    Return the layline units installed on this minion that its pillar no longer
+    gives it a role for: a node removed from ``layline:cluster:nodes`` (or a
+    former ``layline:config_server:minion``) of a multi-node pillar. Always empty
+    with the single-host default (an empty pillar gives every minion both roles).
+    ``state.apply layline`` decommissions them (``layline.decommission``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.retired_units
+    """
+    installed = [unit for unit in UNITS.values()
+                 if os.path.isfile(os.path.join(unit_dir, f"{unit}.service"))]
+    return _retired_units(_config(config), _minion_id(), installed)
+
+
+def switch_release(version, install_dir=None):
+    """
+    Point this node at the installed release ``version``
+    (``<install_dir>/current -> releases/<version>``); idempotent. Refuses, changing
+    nothing, when that release is not installed. The rolling restart calls it between
+    an engine's graceful stop and its start; a configuration server on the same
+    machine is restarted to follow. See the module ``layline_release``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-node-1 layline.switch_release version=2.5.5
+    """
+    if "layline_release.switch" not in __salt__:
+        raise CommandExecutionError(
+            "the layline_release execution module is not loaded: run saltutil.sync_all"
+        )
+    return __salt__["layline_release.switch"](str(version), install_dir=install_dir)

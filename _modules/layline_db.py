@@ -355,6 +355,49 @@ def allowed_hosts(config=None):
     return result or ["localhost"]
 
 
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
+
+
+def stale_account_hosts(rows, user, allowed):
+    """Hosts of ``user``'s accounts in ``rows`` (``{User, Host}``) that ``allowed`` lacks."""
+    allowed = {str(host).lower() for host in allowed}
+    hosts = {
+        _text(row.get("Host")) for row in rows
+        if isinstance(row, dict) and _text(row.get("User")) == user
+        and str(_text(row.get("Host"))).lower() not in allowed
+    }
+    return sorted(host for host in hosts if host is not None)
+
+
+def stale_hosts(config=None, **connection_args):
+    """
+    Hosts of accounts of the layline user (``layline:database:user``) that
+    :py:func:`allowed_hosts` no longer lists, e.g. of a node removed from
+    ``layline:cluster:nodes``. Reads ``mysql.user`` through saltext.mysql's
+    ``mysql.user_list`` with ``connection_args`` (``connection_unix_socket``,
+    ``connection_user``, ...); never lists other users' accounts. Empty when
+    saltext.mysql is not loaded yet or the server does not answer (a fresh
+    server has no stale accounts).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.stale_hosts connection_unix_socket=/run/mysqld/mysqld.sock
+    """
+    config = _config(config)
+    socket = connection_args.get("connection_unix_socket")
+    if "mysql.user_list" not in __salt__ or (socket and not os.path.exists(socket)):
+        return []
+    rows = __salt__["mysql.user_list"](**connection_args)
+    if __context__.pop("mysql.error", None) is not None or not isinstance(rows, (list, tuple)):
+        # saltext.mysql's states read this shared key: a failed look-up must not fail them
+        return []
+    user = (config.get("database") or {}).get("user")
+    return stale_account_hosts(rows, user, allowed_hosts(config))
+
+
 # --------------------------------------------------------------------------- DDL parsing
 
 

@@ -3,7 +3,8 @@
 # model): validation first; then the Python libraries of the formula's modules
 # (layline.python), MySQL (database), the distribution and its configuration
 # (config server, engine), the schema (config server with the MySQL backend),
-# the cluster definition and the services.
+# the cluster definition and the services; a layline service this minion no
+# longer has a role for is decommissioned.
 # Without the formula's custom modules on the minion (no saltutil.sync_all
 # yet) it renders one failing state that says so, and changes nothing.
 {%- set tplroot = tpldir.split('/')[0] %}
@@ -19,6 +20,7 @@ layline-init-test-fail_without_changes:
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set roles = salt['layline.roles'](config=layline) %}
 {%- set runs_layline = 'config-server' in roles or 'engine' in roles %}
+{%- set retired = salt['layline.retired_units'](config=layline) %}
 
 include:
   - {{ tplroot }}.validate
@@ -40,5 +42,8 @@ include:
 {%- endif %}
 {%- if runs_layline %}
   - {{ tplroot }}.service
+{%- endif %}
+{%- if retired %}
+  - {{ tplroot }}.decommission
 {%- endif %}
 {%- endif %}

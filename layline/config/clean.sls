@@ -13,7 +13,7 @@ include:
 layline-config-clean-file-absent:
   file.absent:
     - names:
-      - {{ (layline.install_dir ~ '/config/config-server/application.conf') | json }}
+      - {{ (layline.install_dir ~ '/current/config/config-server/application.conf') | json }}
       - {{ (layline.config_dir ~ '/reactive-engine') | json }}
     - require:
       - sls: {{ sls_validate }}

@@ -1,11 +1,15 @@
 # vim: ft=sls
-# Configuration server: <install_dir>/config/config-server/application.conf
-# (root-owned install tree), root:<group> 0640, rendered and written on the
-# minion by layline.config_managed. The server creates its own log and
-# database directories under the service user's home.
+# Configuration server: <release>/config/config-server/application.conf
+# (root-owned install tree) in the release of layline:version and, while the
+# machine still runs another release (an engine of a multi-node cluster on it
+# waits for its rolling restart), in that one too; root:<group> 0640, rendered
+# and written on the minion by layline.config_managed. The server creates its
+# own log and database directories under the service user's home.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
+{%- set active = salt['layline_release.active'](layline.install_dir) %}
+{%- set versions = [layline.version] + ([active] if active and active != layline.version else []) %}
 
 include:
   - {{ sls_install }}
@@ -13,7 +17,11 @@ include:
 
 layline-config-layline-config_managed-config-server:
   layline.config_managed:
-    - name: {{ (layline.install_dir ~ '/config/config-server/application.conf') | json }}
+    - names:
+{%- for version in versions %}
+      - {{ (salt['layline_release.paths'](layline.install_dir, version).release
+            ~ '/config/config-server/application.conf') | json }}
+{%- endfor %}
     - role: config-server
     - group: {{ layline.group | json }}
     - require:

@@ -1,16 +1,36 @@
 # vim: ft=sls
 # Service user and group, the distribution (downloaded and verified into the
-# cache), the unattended installer (run again only when <install_dir>/VERSION
-# differs from layline:version) and ownership of the install tree
-# (root:<group>: the service reads, never modifies, its binaries).
+# cache) and the unattended installer, each version into its own release
+# directory <install_dir>/releases/<version> (never into the one a running
+# process uses; installer_args get `{dir}` replaced by it). Both are skipped when
+# that directory's VERSION is layline:version already, so a rollback downloads
+# nothing. Ownership of the install tree is root:<group> (the service reads,
+# never modifies, its binaries). <install_dir>/current points at the release
+# the node runs: moved here unless a running engine of a multi-node cluster
+# uses it (that node moves at its rolling restart, layline.switch_release).
+# Installing a release this node does not run yet is refused when it would be
+# a third version in the cluster (a previous rollout is half done).
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set dist = layline.distribution %}
 {%- set installer = dist.cache_dir ~ '/' ~ dist.source.split('?')[0].rstrip('/').split('/')[-1] %}
-{%- set version_file = layline.install_dir ~ '/VERSION' %}
+{%- set release = salt['layline_release.paths'](layline.install_dir, layline.version) %}
+{%- set active = salt['layline_release.active'](layline.install_dir) %}
+{%- set installer_args = dist.installer_args | map('string')
+                         | map('replace', '{dir}', release.release) | list %}
 
 include:
   - {{ tplroot }}.validate
+{%- if active != layline.version %}
+
+layline-install-layline_release-rollout_allowed:
+  layline_release.rollout_allowed:
+    - name: layline cluster
+    - version: {{ layline.version | json }}
+    - failhard: True
+    - require:
+      - sls: {{ tplroot }}.validate
+{%- endif %}
 
 {%- if dist.prerequisites %}
 
@@ -59,16 +79,20 @@ layline-install-file-managed:
     - group: root
     - mode: '0600'
     - makedirs: True
+    - unless:
+      - fun: layline.version_installed
+        install_dir: {{ release.release | json }}
+        version: {{ layline.version | json }}
     - require:
       - sls: {{ tplroot }}.validate
 
 layline-install-cmd-run:
   cmd.run:
-    - name: sh {{ installer | quote }} {{ dist.installer_args | map('string') | map('quote') | join(' ') }}
+    - name: sh {{ installer | quote }} {{ installer_args | map('quote') | join(' ') }}
     # In-process (no shell): the converged run spawns nothing here.
     - unless:
       - fun: layline.version_installed
-        install_dir: {{ layline.install_dir | json }}
+        install_dir: {{ release.release | json }}
         version: {{ layline.version | json }}
     - require:
       - file: layline-install-file-managed
@@ -76,7 +100,7 @@ layline-install-cmd-run:
 
 layline-install-file-directory:
   file.directory:
-    - name: {{ layline.install_dir }}
+    - name: {{ layline.install_dir | json }}
     - user: root
     - group: {{ layline.group }}
     - recurse:
@@ -84,3 +108,10 @@ layline-install-file-directory:
       - group
     - require:
       - cmd: layline-install-cmd-run
+
+layline-install-layline_release-active:
+  layline_release.active:
+    - name: {{ layline.install_dir | json }}
+    - version: {{ layline.version | json }}
+    - require:
+      - file: layline-install-file-directory

@@ -7,6 +7,8 @@
 #   (layline:database:allowed_hosts, default: config server and node hostnames),
 #   ALL PRIVILEGES on <name>.*; the states get the password's MySQL native hash
 #   (layline_db.password_hash, computed on this minion), never the password
+# - accounts of that user for hosts no longer allowed (a node removed from
+#   layline:cluster:nodes) are dropped; other users are never touched
 # - hardening: no anonymous users, no `test` database, root only local.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
@@ -63,6 +65,15 @@ layline-mysql-mysql_grants-present-{{ host }}:
 {{- connection() }}
       - mysql_database: layline-mysql-mysql_database-present
       - mysql_user: layline-mysql-mysql_user-present-{{ host }}
+{%- endfor %}
+
+{%- for host in salt['layline_db.stale_hosts'](**conn) %}
+
+layline-mysql-mysql_user-absent-stale-{{ host }}:
+  mysql_user.absent:
+    - name: {{ db.user | json }}
+    - host: {{ host | json }}
+{{- connection() }}
 {%- endfor %}
 
 {%- for host in (local_hosts[:1] + own_names) | unique %}

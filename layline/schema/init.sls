@@ -26,7 +26,8 @@ layline-schema-layline_db-reachable:
 
 layline-schema-layline_db-schema_present:
   layline_db.schema_present:
-    - name: {{ (layline.install_dir ~ '/scripts/sql/mysql/persistence-schema.sql') | json }}
+    - name: {{ (salt['layline_release.paths'](layline.install_dir, layline.version).release
+                ~ '/scripts/sql/mysql/persistence-schema.sql') | json }}
     # A connection lost between the two states: try again a few times.
     - retry:
         attempts: 3

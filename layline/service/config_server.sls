@@ -39,7 +39,7 @@ layline-service-file-managed-config-server:
         user: {{ layline.user | json }}
         group: {{ layline.group | json }}
         home: {{ layline.home | json }}
-        exec_start: {{ [layline.install_dir ~ '/bin/config-server'] | json }}
+        exec_start: {{ [layline.install_dir ~ '/current/bin/config-server'] | json }}
         exec_start_pre: []
         after: {{ after | json }}
         protect_home: {{ not (layline.home.startswith('/home') or layline.home.startswith('/root')) }}

@@ -6,7 +6,10 @@
 # /var/lib/layline-formula/pending/layline-reactive-engine.json; the rolling
 # restart (salt-run state.orch layline.rolling) restarts the node and clears
 # the marker once the node is healthy again (only a running engine gets a
-# marker). A stopped engine is started either way. With the MySQL backend the engine
+# marker). A stopped engine is started either way. A new release is installed
+# beside the running one (<install_dir>/releases/<version>); the unit starts
+# <install_dir>/current/bin/reactive-engine and the rolling restart switches
+# the current link. With the MySQL backend the engine
 # starts only once the schema is there (layline_db.tables_present waits).
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
@@ -18,6 +21,8 @@
 {%- set multi_node = salt['layline.is_multi_node'](config=layline) %}
 {%- set mysql = layline.database.backend == 'mysql' %}
 {%- set config_dir = layline.config_dir ~ '/reactive-engine' %}
+{%- set active = salt['layline_release.active'](layline.install_dir) %}
+{%- set pending = salt['layline_release.pending_version']('layline-reactive-engine') %}
 {%- set after = ['network-online.target'] %}
 {%- if 'database' in roles %}
 {%-   do after.append(layline.database.service ~ '.service') %}
@@ -44,7 +49,7 @@ layline-service-file-managed-engine:
         user: {{ layline.user | json }}
         group: {{ layline.group | json }}
         home: {{ layline.home | json }}
-        exec_start: {{ [layline.install_dir ~ '/bin/reactive-engine',
+        exec_start: {{ [layline.install_dir ~ '/current/bin/reactive-engine',
                         '-J-Dlayline.configDirectory=' ~ config_dir] | json }}
         exec_start_pre: []
         after: {{ after | json }}
@@ -80,6 +85,27 @@ layline-service-layline-restart_pending:
       - sls: {{ sls_install }}
       - sls: {{ sls_config }}
       - file: layline-service-file-managed-engine
+
+{#- a new release waits beside the running one; the rolling restart switches to it #}
+layline-service-layline_release-pending_version_dropped:
+  layline_release.pending_version_dropped:
+    - name: /var/lib/layline-formula/pending/layline-reactive-engine.json
+    - version: {{ layline.version | json }}
+    - require:
+      - sls: {{ sls_install }}
+{%-   if active and active != layline.version and pending != layline.version
+         and not salt['layline_release.switch_now'](layline.install_dir) %}
+
+layline-service-layline-restart_pending-version:
+  layline.restart_pending:
+    - name: layline-reactive-engine
+    - reason: version {{ active }} -> {{ layline.version }}
+    - version: {{ layline.version | json }}
+    - require:
+      - layline_release: layline-service-layline_release-pending_version_dropped
+    - require_in:
+      - service: layline-service-service-running-engine
+{%-   endif %}
 {%- endif %}
 
 layline-service-service-running-engine:

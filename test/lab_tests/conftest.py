@@ -38,6 +38,9 @@ Helper methods (all raise ``LabCommandError`` with the command's output when it 
 - ``shell(machine, cmd, check=False, timeout=300)`` -> ``subprocess.CompletedProcess``
   (text, stdout and stderr merged into ``stdout``).  ``cmd`` is a string (run by ``bash -c``)
   or an argv list.
+- ``add(machine)`` boots one more machine into the running lab (next free address, every
+  ``/etc/hosts`` updated, key accepted, answers test.ping); ``remove(machine)`` powers it off
+  and deletes it (upper dir, minion key, hosts entries).
 - ``stop(machine)`` (hard power-off), ``start(machine)`` (boots again, waits for test.ping),
   ``cut(machine)`` / ``heal(machine)`` (network link down/up), ``status()`` -> text,
   ``state()`` -> the lab's state.json as a dict (or None when down).
@@ -160,6 +163,12 @@ class Lab:
         if check and proc.returncode != 0:
             raise LabCommandError(f"{machine}: {cmd!r} exited {proc.returncode}\n{proc.stdout}")
         return proc
+
+    def add(self, machine: str) -> None:
+        self.cmd("add", machine)
+
+    def remove(self, machine: str) -> None:
+        self.cmd("remove", machine)
 
     def stop(self, machine: str) -> None:
         self.cmd("stop", machine)

@@ -29,7 +29,7 @@ ENGINES = ["ll-node-1", "ll-node-2", "ll-node-3"]
 ALL = ["ll-mysql", "ll-config-server", *ENGINES]
 MARKER = "/var/lib/layline-formula/pending/layline-reactive-engine.json"
 ENGINE_LOG = "/var/lib/layline/.layline/reactive-engine/log/reactive-engine.log"
-ENGINE_BIN = "/opt/layline/bin/reactive-engine"
+ENGINE_BIN = "/opt/layline/current/bin/reactive-engine"
 
 
 @pytest.fixture(scope="module")

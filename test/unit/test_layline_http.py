@@ -137,11 +137,11 @@ def test_status_rows(layline, engines, config):
     rows = layline.status(config=config, timeout=1)
     assert rows == [
         {"node": "ll-node-1", "hostname": HOSTS[0], "state": "Up", "version": "2.5.4",
-         "uptime": 12.5, "unreachable": False},
+         "uptime": 12.5, "unreachable": False, "in_pillar": True},
         {"node": "ll-node-2", "hostname": HOSTS[1], "state": "WeaklyUp", "version": "2.5.4",
-         "uptime": 12.5, "unreachable": True},
+         "uptime": 12.5, "unreachable": True, "in_pillar": True},
         {"node": "ll-node-3", "hostname": HOSTS[2], "state": "Unreachable", "version": None,
-         "uptime": None, "unreachable": True},
+         "uptime": None, "unreachable": True, "in_pillar": True},
     ]
     assert layline.__context__["retcode"] == 1
 
@@ -156,6 +156,23 @@ def test_status_all_up_exits_zero(layline, engines, config):
     rows = layline.status(config=config, timeout=1)
     assert [row["state"] for row in rows] == ["Up"] * 3
     assert layline.__context__.get("retcode", 0) == 0
+
+
+def test_status_lists_members_the_pillar_does_not_know(layline, engines, config):
+    start, port = engines
+    config["cluster"]["nodes"] = config["cluster"]["nodes"][:1]  # ll-node-2 and -3 removed
+    view = _members(port, up=HOSTS[:2])
+    view["members"].append({"node": _address(HOSTS[2], port), "status": "Leaving"})
+    start(HOSTS[0], {"/cluster/members": (200, view),
+                     "/engine/status": (200, _engine_status(HOSTS[0], port))})
+    start(HOSTS[1], {"/engine/status": (200, dict(_engine_status(HOSTS[1], port),
+                                                  version="2.5.5"))})
+    rows = layline.status(config=config, timeout=1)
+    assert [(r["node"], r["hostname"], r["in_pillar"]) for r in rows] == [
+        ("ll-node-1", HOSTS[0], True), (None, HOSTS[1], False), (None, HOSTS[2], False)]
+    assert rows[1]["version"] == "2.5.5" and rows[1]["state"] == "Up"
+    # a member that does not answer on REST keeps the state the cluster reports
+    assert rows[2]["state"] == "Leaving" and rows[2]["unreachable"] is True
 
 
 def test_diagnose_reports_closed_cluster_port(layline, engines, config):
@@ -279,13 +296,14 @@ def test_diagnose_seed_nodes_flags_an_override_in_extra_config(layline, make_con
 
 def test_status_on_the_single_host_names_this_minion(layline, engines, make_config):
     start, port = engines
-    config = make_config(SINGLE_PILLAR, {"ports": {"rest": port, "management": port}})
+    config = make_config(SINGLE_PILLAR,
+                         {"ports": {"rest": port, "management": port, "cluster": port}})
     start("127.0.0.1", {"/cluster/members": (200, _members(port, up=["127.0.0.1"])),
                         "/engine/status": (200, _engine_status("127.0.0.1", port))})
     layline.__opts__["id"] = "ll-single"
     assert layline.status(config=config, timeout=1) == [
         {"node": "ll-single", "hostname": "127.0.0.1", "state": "Up", "version": "2.5.4",
-         "uptime": 12.5, "unreachable": False}]
+         "uptime": 12.5, "unreachable": False, "in_pillar": True}]
 
 
 def test_diagnose_database_rows_login_and_tables(layline, config):

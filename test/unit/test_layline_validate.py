@@ -234,9 +234,14 @@ def test_installer_args(layline, make_config):
     config = make_config(SEED_PILLAR, {"distribution": {"installer_args": ["-q", 1]}})
     assert any(e.startswith("layline:distribution:installer_args:")
                for e in _errors(layline, config))
+    # a fixed directory would install a new version over the one the node runs
     config = make_config(SEED_PILLAR, {"distribution": {"installer_args": ["-q", "-dir", "/x"]}})
-    assert any(w.startswith("layline:distribution:installer_args:")
-               for w in _warnings(layline, config))
+    assert [e for e in _errors(layline, config)
+            if e.startswith("layline:distribution:installer_args:")] == [
+        "layline:distribution:installer_args: must contain {dir} (replaced by the release "
+        "directory <install_dir>/releases/<version>), e.g. ['-q', '-dir', '{dir}']"]
+    config = make_config(SEED_PILLAR, {"distribution": {"installer_args": ["-q", "-dir={dir}"]}})
+    assert not _errors(layline, config)
 
 
 def test_extra_config_must_be_mappings(layline, make_config):

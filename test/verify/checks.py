@@ -14,7 +14,8 @@ USER = GROUP = "layline"
 VERSION = "2.5.4"
 PORTS = {"config_server": 5841, "rest": 5842, "cluster": 5843, "management": 8558}
 ENGINE_CONF = "/etc/layline/reactive-engine/application.conf"
-SERVER_CONF = f"{INSTALL_DIR}/config/config-server/application.conf"
+CURRENT = f"{INSTALL_DIR}/current"  # -> releases/<version>, the release the node runs
+SERVER_CONF = f"{CURRENT}/config/config-server/application.conf"
 MARKER = "/var/lib/layline-formula/pending/layline-reactive-engine.json"
 UNITS = {
     "config-server": "layline-config-server",
@@ -50,9 +51,10 @@ def check_account_and_install(host, version=VERSION):
     assert user.group == GROUP
     assert user.home == HOME
     assert user.shell.endswith("nologin")
-    assert host.file(f"{INSTALL_DIR}/VERSION").content_string.strip() == version
+    assert host.file(CURRENT).linked_to == f"{INSTALL_DIR}/releases/{version}"
+    assert host.file(f"{CURRENT}/VERSION").content_string.strip() == version
     for binary in ("bin/config-server", "bin/reactive-engine"):
-        assert host.file(f"{INSTALL_DIR}/{binary}").is_file
+        assert host.file(f"{CURRENT}/{binary}").is_file
     assert host.file(INSTALL_DIR).user == "root"
 
 

@@ -22,6 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--nodes", type=int, default=2, help="engine nodes of `seed` (default 2)")
     s.add_argument("--pillar", required=True, help="pillar root dir (with top.sls)")
     sub.add_parser("down", help="stop and remove everything the lab started (idempotent)")
+    s = sub.add_parser("add", help="boot one more machine into the running lab (next free "
+                       "address, /etc/hosts everywhere, minion key accepted)")
+    s.add_argument("machine")
+    s = sub.add_parser("remove", help="power a machine off and remove it (upper dir, minion "
+                       "key, /etc/hosts entries)")
+    s.add_argument("machine")
     sub.add_parser("status", help="show machines and their state")
     for name, what in (("salt", "salt"), ("run", "salt-run")):
         s = sub.add_parser(name, help=f"{what} against the lab master (args pass through)")
@@ -60,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             print(machines.status())
         elif args.cmd == "down":
             machines.down()
+        elif args.cmd == "add":
+            machines.add(args.machine)
+            print(machines.status())
+        elif args.cmd == "remove":
+            machines.remove(args.machine)
         elif args.cmd == "status":
             print(machines.status())
         elif args.cmd in ("salt", "run"):

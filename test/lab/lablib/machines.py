@@ -244,10 +244,7 @@ def prepare_upper(name: str, address: str, machines: dict[str, str]) -> Path:
     _write(upper / "etc/hostname", f"{name}.{DOMAIN}\n")
     _write(upper / "etc/machine-id", uuid.uuid4().hex + "\n")
     _write(upper / "etc/salt/minion_id", name + "\n")
-    hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-             f"{HOST_ADDRESS}\tsalt-master"]
-    hosts += [f"{addr}\t{m}.{DOMAIN} {m}" for m, addr in machines.items()]
-    _write(upper / "etc/hosts", "\n".join(hosts) + "\n")
+    _write(upper / "etc/hosts", _hosts_text(machines))
     # Sorts before nspawn's 80-container-host0.network (DHCP), so the static address wins.
     _write(upper / "etc/systemd/network/10-host0.network",
            f"[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nLinkLocalAddressing=no\n"
@@ -505,6 +502,84 @@ def start(name: str, wait: bool = True) -> None:
         wait_minions(state, UP_TIMEOUT, [name])
     info["veth"] = host_veth(info["pid"])
     save_state(state)
+
+
+_MACHINE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+
+
+def _hosts_text(machines: dict[str, str]) -> str:
+    hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+             f"{HOST_ADDRESS}\tsalt-master"]
+    hosts += [f"{addr}\t{m}.{DOMAIN} {m}" for m, addr in machines.items()]
+    return "\n".join(hosts) + "\n"
+
+
+def _free_address(name: str, state: dict) -> str:
+    """ll-node-K gets its contract address .(11+K) when free; anything else the lowest free one."""
+    used = {info["address"] for info in state["machines"].values()}
+    match = re.fullmatch(r"ll-node-(\d+)", name)
+    if match and 1 <= int(match.group(1)) <= 200:
+        preferred = SUBNET_PREFIX + str(11 + int(match.group(1)))
+        if preferred not in used:
+            return preferred
+    for host in range(12, 255):
+        if SUBNET_PREFIX + str(host) not in used:
+            return SUBNET_PREFIX + str(host)
+    raise LabError(f"no free address left in {SUBNET_PREFIX}0/24")
+
+
+def _write_hosts_everywhere(state: dict) -> None:
+    """/etc/hosts of every machine lists exactly the machines in state (running: from inside)."""
+    machines = {name: info["address"] for name, info in state["machines"].items()}
+    text = _hosts_text(machines)
+    for info in state["machines"].values():
+        init = init_pid(info["pid"]) if _alive(info["pid"]) else None
+        if init:
+            # Through the machine's own mount namespace: writing an overlay's upper dir while it
+            # is mounted is undefined.
+            run(["nsenter", "-t", str(init), "-m", "sh", "-c", "cat > /etc/hosts"],
+                input=text, text=True, capture_output=True)
+        else:
+            _write(Path(info["upper"]) / "etc/hosts", text)
+
+
+def add(name: str) -> dict:
+    """Boot one more machine into the running lab (next free address), hosts updated everywhere."""
+    state = need_state()
+    if not _MACHINE_NAME_RE.match(name):
+        raise LabError(f"{name!r} is not a machine name (lower case letters, digits, '-')")
+    if name in state["machines"]:
+        raise LabError(f"machine {name} exists already")
+    if not _alive(state["master"]["pid"]):
+        raise LabError("the lab's salt-master is not running; run `lab down` and `lab up` again")
+    address = _free_address(name, state)
+    machines = {m: info["address"] for m, info in state["machines"].items()}
+    machines[name] = address
+    prepare_upper(name, address, machines)
+    state["machines"][name] = {"address": address, "pid": boot(name, Path(state["base"])),
+                               "upper": str(MACHINES_DIR / name / "upper"), "added": True}
+    save_state(state)
+    _write_hosts_everywhere(state)
+    wait_minions(state, UP_TIMEOUT, [name])
+    state["machines"][name]["veth"] = host_veth(state["machines"][name]["pid"])
+    save_state(state)
+    log(f"added {name} ({address}); its minion key is accepted and it answers test.ping")
+    return state
+
+
+def remove(name: str) -> None:
+    """Power a machine off, delete its upper dir and minion key, drop it from every /etc/hosts."""
+    state = need_state()
+    info = need_machine(state, name)
+    if _alive(info["pid"]):
+        stop_machines([info["pid"]], graceful=float(os.environ.get("LAYLINE_LAB_POWEROFF_WAIT",
+                                                                   "3")))
+    run([venv_tool("salt-key"), "-c", str(MASTER_CONF_DIR), "-y", "-d", name], quiet=True)
+    remove_tree(MACHINES_DIR / name)
+    del state["machines"][name]
+    save_state(state)
+    _write_hosts_everywhere(state)
+    log(f"removed {name}: powered off, upper dir and minion key deleted, hosts entries dropped")
 
 
 def _running_machine(name: str) -> tuple[dict, dict]:

@@ -1,9 +1,11 @@
 """Build script and installer."""
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
+import tarfile
 
 from simsupport import BUILD, VERSION
 
@@ -61,3 +63,16 @@ def test_installer_refuses_without_q_and_tty_and_rejects_unknown_args(dist, tmp_
     res = subprocess.run(["sh", str(dist), "-q", "-dir"], stdin=subprocess.DEVNULL,
                          capture_output=True, text=True)
     assert res.returncode == 2
+
+
+def test_default_build_makes_both_versions_of_the_upgrade_tests(tmp_path):
+    subprocess.run([sys.executable, BUILD, "--out", str(tmp_path)], capture_output=True,
+                   check=True, timeout=300)
+    for version in ("2.5.4", "2.5.5"):
+        installer = tmp_path / f"layline-linux-amd64-{version}.sh"
+        header, payload = installer.read_bytes().split(b"__PAYLOAD_BELOW__\n", 1)
+        assert f"VERSION='{version}'" in header.decode()
+        with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as tar:
+            assert tar.extractfile("VERSION").read() == f"{version}\n".encode()
+        digest = hashlib.sha256(installer.read_bytes()).hexdigest()
+        assert (tmp_path / (installer.name + ".sha256")).read_text().strip() == digest
