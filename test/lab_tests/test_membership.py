@@ -135,6 +135,7 @@ class Watcher:
         self.min_up = len(watched)
         self.seen: dict[str, set[str]] = {}
         self.polls = 0
+        self.misses = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -145,8 +146,12 @@ class Watcher:
                 if view is not None:
                     break
             else:
-                self.min_up = 0  # nobody answers
+                # nobody answers: one slow poll under load is not an outage, two in a row are
+                self.misses += 1
+                if self.misses >= 2:
+                    self.min_up = 0
                 continue
+            self.misses = 0
             self.polls += 1
             statuses = {m.get("node"): m.get("status") for m in view.get("members", [])}
             for node, status in statuses.items():
