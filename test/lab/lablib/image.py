@@ -35,8 +35,12 @@ INCLUDE = [
     "systemd", "systemd-sysv", "dbus", "python3", "python3-venv", "iproute2", "procps",
     "ca-certificates", "netbase", "iputils-ping", "curl", "less",
 ]
-# Served offline to the machines from /srv/lab-mirror (MariaDB itself is NOT installed).
-MIRROR_PACKAGES = ["mariadb-server", "mariadb-client"]
+# Served offline to the machines from /srv/lab-mirror (none of them is installed): what the
+# formula installs itself - MariaDB, nftables for the firewall, Prometheus and the node
+# exporter for the monitoring role.
+MIRROR_PACKAGES = [
+    "mariadb-server", "mariadb-client", "nftables", "prometheus", "prometheus-node-exporter",
+]
 MIRROR_DIR = "/srv/lab-mirror"
 # Only Salt (it brings cryptography, cffi, pycparser): what a user has after installing Salt.
 SALT_REQUIREMENTS = ["salt==3008.4"]
