@@ -73,6 +73,13 @@ MYSQL_GUIDE_PARAMS = (
     "&enableQueryTimeouts=false&connectionAttributes=none"
 )
 H2_DRIVER = "org.h2.Driver"
+# layline:database:tls: verify-identity (TLS, server certificate from the cluster CA, host name
+# checked) or disabled (plain TCP); the key replaces the old database:ssl
+DB_TLS_MODES = ("verify-identity", "disabled")
+# The JDBC truststore only holds the public CA certificate; its password guards nothing but the
+# file's checksum (the file is root-owned), so it is a fixed, documented value (Java's default).
+TRUSTSTORE_NAME = "truststore.jks"
+TRUSTSTORE_PASSWORD = "changeit"  # noqa: S105 - public by design, see README (TLS)
 POOL = {"numThreads": 5, "maxConnections": 5, "minConnections": 1}
 
 KNOWN_KEYS = {
@@ -92,6 +99,7 @@ KNOWN_KEYS = {
         "backend", "minion", "hostname", "port", "name", "user", "password",
         "allowed_hosts", "ssl", "server_package", "client_package", "service", "server_config",
         "bind_address", "socket", "wait_timeout",
+        "tls",
     },
     "extra_config": {"reactive_engine", "config_server"},
     "rolling": {"all", "max_unavailable", "timeout", "poll_interval"},
@@ -149,7 +157,7 @@ _TYPES = {
     "config_server:minion": (str, None), "config_server:hostname": (str, None),
     "database:backend": (str,), "database:minion": (str, None), "database:hostname": (str, None),
     "database:port": (int,), "database:name": (str,), "database:user": (str,),
-    "database:password": (str,), "database:allowed_hosts": (list,), "database:ssl": (bool,),
+    "database:password": (str,), "database:allowed_hosts": (list,), "database:tls": (str,),
     "database:server_package": (str,), "database:client_package": (str, None),
     "database:service": (str,), "database:server_config": (str,),
     "database:bind_address": (str,), "database:socket": (str,),
@@ -765,8 +773,7 @@ def _check_database(config, found):
     elif isinstance(password, str) and _UNSAFE_CHAR_RE.search(password):
         found.error("database:password", "contains a control character other than tab/newline, "
                     "which cannot be written to application.conf safely")
-    if not isinstance(database.get("ssl", False), bool):
-        found.error("database:ssl", "must be true or false")
+    _check_database_tls(config, database, found)
     _check_mysql_settings(database, found)
     count = _engine_count(config)
     if backend == "h2":
@@ -794,6 +801,22 @@ def _check_database(config, found):
     else:
         _check_words(found, "database:allowed_hosts", allowed or [], _MYSQL_HOST_RE,
                      "a host name, IP or MySQL host pattern such as '10.0.0.%'")
+
+
+def _check_database_tls(config, database, found):
+    """database:tls; the old database:ssl (encryption without verification) is refused."""
+    if "ssl" in database:
+        found.error("database:ssl", "was replaced by layline:database:tls (verify-identity, the "
+                    "default: TLS with the server certificate and host name verified against the "
+                    "cluster CA; or disabled): remove ssl from the pillar")
+    mode = database.get("tls")
+    if mode not in DB_TLS_MODES:
+        found.error("database:tls", f"{mode!r} is not one of {', '.join(DB_TLS_MODES)}")
+    elif (mode == "verify-identity" and database.get("backend") == "mysql"
+          and _section(config, "tls").get("enabled") is False):
+        found.error("database:tls", "verify-identity needs the cluster CA and node certificates "
+                    "(layline:tls:enabled is false): enable layline:tls or set database:tls: "
+                    "disabled")
 
 
 def _check_mysql_settings(database, found):
@@ -1038,6 +1061,58 @@ def _check_hocon_values(data, where):
         )
 
 
+def tls_paths(config=None):
+    """
+    Where the TLS files of this minion are (``layline.tls``): the directory, the cluster CA
+    (``ca``), this node's certificate and key (``cert``, ``key``) and the JDBC truststore
+    holding the CA (``truststore``, made by ``layline.config.truststore``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-node-1 layline.tls_paths
+    """
+    config = _load_config() if config is None else config
+    tls_dir = _section(config, "tls").get("dir")
+    if not _is_nonempty_str(tls_dir):
+        tls_dir = str(config.get("config_dir") or "/etc/layline").rstrip("/") + "/tls"
+    return {
+        "dir": tls_dir,
+        "ca": f"{tls_dir}/ca.crt",
+        "cert": f"{tls_dir}/node.crt",
+        "key": f"{tls_dir}/node.key",
+        "truststore": f"{tls_dir}/{TRUSTSTORE_NAME}",
+    }
+
+
+def db_tls(config=None):
+    """
+    True when the MySQL connections use verified TLS (``layline:database:tls`` is
+    ``verify-identity`` and the backend is mysql).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-node-1 layline.db_tls
+    """
+    config = _load_config() if config is None else config
+    database = _section(config, "database")
+    return database.get("backend") == "mysql" and database.get("tls") == "verify-identity"
+
+
+def _jdbc_tls_params(config):
+    """Connector/J (8.0.x) TLS properties: the server certificate is checked against the cluster
+    CA in the truststore and must name the host of the URL; no RSA key retrieval."""
+    if not db_tls(config):
+        return "sslMode=DISABLED"
+    return (
+        f"sslMode=VERIFY_IDENTITY&trustCertificateKeyStoreUrl=file:{tls_paths(config)['truststore']}"
+        f"&trustCertificateKeyStoreType=JKS&trustCertificateKeyStorePassword={TRUSTSTORE_PASSWORD}"
+    )
+
+
 def _persistence_data(config, role):
     """pekko.persistence, jdbc-* and pekko-persistence-jdbc settings for one role."""
     database = _section(config, "database")
@@ -1048,13 +1123,9 @@ def _persistence_data(config, role):
         )
     shared_db = SHARED_DB_NAME[backend]
     if backend == "mysql":
-        ssl = database.get("ssl") is True
-        ssl_params = (
-            "useSSL=true&requireSSL=true" if ssl else "useSSL=false&allowPublicKeyRetrieval=true"
-        )
         url = (
             f"jdbc:mysql://{_url_host(database.get('hostname'))}:{database.get('port')}/"
-            f"{database.get('name')}?{ssl_params}&serverTimezone=UTC&useUnicode=true"
+            f"{database.get('name')}?{_jdbc_tls_params(config)}&serverTimezone=UTC&useUnicode=true"
             f"&characterEncoding=UTF-8&rewriteBatchedStatements=true&{MYSQL_GUIDE_PARAMS}"
         )
         profile, driver = "slick.jdbc.MySQLProfile$", MYSQL_DRIVER

@@ -33,8 +33,11 @@ NODES = ["ll-node-1.orb.local", "ll-node-2.orb.local"]
 
 # Connector/J parameters of the guide's URL the formula deliberately leaves out
 URL_PARAMS_LEFT_OUT = {
-    "verifyServerCertificate": "the formula never turns certificate checks off: with ssl: false "
-                               "there is no TLS, with ssl: true the certificate is verified",
+    "verifyServerCertificate": "the formula never turns certificate checks off: sslMode is "
+                               "VERIFY_IDENTITY (database:tls) or DISABLED",
+    "useSSL": "replaced by sslMode (Connector/J 8.0.13+): VERIFY_IDENTITY with the cluster CA",
+    "allowPublicKeyRetrieval": "lets a man in the middle ask for the RSA key and recover the "
+                               "password; TLS carries the login instead",
     "useLegacyDatetimeCode": "removed from Connector/J in 8.0.23; layline ships 8.0.33",
 }
 

@@ -121,7 +121,7 @@ def test_ipv4_shaped_hostnames_must_be_valid_addresses(layline, config, hostname
 
 @pytest.mark.parametrize("path,value", [
     (("version",), None), (("cluster", "min_nr_of_members"), None), (("ports", "rest"), "5842"),
-    (("database", "ssl"), "yes"), (("cluster", "nodes"), None), (("database", "password"), None),
+    (("database", "tls"), 7), (("cluster", "nodes"), None), (("database", "password"), None),
     (("cluster", "name"), 7),
 ])
 def test_null_and_wrong_types_are_errors(layline, config, path, value):

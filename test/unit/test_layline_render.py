@@ -71,18 +71,42 @@ def test_engine_config_has_the_contract_keys(layline, seed_config):
         assert conf[f"{plugin}.use-shared-db"] == "mysql"
     db = conf["pekko-persistence-jdbc.shared-databases.mysql"]
     assert db["profile"] == "slick.jdbc.MySQLProfile$"
-    assert db["db.url"].startswith("jdbc:mysql://ll-mysql.orb.local:3306/layline?useSSL=false&")
+    assert db["db.url"].startswith(
+        "jdbc:mysql://ll-mysql.orb.local:3306/layline?sslMode=VERIFY_IDENTITY"
+        "&trustCertificateKeyStoreUrl=file:/etc/layline/tls/truststore.jks"
+        "&trustCertificateKeyStoreType=JKS&trustCertificateKeyStorePassword=changeit&")
+    assert "allowPublicKeyRetrieval" not in db["db.url"] and "useSSL" not in db["db.url"]
     assert db["db.password"] == SECRET
     assert db["db.driver"] == "com.mysql.cj.jdbc.Driver"
 
 
-def test_static_quorum_and_ssl(layline, make_config):
+def test_static_quorum_and_tls_disabled(layline, make_config):
     pillar = {"cluster": {"split_brain_resolver": {"strategy": "static-quorum", "quorum_size": 2}},
-              "database": {"ssl": True}}
+              "database": {"tls": "disabled"}}
     conf = _render_engine(layline, make_config(SEED_PILLAR, pillar))
     assert conf["pekko.cluster.split-brain-resolver.static-quorum.quorum-size"] == 2
     url = conf["pekko-persistence-jdbc.shared-databases.mysql.db.url"]
-    assert "useSSL=true&requireSSL=true" in url
+    assert "?sslMode=DISABLED&" in url
+    assert "trustCertificateKeyStore" not in url and "allowPublicKeyRetrieval" not in url
+
+
+def test_config_server_and_engines_verify_the_same_server(layline, make_config):
+    """Both roles' JDBC URLs name the database host and the truststore in the TLS directory
+    (<config_dir>/tls)."""
+    config = make_config(SEED_PILLAR, {"config_dir": "/srv/layline-etc"})
+    server = _parse(layline.render("config-server", config, minion_id="ll-config-server"))
+    engine = _render_engine(layline, config, "ll-node-2")
+    key = "pekko-persistence-jdbc.shared-databases.mysql.db.url"
+    assert server[key] == engine[key]
+    assert "sslMode=VERIFY_IDENTITY&trustCertificateKeyStoreUrl=file:/srv/layline-etc/tls/" \
+           "truststore.jks&" in engine[key]
+    assert layline.tls_paths(config)["ca"] == "/srv/layline-etc/tls/ca.crt"
+
+
+def test_h2_default_has_no_tls_parameters(layline, single_config):
+    engine = _render_engine(layline, single_config, "ll-single")
+    url = engine["pekko-persistence-jdbc.shared-databases.h2file.db.url"]
+    assert url.startswith("jdbc:h2:file:") and "ssl" not in url.lower()
 
 
 def test_thirty_nodes_share_one_ordered_seed_list(layline, make_config):

@@ -299,3 +299,26 @@ def test_redact_masks_secrets_from_three_characters(layline, make_config, passwo
     config = make_config(SEED_PILLAR, {"database": {"password": password}})
     text = layline._redact("login xabcx failed for ab", config)
     assert text == ("login x******x failed for ab" if masked else "login xabcx failed for ab")
+
+
+@pytest.mark.parametrize("old", [True, False])
+def test_old_database_ssl_key_is_an_error_naming_its_replacement(layline, make_config, old):
+    errors = _errors(layline, make_config(SEED_PILLAR, {"database": {"ssl": old}}))
+    assert any(e.startswith("layline:database:ssl: was replaced by layline:database:tls")
+               for e in errors), errors
+
+
+def test_database_tls_modes(layline, make_config):
+    for mode in ("verify-identity", "disabled"):
+        assert _errors(layline, make_config(SEED_PILLAR, {"database": {"tls": mode}})) == []
+    errors = _errors(layline, make_config(SEED_PILLAR, {"database": {"tls": "required"}}))
+    assert errors == ["layline:database:tls: 'required' is not one of verify-identity, disabled"]
+
+
+def test_verified_database_tls_needs_the_cluster_certificates(layline, make_config):
+    config = make_config(SEED_PILLAR, {"tls": {"enabled": False}})
+    config.get("tls", {}).pop("dir", None)
+    errors = [e for e in _errors(layline, config) if "database:tls" in e]
+    assert errors and "layline:tls:enabled is false" in errors[0]
+    off = make_config(SEED_PILLAR, {"tls": {"enabled": False}, "database": {"tls": "disabled"}})
+    assert not [e for e in _errors(layline, off) if "database:tls" in e]

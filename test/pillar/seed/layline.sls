@@ -32,4 +32,3 @@ layline:
     name: layline
     user: layline
     password: 'S3cr"et''Pa\ss${HOME}#1'
-    ssl: false
