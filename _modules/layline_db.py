@@ -5,7 +5,7 @@ layline MySQL helpers: reachability checks and idempotent schema application.
           in Salt's own Python; the ``layline.python`` state installs them.
 
 All connection settings come from the single pillar key ``layline:database``
-(``hostname``, ``port``, ``name``, ``user``, ``password``, ``ssl``). Without
+(``hostname``, ``port``, ``name``, ``user``, ``password``, ``tls``). Without
 ``config`` (which remains for tests) every function reads the model on the
 minion through the execution module ``layline``'s private loader - the one
 merge of ``layline/defaults.yaml`` and the pillar, with the real password (in
@@ -20,13 +20,23 @@ table was created in the same run or the index is missing. Nothing is ever
 dropped, altered or rewritten.
 
 Messages name host, port, user and database, never the password.
+
+TLS (``layline:database:tls: verify-identity``, the default): every connection of this
+module checks the server certificate against the cluster CA (``layline.tls_paths``) and
+that it names ``layline:database:hostname``, as the engines' Connector/J does with
+``sslMode=VERIFY_IDENTITY``. The JDBC truststore (a JKS holding the CA) is written from
+data here (:py:func:`truststore_data`): minions have no JDK.
 """
 
+import base64
+import datetime
 import functools
 import hashlib
 import logging
 import os
 import re
+import ssl
+import struct
 
 from salt.exceptions import CommandExecutionError
 
@@ -161,13 +171,35 @@ def password_hash(config=None):
     return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
 
 
+def _tls_ca(config=None):
+    """The cluster CA file the server certificate must chain to, or None without TLS."""
+    config = _config(config)
+    if not _private("db_tls")(config):
+        return None
+    return _private("tls_paths")(config)["ca"]
+
+
+def _ssl_context(ca):
+    """Verify the chain to ``ca`` and the host name, TLS 1.2 or newer (Connector/J's
+    VERIFY_IDENTITY)."""
+    if not os.path.isfile(ca):
+        raise CommandExecutionError(
+            f"The cluster CA {ca} is missing, so the MySQL server cannot be verified "
+            "(layline:database:tls is verify-identity): apply the layline.tls state on this minion"
+        )
+    context = ssl.create_default_context(cafile=ca)
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 def _connect_args(config=None):
     """
     Keyword arguments for ``pymysql.connect`` built from ``layline:database``.
 
-    ``ssl: true`` enables TLS without certificate verification (what JDBC's
-    ``useSSL=true`` does); a mapping is passed through as pymysql's ``ssl``
-    argument (e.g. ``{ca: /etc/ssl/certs/db-ca.pem}``).
+    With ``tls: verify-identity`` ``ssl`` is a context that trusts only the cluster CA
+    and checks the host name; with ``tls: disabled`` TLS is off.
 
     Private: the result contains the password (a public function would hand it
     to the CLI, the job cache and the event bus).
@@ -182,11 +214,11 @@ def _connect_args(config=None):
         "connect_timeout": CONNECT_TIMEOUT,
         "charset": "utf8mb4",
     }
-    ssl = db.get("ssl")
-    if isinstance(ssl, dict) and ssl:
-        args["ssl"] = dict(ssl)
-    elif ssl:
-        args["ssl"] = {"check_hostname": False}
+    ca = _tls_ca(config)
+    if ca:
+        args["ssl"] = _ssl_context(ca)
+    else:
+        args["ssl_disabled"] = True
     return args
 
 
@@ -211,6 +243,15 @@ def _connect(config=None):
             )
         elif code == 1049:
             hint = " - the database does not exist yet: apply layline.mysql on the database minion"
+        elif "CERTIFICATE_VERIFY_FAILED" in str(detail) or "certificate verify failed" in str(
+            detail
+        ):
+            hint = (
+                f" - the server's certificate is not valid for {db['hostname']} or not signed"
+                f" by the cluster CA {_tls_ca(config)}: the database minion needs a certificate"
+                " from the cluster CA naming layline:database:hostname (layline.tls), and MariaDB"
+                " must have been restarted with it"
+            )
         elif code in (2003, 2005, 2013):
             hint = (
                 " - is the server running and listening on that address"
@@ -686,3 +727,150 @@ def status(config=None):
     except CommandExecutionError as exc:
         return {"reachable": False, "message": str(exc), "missing_tables": None}
     return {"reachable": True, "message": message, "missing_tables": missing}
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def _root_connect(connection_args):
+    """A pymysql connection from saltext.mysql-style ``connection_*`` arguments (the states
+    log in as root through the server's unix socket)."""
+    if not HAS_PYMYSQL:
+        raise CommandExecutionError("layline_db needs pymysql in Salt's own Python: apply the "
+                                    "layline.python state first")
+    names = {"connection_unix_socket": "unix_socket", "connection_host": "host",
+             "connection_user": "user", "connection_pass": "password",
+             "connection_port": "port", "connection_charset": "charset"}
+    args = {names[key]: value for key, value in connection_args.items()
+            if key in names and value not in (None, "")}
+    args.setdefault("password", "")
+    args["connect_timeout"] = CONNECT_TIMEOUT
+    try:
+        return pymysql.connect(**args)
+    except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
+        raise CommandExecutionError(f"Cannot log in to the local MySQL server as "
+                                    f"{args.get('user')!r}: {exc}") from None
+
+
+def account_requires_tls(user, host, **connection_args):
+    """
+    Whether the MySQL account ``'user'@'host'`` must use TLS (``REQUIRE SSL`` or
+    stricter); ``None`` when the account does not exist.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.account_requires_tls layline ll-node-1.orb.local \\
+            connection_unix_socket=/run/mysqld/mysqld.sock connection_user=root
+    """
+    conn = _root_connect(connection_args)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT ssl_type FROM mysql.user WHERE User = %s AND Host = %s",
+                        (user, host))
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    return _text(row[0]) not in ("", None, "NONE")
+
+
+def set_account_tls(user, host, required, **connection_args):
+    """
+    ``ALTER USER 'user'@'host' REQUIRE SSL`` (``required`` true) or ``REQUIRE NONE``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.set_account_tls layline ll-node-1.orb.local True \\
+            connection_unix_socket=/run/mysqld/mysqld.sock connection_user=root
+    """
+    conn = _root_connect(connection_args)
+    clause = "SSL" if required else "NONE"
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"ALTER USER %s@%s REQUIRE {clause}", (user, host))
+        conn.commit()
+    except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
+        raise CommandExecutionError(
+            f"ALTER USER '{user}'@'{host}' REQUIRE {clause} failed: {exc}") from None
+    finally:
+        conn.close()
+    return True
+
+
+# --------------------------------------------------------------------------- truststore
+
+JKS_MAGIC = 0xFEEDFEED
+JKS_VERSION = 2
+JKS_TRUSTED_CERT = 2
+# JKS's keyed checksum: SHA-1 over the password (UTF-16BE), this phrase and the store
+_JKS_WHITENER = b"Mighty Aphrodite"
+
+
+def _jks_utf(text):
+    data = text.encode("utf-8")
+    return struct.pack(">H", len(data)) + data
+
+
+def _jks_digest(password, body):
+    secret = "".join(password).encode("utf-16-be")
+    return hashlib.sha1(secret + _JKS_WHITENER + body).digest()  # noqa: S324 - JKS's format
+
+
+def jks_encode(entries, password):
+    """
+    A Java KeyStore (JKS) of trusted-certificate entries: ``entries`` is a list of
+    ``(alias, der_bytes, timestamp_ms)``. Pure function; the bytes depend only on the input.
+    """
+    body = struct.pack(">III", JKS_MAGIC, JKS_VERSION, len(entries))
+    for alias, der, stamp in entries:
+        body += struct.pack(">I", JKS_TRUSTED_CERT) + _jks_utf(alias.lower())
+        body += struct.pack(">Q", int(stamp)) + _jks_utf("X.509")
+        body += struct.pack(">I", len(der)) + der
+    return body + _jks_digest(password, body)
+
+
+def _pem_certificates(ca):
+    """``[(der, not_before_ms)]`` of every certificate in the PEM file ``ca``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        with open(ca, "rb") as fh:
+            certs = x509.load_pem_x509_certificates(fh.read())
+    except (OSError, ValueError) as exc:
+        raise CommandExecutionError(f"Cannot read the CA certificate {ca}: {exc}") from None
+    result = []
+    for cert in certs:
+        before = getattr(cert, "not_valid_before_utc", None) or cert.not_valid_before.replace(
+            tzinfo=datetime.timezone.utc)
+        result.append((cert.public_bytes(Encoding.DER), int(before.timestamp() * 1000)))
+    return result
+
+
+def _truststore_password():
+    """The public truststore password of the layline module (the one the JDBC URL names)."""
+    _private("db_tls")  # the same actionable error when the layline module is missing
+    return __salt__["layline.roles"].__globals__["TRUSTSTORE_PASSWORD"]
+
+
+def truststore_data(ca):
+    """
+    The JDBC truststore (JKS, base64) holding every certificate of the PEM file ``ca``
+    (aliases ``layline-ca``, ``layline-ca-2``, ...), protected by the public truststore
+    password the JDBC URL names. The same CA gives the same bytes.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-node-1 layline_db.truststore_data /etc/layline/tls/ca.crt
+    """
+    certs = _pem_certificates(ca)
+    entries = [("layline-ca" if index == 0 else f"layline-ca-{index + 1}", der, stamp)
+               for index, (der, stamp) in enumerate(certs)]
+    return base64.b64encode(jks_encode(entries, _truststore_password())).decode("ascii")

@@ -1,5 +1,5 @@
 """
-States for the layline MySQL schema.
+States for the layline MySQL schema, the JDBC truststore and the accounts' TLS.
 
 :depends: the ``layline_db`` execution module (pymysql in Salt's Python)
 
@@ -20,12 +20,25 @@ States for the layline MySQL schema.
         - timeout: 300
         - interval: 5
 
+    layline-config-truststore-layline_db-truststore_present:
+      layline_db.truststore_present:
+        - name: /etc/layline/tls/truststore.jks
+        - ca: /etc/layline/tls/ca.crt
+        - group: layline
+
 Connection settings come from ``layline:database`` of the model the
 ``layline_db`` execution module reads on the minion; ``config`` (the merged
 model) is for tests only - an SLS never passes it, so the password is in no
 state data. Comments and changes never contain the password.
 """
 
+import base64
+import contextlib
+import grp
+import os
+import pwd
+import stat
+import tempfile
 import time
 
 from salt.exceptions import CommandExecutionError
@@ -218,3 +231,103 @@ def reachable(name, config=None, timeout=300, interval=5):
     """
     return _wait_state(name, config, timeout, interval, need_tables=False,
                        goal="to accept the login")
+
+
+def truststore_present(name, ca, user="root", group="root", mode="0640"):
+    """
+    The JDBC truststore ``name`` (a JKS) holds exactly the certificates of the PEM file
+    ``ca`` (the cluster CA); written atomically, owned ``user``:``group`` with ``mode``.
+    No change when the file already has these bytes and this ownership.
+
+    name
+        Path of the truststore, e.g. ``/etc/layline/tls/truststore.jks``.
+
+    ca
+        The CA certificate(s) in PEM, e.g. ``/etc/layline/tls/ca.crt``.
+    """
+    ret = _ret(name)
+    try:
+        data = base64.b64decode(__salt__["layline_db.truststore_data"](ca))
+        uid, gid = pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid
+    except (CommandExecutionError, KeyError) as exc:
+        ret["result"], ret["comment"] = False, f"Cannot build the truststore {name}: {exc}"
+        return ret
+    want_mode = int(str(mode), 8)
+    try:
+        with open(name, "rb") as fh:
+            same = fh.read() == data
+        info = os.lstat(name)
+        same = same and stat.S_ISREG(info.st_mode) and (info.st_uid, info.st_gid) == (uid, gid)
+        same = same and stat.S_IMODE(info.st_mode) == want_mode
+        existed = True
+    except FileNotFoundError:
+        same, existed = False, False
+    if same:
+        ret["comment"] = f"Truststore {name} holds the certificates of {ca}"
+        return ret
+    change = "updated" if existed else "created"
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["comment"] = f"Truststore {name} would be {change} from {ca}"
+        ret["changes"] = {"truststore": change}
+        return ret
+    directory = os.path.dirname(name) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".truststore-", dir=directory)
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, want_mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, name)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        ret["result"], ret["comment"] = False, f"Cannot write the truststore {name}: {exc}"
+        return ret
+    ret["comment"] = f"Truststore {name} {change} from {ca}"
+    ret["changes"] = {"truststore": change}
+    return ret
+
+
+def account_tls(name, host, required=True, **connection_args):
+    """
+    The MySQL account ``'name'@'host'`` must use TLS (``REQUIRE SSL``) when ``required``,
+    else ``REQUIRE NONE``. saltext.mysql's ``mysql_grants`` sets ``REQUIRE`` only when it
+    creates a grant; this state also converges existing accounts. ``connection_*``
+    arguments as for saltext.mysql (root through the unix socket).
+
+    .. code-block:: yaml
+
+        layline-mysql-layline_db-account_tls-ll-node-1:
+          layline_db.account_tls:
+            - name: layline
+            - host: ll-node-1.orb.local
+            - connection_unix_socket: /run/mysqld/mysqld.sock
+            - connection_user: root
+    """
+    account = f"'{name}'@'{host}'"
+    ret = _ret(account)
+    want = "REQUIRE SSL" if required else "REQUIRE NONE"
+    try:
+        current = __salt__["layline_db.account_requires_tls"](name, host, **connection_args)
+    except CommandExecutionError as exc:
+        ret["result"], ret["comment"] = False, str(exc)
+        return ret
+    if current is None and not __opts__["test"]:
+        ret["result"], ret["comment"] = False, f"MySQL account {account} does not exist"
+        return ret
+    if current is not None and bool(current) == bool(required):
+        ret["comment"] = f"MySQL account {account} has {want}"
+        return ret
+    if __opts__["test"]:
+        ret["result"], ret["comment"] = None, f"MySQL account {account} would get {want}"
+        ret["changes"] = {"require": want}
+        return ret
+    try:
+        __salt__["layline_db.set_account_tls"](name, host, required, **connection_args)
+    except CommandExecutionError as exc:
+        ret["result"], ret["comment"] = False, str(exc)
+        return ret
+    ret["comment"] = f"MySQL account {account} now has {want}"
+    ret["changes"] = {"require": want}
+    return ret

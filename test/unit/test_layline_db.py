@@ -38,7 +38,7 @@ CONFIG = {
         "name": "layline",
         "user": "layline",
         "password": PASSWORD,
-        "ssl": False,
+        "tls": "disabled",
         "allowed_hosts": [],
     },
     "config_server": {"minion": "ll-config-server", "hostname": "ll-config-server.orb.local"},
@@ -323,12 +323,8 @@ def test_connect_args(db):
     assert args["user"] == "layline"
     assert args["password"] == PASSWORD
     assert args["database"] == "layline"
-    assert "ssl" not in args
-    ssl_on = {"database": dict(CONFIG["database"], ssl=True, port="3307")}
-    args = db._connect_args(ssl_on)
-    assert args["ssl"] and args["port"] == 3307
-    ca = {"database": dict(CONFIG["database"], ssl={"ca": "/etc/ca.pem"})}
-    assert db._connect_args(ca)["ssl"] == {"ca": "/etc/ca.pem"}
+    assert "ssl" not in args and args["ssl_disabled"] is True
+    assert db._connect_args({"database": dict(CONFIG["database"], port="3307")})["port"] == 3307
 
 
 def test_connect_args_need_the_merged_model(db):
