@@ -14,6 +14,7 @@
 include:
   - {{ sls_install }}
   - {{ tplroot }}.python
+  - {{ tplroot }}.config.truststore
 
 layline-config-layline-config_managed-config-server:
   layline.config_managed:
@@ -27,3 +28,4 @@ layline-config-layline-config_managed-config-server:
     - require:
       - sls: {{ sls_install }}
       - sls: {{ tplroot }}.python
+      - sls: {{ tplroot }}.config.truststore

@@ -13,6 +13,7 @@
 include:
   - {{ sls_install }}
   - {{ tplroot }}.python
+  - {{ tplroot }}.config.truststore
 
 layline-config-file-directory-engine:
   file.directory:
@@ -35,3 +36,4 @@ layline-config-layline-config_managed-engine:
     - require:
       - file: layline-config-file-directory-engine
       - sls: {{ tplroot }}.python
+      - sls: {{ tplroot }}.config.truststore

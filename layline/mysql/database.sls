@@ -5,7 +5,8 @@
 # - database layline:database:name, utf8mb4 / utf8mb4_unicode_ci
 # - user layline:database:user for each host of layline_db.allowed_hosts
 #   (layline:database:allowed_hosts, default: config server and node hostnames),
-#   ALL PRIVILEGES on <name>.*; the states get the password's MySQL native hash
+#   ALL PRIVILEGES on <name>.*, REQUIRE SSL with layline:database:tls
+#   verify-identity (REQUIRE NONE when disabled); the states get the password's MySQL native hash
 #   (layline_db.password_hash, computed on this minion), never the password
 # - accounts of that user for hosts no longer allowed (a node removed from
 #   layline:cluster:nodes) are dropped; other users are never touched
@@ -64,6 +65,14 @@ layline-mysql-mysql_grants-present-{{ host }}:
     - host: {{ host | json }}
 {{- connection() }}
       - mysql_database: layline-mysql-mysql_database-present
+      - mysql_user: layline-mysql-mysql_user-present-{{ host }}
+
+layline-mysql-layline_db-account_tls-{{ host }}:
+  layline_db.account_tls:
+    - name: {{ db.user | json }}
+    - host: {{ host | json }}
+    - required: {{ salt['layline.db_tls'](config=layline) | json }}
+{{- connection() }}
       - mysql_user: layline-mysql-mysql_user-present-{{ host }}
 {%- endfor %}
 

@@ -1,12 +1,22 @@
 # vim: ft=sls
 # The MySQL/MariaDB server of the layline database: package, a config file
 # with bind-address and port (a change restarts the server), service.
+# With layline:database:tls verify-identity the server presents this node's
+# certificate from layline.tls (ssl_cert/ssl_key/ssl_ca) and refuses any client
+# that is not on TLS or the local socket (require_secure_transport); a change of
+# the certificates restarts it.
 {%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_tls = tplroot ~ '.tls' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set db = layline.database %}
+{%- set tls = salt['layline.db_tls'](config=layline) %}
+{%- set paths = salt['layline.tls_paths'](config=layline) %}
 
 include:
   - {{ tplroot }}.validate
+{%- if tls %}
+  - {{ sls_tls }}
+{%- endif %}
 
 layline-mysql-pkg-installed:
   pkg.installed:
@@ -31,8 +41,12 @@ layline-mysql-file-managed-server-config:
         bind_address: {{ db.bind_address | json }}
         port: {{ db.port | json }}
         socket: {{ db.socket | json }}
+        tls: {{ (paths if tls else {}) | json }}
     - require:
       - pkg: layline-mysql-pkg-installed
+{%- if tls %}
+      - sls: {{ sls_tls }}
+{%- endif %}
 
 layline-mysql-service-running:
   service.running:
@@ -40,5 +54,8 @@ layline-mysql-service-running:
     - enable: True
     - watch:
       - file: layline-mysql-file-managed-server-config
+{%- if tls %}
+      - sls: {{ sls_tls }}
+{%- endif %}
     - require:
       - pkg: layline-mysql-pkg-installed

@@ -15,6 +15,9 @@
 include:
   - {{ tplroot }}.python
   - {{ tplroot }}.install
+{%- if salt['layline.db_tls'](config=layline) %}
+  - {{ tplroot }}.tls
+{%- endif %}
 
 layline-schema-layline_db-reachable:
   layline_db.reachable:
@@ -23,6 +26,10 @@ layline-schema-layline_db-reachable:
     - interval: 5
     - require:
       - sls: {{ tplroot }}.python
+{%- if salt['layline.db_tls'](config=layline) %}
+      # Salt's own connection verifies the server against the cluster CA
+      - sls: {{ tplroot }}.tls
+{%- endif %}
 
 layline-schema-layline_db-schema_present:
   layline_db.schema_present:

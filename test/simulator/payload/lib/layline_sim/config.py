@@ -125,12 +125,23 @@ class JournalSettings:
     password: str = field(default="", repr=False)
     ssl_required: bool = False
     ssl_verify: bool = False
+    ssl_verify_identity: bool = False
+    truststore_url: str = ""
+    truststore_type: str = "JKS"
+    truststore_password: str = field(default="", repr=False)
     h2_file: str = ""
 
     def describe(self):
         """A password-free description for logs."""
         if self.kind == "mysql":
-            tls = "TLS required" if self.ssl_required else "no TLS"
+            if not self.ssl_required:
+                tls = "no TLS"
+            elif self.ssl_verify_identity:
+                tls = "TLS, server certificate and host name verified"
+            elif self.ssl_verify:
+                tls = "TLS, server certificate verified"
+            else:
+                tls = "TLS required, server not verified"
             return f"mysql {self.host}:{self.port}/{self.database} as {self.user} ({tls})"
         if self.kind == "h2":
             return f"h2 file {self.h2_file}"
@@ -152,10 +163,16 @@ def _mysql_settings(db_name, url, user, password):
         required = False
     verify = (params.get("verifyservercertificate", "").lower() in truthy
               or ssl_mode in ("VERIFY_CA", "VERIFY_IDENTITY"))
+    # Connector/J property names are case-sensitive; parse_qsl keeps the last value
+    raw = dict(parse_qsl(match.group(4) or "", keep_blank_values=True))
     return JournalSettings(
         kind="mysql", db_name=db_name, url=url, host=match.group(1),
         port=int(match.group(2) or 3306), database=match.group(3), user=str(user),
-        password=str(password), ssl_required=required, ssl_verify=verify and required)
+        password=str(password), ssl_required=required, ssl_verify=verify and required,
+        ssl_verify_identity=required and ssl_mode == "VERIFY_IDENTITY",
+        truststore_url=raw.get("trustCertificateKeyStoreUrl", ""),
+        truststore_type=raw.get("trustCertificateKeyStoreType") or "JKS",
+        truststore_password=raw.get("trustCertificateKeyStorePassword", ""))
 
 
 def journal_settings(conf):

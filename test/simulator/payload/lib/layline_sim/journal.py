@@ -13,6 +13,8 @@ import ssl
 import threading
 import time
 
+from . import truststore
+
 log = logging.getLogger("Journal")
 RETRY_SECONDS = 3.0
 
@@ -92,11 +94,7 @@ class MySQLBackend:
         s = self.settings
         kwargs = {}
         if s.ssl_required:
-            ctx = ssl.create_default_context()
-            if not s.ssl_verify:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            kwargs["ssl"] = ctx
+            kwargs["ssl"] = tls_context(s)
         else:
             kwargs["ssl_disabled"] = True
         try:
@@ -105,9 +103,10 @@ class MySQLBackend:
                 database=s.database or None, connect_timeout=3, read_timeout=5,
                 write_timeout=5, autocommit=True, charset="utf8mb4", **kwargs)
         except pymysql.MySQLError as exc:
-            raise JournalError(_mysql_message(exc)) from exc
+            raise JournalError(_tls_message(exc, s) or _mysql_message(exc)) from exc
         except (TimeoutError, OSError, ssl.SSLError) as exc:
-            raise JournalError(f"Communications link failure: {exc}") from exc
+            raise JournalError(_tls_message(exc, s) or f"Communications link failure: {exc}") \
+                from exc
 
     def _execute(self, sql, args=None):
         import pymysql
@@ -152,6 +151,44 @@ class MySQLBackend:
             with contextlib.suppress(Exception):  # closing a broken connection
                 self.conn.close()
         self.conn = None
+
+
+def tls_context(settings):
+    """The SSL context of Connector/J's sslMode: VERIFY_CA/VERIFY_IDENTITY trust only the
+    truststore the URL names (the JVM's default CAs without one), VERIFY_IDENTITY also checks
+    the host name against the certificate's subjectAltName; REQUIRED verifies nothing."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not settings.ssl_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if settings.truststore_url:
+        try:
+            ders = truststore.load(settings.truststore_url, settings.truststore_type,
+                                   settings.truststore_password)
+        except truststore.TruststoreError as exc:
+            raise JournalError(f"Communications link failure: {exc}") from exc
+        ctx.load_verify_locations(cadata=b"".join(ders))
+    else:
+        ctx.load_default_certs()
+    ctx.check_hostname = settings.ssl_verify_identity
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def _tls_message(exc, settings):
+    """Connector/J's words for a refused server certificate, or None."""
+    text = str(exc)
+    if "Hostname mismatch" in text or "IP address mismatch" in text:
+        return ("Communications link failure: Server identity verification failed. None of the "
+                "DNS or IP Subject Alternative Name entries matched the server hostname/IP "
+                f"'{settings.host}'.")
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return ("Communications link failure: the server certificate is not trusted "
+                f"(PKIX path validation failed against {settings.truststore_url or 'the JVM'}"
+                f"'s CAs): {text}")
+    return None
 
 
 def _mysql_message(exc):
