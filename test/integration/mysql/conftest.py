@@ -3,8 +3,11 @@
 The session fixture ``mariadb`` initialises a data directory in a temporary
 directory (mariadb-install-db), starts ``mariadbd`` as root bound to 127.0.0.1
 on a free port with its own socket, and stops it (and removes everything) at
-the end. It needs Debian's ``mariadb-server`` package (``mariadbd``,
-``mariadb-install-db``); without it the tests are skipped with that hint.
+the end. The server offers TLS with a certificate for 127.0.0.1/localhost from a
+test CA (``mariadb.ca``; ``use_certificate`` swaps it with FLUSH SSL) but does not
+require it: accounts decide (REQUIRE SSL). It needs Debian's ``mariadb-server``
+package (``mariadbd``, ``mariadb-install-db``); without it the tests are skipped with
+that hint.
 """
 
 import importlib.util
@@ -15,10 +18,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pymysql
 import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "unit"))
+from pkisupport import CA  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 DDL = (pathlib.Path(__file__).resolve().parents[3] / "test" / "simulator" / "payload" / "scripts"
@@ -38,6 +45,18 @@ class MariaDB:
         self.socket = str(self.base / "mysqld.sock")
         self.port = _free_port()
         self.proc = None
+        self.ca = CA(self.base / "tls")
+        self.server_cert, self.server_key = self.ca.issue("server", ["127.0.0.1", "localhost"])
+        self.cert_path = self.base / "tls" / "live.crt"
+        self.key_path = self.base / "tls" / "live.key"
+        shutil.copy(self.server_cert, self.cert_path)
+        shutil.copy(self.server_key, self.key_path)
+
+    def use_certificate(self, cert, key):
+        """Serve ``cert``/``key`` from now on (FLUSH SSL re-reads the files)."""
+        shutil.copy(cert, self.cert_path)
+        shutil.copy(key, self.key_path)
+        self.sql("FLUSH SSL")
 
     def start(self):
         install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
@@ -69,6 +88,10 @@ class MariaDB:
                 f"--socket={self.socket}",
                 f"--pid-file={self.base / 'mariadbd.pid'}",
                 "--skip-name-resolve",
+                "--performance-schema=ON",  # per-connection Ssl_cipher (status_by_thread)
+                f"--ssl-ca={self.ca.path}",
+                f"--ssl-cert={self.cert_path}",
+                f"--ssl-key={self.key_path}",
                 "--innodb-buffer-pool-size=32M",
                 f"--log-error={self.base / 'error.log'}",
             ],
@@ -149,7 +172,7 @@ def dbconfig(mariadb):
             "name": name,
             "user": user,
             "password": password,
-            "ssl": False,
+            "tls": "disabled",
             "connect_timeout": 5,
         }
     }

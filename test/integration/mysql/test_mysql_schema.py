@@ -282,6 +282,7 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
             if run == 1:
                 assert "layline-mysql-mysql_user-present-127.0.0.1" in changed
                 assert "layline-mysql-mysql_database-absent-test" in changed
+                assert "layline-mysql-layline_db-account_tls-127.0.0.1" in changed
             else:
                 assert changed == []
         users = mariadb.sql("SELECT user, host FROM mysql.user ORDER BY user, host")
@@ -296,14 +297,23 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
             (name,),
         )
         assert charset == (("utf8mb4", "utf8mb4_unicode_ci"),)
+        import ssl
+
         import pymysql
 
+        # database:tls verify-identity (the default): the accounts REQUIRE SSL
+        assert mariadb.sql("SELECT DISTINCT ssl_type FROM mysql.user WHERE user = %s",
+                           ("layline_sls",)) == (("ANY",),)
+        with pytest.raises(pymysql.err.OperationalError):
+            pymysql.connect(host="127.0.0.1", port=mariadb.port, user="layline_sls",
+                            password=password, database=name, ssl_disabled=True)
         conn = pymysql.connect(
             host="127.0.0.1",
             port=mariadb.port,
             user="layline_sls",
             password=password,
             database=name,
+            ssl=ssl.create_default_context(cafile=str(mariadb.ca.path)),
         )
         with conn.cursor() as cur:
             cur.execute("CREATE TABLE t (a INT)")

@@ -32,7 +32,12 @@ def _layline_db():
                                                   ROOT / "_modules" / "layline_db.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.__salt__, module.__opts__ = {}, {"test": False}
+    spec = importlib.util.spec_from_file_location("layline_sim_journal_model",
+                                                  ROOT / "_modules" / "layline.py")
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
+    # the one configuration model (database:tls, TLS paths) is the execution module layline's
+    module.__salt__, module.__opts__ = {"layline.roles": model.roles}, {"test": False}
     return module
 
 
