@@ -13,6 +13,7 @@
 include:
   - {{ sls_install }}
   - {{ tplroot }}.python
+  - {{ tplroot }}.tls
 
 layline-config-file-directory-engine:
   file.directory:
@@ -35,3 +36,5 @@ layline-config-layline-config_managed-engine:
     - require:
       - file: layline-config-file-directory-engine
       - sls: {{ tplroot }}.python
+      # Artery over mutual TLS reads the node's key and certificates
+      - sls: {{ tplroot }}.tls
