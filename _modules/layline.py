@@ -81,6 +81,12 @@ DB_TLS_MODES = ("verify-identity", "disabled")
 TRUSTSTORE_NAME = "truststore.jks"
 TRUSTSTORE_PASSWORD = "changeit"  # noqa: S105 - public by design, see README (TLS)
 POOL = {"numThreads": 5, "maxConnections": 5, "minConnections": 1}
+# Artery over mutual TLS: Pekko's PEM-reading engine provider (remote/reference.conf)
+ROTATING_KEYS_PROVIDER = "org.apache.pekko.remote.artery.tcp.ssl.RotatingKeysSSLEngineProvider"
+# The database role's service group (Debian and RedHat): MariaDB reads its TLS key with it
+MYSQL_GROUP = "mysql"
+# RSA only: Pekko's RotatingKeysSSLEngineProvider reads no EC keys
+TLS_KEY_SIZES = (2048, 3072, 4096)
 
 KNOWN_KEYS = {
     "": {
@@ -88,6 +94,7 @@ KNOWN_KEYS = {
         "cluster", "config_server", "database", "extra_config", "lookup", "nologin_shell",
         "python",
         "rolling",
+        "tls",
     },
     "python": {"index_url", "extra_index_url", "requirements"},
     "distribution": {"source", "source_hash", "installer_args", "cache_dir", "prerequisites"},
@@ -103,6 +110,10 @@ KNOWN_KEYS = {
     },
     "extra_config": {"reactive_engine", "config_server"},
     "rolling": {"all", "max_unavailable", "timeout", "poll_interval"},
+    "tls": {
+        "enabled", "ca_minion", "days", "renew_days", "ca_days", "key_size", "signing_policy",
+        "wait_timeout",
+    },
 }
 
 _SECRET_KEY_RE = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential", re.IGNORECASE)
@@ -163,6 +174,9 @@ _TYPES = {
     "database:bind_address": (str,), "database:socket": (str,),
     "database:wait_timeout": (int,),
     "extra_config:reactive_engine": (dict, None), "extra_config:config_server": (dict, None),
+    "tls": (dict,), "tls:enabled": (bool,), "tls:ca_minion": (str, None), "tls:days": (int,),
+    "tls:renew_days": (int,), "tls:ca_days": (int,), "tls:key_size": (int,),
+    "tls:signing_policy": (str,), "tls:wait_timeout": (int,),
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
                dict: "a mapping"}
@@ -191,6 +205,8 @@ OWNED_PATHS = {
         "layline:cluster:split_brain_resolver:quorum_size",
     ("config_server", "layline.config-server.rest-server"):
         "layline:config_server:hostname and layline:ports:config_server",
+    ("reactive_engine", "pekko.remote.artery.transport"): "layline:tls:enabled",
+    ("reactive_engine", "pekko.remote.artery.ssl"): "layline:tls",
 }
 for _role in ("reactive_engine", "config_server"):
     OWNED_PATHS.update({
@@ -954,6 +970,53 @@ def _check_rolling(config, found):
         found.error("rolling:poll_interval", "must be a number of seconds between 0.1 and 60")
 
 
+def _check_tls(config, found):
+    tls = config.get("tls")
+    if tls is None:
+        return
+    if not isinstance(tls, dict):
+        found.error("tls", "must be a mapping with enabled, ca_minion, days, ...")
+        return
+    if not isinstance(tls.get("enabled", True), bool):
+        found.error("tls:enabled", "must be true or false")
+    ca_minion = tls.get("ca_minion")
+    if ca_minion is not None and not _is_single_host(config):
+        if not _is_nonempty_str(ca_minion) or _UNSAFE_WORD_RE.search(ca_minion):
+            found.error("tls:ca_minion", "must be a minion id (no whitespace)")
+        elif ca_minion not in _layline_minions(config):
+            found.error("tls:ca_minion", f"{ca_minion!r} has no layline role (database, "
+                        "config server or engine node): the CA lives on one of them")
+    for key, low in (("days", 1), ("renew_days", 1), ("ca_days", 1), ("wait_timeout", 0)):
+        value = tls.get(key)
+        if value is not None and (not _is_int(value) or value < low):
+            found.error(f"tls:{key}", f"must be an integer >= {low}")
+    days, renew, ca_days = tls.get("days"), tls.get("renew_days"), tls.get("ca_days")
+    if _is_int(days) and _is_int(renew) and renew >= days:
+        found.error("tls:renew_days", f"{renew} is not less than layline:tls:days ({days}): "
+                    "every apply would issue a new certificate")
+    if _is_int(days) and _is_int(ca_days) and ca_days <= days:
+        found.error("tls:ca_days", f"{ca_days} is not more than layline:tls:days ({days}): "
+                    "node certificates must expire before the CA does")
+    key_size = tls.get("key_size")
+    if key_size is not None and key_size not in TLS_KEY_SIZES:
+        found.error("tls:key_size", f"{key_size!r} is not one of "
+                    f"{', '.join(map(str, TLS_KEY_SIZES))} (RSA bits; Pekko reads no EC keys)")
+    policy = tls.get("signing_policy")
+    if policy is not None and (not isinstance(policy, str)
+                               or not _CLUSTER_NAME_RE.fullmatch(policy)):
+        found.error("tls:signing_policy", "must be a name of letters, digits, '_', '.', '-'")
+
+
+def _layline_minions(config):
+    """Minion ids with a layline role in a multi-node model."""
+    minions = {node.get("minion") for node in _nodes(config) if isinstance(node, dict)}
+    minions.add(_section(config, "config_server").get("minion"))
+    database = _section(config, "database")
+    if database.get("backend") == "mysql":
+        minions.add(database.get("minion"))
+    return {minion for minion in minions if _is_nonempty_str(minion)}
+
+
 def _installs_layline(config, minion_id):
     if minion_id is None:
         return True
@@ -988,6 +1051,7 @@ def _validate(config, minion_id=None, installing=True):
     _check_ports(config, found)
     _check_extra_config(config, found)
     _check_rolling(config, found)
+    _check_tls(config, found)
     return found.errors, found.warnings
 
 
@@ -1164,6 +1228,107 @@ def _split_brain_resolver_data(config):
     return data
 
 
+def _tls_paths(config):
+    tls_dir = f"{str(config.get('config_dir', '')).rstrip('/')}/tls"
+    return {"dir": tls_dir, "ca_cert": f"{tls_dir}/ca.crt", "cert": f"{tls_dir}/node.crt",
+            "key": f"{tls_dir}/node.key"}
+
+
+def _tls_enabled(config):
+    return _section(config, "tls").get("enabled", True) is not False
+
+
+def _tls_names(config, minion_id, roles_):
+    """Subject names of this minion's certificate: its role hostnames and pillar addresses."""
+    entries = []
+    if "engine" in roles_:
+        entries.append(_this_engine_node(config, minion_id) or {})
+    if "config-server" in roles_:
+        entries.append(_section(config, "config_server") if not _is_single_host(config)
+                       else {"hostname": LOOPBACK})
+    if "database" in roles_:
+        entries.append(_section(config, "database"))
+    names = []
+    for entry in entries:
+        for field in ("hostname", "address"):
+            value = entry.get(field)
+            if _is_nonempty_str(value) and value.lower() not in [n.lower() for n in names]:
+                names.append(value)
+    return names
+
+
+def _san(names):
+    """x509 subjectAltName text: IP literals as IP, everything else as DNS."""
+    parts = []
+    for name in names:
+        try:
+            parts.append(f"IP:{ipaddress.ip_address(name)}")
+        except ValueError:
+            parts.append(f"DNS:{name}")
+    return ", ".join(parts)
+
+
+def _tls_plan(config, minion_id):
+    """What layline.tls manages on ``minion_id`` (see :py:func:`tls_plan`)."""
+    roles_ = _roles_for(config, minion_id)
+    if not roles_ or not _tls_enabled(config):
+        return {"enabled": False}
+    tls = _section(config, "tls")
+    config_dir = str(config.get("config_dir", "")).rstrip("/")
+    runs_layline = bool({"config-server", "engine"} & set(roles_))
+    if _is_single_host(config):
+        ca_minion = minion_id
+    else:
+        ca_minion = tls.get("ca_minion") or _section(config, "config_server").get("minion")
+    names = _tls_names(config, minion_id, roles_)
+    cluster_name = _section(config, "cluster").get("name")
+    # Pekko's RotatingKeysSSLEngineProvider accepts a peer only when its certificate shares
+    # a subject name with its own: every engine carries the cluster's name as CN, and only
+    # engines do (the config server's or database's certificate cannot join the cluster).
+    common_name = f"layline-{cluster_name}-engine" if "engine" in roles_ else names[0]
+    return {
+        "enabled": True,
+        **_tls_paths(config),
+        "config_dir": config_dir,
+        "group": config.get("group") if runs_layline else MYSQL_GROUP,
+        "ca_minion": ca_minion,
+        "is_ca": ca_minion == minion_id,
+        # the CA minion signs other minions' certificates (peer + signing policy needed)
+        "signs_for_others": ca_minion == minion_id and not _is_single_host(config)
+        and bool(_layline_minions(config) - {minion_id}),
+        "ca_dir": f"{config_dir}/ca",
+        "ca_key": f"{config_dir}/ca/ca.key",
+        "ca_cn": f"layline {cluster_name} cluster CA",
+        "common_name": common_name,
+        "names": names,
+        "subject_alt_name": _san(names),
+        "days": tls.get("days"),
+        "renew_days": tls.get("renew_days"),
+        "ca_days": tls.get("ca_days"),
+        "key_size": tls.get("key_size"),
+        "signing_policy": tls.get("signing_policy"),
+        "wait_timeout": tls.get("wait_timeout"),
+    }
+
+
+def _artery_tls_data(config):
+    """The remote transport: mutual TLS with the node's PEM files, else plain tcp."""
+    if not _tls_enabled(config):
+        return {"transport": "tcp"}
+    paths = _tls_paths(config)
+    return {
+        "transport": "tls-tcp",
+        "ssl": {
+            "ssl-engine-provider": ROTATING_KEYS_PROVIDER,
+            "rotating-keys-engine": {
+                "key-file": paths["key"],
+                "cert-file": paths["cert"],
+                "ca-cert-file": paths["ca_cert"],
+            },
+        },
+    }
+
+
 def _engine_data(config, minion_id):
     node = _this_engine_node(config, minion_id)
     if node is None:
@@ -1191,7 +1356,7 @@ def _engine_data(config, minion_id):
             "remote": {
                 "artery": {
                     "enabled": True,
-                    "transport": "tcp",
+                    **_artery_tls_data(config),
                     "canonical": {"hostname": hostname, "port": ports.get("cluster")},
                     "bind": {"hostname": bind, "port": ports.get("cluster")},
                 }
@@ -1606,6 +1771,25 @@ def render_data(role, config=None, minion_id=None):
     """
     config = _config(config)
     return _redact(_mask_secrets(_build_data(role, config, _minion_id(minion_id))), config)
+
+
+def tls_plan(config=None, minion_id=None):
+    """
+    Return what ``layline.tls`` manages on this minion: ``{'enabled': False}`` when
+    ``layline:tls:enabled`` is false or the minion has no layline role, else the file
+    paths (``dir``, ``ca_cert``, ``cert``, ``key``; ``ca_dir``, ``ca_key`` on the CA
+    minion), the ``group`` that may read the key (the service group, ``mysql`` on a
+    database-only minion), ``ca_minion`` and ``is_ca``, the certificate's
+    ``common_name`` and ``subject_alt_name`` (the minion's role hostnames and pillar
+    addresses) and the ``layline:tls`` settings.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.tls_plan
+    """
+    return _tls_plan(_config(config), _minion_id(minion_id))
 
 
 def members(host=None, port=None, config=None, timeout=5):

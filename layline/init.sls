@@ -1,7 +1,8 @@
 # vim: ft=sls
 # Everything this minion's roles need (layline.roles of the configuration
 # model): validation first; then the Python libraries of the formula's modules
-# (layline.python), MySQL (database), the distribution and its configuration
+# (layline.python), the TLS certificates (layline.tls), MySQL (database), the
+# distribution and its configuration
 # (config server, engine), the schema (config server with the MySQL backend),
 # the cluster definition and the services; a layline service this minion no
 # longer has a role for is decommissioned.
@@ -26,6 +27,7 @@ include:
   - {{ tplroot }}.validate
 {%- if roles %}
   - {{ tplroot }}.python
+  - {{ tplroot }}.tls
 {%- endif %}
 {%- if 'database' in roles %}
   - {{ tplroot }}.mysql

@@ -13,6 +13,7 @@
 include:
   - {{ sls_install }}
   - {{ tplroot }}.python
+  - {{ tplroot }}.tls
   - {{ tplroot }}.config.truststore
 
 layline-config-file-directory-engine:
@@ -36,4 +37,6 @@ layline-config-layline-config_managed-engine:
     - require:
       - file: layline-config-file-directory-engine
       - sls: {{ tplroot }}.python
+      # Artery over mutual TLS reads the node's key and certificates
+      - sls: {{ tplroot }}.tls
       - sls: {{ tplroot }}.config.truststore

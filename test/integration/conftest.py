@@ -64,6 +64,8 @@ def salt_master(salt_factories, pillar_tree, extra_states_tree):
         "pillar_roots": {"base": [str(pillar_tree)]},
         "open_mode": True,
         "timeout": 60,
+        # layline.tls: minions have their certificates signed by the CA minion (README, TLS)
+        "peer": {".*": ["x509.sign_remote_certificate"]},
     }
     factory = salt_factories.salt_master_daemon("layline-master", overrides=overrides)
     with factory.started(start_timeout=120):

@@ -291,6 +291,8 @@ def write_master_config(pillar: Path) -> None:
         "pidfile": str(MASTER_ROOT / "salt-master.pid"),
         "worker_threads": 4,
         "timeout": 15,
+        # layline.tls: minions have their certificates signed by the CA minion (README, TLS)
+        "peer": {"ll-.*": ["x509.sign_remote_certificate"]},
     }
     # JSON is valid YAML: no yaml module needed in the CLI.
     (MASTER_CONF_DIR / "master").write_text(json.dumps(conf, indent=2) + "\n")

@@ -2,3 +2,5 @@
 base:
   '*':
     - layline
+  ll-config-server:
+    - x509
