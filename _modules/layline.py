@@ -829,7 +829,7 @@ def _check_database_tls(config, database, found):
     if mode not in DB_TLS_MODES:
         found.error("database:tls", f"{mode!r} is not one of {', '.join(DB_TLS_MODES)}")
     elif (mode == "verify-identity" and database.get("backend") == "mysql"
-          and _section(config, "tls").get("enabled") is False):
+          and not _tls_enabled(config)):
         found.error("database:tls", "verify-identity needs the cluster CA and node certificates "
                     "(layline:tls:enabled is false): enable layline:tls or set database:tls: "
                     "disabled")
@@ -1128,8 +1128,8 @@ def _check_hocon_values(data, where):
 def tls_paths(config=None):
     """
     Where the TLS files of this minion are (``layline.tls``): the directory, the cluster CA
-    (``ca``), this node's certificate and key (``cert``, ``key``) and the JDBC truststore
-    holding the CA (``truststore``, made by ``layline.config.truststore``).
+    (``ca``, also as ``ca_cert``), this node's certificate and key (``cert``, ``key``) and
+    the JDBC truststore holding the CA (``truststore``, made by ``layline.config.truststore``).
 
     CLI Example:
 
@@ -1138,16 +1138,8 @@ def tls_paths(config=None):
         salt ll-node-1 layline.tls_paths
     """
     config = _load_config() if config is None else config
-    tls_dir = _section(config, "tls").get("dir")
-    if not _is_nonempty_str(tls_dir):
-        tls_dir = str(config.get("config_dir") or "/etc/layline").rstrip("/") + "/tls"
-    return {
-        "dir": tls_dir,
-        "ca": f"{tls_dir}/ca.crt",
-        "cert": f"{tls_dir}/node.crt",
-        "key": f"{tls_dir}/node.key",
-        "truststore": f"{tls_dir}/{TRUSTSTORE_NAME}",
-    }
+    paths = _tls_paths(config)
+    return {**paths, "ca": paths["ca_cert"], "truststore": f"{paths['dir']}/{TRUSTSTORE_NAME}"}
 
 
 def db_tls(config=None):

@@ -15,6 +15,7 @@ import json
 import shlex
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -93,20 +94,28 @@ def _sql(lab, query: str) -> list[list[str]]:
     return [line.split("\t") for line in proc.stdout.splitlines() if line]
 
 
-def _connect_from(lab, machine: str, user: str, password: str) -> str:
-    """Try a MySQL login from machine with PyMySQL (Salt's Python); 'ok' or 'error <code>'."""
+def _connect_from(lab, machine: str, user: str, password: str, tls: bool = True) -> str:
+    """Try a MySQL login from machine with PyMySQL (Salt's Python), over TLS verified against
+    the cluster CA (tls) or plain; 'ok <Ssl_cipher>' or 'error <code>'."""
     script = (
-        "import base64, sys, pymysql\n"
+        "import base64, ssl, sys, pymysql\n"
+        "tls = sys.argv[3] == 'tls'\n"
+        "args = {'ssl': ssl.create_default_context(cafile='/etc/layline/tls/ca.crt')} if tls \\\n"
+        "    else {'ssl_disabled': True}\n"
         "try:\n"
-        "    pymysql.connect(host='ll-mysql.orb.local', user=sys.argv[1],\n"
-        "                    password=base64.b64decode(sys.argv[2]).decode(),\n"
-        "                    database='layline', connect_timeout=5).close()\n"
-        "    print('ok')\n"
+        "    conn = pymysql.connect(host='ll-mysql.orb.local', user=sys.argv[1],\n"
+        "                           password=base64.b64decode(sys.argv[2]).decode(),\n"
+        "                           database='layline', connect_timeout=5, **args)\n"
+        "    with conn.cursor() as cur:\n"
+        "        cur.execute(\"SHOW SESSION STATUS LIKE 'Ssl_cipher'\")\n"
+        "        print('ok', cur.fetchone()[1] or '-')\n"
+        "    conn.close()\n"
         "except pymysql.err.MySQLError as exc:\n"
         "    print('error', exc.args[0])\n"
     )
     secret = base64.b64encode(password.encode()).decode()
-    return lab.shell(machine, [SALT_PYTHON, "-c", script, user, secret]).stdout.strip()
+    mode = "tls" if tls else "plain"
+    return lab.shell(machine, [SALT_PYTHON, "-c", script, user, secret, mode]).stdout.strip()
 
 
 def assert_cluster_formed(lab) -> None:
@@ -297,7 +306,7 @@ def test_password_only_in_private_files(seed):
 def test_db_user_reaches_mysql_only_from_allowed_hosts(seed):
     password = _pillar()["database"]["password"]
     for machine in [*ENGINES, "ll-config-server"]:
-        assert _connect_from(seed, machine, "layline", password) == "ok", machine
+        assert _connect_from(seed, machine, "layline", password).startswith("ok "), machine
     # The lab host (10.231.7.1) is not in allowed_hosts: no account matches it (1130).
     with pytest.raises(pymysql.err.OperationalError) as refused:
         pymysql.connect(host=seed.address("ll-mysql"), user="layline", password=password,
@@ -462,3 +471,104 @@ def test_deploy_orchestration_on_fresh_machines(seed):
     again = apply(seed, "*")
     assert_applied(again, ALL)
     assert changed(again) == {}, changed(again)
+
+
+# ------------------------------------------------------------------ MySQL TLS (issue 10c)
+
+CONFIG_SERVER_LOG = "/var/lib/layline/.layline/config-server/log/config-server.log"
+REFUSED = ("Server identity verification failed. None of the DNS or IP Subject Alternative "
+           "Name entries matched the server hostname/IP 'll-mysql.orb.local'")
+# Run on the CA minion (the config server): a certificate from the cluster CA for another name.
+ISSUE_OTHER = """
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+ca_key = serialization.load_pem_private_key(open('/etc/layline/ca/ca.key', 'rb').read(), None)
+ca = x509.load_pem_x509_certificate(open('/etc/layline/tls/ca.crt', 'rb').read())
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+now = datetime.datetime.now(datetime.timezone.utc)
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'll-other.orb.local')])
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName('ll-other.orb.local')]), False)
+        .sign(ca_key, hashes.SHA256()))
+sys.stdout.write(cert.public_bytes(serialization.Encoding.PEM).decode())
+sys.stdout.write(key.private_bytes(serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode())
+"""
+
+
+def _ready(lab, machine: str) -> int:
+    try:
+        with urllib.request.urlopen(  # noqa: S310 (http:// to a lab address)
+                f"http://{lab.address(machine)}:8558/ready", timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def test_every_database_connection_is_tls(seed):
+    """The server requires secure transport and the accounts REQUIRE SSL, so every session of
+    the engines and the config server (all listed) is TLS; a plain client from an engine is
+    refused, a client verifying the cluster CA and the name gets a cipher."""
+    assert _sql(seed, "SELECT @@require_secure_transport, @@have_ssl") == [["1", "YES"]]
+    accounts = _sql(seed, "SELECT host, ssl_type FROM mysql.user WHERE user = 'layline'")
+    assert accounts and all(ssl_type == "ANY" for _host, ssl_type in accounts), accounts
+    sessions = {row[0].rsplit(":", 1)[0] for row in _sql(
+        seed, "SELECT host FROM information_schema.processlist WHERE user = 'layline'")}
+    for machine in [*ENGINES, "ll-config-server"]:  # by name, or by address (skip-name-resolve)
+        assert {f"{machine}.orb.local", seed.address(machine)} & sessions, (machine, sessions)
+    password = _pillar()["database"]["password"]
+    for machine in [ENGINES[0], "ll-config-server"]:
+        assert _connect_from(seed, machine, "layline", password, tls=False).startswith(
+            "error "), machine
+        answer = _connect_from(seed, machine, "layline", password)
+        assert answer.startswith("ok ") and answer != "ok -", (machine, answer)
+    store = seed.shell(ENGINES[0], ["stat", "-c", "%U:%G %a", "/etc/layline/tls/truststore.jks"])
+    assert store.stdout.split() == ["root:layline", "640"], store.stdout
+
+
+def test_server_certificate_for_another_name_is_refused(seed):
+    """MariaDB restarted with a certificate from the cluster CA for another host name: the
+    engines, the config server and Salt's own connection refuse it and say why; with the
+    right certificate back the cluster is healthy again."""
+    pem = seed.shell("ll-config-server", [SALT_PYTHON, "-c", ISSUE_OTHER], check=True).stdout
+    cut = pem.index("-----BEGIN PRIVATE KEY-----")
+    other = {"crt": pem[:cut], "key": pem[cut:]}
+    assert "BEGIN CERTIFICATE" in other["crt"]
+    swap = ("set -e; cd /etc/layline/tls; cp -p node.crt /root/node.crt.keep;"
+            " cp -p node.key /root/node.key.keep;"
+            " printf '%s' \"$1\" > node.crt; printf '%s' \"$2\" > node.key;"
+            " systemctl restart mariadb")
+    restore = ("set -e; cp -p /root/node.crt.keep /etc/layline/tls/node.crt;"
+               " cp -p /root/node.key.keep /etc/layline/tls/node.key;"
+               " rm -f /root/node.crt.keep /root/node.key.keep; systemctl restart mariadb")
+    seed.shell("ll-mysql", ["bash", "-c", swap, "swap", other["crt"], other["key"]], check=True)
+    try:
+        for machine, log in [(ENGINES[0], ENGINE_LOG), ("ll-config-server", CONFIG_SERVER_LOG)]:
+            seed.wait_for(lambda m=machine, f=log: REFUSED in seed.shell(m, ["cat", f]).stdout,
+                          timeout=120, what=f"{machine} refusing the server certificate")
+        seed.wait_for(lambda: _ready(seed, ENGINES[0]) == 500, timeout=60,
+                      what="ll-node-1 /ready 500 without its journal")
+        ok, message = seed.salt("ll-config-server", "layline_db.check_connection")[
+            "ll-config-server"]
+        assert ok is False, message
+        assert "certificate verify failed" in message, message
+        assert "not valid for ll-mysql.orb.local" in message, message
+        assert _pillar()["database"]["password"] not in message
+    finally:
+        seed.shell("ll-mysql", ["bash", "-c", restore], check=True)
+    for machine in ENGINES:
+        seed.wait_for(lambda m=machine: _ready(seed, m) == 200, timeout=180,
+                      what=f"{machine} ready again with the right certificate")
+    ok, message = seed.salt("ll-config-server", "layline_db.check_connection")["ll-config-server"]
+    assert ok is True, message
+    seed.wait_for(
+        lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] == 0,
+        timeout=180, what="the cluster healthy again")
