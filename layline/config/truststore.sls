@@ -9,7 +9,12 @@
 {%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
 {%- if not synced %}{{ raise(sync_hint) }}{%- endif %}
 {%- set paths = salt['layline.tls_paths'](config=layline) %}
-{%- if salt['layline.db_tls'](config=layline) %}
+{%- if salt['layline.db_tls'](config=layline) and salt['layline.tls_plan'](config=layline).enabled %}
+{#- the CA certificate of layline.tls by ID: an sls requisite would also take in the SLS
+    files layline.tls includes #}
+{%- set tls_plan = salt['layline.tls_plan'](config=layline) %}
+{%- set ca_state = ('x509: layline-tls-x509-certificate_managed-ca' if tls_plan.is_ca
+                    else 'layline_tls: layline-tls-layline_tls-ca_certificate_present') %}
 
 include:
   - {{ sls_tls }}
@@ -23,7 +28,7 @@ layline-config-truststore-layline_db-truststore_present:
     - group: {{ layline.group | json }}
     - mode: '0640'
     - require:
-      - sls: {{ sls_tls }}
+      - {{ ca_state }}
       - sls: {{ tplroot }}.python
 {%- else %}
 

@@ -9,8 +9,12 @@
 {%- set sls_tls = tplroot ~ '.tls' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set db = layline.database %}
-{%- set tls = salt['layline.db_tls'](config=layline) %}
+{%- set tls = salt['layline.db_tls'](config=layline)
+              and salt['layline.tls_plan'](config=layline).enabled %}
 {%- set paths = salt['layline.tls_paths'](config=layline) %}
+{#- states of layline.tls by ID: an sls requisite would also take in the SLS files it
+    includes (this one among them on a database-only minion) #}
+{%- set tls_files = ['layline-tls-x509-private_key_managed', 'layline-tls-x509-certificate_managed'] %}
 
 include:
   - {{ tplroot }}.validate
@@ -44,9 +48,9 @@ layline-mysql-file-managed-server-config:
         tls: {{ (paths if tls else {}) | json }}
     - require:
       - pkg: layline-mysql-pkg-installed
-{%- if tls %}
-      - sls: {{ sls_tls }}
-{%- endif %}
+{%- for id in tls_files if tls %}
+      - x509: {{ id }}
+{%- endfor %}
 
 layline-mysql-service-running:
   service.running:
@@ -54,8 +58,8 @@ layline-mysql-service-running:
     - enable: True
     - watch:
       - file: layline-mysql-file-managed-server-config
-{%- if tls %}
-      - sls: {{ sls_tls }}
-{%- endif %}
+{%- for id in tls_files if tls %}
+      - x509: {{ id }}
+{%- endfor %}
     - require:
       - pkg: layline-mysql-pkg-installed

@@ -11,11 +11,17 @@
 {%- set db = layline.database %}
 
 {%- if db.backend == 'mysql' %}
+{#- the CA certificate of layline.tls by ID: an sls requisite would also take in the SLS
+    files layline.tls includes #}
+{%- set tls_plan = salt['layline.tls_plan'](config=layline) %}
+{%- set ca_state = ('x509: layline-tls-x509-certificate_managed-ca' if tls_plan.is_ca
+                    else 'layline_tls: layline-tls-layline_tls-ca_certificate_present') %}
+{%- set db_tls = salt['layline.db_tls'](config=layline) and tls_plan.enabled %}
 
 include:
   - {{ tplroot }}.python
   - {{ tplroot }}.install
-{%- if salt['layline.db_tls'](config=layline) %}
+{%- if db_tls %}
   - {{ tplroot }}.tls
 {%- endif %}
 
@@ -26,9 +32,9 @@ layline-schema-layline_db-reachable:
     - interval: 5
     - require:
       - sls: {{ tplroot }}.python
-{%- if salt['layline.db_tls'](config=layline) %}
+{%- if db_tls %}
       # Salt's own connection verifies the server against the cluster CA
-      - sls: {{ tplroot }}.tls
+      - {{ ca_state }}
 {%- endif %}
 
 layline-schema-layline_db-schema_present:

@@ -146,6 +146,11 @@ def test_state_fails_clearly_without_the_ca(state, tmp_path):
     ret = state.truststore_present(str(tmp_path / "t.jks"), ca=str(tmp_path / "none.crt"))
     assert ret["result"] is False and "Cannot build the truststore" in ret["comment"]
     assert not (tmp_path / "t.jks").exists()
+    # test=True on a bare minion: layline.tls would make the CA first in the same run
+    state.__opts__["test"] = True
+    ret = state.truststore_present(str(tmp_path / "t.jks"), ca=str(tmp_path / "none.crt"))
+    assert ret["result"] is None and "not there yet" in ret["comment"]
+    assert not (tmp_path / "t.jks").exists()
 
 
 # ------------------------------------------------------------------ account TLS state
