@@ -15,11 +15,18 @@
 {#- states of layline.tls by ID: an sls requisite would also take in the SLS files it
     includes (this one among them on a database-only minion) #}
 {%- set tls_files = ['layline-tls-x509-private_key_managed', 'layline-tls-x509-certificate_managed'] %}
+{%- set roles = salt['layline.roles'](config=layline) %}
+{#- layline.tls gives node.key to the service group when the minion also runs layline:
+    the server's account joins that group to read it #}
+{%- set key_reader = tls and ('config-server' in roles or 'engine' in roles) %}
 
 include:
   - {{ tplroot }}.validate
 {%- if tls %}
   - {{ sls_tls }}
+{%- endif %}
+{%- if key_reader %}
+  - {{ tplroot }}.install
 {%- endif %}
 
 layline-mysql-pkg-installed:
@@ -31,6 +38,18 @@ layline-mysql-pkg-installed:
 {%- endif %}
     - require:
       - sls: {{ tplroot }}.validate
+
+{%- if key_reader %}
+
+layline-mysql-group-present-key-reader:
+  group.present:
+    - name: {{ layline.group | json }}
+    - addusers:
+      - mysql  # the server account (Debian and RedHat)
+    - require:
+      - pkg: layline-mysql-pkg-installed
+      - group: layline-install-group-present
+{%- endif %}
 
 layline-mysql-file-managed-server-config:
   file.managed:
@@ -61,5 +80,8 @@ layline-mysql-service-running:
 {%- for id in tls_files if tls %}
       - x509: {{ id }}
 {%- endfor %}
+{%- if key_reader %}
+      - group: layline-mysql-group-present-key-reader
+{%- endif %}
     - require:
       - pkg: layline-mysql-pkg-installed
