@@ -967,7 +967,9 @@ def _check_tls(config, found):
         value = tls.get(key)
         if value is not None and (not _is_int(value) or value < low):
             found.error(f"tls:{key}", f"must be an integer >= {low}")
-    days, renew, ca_days = tls.get("days"), tls.get("renew_days"), tls.get("ca_days")
+    days, renew, ca_days = (value if _is_int(value) and value >= 1 else None
+                            for value in (tls.get("days"), tls.get("renew_days"),
+                                          tls.get("ca_days")))
     if _is_int(days) and _is_int(renew) and renew >= days:
         found.error("tls:renew_days", f"{renew} is not less than layline:tls:days ({days}): "
                     "every apply would issue a new certificate")
