@@ -394,11 +394,13 @@ def deploy_steps(config):
     """
     The ordered steps of the first deployment: the database minion, the config
     server, then each engine in seed order, each gated on health
-    (``layline.ready``). With ``min_nr_of_members`` = m the first m engines
+    (``layline.ready``). With ``tls: {enabled, ca_minion}`` and a database
+    minion that is not the CA minion, ``layline.tls`` on the CA minion comes first
+    (kind ``tls``): the database's certificate is signed there. With ``min_nr_of_members`` = m the first m engines
     cannot be Up before m members joined: they are deployed back to back and
     checked together.
 
-    Returns ``[{"id", "kind": "state"|"ready", "minion", "require"}]``
+    Returns ``[{"id", "kind": "state"|"ready"|"tls", "minion", "require"}]``
     (``require``: the id of the previous step or None).
     """
     steps = []
@@ -414,7 +416,13 @@ def deploy_steps(config):
         return step_id
 
     last = None
-    if database.get("backend") == "mysql" and database.get("minion"):
+    tls = _section(config, "tls")
+    has_database = database.get("backend") == "mysql" and database.get("minion")
+    if tls.get("enabled") and has_database and tls.get("ca_minion") not in (
+            None, database["minion"]):
+        # the database's certificate is signed by the CA minion: its CA comes first
+        last = add("layline-orch-deploy-salt-state-tls-ca", "tls", tls["ca_minion"], last)
+    if has_database:
         last = add("layline-orch-deploy-salt-state-database", "state", database["minion"], last)
     if server:
         last = add("layline-orch-deploy-salt-state-config-server", "state", server, last)
