@@ -287,3 +287,35 @@ def test_ca_certificate_present_test_mode_predicts_without_waiting(tls_state):
     ret = tls_state.ca_certificate_present("/etc/layline/tls/ca.crt", "ll-ca")
     assert ret["result"] is None and "would be fetched from ll-ca" in ret["comment"]
     assert tls_state.written == []
+
+
+@pytest.mark.parametrize(("deployed", "enabled", "change"), [
+    (None, True, ""),
+    ('    artery {\n      enabled = true\n      transport = "tcp"\n', True, "tcp -> tls-tcp"),
+    ('      transport = "tls-tcp"\n', False, "tls-tcp -> tcp"),
+    ('      transport = "tls-tcp"\n', True, ""),
+])
+def test_transport_change_names_a_full_cluster_restart(layline, make_config, tmp_path,
+                                                       deployed, enabled, change):
+    config = make_config(SEED_PILLAR, {"config_dir": str(tmp_path), "tls": {"enabled": enabled}})
+    if deployed is not None:
+        (tmp_path / "reactive-engine").mkdir()
+        (tmp_path / "reactive-engine" / "application.conf").write_text(deployed)
+    reason = layline.transport_change(config=config)
+    if change:
+        assert reason == (f"full cluster restart needed: Artery transport {change} (members "
+                          "with different transports cannot talk)")
+        assert reason.startswith(_load("runners", "layline").FULL_RESTART)
+    else:
+        assert reason == ""
+
+
+def test_the_rendered_file_is_what_transport_change_reads(layline, seed_config, tmp_path):
+    config = copy.deepcopy(seed_config)
+    config["config_dir"] = str(tmp_path)
+    (tmp_path / "reactive-engine").mkdir()
+    (tmp_path / "reactive-engine" / "application.conf").write_text(
+        layline._render_text("reactive-engine", config, "ll-node-1"))
+    assert layline.transport_change(config=config) == ""
+    config["tls"]["enabled"] = False
+    assert "tls-tcp -> tcp" in layline.transport_change(config=config)

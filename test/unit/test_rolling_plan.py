@@ -227,3 +227,16 @@ def test_a_short_unit_stop_timeout_is_refused_naming_the_engine():
     plan = runner.build_plan(settings(3), view(names), {"n1": markers["n1"]},
                              dict.fromkeys(names, True), None, timeouts)
     assert plan["refused"] == []
+
+
+def test_a_transport_change_is_refused_as_a_full_cluster_restart():
+    names = minions(3)
+    reason = ("full cluster restart needed: Artery transport tcp -> tls-tcp (members with "
+              "different transports cannot talk)")
+    markers = {"n1": {"reasons": [reason]}, "n2": {"reasons": ["configuration changed"]},
+               "n3": None}
+    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
+    assert plan["refused"] == [f"n1: {reason}: stop every engine, then start them all (README, "
+                               "TLS), then clear the markers (layline.clear_pending "
+                               "layline-reactive-engine)"]
+    assert "REFUSED" in plan["text"] and reason in plan["text"]
