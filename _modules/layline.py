@@ -990,7 +990,9 @@ def _check_tls(config, found):
         value = tls.get(key)
         if value is not None and (not _is_int(value) or value < low):
             found.error(f"tls:{key}", f"must be an integer >= {low}")
-    days, renew, ca_days = tls.get("days"), tls.get("renew_days"), tls.get("ca_days")
+    days, renew, ca_days = (value if _is_int(value) and value >= 1 else None
+                            for value in (tls.get("days"), tls.get("renew_days"),
+                                          tls.get("ca_days")))
     if _is_int(days) and _is_int(renew) and renew >= days:
         found.error("tls:renew_days", f"{renew} is not less than layline:tls:days ({days}): "
                     "every apply would issue a new certificate")
@@ -1782,6 +1784,40 @@ def tls_plan(config=None, minion_id=None):
         salt '*' layline.tls_plan
     """
     return _tls_plan(_config(config), _minion_id(minion_id))
+
+
+_TRANSPORT_RE = re.compile(r'^\s*transport = "([A-Za-z0-9-]+)"$', re.MULTILINE)
+# a restart marker reason with this prefix makes the rolling restart refuse (Pekko: nodes
+# with different remote transports cannot talk, so no rolling restart can change it)
+FULL_RESTART = "full cluster restart needed"
+
+
+def transport_change(config=None):
+    """
+    Return the restart reason ``'full cluster restart needed: Artery transport
+    <old> -> <new> ...'`` when the engine's deployed application.conf runs another
+    Artery transport (``tcp`` / ``tls-tcp``) than ``layline:tls`` now renders, else
+    ``''`` (also when nothing is deployed yet). Pekko members with different
+    transports cannot talk: the rolling restart refuses a marker with this reason.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'll-node-*' layline.transport_change
+    """
+    config = _config(config)
+    path = f"{str(config.get('config_dir', '')).rstrip('/')}/reactive-engine/application.conf"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            found = _TRANSPORT_RE.search(handle.read())
+    except OSError:
+        return ""
+    new = _artery_tls_data(config)["transport"]
+    if not found or found.group(1) == new:
+        return ""
+    return (f"{FULL_RESTART}: Artery transport {found.group(1)} -> {new} (members with "
+            "different transports cannot talk)")
 
 
 def members(host=None, port=None, config=None, timeout=5):

@@ -46,6 +46,8 @@ SYSTEM_NAME = "layline"
 ROLLING_DEFAULTS = {"all": False, "max_unavailable": 1, "timeout": 300, "poll_interval": 1}
 SETTINGS_KEYS = ("cluster", "ports", "config_server", "home", "rolling")
 LOG_TAIL_LINES = 30
+# restart marker reasons that no rolling restart can carry out (layline.transport_change)
+FULL_RESTART = "full cluster restart needed"
 # Pekko's coordinated shutdown worst case with default phase timeouts (seconds): a unit
 # stop timeout below it can SIGKILL a node that was still leaving properly
 GRACEFUL_LEAVE_WORST_CASE = 75
@@ -310,6 +312,11 @@ def build_plan(settings, view, markers, ready, config_server_marker=None, stop_t
         refused.append(f"layline:rolling:max_unavailable {size} is above the largest safe "
                        f"value {safe} ({why}); use max_unavailable <= {safe}")
     refused += [marker["error"] for marker in markers.values() if marker and "error" in marker]
+    refused += [f"{minion}: {reason}: stop every engine, then start them all (README, TLS), "
+                "then clear the markers (layline.clear_pending layline-reactive-engine)"
+                for minion, marker in sorted(markers.items()) if marker and "error" not in marker
+                for reason in marker.get("reasons") or []
+                if str(reason).startswith(FULL_RESTART)]
     pending_minions = {m for m, marker in markers.items() if marker} if not rolling.get("all") \
         else {node["minion"] for node in nodes}
     refused += stop_timeout_problems({m: t for m, t in (stop_timeouts or {}).items()
@@ -394,11 +401,13 @@ def deploy_steps(config):
     """
     The ordered steps of the first deployment: the database minion, the config
     server, then each engine in seed order, each gated on health
-    (``layline.ready``). With ``min_nr_of_members`` = m the first m engines
-    cannot be Up before m members joined: they are deployed back to back and
-    checked together.
+    (``layline.ready``). With ``tls: {enabled, ca_minion}`` and a database
+    minion that is not the CA minion, ``layline.tls`` on the CA minion comes first
+    (kind ``tls``): the database's certificate is signed there. With
+    ``min_nr_of_members`` = m the first m engines cannot be Up before m members
+    joined: they are deployed back to back and checked together.
 
-    Returns ``[{"id", "kind": "state"|"ready", "minion", "require"}]``
+    Returns ``[{"id", "kind": "state"|"ready"|"tls", "minion", "require"}]``
     (``require``: the id of the previous step or None).
     """
     steps = []
@@ -414,7 +423,13 @@ def deploy_steps(config):
         return step_id
 
     last = None
-    if database.get("backend") == "mysql" and database.get("minion"):
+    tls = _section(config, "tls")
+    has_database = database.get("backend") == "mysql" and database.get("minion")
+    if tls.get("enabled") and has_database and tls.get("ca_minion") not in (
+            None, database["minion"]):
+        # the database's certificate is signed by the CA minion: its CA comes first
+        last = add("layline-orch-deploy-salt-state-tls-ca", "tls", tls["ca_minion"], last)
+    if has_database:
         last = add("layline-orch-deploy-salt-state-database", "state", database["minion"], last)
     if server:
         last = add("layline-orch-deploy-salt-state-config-server", "state", server, last)

@@ -1,6 +1,8 @@
 # vim: ft=sls
 # First deployment of a layline cluster, in order, stopping at the first
 # failure:
+#   0. the CA minion's layline.tls (layline:tls on, CA minion not the database
+#      minion): the database's certificate is signed there
 #   1. database minion   (state layline: MySQL server, database, user)
 #   2. config server     (state layline: install, schema, config, cluster, service)
 #   3. each engine in seed order (layline:cluster:nodes), each gated on the
@@ -24,7 +26,9 @@
       'database': {'backend': layline.database.backend, 'minion': layline.database.minion},
       'config_server': {'minion': layline.config_server.minion},
       'cluster': {'nodes': layline.cluster.nodes,
-                  'min_nr_of_members': layline.cluster.min_nr_of_members | int} } %}
+                  'min_nr_of_members': layline.cluster.min_nr_of_members | int},
+      'tls': {'enabled': layline.tls.enabled,
+              'ca_minion': layline.tls.ca_minion or layline.config_server.minion} } %}
 
 {%- if not layline.cluster.nodes and not layline.config_server.minion %}
 
@@ -37,14 +41,14 @@ layline-orch-deploy-test-fail_without_changes:
     - failhard: True
 {%- else %}
 {%-   for step in salt['saltutil.runner']('layline.deploy', kwarg={'config': settings}) %}
-{%-     if step.kind == 'state' %}
+{%-     if step.kind in ('state', 'tls') %}
 
 {{ step.id }}:
   salt.state:
     - tgt: {{ step.minion }}
     - tgt_type: list
     - sls:
-      - {{ tplroot }}
+      - {{ tplroot ~ ('.tls' if step.kind == 'tls' else '') }}
     - failhard: True
 {%-     else %}
 

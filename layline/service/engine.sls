@@ -77,7 +77,13 @@ layline-service-layline_db-tables_present:
 layline-service-layline-restart_pending:
   layline.restart_pending:
     - name: layline-reactive-engine
+{%-   set transport = salt['layline.transport_change'](config=layline) %}
+{%-   if transport %}
+    {#- the rolling restart refuses such a marker (README, TLS: upgrading) #}
+    - reason: {{ transport | json }}
+{%-   else %}
     - reason: reactive engine installation, unit or configuration changed
+{%-   endif %}
     # a stopped engine reads the new configuration when it starts: nothing pending
     - onlyif:
       - systemctl is-active --quiet layline-reactive-engine

@@ -369,3 +369,22 @@ def test_seed_grants_name_only_the_layline_database(salt_cli, use_pillar):
     queries = [c for c in chunks if c["state"] == "mysql_query" and "GRANT" in
                str(c.get("query", "")).upper()]
     assert not queries, queries
+
+
+def test_remote_signing_names_what_is_missing(salt_cli, use_pillar, pillar_tree):
+    """Through the real master's peer interface (its `peer` config allows the call)."""
+    use_pillar("seed")  # the CA minion has the policy; its CA is not made (test=True only)
+    ret = salt_cli.run("layline_tls.ca_certificate", "ll-config-server", minion_tgt="ll-node-1")
+    assert "CA minion ll-config-server has no CA certificate yet" in ret.stdout, ret
+    ret = salt_cli.run("layline_tls.signing_policy_problem", "layline", "/etc/layline/ca/ca.key",
+                       "/etc/layline/tls/ca.crt", minion_tgt="ll-config-server")
+    assert ret.data is None, ret
+    # the CA minion's pillar without the signing policy
+    (pillar_tree / "top.sls").write_text("base:\n  '*':\n    - layline\n")
+    assert salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="*").returncode == 0
+    ret = salt_cli.run("layline_tls.ca_certificate", "ll-config-server", minion_tgt="ll-node-1")
+    assert ("CA minion ll-config-server has no signing policy 'layline': add "
+            "x509_signing_policies:layline to its pillar") in ret.stdout, ret
+    ret = salt_cli.run("layline_tls.signing_policy_problem", "layline", "/etc/layline/ca/ca.key",
+                       "/etc/layline/tls/ca.crt", minion_tgt="ll-config-server")
+    assert "has no x509_signing_policies:layline" in ret.data, ret

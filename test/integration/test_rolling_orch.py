@@ -45,8 +45,11 @@ def test_deploy_orchestration_renders_the_runner_order(salt_run, use_pillar):
     use_pillar("seed")
     ret = salt_run.run("state.orchestrate_show_sls", "layline.orch.deploy")
     assert ret.returncode == 0, ret
-    ids = list(next(iter(ret.data.values())))
+    steps = next(iter(ret.data.values()))
+    ids = list(steps)
     assert ids == [
+        # layline.tls on the CA minion (the config server): it signs the database's certificate
+        "layline-orch-deploy-salt-state-tls-ca",
         "layline-orch-deploy-salt-state-database",
         "layline-orch-deploy-salt-state-config-server",
         "layline-orch-deploy-salt-state-ll-node-1",
@@ -54,3 +57,6 @@ def test_deploy_orchestration_renders_the_runner_order(salt_run, use_pillar):
         "layline-orch-deploy-salt-function-ready-ll-node-1",
         "layline-orch-deploy-salt-function-ready-ll-node-2",
     ], ids
+    first = {k: v for item in steps["layline-orch-deploy-salt-state-tls-ca"]["salt"]
+             if isinstance(item, dict) for k, v in item.items()}
+    assert (first["tgt"], first["sls"]) == ("ll-config-server", ["layline.tls"]), first

@@ -473,6 +473,168 @@ def test_deploy_orchestration_on_fresh_machines(seed):
     assert changed(again) == {}, changed(again)
 
 
+# ---------------------------------------------------------------- layline.tls (issue 10b)
+
+TLS_DIR = "/etc/layline/tls"
+SBR_PROVIDER = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
+ROTATING_KEYS = "org.apache.pekko.remote.artery.tcp.ssl.RotatingKeysSSLEngineProvider"
+
+
+def _stat(lab, machine: str, *paths: str) -> dict[str, str]:
+    proc = lab.shell(machine, ["stat", "-c", "%n %U:%G %a", *paths])
+    return {line.split()[0]: " ".join(line.split()[1:]) for line in proc.stdout.splitlines()
+            if line.startswith("/")}
+
+
+def test_tls_files_and_modes_on_every_machine(seed):
+    from cryptography import x509
+
+    ca_pem = seed.shell("ll-config-server", ["cat", f"{TLS_DIR}/ca.crt"], check=True).stdout
+    ca = x509.load_pem_x509_certificate(ca_pem.encode())
+    for machine in ALL:
+        group = "mysql" if machine == "ll-mysql" else "layline"
+        modes = _stat(seed, machine, TLS_DIR, f"{TLS_DIR}/ca.crt", f"{TLS_DIR}/node.crt",
+                      f"{TLS_DIR}/node.key", "/etc/layline/ca", "/etc/layline/ca/ca.key")
+        expected = {TLS_DIR: f"root:{group} 750", f"{TLS_DIR}/ca.crt": "root:root 644",
+                    f"{TLS_DIR}/node.crt": "root:root 644",
+                    f"{TLS_DIR}/node.key": f"root:{group} 640"}
+        if machine == "ll-config-server":  # the CA minion
+            expected.update({"/etc/layline/ca": "root:root 700",
+                             "/etc/layline/ca/ca.key": "root:root 400"})
+        assert modes == expected, machine
+        assert seed.shell(machine, ["cat", f"{TLS_DIR}/ca.crt"]).stdout == ca_pem, machine
+        cert = x509.load_pem_x509_certificate(
+            seed.shell(machine, ["cat", f"{TLS_DIR}/node.crt"], check=True).stdout.encode())
+        cert.verify_directly_issued_by(ca)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert names.get_values_for_type(x509.DNSName) == [f"{machine}.orb.local"], machine
+        key_head = seed.shell(machine, ["head", "-1", f"{TLS_DIR}/node.key"]).stdout
+        assert key_head.strip() == "-----BEGIN PRIVATE KEY-----", machine  # PKCS#8, as Pekko reads
+
+
+def _forged_files() -> dict[str, bytes]:
+    """A key and certificate from a CA that only looks like the cluster's (same names)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    def name(text):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                   for _ in range(2))
+    cert = (x509.CertificateBuilder().subject_name(name("layline-Production-engine"))
+            .issuer_name(name("layline Production cluster CA")).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("ll-node-1.orb.local")]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return {"node.key": key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()),
+            "node.crt": cert.public_bytes(serialization.Encoding.PEM)}
+
+
+def _intruder_conf() -> str:
+    seeds = ", ".join(f'"pekko://layline@{e}.orb.local:5843"' for e in ENGINES)
+    return f"""
+layline.reactive-engine.rest-server {{
+  canonical.hostname = "ll-node-1.orb.local"
+  bind {{ hostname = "0.0.0.0", port = 25842 }}
+}}
+pekko {{
+  actor.provider = cluster
+  remote.artery {{
+    transport = tls-tcp
+    canonical {{ hostname = "ll-node-1.orb.local", port = 25843 }}
+    bind {{ hostname = "0.0.0.0", port = 25843 }}
+    ssl {{
+      ssl-engine-provider = "{ROTATING_KEYS}"
+      rotating-keys-engine {{
+        key-file = "/root/intruder/node.key"
+        cert-file = "/root/intruder/node.crt"
+        # the cluster's CA certificate is public: the intruder trusts the real engines
+        ca-cert-file = "{TLS_DIR}/ca.crt"
+      }}
+    }}
+  }}
+  cluster {{
+    seed-nodes = [{seeds}]
+    downing-provider-class = "{SBR_PROVIDER}"
+    split-brain-resolver.active-strategy = keep-majority
+  }}
+  management.http {{ hostname = "ll-node-1.orb.local", bind-hostname = "0.0.0.0",
+                     bind-port = 28558 }}
+}}
+"""
+
+
+# A client without a certificate, from an engine machine: it verifies the engine's
+# certificate (cluster CA, hostname in the SAN), then the engine must refuse it.
+NO_CERT_CLIENT = """
+import socket, ssl, sys
+host = sys.argv[1]
+context = ssl.create_default_context(cafile="/etc/layline/tls/ca.crt")
+with socket.create_connection((host, 5843), timeout=5) as raw:
+    with context.wrap_socket(raw, server_hostname=host) as sock:
+        print("server certificate verified:", dict(sock.getpeercert()["subjectAltName"]))
+        try:
+            sock.sendall(b'{"type": "gossip"}\\n')
+            print("reply bytes:", len(sock.recv(65536)))
+        except (ssl.SSLError, OSError) as exc:
+            print("refused:", exc)
+"""
+
+
+def _refusals(lab, machine: str, peer: str) -> str:
+    """The engine's log lines about Artery connections from ``peer`` it refused."""
+    return "\n".join(line for line in lab.shell(machine, ["cat", ENGINE_LOG]).stdout.splitlines()
+                     if f"refused Artery connection from [{peer}]" in line)
+
+
+def test_artery_is_mutual_tls_and_refuses_a_joiner_without_a_cluster_certificate(seed):
+    node_1 = seed.address("ll-node-1")
+    for machine in ENGINES:
+        log = seed.shell(machine, ["cat", ENGINE_LOG]).stdout
+        assert "Remoting started with transport [Artery tls-tcp]" in log, machine
+    # a client without a certificate: it sees a valid engine certificate, the engine refuses it
+    out = seed.shell("ll-node-1", ["python3", "-c", NO_CERT_CLIENT, "ll-node-2.orb.local"],
+                     check=True).stdout
+    assert "server certificate verified: {'DNS': 'll-node-2.orb.local'}" in out, out
+    assert "reply bytes: 0" in out or "refused:" in out, out
+    seed.wait_for(lambda: "did not return a certificate" in _refusals(seed, "ll-node-2", node_1),
+                  timeout=30, what="ll-node-2 logging the refused client")
+
+    # a joiner with a certificate of another CA (same names as the cluster's)
+    files = {**_forged_files(), "application.conf": _intruder_conf().encode()}
+    seed.shell("ll-node-1", "mkdir -p -m 0700 /root/intruder", check=True)
+    for name, content in files.items():
+        seed.shell("ll-node-1", f"base64 -d > /root/intruder/{name} <<'EOF'\n"
+                   f"{base64.b64encode(content).decode()}\nEOF", check=True)
+    seed.shell("ll-node-1", ["systemd-run", "--unit=ll-intruder", "--setenv=HOME=/root/intruder",
+                             "/usr/bin/timeout", "300", "/opt/layline/current/bin/reactive-engine",
+                             "-J-Dlayline.configDirectory=/root/intruder"], check=True)
+    intruder_log = "/root/intruder/.layline/reactive-engine/log/reactive-engine.log"
+    try:
+        for machine in ENGINES:
+            seed.wait_for(
+                lambda m=machine: "certificate verify failed" in _refusals(seed, m, node_1),
+                timeout=60, what=f"{machine} refusing the intruder's certificate")
+        intruder = seed.shell("ll-node-1", ["cat", intruder_log]).stdout
+        assert "TLS connection to [pekko://layline@ll-node-" in intruder, intruder[-2000:]
+        assert "LAY-11001" not in intruder
+        for machine in ENGINES:
+            view = _get_json(f"http://{seed.address(machine)}:8558/cluster/members")
+            assert {(m["node"], m["status"]) for m in view["members"]} == {
+                (f"pekko://layline@{e}.orb.local:5843", "Up") for e in ENGINES}, view
+            assert view["unreachable"] == [], view
+    finally:
+        seed.shell("ll-node-1", "systemctl stop ll-intruder; rm -rf /root/intruder")
 # ------------------------------------------------------------------ MySQL TLS (issue 10c)
 
 CONFIG_SERVER_LOG = "/var/lib/layline/.layline/config-server/log/config-server.log"

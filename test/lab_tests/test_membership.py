@@ -171,7 +171,9 @@ class Watcher:
 @pytest.fixture(scope="module")
 def cluster(lab, tmp_path_factory):
     pillar_dir = tmp_path_factory.mktemp("membership-pillar")
-    (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - layline\n")
+    # the seed's top and the CA minion's signing policy (layline.tls), the nodes from here
+    for name in ("top.sls", "x509.sls"):
+        (pillar_dir / name).write_text((SEED_PILLAR.parent / name).read_text())
     (pillar_dir / "layline.sls").write_text(yaml.safe_dump(_pillar(["ll-node-1", "ll-node-2"])))
     try:
         lab.up("seed", pillar=pillar_dir, nodes=2)

@@ -85,6 +85,9 @@ DIFFERENCES = {
         "classic remoting's key: Pekko reads it only under pekko.remote.classic (apache/pekko "
         "v1.1.2 remote/src/main/resources/reference.conf); layline runs Artery",
         lambda guide, formula: formula is MISSING),
+    "pekko.remote.artery.transport": (
+        "the guide's production notes: Artery over mutual TLS (layline:tls, on by default)",
+        lambda guide, formula: guide == "tcp" and formula == "tls-tcp"),
 }
 
 

@@ -187,6 +187,20 @@ def test_deploy_steps_keep_the_former_order(count, min_nr, database):
     assert all(s["kind"] == ("ready" if "ready" in s["id"] else "state") for s in steps)
 
 
+@pytest.mark.parametrize(("tls", "first"), [
+    ({"enabled": True, "ca_minion": "cfg"}, ("layline-orch-deploy-salt-state-tls-ca", "cfg")),
+    ({"enabled": True, "ca_minion": "db"}, ("layline-orch-deploy-salt-state-database", "db")),
+    ({"enabled": False, "ca_minion": "cfg"}, ("layline-orch-deploy-salt-state-database", "db")),
+])
+def test_deploy_makes_the_ca_before_the_database_needs_it(tls, first):
+    config = {"database": {"backend": "mysql", "minion": "db"}, "config_server": {"minion": "cfg"},
+              "cluster": {"nodes": [{"minion": "n1"}], "min_nr_of_members": 1}, "tls": tls}
+    steps = runner.deploy_steps(config)
+    assert (steps[0]["id"], steps[0]["minion"]) == first
+    assert steps[0]["require"] is None and steps[1]["require"] == steps[0]["id"]
+    assert [s["kind"] for s in steps].count("tls") == (first[1] == "cfg")
+
+
 def test_unreadable_markers_are_refused_naming_the_node():
     names = minions(3)
     markers = {"n2": {"error": "cannot read the restart markers of n2: n2 did not answer"}}
@@ -213,3 +227,16 @@ def test_a_short_unit_stop_timeout_is_refused_naming_the_engine():
     plan = runner.build_plan(settings(3), view(names), {"n1": markers["n1"]},
                              dict.fromkeys(names, True), None, timeouts)
     assert plan["refused"] == []
+
+
+def test_a_transport_change_is_refused_as_a_full_cluster_restart():
+    names = minions(3)
+    reason = ("full cluster restart needed: Artery transport tcp -> tls-tcp (members with "
+              "different transports cannot talk)")
+    markers = {"n1": {"reasons": [reason]}, "n2": {"reasons": ["configuration changed"]},
+               "n3": None}
+    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
+    assert plan["refused"] == [f"n1: {reason}: stop every engine, then start them all (README, "
+                               "TLS), then clear the markers (layline.clear_pending "
+                               "layline-reactive-engine)"]
+    assert "REFUSED" in plan["text"] and reason in plan["text"]

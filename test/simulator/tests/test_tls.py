@@ -1,152 +1,166 @@
-"""The simulator's MySQL TLS, as Connector/J does it with sslMode=VERIFY_IDENTITY: the CA
-comes from the JKS truststore the JDBC URL names, the server's certificate must chain to
-it and name the URL's host; anything else is refused with Connector/J's words."""
+"""Artery over mutual TLS (transport tls-tcp, Pekko's RotatingKeysSSLEngineProvider).
 
-import importlib.util
-import os
-import pathlib
-import shutil
+Certificates are made here with `cryptography` the way layline.tls makes them: one CA,
+RSA node keys (PKCS#8 PEM), every engine certificate with the cluster's common name.
+"""
+
+import datetime
+import ipaddress
+import json
 import socket
 import ssl
-import subprocess
-import sys
-import threading
 
 import pytest
-from layline_sim import truststore
-from layline_sim.config import _mysql_settings
-from layline_sim.journal import JournalError, _tls_message, tls_context
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from simsupport import ARTERY, address, all_up, engine_conf, host, members, wait_for
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "test" / "unit"))
-from pkisupport import CA  # noqa: E402
-
-PASSWORD = "changeit"  # noqa: S105 - the formula's public truststore password
-URL = ("jdbc:mysql://ll-mysql.orb.local:3306/layline?sslMode=VERIFY_IDENTITY"
-       "&trustCertificateKeyStoreUrl=file:{store}&trustCertificateKeyStoreType=JKS"
-       "&trustCertificateKeyStorePassword=changeit&serverTimezone=UTC")
+ENGINE_CN = "layline-Test-engine"
 
 
-def _formula_truststore(ca, path):
-    """The truststore as the formula writes it (_modules/layline_db.py)."""
-    spec = importlib.util.spec_from_file_location("layline_db_sim_tls",
-                                                  ROOT / "_modules" / "layline_db.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    entries = [("layline-ca", ca.der, 0)]
-    path.write_bytes(module.jks_encode(entries, PASSWORD))
-    return path
+def _key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def test_url_names_the_truststore(tmp_path):
-    s = _mysql_settings("mysql", URL.format(store="/etc/layline/tls/truststore.jks"), "u", "p")
-    assert (s.ssl_required, s.ssl_verify, s.ssl_verify_identity) == (True, True, True)
-    assert s.truststore_url == "file:/etc/layline/tls/truststore.jks"
-    assert (s.truststore_type, s.truststore_password) == ("JKS", PASSWORD)
-    assert PASSWORD not in s.describe() and "host name verified" in s.describe()
-    plain = _mysql_settings("mysql", "jdbc:mysql://db/layline?sslMode=DISABLED", "u", "p")
-    assert (plain.ssl_required, plain.ssl_verify) == (False, False)
-    ca_only = _mysql_settings("mysql", "jdbc:mysql://db/layline?sslMode=VERIFY_CA", "u", "p")
-    assert (ca_only.ssl_verify, ca_only.ssl_verify_identity) == (True, False)
+def _name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def test_reader_reads_the_formulas_truststore_and_checks_the_password(tmp_path):
-    ca = CA(tmp_path / "pki")
-    store = _formula_truststore(ca, tmp_path / "truststore.jks")
-    assert truststore.load(f"file:{store}", "JKS", PASSWORD) == [ca.der]
-    with pytest.raises(truststore.TruststoreError, match="password was incorrect"):
-        truststore.load(f"file:{store}", "JKS", "wrong")
-    damaged = bytearray(store.read_bytes())
-    damaged[40] ^= 1
-    (tmp_path / "damaged.jks").write_bytes(bytes(damaged))
-    with pytest.raises(truststore.TruststoreError, match="tampered"):
-        truststore.load(str(tmp_path / "damaged.jks"), "JKS", PASSWORD)
-    with pytest.raises(truststore.TruststoreError, match="JKS truststores only"):
-        truststore.load(f"file:{store}", "PKCS12", PASSWORD)
-    with pytest.raises(truststore.TruststoreError, match="Cannot open file:/nonexistent"):
-        truststore.load("file:/nonexistent/t.jks", "JKS", PASSWORD)
+def _cert(subject_key, common_name, issuer_key, issuer_name, ca=False, sans=()):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder()
+               .subject_name(_name(common_name)).issuer_name(issuer_name)
+               .public_key(subject_key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=2))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
 
 
-@pytest.mark.skipif(shutil.which("keytool") is None, reason="needs the JDK's keytool")
-def test_reader_reads_a_truststore_made_by_keytool(tmp_path):
-    ca = CA(tmp_path / "pki")
-    store = tmp_path / "keytool.jks"
-    subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "some-ca", "-file",
-                    str(ca.path), "-keystore", str(store), "-storepass", "s3cret-store",
-                    "-storetype", "JKS"], check=True, capture_output=True, timeout=120)
-    assert truststore.load(f"file:{store}", "JKS", "s3cret-store") == [ca.der]
+class Ca:
+    """A CA that writes node key/cert/CA files into a directory."""
+
+    def __init__(self, name):
+        self.key = _key()
+        self.name = _name(name)
+        self.cert = _cert(self.key, name, self.key, self.name, ca=True)
+
+    def issue(self, directory, common_name, ip):
+        directory.mkdir(parents=True, exist_ok=True)
+        key = _key()
+        cert = _cert(key, common_name, self.key, self.name,
+                     sans=[x509.DNSName(f"node-{ip}.test"),
+                           x509.IPAddress(ipaddress.ip_address(ip))])
+        (directory / "node.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        (directory / "node.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (directory / "ca.crt").write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        return directory
 
 
-class _TLSServer:
-    """Accepts one TLS handshake with the given certificate (stands in for MariaDB's)."""
+@pytest.fixture(scope="module")
+def cluster_ca():
+    return Ca("layline Test cluster CA")
 
-    def __init__(self, cert, key):
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cert, key)
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
 
-    def _serve(self):
-        conn, _ = self.sock.accept()
+def tls_block(directory):
+    return f"""
+pekko.remote.artery {{
+  transport = tls-tcp
+  ssl {{
+    ssl-engine-provider = "org.apache.pekko.remote.artery.tcp.ssl.RotatingKeysSSLEngineProvider"
+    rotating-keys-engine {{
+      key-file = "{directory}/node.key"
+      cert-file = "{directory}/node.crt"
+      ca-cert-file = "{directory}/ca.crt"
+    }}
+  }}
+}}
+"""
+
+
+def _tls_engine(lab, i, ca, tmp_path, common_name=ENGINE_CN, **kwargs):
+    directory = ca.issue(tmp_path / f"tls{i}", common_name, host(i))
+    return lab.engine(i, conf=engine_conf(i, extra=tls_block(directory), **kwargs))
+
+
+def test_engines_form_a_cluster_over_mutual_tls(lab, cluster_ca, tmp_path):
+    procs = [_tls_engine(lab, i, cluster_ca, tmp_path) for i in (1, 2, 3)]
+    wait_for(lambda: all_up((1, 2, 3), among=(1, 2, 3)), what="3 members Up over TLS")
+    for proc in procs:
+        assert "Remoting started with transport [Artery tls-tcp]" in proc.log()
+        assert "refused Artery connection" not in proc.log()
+    # the Artery port speaks TLS only: a plain client gets no answer
+    with socket.create_connection((host(1), ARTERY), timeout=3) as sock:
+        sock.settimeout(3)
+        sock.sendall(json.dumps({"type": "gossip"}).encode() + b"\n")
         try:
-            with self.ctx.wrap_socket(conn, server_side=True):
-                pass
-        except (ssl.SSLError, OSError):
-            pass
-
-    def handshake(self, context, hostname):
-        with (socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw,
-              context.wrap_socket(raw, server_hostname=hostname) as tls):
-            return tls.version()
-
-    def close(self):
-        self.sock.close()
-        self.thread.join(5)
+            reply = sock.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            reply = b""
+    assert b"members" not in reply
 
 
-def _settings(store):
-    return _mysql_settings("mysql", URL.format(store=store), "layline", "pw")
+def test_joiner_with_a_certificate_of_another_ca_is_refused(lab, cluster_ca, tmp_path):
+    for i in (1, 2):
+        _tls_engine(lab, i, cluster_ca, tmp_path, seeds=(1, 2))
+    wait_for(lambda: all_up((1, 2), among=(1, 2)), what="2 members Up")
+    intruder = _tls_engine(lab, 3, Ca("layline Test cluster CA"), tmp_path, seeds=(1, 2))
+    wait_for(lambda: "TLS connection to" in intruder.log(), what="the intruder's failed joins")
+    wait_for(lambda: "refused Artery connection" in lab.procs[0].log(),
+             what="node 1 refusing the intruder")
+    assert address(3) not in json.dumps(members(1))
+    assert all_up((1, 2), among=(1, 2))
 
 
-@pytest.mark.parametrize("names,accepted", [
-    (["ll-mysql.orb.local", "10.231.7.10"], True),
-    (["ll-other.orb.local", "10.231.7.10"], False),
-])
-def test_verify_identity_checks_the_server_name(tmp_path, names, accepted):
-    ca = CA(tmp_path / "pki")
-    settings = _settings(_formula_truststore(ca, tmp_path / "truststore.jks"))
-    server = _TLSServer(*ca.issue("server", names))
-    try:
-        context = tls_context(settings)
-        if accepted:
-            assert server.handshake(context, settings.host).startswith("TLS")
-            return
-        with pytest.raises(ssl.SSLCertVerificationError) as info:
-            server.handshake(context, settings.host)
-    finally:
-        server.close()
-    message = _tls_message(info.value, settings)
-    assert message == ("Communications link failure: Server identity verification failed. None "
-                       "of the DNS or IP Subject Alternative Name entries matched the server "
-                       "hostname/IP 'll-mysql.orb.local'.")
+def test_cluster_ca_certificate_without_the_cluster_name_is_refused(lab, cluster_ca, tmp_path):
+    for i in (1, 2):
+        _tls_engine(lab, i, cluster_ca, tmp_path, seeds=(1, 2))
+    wait_for(lambda: all_up((1, 2), among=(1, 2)), what="2 members Up")
+    # e.g. the config server's or the database's certificate: same CA, its own hostname
+    _tls_engine(lab, 3, cluster_ca, tmp_path, common_name="ll-mysql.test", seeds=(1, 2))
+    wait_for(lambda: "None of the peer subject names" in lab.procs[0].log(),
+             what="node 1 refusing a certificate without the cluster's name")
+    assert address(3) not in json.dumps(members(1))
+    assert all_up((1, 2), among=(1, 2))
 
 
-def test_a_server_from_another_ca_is_not_trusted(tmp_path):
-    ours, theirs = CA(tmp_path / "ours"), CA(tmp_path / "theirs", "someone else's CA")
-    settings = _settings(_formula_truststore(ours, tmp_path / "truststore.jks"))
-    server = _TLSServer(*theirs.issue("server", ["ll-mysql.orb.local"]))
-    try:
-        with pytest.raises(ssl.SSLCertVerificationError) as info:
-            server.handshake(tls_context(settings), settings.host)
-    finally:
-        server.close()
-    assert "the server certificate is not trusted" in _tls_message(info.value, settings)
+@pytest.mark.parametrize("client_cert", [None, "another CA"])
+def test_client_without_a_cluster_certificate_is_refused(lab, cluster_ca, tmp_path, client_cert):
+    """The engine itself verifies the client: this client trusts any server."""
+    _tls_engine(lab, 1, cluster_ca, tmp_path, seeds=(1,))
+    wait_for(lambda: all_up((1,), among=(1,)), what="node 1 Up")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if client_cert:
+        own = Ca("layline Test cluster CA").issue(tmp_path / "own", ENGINE_CN, host(2))
+        context.load_cert_chain(own / "node.crt", own / "node.key")
+    with pytest.raises((ssl.SSLError, ConnectionResetError)), \
+            socket.create_connection((host(1), ARTERY), timeout=3) as raw, \
+            context.wrap_socket(raw) as sock:
+        sock.sendall(json.dumps({"type": "gossip"}).encode() + b"\n")
+        sock.recv(65536)
+    reason = "certificate verify failed" if client_cert else "certificate"
+    wait_for(lambda: "refused Artery connection" in lab.procs[0].log()
+             and reason in lab.procs[0].log(), what="the refusal logged with its reason")
+    assert all_up((1,), among=(1,))
 
 
-def test_a_missing_truststore_fails_the_connection(tmp_path):
-    settings = _settings(tmp_path / "missing.jks")
-    with pytest.raises(JournalError, match="Communications link failure: Cannot open"):
-        tls_context(settings)
-    assert not os.path.exists(tmp_path / "missing.jks")
+def test_tls_transport_without_key_file_exits_naming_the_key(lab, tmp_path):
+    conf = engine_conf(1, extra=tls_block(tmp_path / "missing"))
+    proc = lab.engine(1, conf=conf)
+    assert proc.wait(20) == 1
+    assert "pekko.remote.artery.ssl.rotating-keys-engine.key-file" in proc.stderr()
+
+
+def test_keystore_engine_provider_is_refused_by_name(lab, tmp_path):
+    conf = engine_conf(1, extra="pekko.remote.artery.transport = tls-tcp\n")
+    proc = lab.engine(1, conf=conf)
+    assert proc.wait(20) == 1
+    assert "pekko.remote.artery.ssl.ssl-engine-provider" in proc.stderr()

@@ -7,6 +7,11 @@ membership views; doubles as heartbeat). Every member gossips to every other mem
 ``GOSSIP_INTERVAL``; a member not heard from for the acceptable heartbeat pause is
 unreachable.
 
+With ``transport = tls-tcp`` every connection is mutual TLS with the node's PEM files
+(Pekko's RotatingKeysSSLEngineProvider): both sides present a certificate that must chain
+to the configured CA, and, as Pekko's PeerSubjectVerifier does, share a subject name (CN
+or DNS SAN) with the own certificate. A peer that fails is refused and logged.
+
 Membership rules follow Pekko: only the first seed node may join itself (after the
 seed-node-timeout), members stay Joining until ``min-nr-of-members`` are present, the
 leader (first reachable Up/Leaving member by address) moves Joining -> Up, Leaving ->
@@ -20,6 +25,7 @@ import logging
 import random
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -142,12 +148,51 @@ def sbr_decide(strategy, members, unreachable, quorum_size=0, down_if_alone=True
     return side_u if lowest in side_r else side_r
 
 
-def send(address, message, timeout=CONNECT_TIMEOUT):
+def _subject_names(cert):
+    """CN and DNS SANs of a decoded certificate (``getpeercert()`` form)."""
+    names = {value for rdn in cert.get("subject", ()) for key, value in rdn
+             if key == "commonName"}
+    names.update(value for kind, value in cert.get("subjectAltName", ()) if kind == "DNS")
+    return names
+
+
+class ArteryTlsContext:
+    """Mutual TLS of Artery's tls-tcp transport from the node's PEM files."""
+
+    def __init__(self, tls):
+        self.server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        # Pekko's rotating-keys engine verifies the chain and the shared subject name,
+        # not the hostname
+        self.client.check_hostname = False
+        for context in (self.server, self.client):
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+            context.load_verify_locations(cafile=tls.ca_cert_file)
+        self.own_names = _subject_names(ssl._ssl._test_decode_cert(tls.cert_file))
+
+    def verify_peer(self, sock):
+        """Pekko's PeerSubjectVerifier: refuse a peer sharing no subject name with us."""
+        peer = _subject_names(sock.getpeercert() or {})
+        if not peer & self.own_names:
+            raise ssl.SSLError(f"None of the peer subject names {sorted(peer)} were in local "
+                               f"subject names {sorted(self.own_names)}")
+
+
+_last_client_error = {}
+
+
+def send(address, message, timeout=CONNECT_TIMEOUT, tls=None):
     """Send ``message`` to the Artery port of ``address``; return the reply dict or None."""
     host, port = host_port(address)
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout * 2)
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            raw.settimeout(timeout * 2)
+            sock = raw
+            if tls is not None:
+                sock = tls.client.wrap_socket(raw, server_hostname=host)
+                tls.verify_peer(sock)
             sock.sendall(json.dumps(message).encode() + b"\n")
             data = b""
             while not data.endswith(b"\n"):
@@ -155,13 +200,49 @@ def send(address, message, timeout=CONNECT_TIMEOUT):
                 if not chunk:
                     break
                 data += chunk
+        _last_client_error.pop(address, None)
         return json.loads(data) if data else None
+    except ssl.SSLError as exc:
+        text = f"TLS connection to [{address}] failed: {exc}"
+        if _last_client_error.get(address) != text:
+            _last_client_error[address] = text
+            log.warning(text)
+        return None
     except (OSError, ValueError):
         return None
 
 
 class _ArteryHandler(socketserver.StreamRequestHandler):
+    def setup(self):
+        self.refused = False
+        tls = self.server.node.tls
+        if tls is not None:
+            # handshake in the handler's thread: a slow or silent peer blocks nobody else
+            self.request.settimeout(CONNECT_TIMEOUT * 4)
+            try:
+                self.request = tls.server.wrap_socket(self.request, server_side=True)
+                tls.verify_peer(self.request)
+            except (ssl.SSLError, OSError) as exc:
+                self.refused = True
+                # once per peer host and reason: a refused joiner retries every second
+                seen = self.server.node.refused_peers
+                if (self.client_address[0], str(exc)) not in seen:
+                    seen.add((self.client_address[0], str(exc)))
+                    log.warning("refused Artery connection from [%s]: TLS handshake failed "
+                                "(no valid certificate of the cluster CA): %s",
+                                self.client_address[0], exc)
+                with contextlib.suppress(OSError):
+                    self.request.close()
+                return
+        super().setup()
+
+    def finish(self):
+        if not self.refused:
+            super().finish()
+
     def handle(self):
+        if self.refused:
+            return
         try:
             line = self.rfile.readline(1 << 20)
             reply = self.server.node.handle(json.loads(line))
@@ -200,6 +281,8 @@ class ClusterNode:
         self.was_leaving = False
         self.warned = set()
         self.server = None
+        self.tls = ArteryTlsContext(settings.tls) if settings.tls else None
+        self.refused_peers = set()
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gossip")
 
     # ------------------------------------------------------------------ views
@@ -263,8 +346,8 @@ class ClusterNode:
         self.server = _ArteryServer((self.s.bind_hostname, self.s.bind_port), _ArteryHandler)
         self.server.node = self
         threading.Thread(target=self.server.serve_forever, name="artery", daemon=True).start()
-        log.info("Remoting started with transport [Artery tcp]; listening on address [%s] "
-                 "with UID [%s]", self.address, self.uid)
+        log.info("Remoting started with transport [Artery %s]; listening on address [%s] "
+                 "with UID [%s]", self.s.transport, self.address, self.uid)
         threading.Thread(target=self._join_loop, name="join", daemon=True).start()
         threading.Thread(target=self._tick_loop, name="gossip-tick", daemon=True).start()
 
@@ -301,6 +384,9 @@ class ClusterNode:
         self._gossip_round()
         log.info("Exiting completed; member removed from the cluster")
 
+    def _send(self, address, message):
+        return send(address, message, tls=self.tls)
+
     # ------------------------------------------------------------------ joining
     def _compat_problem(self, theirs):
         mine = self.s.compat()
@@ -327,8 +413,8 @@ class ClusterNode:
             attempts += 1
             acked = False
             for seed in others:
-                reply = send(seed, {"type": "init_join", "from": self.address,
-                                    "compat": self.s.compat(), "seeds": seeds})
+                reply = self._send(seed, {"type": "init_join", "from": self.address,
+                                          "compat": self.s.compat(), "seeds": seeds})
                 if not reply or reply.get("type") != "init_join_ack":
                     continue
                 acked = True
@@ -364,8 +450,8 @@ class ClusterNode:
 
     def _join_via(self, seed):
         me = Member(self.address, self.uid, self.incarnation, "Joining")
-        reply = send(seed, {"type": "join", "member": asdict(me), "compat": self.s.compat(),
-                            "seeds": self.s.seed_nodes})
+        reply = self._send(seed, {"type": "join", "member": asdict(me),
+                                  "compat": self.s.compat(), "seeds": self.s.seed_nodes})
         if not reply:
             return False
         if reply.get("type") == "refused":
@@ -486,7 +572,7 @@ class ClusterNode:
             targets = [m for m in self.members.values()
                        if m.address != self.address and m.status not in GONE]
             message = self._gossip_message()
-        futures = [(m, self.pool.submit(send, m.address, message)) for m in targets]
+        futures = [(m, self.pool.submit(self._send, m.address, message)) for m in targets]
         for _member, future in futures:
             try:
                 reply = future.result(timeout=CONNECT_TIMEOUT * 4)

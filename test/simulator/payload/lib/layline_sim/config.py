@@ -13,6 +13,11 @@ from urllib.parse import parse_qsl
 SBR_PROVIDER = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
 SBR_STRATEGIES = ("keep-majority", "static-quorum", "keep-oldest", "down-all", "lease-majority")
 SYSTEM_NAME = "layline"
+ARTERY = "pekko.remote.artery"
+ROTATING_KEYS = "org.apache.pekko.remote.artery.tcp.ssl.RotatingKeysSSLEngineProvider"
+CONFIG_SSL_ENGINE = "org.apache.pekko.remote.artery.tcp.ConfigSSLEngineProvider"
+# Pekko's remote/reference.conf: rotating-keys-engine's default file names
+ROTATING_KEYS_MOUNT = "/var/run/secrets/pekko-tls/rotating-keys-engine"
 _MISSING = object()
 _SEED_RE = re.compile(r"^pekko://(?P<system>[^@/]+)@(?P<host>[^:/]+):(?P<port>\d+)$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
@@ -204,6 +209,50 @@ def journal_settings(conf):
 
 
 @dataclass
+class ArteryTls:
+    """The PEM files of Pekko's RotatingKeysSSLEngineProvider (transport tls-tcp)."""
+
+    key_file: str
+    cert_file: str
+    ca_cert_file: str
+
+
+def _pem_file(conf, key, default):
+    path = str(get(conf, key, default))
+    if not os.path.isabs(path):
+        raise ConfigError(f"{key} must be an absolute path, got {path!r}")
+    try:
+        with open(path, encoding="ascii") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{key}: cannot read {path}: {exc}") from exc
+    if "-----BEGIN " not in text:
+        raise ConfigError(f"{key}: {path} is not a PEM file")
+    return path
+
+
+def artery_tls(conf):
+    """None for transport tcp; the PEM files for tls-tcp (other transports: ConfigError)."""
+    transport = str(get(conf, f"{ARTERY}.transport", "tcp"))
+    if transport == "tcp":
+        return None
+    if transport != "tls-tcp":
+        raise ConfigError(f"{ARTERY}.transport: the simulator knows tcp and tls-tcp, got "
+                          f"{transport!r}")
+    provider = str(get(conf, f"{ARTERY}.ssl.ssl-engine-provider", CONFIG_SSL_ENGINE))
+    if provider != ROTATING_KEYS:
+        raise ConfigError(f"{ARTERY}.ssl.ssl-engine-provider: the simulator reads PEM files "
+                          f"with {ROTATING_KEYS} only, got {provider!r}")
+    engine = f"{ARTERY}.ssl.rotating-keys-engine"
+    mount = str(get(conf, f"{engine}.secret-mount-point", ROTATING_KEYS_MOUNT))
+    return ArteryTls(
+        key_file=_pem_file(conf, f"{engine}.key-file", f"{mount}/tls.key"),
+        cert_file=_pem_file(conf, f"{engine}.cert-file", f"{mount}/tls.crt"),
+        ca_cert_file=_pem_file(conf, f"{engine}.ca-cert-file", f"{mount}/ca.crt"),
+    )
+
+
+@dataclass
 class EngineSettings:
     """Everything the simulated reactive engine takes from application.conf."""
 
@@ -227,6 +276,12 @@ class EngineSettings:
     mgmt_port: int
     mgmt_read_only: bool
     journal: JournalSettings
+    tls: ArteryTls | None = None
+
+    @property
+    def transport(self):
+        """Artery's transport name as Pekko logs it."""
+        return "tls-tcp" if self.tls else "tcp"
 
     @property
     def address(self):
@@ -303,6 +358,7 @@ def engine_settings(conf):
         mgmt_port=_port(mgmt_port, f"{mgmt}.bind-port"),
         mgmt_read_only=get_bool(conf, f"{mgmt}.route-providers-read-only", True),
         journal=journal_settings(conf),
+        tls=artery_tls(conf),
     )
 
 
