@@ -108,7 +108,8 @@ def test_single_host_signs_locally(layline, single_config):
 
 
 def test_disabled_tls_plans_nothing_and_renders_plain_tcp(layline, make_config):
-    config = make_config(SEED_PILLAR, {"tls": {"enabled": False}})
+    # database:tls verify-identity needs the certificates: off as well (issue 10c)
+    config = make_config(SEED_PILLAR, {"tls": {"enabled": False}, "database": {"tls": "disabled"}})
     assert layline._tls_plan(config, "ll-node-1") == {"enabled": False}
     conf = ConfigFactory.parse_string(layline._render_text("reactive-engine", config,
                                                            "ll-node-1"))

@@ -317,7 +317,6 @@ def test_database_tls_modes(layline, make_config):
 
 def test_verified_database_tls_needs_the_cluster_certificates(layline, make_config):
     config = make_config(SEED_PILLAR, {"tls": {"enabled": False}})
-    config.get("tls", {}).pop("dir", None)
     errors = [e for e in _errors(layline, config) if "database:tls" in e]
     assert errors and "layline:tls:enabled is false" in errors[0]
     off = make_config(SEED_PILLAR, {"tls": {"enabled": False}, "database": {"tls": "disabled"}})
