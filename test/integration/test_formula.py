@@ -388,3 +388,35 @@ def test_remote_signing_names_what_is_missing(salt_cli, use_pillar, pillar_tree)
     ret = salt_cli.run("layline_tls.signing_policy_problem", "layline", "/etc/layline/ca/ca.key",
                        "/etc/layline/tls/ca.crt", minion_tgt="ll-config-server")
     assert "has no x509_signing_policies:layline" in ret.data, ret
+
+
+def _database_chunks(salt_cli, minion_id):
+    chunks = _low(salt_cli, minion_id)
+    return {c["__id__"]: c for c in chunks if c["__id__"].startswith("layline-mysql-")}
+
+
+def test_mysql_tls_states_on_a_database_only_and_a_shared_minion(salt_cli, use_pillar,
+                                                                  pillar_tree):
+    """database:tls verify-identity: MariaDB is configured after, and restarted on, the node's
+    key and certificate (by state ID, no requisite cycle with layline.tls); the accounts get
+    REQUIRE SSL; on a minion that also runs layline the server account joins the service
+    group that may read node.key."""
+    use_pillar("seed")
+    only = _database_chunks(salt_cli, "ll-mysql")
+    tls_ids = {("x509", "layline-tls-x509-private_key_managed"),
+               ("x509", "layline-tls-x509-certificate_managed")}
+    assert tls_ids <= _requisites(only["layline-mysql-file-managed-server-config"], "require")
+    assert tls_ids <= _requisites(only["layline-mysql-service-running"], "watch")
+    accounts = [c for c in only.values() if c["state"] == "layline_db"]
+    assert accounts and all(c["fun"] == "account_tls" and c["required"] is True
+                            for c in accounts), accounts
+    assert "layline-mysql-group-present-key-reader" not in only
+    shared = yaml.safe_load((pillar_tree / "layline.sls").read_text())
+    shared["layline"]["database"]["minion"] = "ll-config-server"
+    (pillar_tree / "layline.sls").write_text(yaml.safe_dump(shared))
+    assert salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="*").returncode == 0
+    both = _database_chunks(salt_cli, "ll-config-server")
+    reader = both["layline-mysql-group-present-key-reader"]
+    assert (reader["name"], reader["addusers"]) == ("layline", ["mysql"])
+    assert ("group", "layline-mysql-group-present-key-reader") in _requisites(
+        both["layline-mysql-service-running"], "watch")
