@@ -137,7 +137,7 @@ _UNSAFE_WORD_RE = re.compile(r"[\s\x00-\x1f\x7f]")
 # paths are also written quoted (my.cnf, units): no quote or backslash either
 _UNSAFE_PATH_RE = re.compile(r"[\s\x00-\x1f\x7f\"'\\]")
 # systemd calendar expressions (systemd.time(7)): written to OnCalendar= as they are
-_CALENDAR_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ,.:*/~+-]{0,199}")
+_CALENDAR_RE = re.compile(r"[A-Za-z0-9*][A-Za-z0-9 ,.:*/~+-]{0,199}")
 _PACKAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_:@~-]*")
 _MYSQL_HOST_RE = re.compile(r"[A-Za-z0-9.%_:-]{1,255}")
 # home, install_dir and cache_dir must be directories of their own: the formula chowns the
