@@ -679,7 +679,7 @@ def test_backup_by_the_timer_service_and_restore_orchestration(seed):
     timer = seed.shell("ll-mysql", "systemctl is-enabled layline-backup.timer && systemctl "
                                    "is-active layline-backup.timer && systemctl show -p "
                                    "TimersCalendar --value layline-backup.timer", check=True)
-    assert "OnCalendar=daily" in timer.stdout, timer.stdout
+    assert "OnCalendar=*-*-* 00:00:00 ;" in timer.stdout, timer.stdout  # daily
     assert hardening.exposure(seed, "ll-mysql", "layline-backup") < 5.0
 
     # the engines journalled their membership changes since the deployment
