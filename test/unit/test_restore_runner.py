@@ -184,3 +184,18 @@ def test_settings_keep_only_the_non_secret_database_keys():
     conf = runner.settings_of({"database": {"backend": "mysql", "minion": "db", "name": "x",
                                             "password": "S3cret", "user": "layline"}})
     assert conf["database"] == {"backend": "mysql", "minion": "db", "name": "x"}
+
+
+def test_a_failed_last_count_does_not_fail_a_finished_restore():
+    cluster = RestoreCluster(2, clock=FakeClock())
+    original = cluster._one
+
+    def one(minion, fun, args, kwargs):
+        if fun == "layline_db.journal_rows" and cluster.funs("layline_db.restore"):
+            return False, "db did not answer"
+        return original(minion, fun, args, kwargs)
+
+    cluster._one = one
+    _plan, failure, restorer = run(cluster, restore_settings(2, timeout=30))
+    assert failure is None and restorer.report["rows_after"] is None
+    assert "after the start none" in restorer.summary()
