@@ -794,6 +794,7 @@ class Restorer:
         self.roller = Roller(settings, client, progress=progress, clock=clock, sleep=sleep)
         self.client = client
         self.report = {"rows_before": None, "rows_restored": None, "rows_after": None}
+        self.last_count_failed = False
 
     def _say(self, text):
         self.roller._say(text)
@@ -881,6 +882,7 @@ class Restorer:
         try:
             self.report["rows_after"] = self._rows(database)
         except MinionCallError as exc:  # restored and running: only the last count is missing
+            self.last_count_failed = True
             self._say(f"counting the journal rows after the start failed: {exc}")
         return None
 
@@ -890,8 +892,9 @@ class Restorer:
         def show(value):
             return "none (no journal table)" if value is None else str(value)
 
+        after = "unknown" if self.last_count_failed else show(report["rows_after"])
         return (f"journal rows: before {show(report['rows_before'])}, restored "
-                f"{show(report['rows_restored'])}, after the start {show(report['rows_after'])}"
+                f"{show(report['rows_restored'])}, after the start {after}"
                 f"\ntotal {self.roller.clock() - self.roller.started:.1f}s")
 
 
