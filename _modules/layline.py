@@ -95,6 +95,7 @@ KNOWN_KEYS = {
         "python",
         "rolling",
         "tls",
+        "backup", "restore",
     },
     "python": {"index_url", "extra_index_url", "requirements"},
     "distribution": {"source", "source_hash", "installer_args", "cache_dir", "prerequisites"},
@@ -114,6 +115,8 @@ KNOWN_KEYS = {
         "enabled", "ca_minion", "days", "renew_days", "ca_days", "key_size", "signing_policy",
         "wait_timeout",
     },
+    "backup": {"enabled", "on_calendar", "dir", "keep", "textfile_dir"},
+    "restore": {"file"},
 }
 
 _SECRET_KEY_RE = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential", re.IGNORECASE)
@@ -141,6 +144,8 @@ _CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f]")
 _UNSAFE_WORD_RE = re.compile(r"[\s\x00-\x1f\x7f]")
 # paths are also written quoted (my.cnf, units): no quote or backslash either
 _UNSAFE_PATH_RE = re.compile(r"[\s\x00-\x1f\x7f\"'\\]")
+# systemd calendar expressions (systemd.time(7)): written to OnCalendar= as they are
+_CALENDAR_RE = re.compile(r"[A-Za-z0-9*][A-Za-z0-9 ,.:*/~+-]{0,199}")
 _PACKAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_:@~-]*")
 _MYSQL_HOST_RE = re.compile(r"[A-Za-z0-9.%_:-]{1,255}")
 # home, install_dir and cache_dir must be directories of their own: the formula chowns the
@@ -177,6 +182,9 @@ _TYPES = {
     "tls": (dict,), "tls:enabled": (bool,), "tls:ca_minion": (str, None), "tls:days": (int,),
     "tls:renew_days": (int,), "tls:ca_days": (int,), "tls:key_size": (int,),
     "tls:signing_policy": (str,), "tls:wait_timeout": (int,),
+    "backup": (dict,), "backup:enabled": (bool,), "backup:on_calendar": (str,),
+    "backup:dir": (str,), "backup:keep": (int,), "backup:textfile_dir": (str,),
+    "restore": (dict,), "restore:file": (str, None),
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
                dict: "a mapping"}
@@ -1019,6 +1027,35 @@ def _layline_minions(config):
     return {minion for minion in minions if _is_nonempty_str(minion)}
 
 
+def _check_backup(config, found):
+    """The backup timer's settings: they reach a unit file and the backup script's argv."""
+    backup = config.get("backup")
+    if not isinstance(backup, dict):
+        return
+    calendar = backup.get("on_calendar")
+    if isinstance(calendar, str) and not _CALENDAR_RE.fullmatch(calendar):
+        found.error("backup:on_calendar", "must be a systemd calendar expression such as "
+                    "'daily' or '*-*-* 02:30:00' (one line)")
+    keep = backup.get("keep")
+    if _is_int(keep) and keep < 1:
+        found.error("backup:keep", "must be an integer >= 1 (the number of newest backups kept)")
+    _check_path(found, "backup:dir", backup.get("dir"), own_directory=True)
+    _check_path(found, "backup:textfile_dir", backup.get("textfile_dir"), own_directory=True)
+    home = config.get("home")
+    for key in ("dir", "textfile_dir"):
+        value = backup.get(key)
+        if _is_inside(value, home) or _is_inside(home, value):
+            found.error(f"backup:{key}", f"{value!r} overlaps layline:home {home!r}: root "
+                        "writes there, so it must be outside the service user's home")
+    if isinstance(backup.get("dir"), str) and backup.get("dir") == backup.get("textfile_dir"):
+        found.error("backup:textfile_dir", "must differ from layline:backup:dir (the backups "
+                    "stay private to root, the exporter reads the textfile directory)")
+    restore = _section(config, "restore").get("file")
+    if isinstance(restore, str) and (not restore.strip() or _UNSAFE_PATH_RE.search(restore)):
+        found.error("restore:file", "must be a backup file name as `layline_db.backups` "
+                    "lists it, or its absolute path, without whitespace or quotes")
+
+
 def _installs_layline(config, minion_id):
     if minion_id is None:
         return True
@@ -1054,6 +1091,7 @@ def _validate(config, minion_id=None, installing=True):
     _check_extra_config(config, found)
     _check_rolling(config, found)
     _check_tls(config, found)
+    _check_backup(config, found)
     return found.errors, found.warnings
 
 

@@ -29,14 +29,21 @@ data here (:py:func:`truststore_data`): minions have no JDK.
 """
 
 import base64
+import contextlib
 import datetime
 import functools
+import gzip
 import hashlib
 import logging
 import os
 import re
+import shutil
 import ssl
 import struct
+import subprocess
+import tempfile
+import time
+import zlib
 
 from salt.exceptions import CommandExecutionError
 
@@ -58,6 +65,18 @@ REQUIRED = ("event_journal", "event_tag", "snapshot")
 CONNECT_TIMEOUT = 10
 #: Keys of ``layline:database`` a connection needs (defaults: ``layline/defaults.yaml``).
 CONNECTION_KEYS = ("hostname", "port", "name", "user", "password")
+
+#: Root-only option file of the backup and the restore (layline.backup writes it).
+BACKUP_OPTION_FILE = "/etc/layline-backup/client.cnf"
+#: Backup files: layline-<UTC time>.sql.gz (the names sort by time).
+BACKUP_NAME_RE = re.compile(r"^layline-\d{8}T\d{6}Z\.sql\.gz$")
+#: The last line of a complete mariadb-dump/mysqldump output.
+DUMP_COMPLETED = b"-- Dump completed"
+#: Seconds a restore's load may take.
+RESTORE_TIMEOUT = 6 * 3600
+# Error numbers of the MySQL client that mean "not there": unknown database, unknown table.
+ER_BAD_DB = 1049
+ER_NO_SUCH_TABLE = 1146
 
 # Error numbers of the MySQL protocol that mean "already there".
 ER_TABLE_EXISTS = 1050
@@ -874,3 +893,307 @@ def truststore_data(ca):
     entries = [("layline-ca" if index == 0 else f"layline-ca-{index + 1}", der, stamp)
                for index, (der, stamp) in enumerate(certs)]
     return base64.b64encode(jks_encode(entries, _truststore_password())).decode("ascii")
+
+
+# --------------------------------------------------------------------------- backups
+
+
+def client_options(socket):
+    """
+    The text of the backup's option file (``--defaults-extra-file``): root through
+    the server's unix socket, so no password exists to leak. ``socket`` comes from
+    ``layline:database:socket`` (validated: an absolute path without quotes or
+    whitespace) and is written quoted.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.client_options /run/mysqld/mysqld.sock
+    """
+    socket = str(socket)
+    if not socket.startswith("/") or re.search(r"[\s\x00-\x1f\x7f\"'\\]", socket):
+        raise CommandExecutionError(
+            f"layline:database:socket {socket!r} must be an absolute path without whitespace,"
+            " quotes or backslashes"
+        )
+    return (
+        "# Managed by Salt (layline.backup): local changes are overwritten.\n"
+        "# Client login of layline-backup and layline_db.restore: MariaDB's root through\n"
+        "# the server socket (unix_socket authentication), no password.\n"
+        "[client]\n"
+        "user = root\n"
+        f'socket = "{socket}"\n'
+    )
+
+
+def _backup_settings(config=None):
+    config = _config(config)
+    backup = config.get("backup")
+    if not isinstance(backup, dict) or not backup.get("dir"):
+        raise CommandExecutionError(
+            "layline:backup:dir is missing from the model: is the layline formula"
+            " (layline/defaults.yaml) in the master's file_roots?"
+        )
+    return backup
+
+
+def _age_text(seconds):
+    seconds = max(int(seconds), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if hours or days:
+        parts.append(f"{hours}h")
+    if not days:
+        parts.append(f"{minutes}m")
+    if not days and not hours:
+        parts.append(f"{seconds}s")
+    return " ".join(parts)
+
+
+def list_backups(directory, now=None):
+    """
+    The backup files in ``directory`` (``layline-<UTC time>.sql.gz``), newest first:
+    ``[{"file", "path", "size", "modified", "age_seconds", "age"}]``. Temporary
+    files of a running backup and anything else are left out.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.list_backups /var/backups/layline
+    """
+    now = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        raise CommandExecutionError(
+            f"backup directory {directory} does not exist: apply the layline state on the"
+            " database minion (layline.backup creates it)"
+        ) from None
+    except OSError as exc:
+        raise CommandExecutionError(f"cannot read backup directory {directory}: {exc}") from None
+    found = []
+    for entry in entries:
+        if not BACKUP_NAME_RE.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False):
+            continue
+        info = entry.stat(follow_symlinks=False)
+        found.append({
+            "file": entry.name,
+            "path": os.path.join(directory, entry.name),
+            "size": info.st_size,
+            "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(info.st_mtime)),
+            "age_seconds": int(now - info.st_mtime),
+            "age": _age_text(now - info.st_mtime),
+        })
+    return sorted(found, key=lambda item: item["file"], reverse=True)
+
+
+def backups(config=None):
+    """
+    The backups of the layline database on this (the database) minion, newest first,
+    with size (bytes) and age: ``[{"file", "path", "size", "modified", "age_seconds",
+    "age"}]``. Fails (non-zero exit) when ``layline:backup:dir`` does not exist.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.backups
+    """
+    return list_backups(_backup_settings(config)["dir"])
+
+
+def resolve_backup(name, directory):
+    """
+    The absolute path of backup ``name`` (a file name, or an absolute path) in
+    ``directory``; refuses a path outside it, a link, a missing file, or a name
+    that is not a backup's (``layline-<UTC time>.sql.gz``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.resolve_backup layline-20260101T020000Z.sql.gz /var/backups/layline
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise CommandExecutionError(
+            "no backup file given: pass layline:restore:file, a name from"
+            " `salt <database minion> layline_db.backups`"
+        )
+    path = name if name.startswith("/") else os.path.join(directory, name)
+    if os.path.dirname(os.path.normpath(path)) != os.path.normpath(directory):
+        raise CommandExecutionError(
+            f"refusing {name}: a backup must be a file directly in layline:backup:dir"
+            f" ({directory})"
+        )
+    base = os.path.basename(path)
+    if not BACKUP_NAME_RE.fullmatch(base):
+        raise CommandExecutionError(
+            f"refusing {name}: not a backup file name (layline-<UTC time>.sql.gz);"
+            " `layline_db.backups` lists them"
+        )
+    if os.path.islink(path) or not os.path.isfile(path):
+        raise CommandExecutionError(
+            f"backup {base} does not exist in {directory} on this minion;"
+            " `layline_db.backups` lists the backups there"
+        )
+    return path
+
+
+def verify_dump(path):
+    """
+    Read the whole compressed dump: raise when it is not intact gzip or does not end
+    with mariadb-dump's ``-- Dump completed`` line (a truncated or foreign file).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.verify_dump /var/backups/layline/layline-20260101T020000Z.sql.gz
+    """
+    tail = b""
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                tail = (tail + chunk)[-4096:]
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CommandExecutionError(f"backup {path} is damaged: {exc}") from None
+    last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    if not last.startswith(DUMP_COMPLETED):
+        raise CommandExecutionError(
+            f"backup {path} is incomplete: it does not end with mariadb-dump's"
+            " '-- Dump completed' line"
+        )
+
+
+def check_backup(file, config=None):
+    """
+    Whether ``file`` (a name from :py:func:`backups`, or its path) can be restored:
+    in ``layline:backup:dir``, present and complete. Returns its entry of
+    :py:func:`backups`; raises (non-zero exit) with the reason otherwise.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.check_backup layline-20260101T020000Z.sql.gz
+    """
+    directory = _backup_settings(config)["dir"]
+    path = resolve_backup(file, directory)
+    verify_dump(path)
+    (entry,) = [item for item in list_backups(directory) if item["path"] == path]
+    return entry
+
+
+def _client_binary():
+    binary = shutil.which("mariadb") or shutil.which("mysql")
+    if not binary:
+        raise CommandExecutionError(
+            "neither mariadb nor mysql (the client) is installed: apply layline.mysql"
+        )
+    return binary
+
+
+def _client(args, stdin=None, timeout=120):
+    """Run the MySQL client as root through the option file; (returncode, stdout, stderr)."""
+    if not os.path.isfile(BACKUP_OPTION_FILE):
+        raise CommandExecutionError(
+            f"{BACKUP_OPTION_FILE} is missing: apply the layline state on the database minion"
+            " (layline.backup writes it)"
+        )
+    argv = [_client_binary(), f"--defaults-extra-file={BACKUP_OPTION_FILE}", "--batch", *args]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                stdout=out, stderr=err)
+        try:
+            if stdin:
+                # BrokenPipeError: the client stopped reading; its exit code and stderr say why
+                with contextlib.suppress(BrokenPipeError):
+                    shutil.copyfileobj(stdin, proc.stdin, 1 << 20)
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise CommandExecutionError(
+                f"the MySQL client did not finish within {timeout} s: {' '.join(args)[:80]}"
+            ) from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        err.seek(0)
+        return (code, out.read().decode("utf-8", "replace"),
+                err.read().decode("utf-8", "replace"))
+
+
+def _client_error(stderr):
+    match = re.search(r"ERROR (\d+)", stderr)
+    return int(match.group(1)) if match else None
+
+
+def journal_rows(config=None):
+    """
+    The number of rows of ``event_journal`` in the layline database, read as root
+    through the server socket; ``None`` when the database or the table does not
+    exist (e.g. dropped).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.journal_rows
+    """
+    name = _db(config)["name"]
+    code, out, err = _client(["--skip-column-names", "-e", "SELECT COUNT(*) FROM event_journal",
+                              name])
+    if code == 0:
+        return int(out.split()[0])
+    if _client_error(err) in (ER_BAD_DB, ER_NO_SUCH_TABLE):
+        return None
+    raise CommandExecutionError(f"counting the journal rows of {name} failed: {err.strip()}")
+
+
+def restore(file, config=None):
+    """
+    Replace the layline database by backup ``file`` (a name from :py:func:`backups`,
+    or its path in ``layline:backup:dir``), as root through the server socket.
+
+    The file is checked first (in the backup directory, intact gzip, a complete
+    dump): a bad file changes nothing. Then the database is dropped, created again
+    (utf8mb4) and the dump loaded; nothing may write to it meanwhile (the restore
+    orchestration stops the engines and the config server). A load that fails
+    leaves a partial database: restore again. With ``test=True`` only the check runs.
+
+    Returns ``{"file", "size", "database", "journal_rows", "seconds"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.restore layline-20260101T020000Z.sql.gz
+    """
+    entry = check_backup(file, config)
+    name = _db(config)["name"]
+    if __opts__.get("test"):
+        return {"file": entry["path"], "size": entry["size"], "database": name,
+                "comment": f"would drop database {name} and load {entry['path']}"}
+    started = time.monotonic()
+    code, _out, err = _client(["-e", f"DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`"
+                               " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"])
+    if code != 0:
+        raise CommandExecutionError(f"recreating database {name} failed: {err.strip()}")
+    with gzip.open(entry["path"], "rb") as dump:
+        code, _out, err = _client([name], stdin=dump, timeout=RESTORE_TIMEOUT)
+    if code != 0:
+        raise CommandExecutionError(
+            f"loading {entry['path']} into {name} failed (the database is partial now;"
+            f" restore again): {err.strip()}"
+        )
+    log.info("layline_db: restored %s into %s", entry["path"], name)
+    return {"file": entry["path"], "size": entry["size"], "database": name,
+            "journal_rows": journal_rows(config),
+            "seconds": round(time.monotonic() - started, 1)}

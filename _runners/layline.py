@@ -44,7 +44,9 @@ ENGINE_UNIT = "layline-reactive-engine"
 CONFIG_SERVER_UNIT = "layline-config-server"
 SYSTEM_NAME = "layline"
 ROLLING_DEFAULTS = {"all": False, "max_unavailable": 1, "timeout": 300, "poll_interval": 1}
-SETTINGS_KEYS = ("cluster", "ports", "config_server", "home", "rolling")
+SETTINGS_KEYS = ("cluster", "ports", "config_server", "home", "rolling", "database")
+# the part of layline:database the runner may see (never the password)
+DATABASE_KEYS = ("backend", "minion", "name")
 LOG_TAIL_LINES = 30
 # restart marker reasons that no rolling restart can carry out (layline.transport_change)
 FULL_RESTART = "full cluster restart needed"
@@ -52,6 +54,8 @@ FULL_RESTART = "full cluster restart needed"
 # stop timeout below it can SIGKILL a node that was still leaving properly
 GRACEFUL_LEAVE_WORST_CASE = 75
 _TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "min": 60, "h": 3600, "d": 86400}
+# seconds the database minion may take to load a backup
+RESTORE_TIMEOUT = 6 * 3600
 # consecutive polls the gate must pass
 GATE_POLLS = 2
 # the runner's clock (the unit tests replace them)
@@ -84,6 +88,9 @@ def _section(data, key):
 def settings_of(config):
     """The non-secret part of the formula configuration the runner works with."""
     settings = {key: config.get(key) for key in SETTINGS_KEYS if key in config}
+    if "database" in settings:
+        database = _section(config, "database")
+        settings["database"] = {key: database.get(key) for key in DATABASE_KEYS}
     rolling = dict(ROLLING_DEFAULTS)
     rolling.update({k: v for k, v in _section(config, "rolling").items() if v is not None})
     settings["rolling"] = rolling
@@ -433,16 +440,32 @@ def deploy_steps(config):
         last = add("layline-orch-deploy-salt-state-database", "state", database["minion"], last)
     if server:
         last = add("layline-orch-deploy-salt-state-config-server", "state", server, last)
-    for position, node in enumerate(nodes, 1):
-        deployed = add(f"layline-orch-deploy-salt-state-{node['minion']}", "state",
-                       node["minion"], last)
-        last = deployed
-        if position >= members:
-            gated = nodes[:position] if position == members else [node]
-            for check in gated:
-                last = add(f"layline-orch-deploy-salt-function-ready-{check['minion']}",
-                           "ready", check["minion"], deployed)
+    started = 0
+    for group in start_groups(nodes, members):
+        for node in group:
+            deployed = add(f"layline-orch-deploy-salt-state-{node['minion']}", "state",
+                           node["minion"], last)
+            last = deployed
+        started += len(group)
+        # fewer engines than min_nr_of_members can never be Up: nothing to gate on
+        for check in group if started >= members else []:
+            last = add(f"layline-orch-deploy-salt-function-ready-{check['minion']}",
+                       "ready", check["minion"], deployed)
     return steps
+
+
+def start_groups(nodes, min_nr_of_members=1):
+    """
+    Engines in seed order, grouped for a gated start: the first ``min_nr_of_members``
+    cannot be Up before that many members joined, so they start back to back and are
+    gated together; every later engine is started and gated alone.
+    """
+    members = min_nr_of_members if isinstance(min_nr_of_members, int) else 1
+    members = max(members, 1)
+    nodes = list(nodes)
+    if not nodes:
+        return []
+    return [nodes[:members]] + [[node] for node in nodes[members:]]
 
 
 # ---------------------------------------------------------------------------
@@ -542,6 +565,37 @@ class Roller:
         except MinionCallError as exc:
             return f"(cannot read {path}: {exc})"
 
+    # -- the gates (the rolling restart and the restore)
+    def wait_ready(self, wave, observers, expected):
+        """Poll until every minion of ``wave`` is Up in the view of ``observers`` (or of the
+        wave itself), at least ``expected`` members are Up and each ``/ready`` is 200."""
+        addresses = {self._address(minion) for minion in wave}
+
+        def healthy():
+            view = self._view(observers or list(wave))
+            if view is None:
+                return False
+            up = _up_addresses(view)
+            if not addresses <= up or len(up) < expected:
+                return False
+            answers = self.client.call_many(wave, "layline.ready", _timeout=10)
+            return all(ok and value is True for ok, value in answers.values())
+
+        return self._poll(healthy, f"{', '.join(wave)} to be Up and ready")
+
+    def wait_listening(self, minion):
+        """Poll until the config server on ``minion`` accepts connections on its port."""
+        port = _section(self.settings, "ports").get("config_server")
+
+        def listening():
+            try:
+                return self.client.call(minion, "network.connect", "127.0.0.1", port,
+                                        _timeout=10).get("result") is True
+            except MinionCallError:
+                return False
+
+        return self._poll(listening, f"config server {minion}")
+
     # -- one wave
     def _fail(self, wave, stage, detail):
         names = ", ".join(wave)
@@ -595,17 +649,7 @@ class Roller:
         for minion in wave:
             self._say(f"{minion} started")
 
-        def healthy():
-            view = self._view(observers or list(wave))
-            if view is None:
-                return False
-            up = _up_addresses(view)
-            if not addresses <= up or len(up) < expected:
-                return False
-            answers = self.client.call_many(wave, "layline.ready", _timeout=10)
-            return all(ok and value is True for ok, value in answers.values())
-
-        if not self._poll(healthy, f"{', '.join(wave)} to be Up and ready"):
+        if not self.wait_ready(wave, observers, expected):
             return self._fail(wave, f"not back within {self.timeout:.0f} s "
                               "(layline:rolling:timeout)",
                               "not Up on the other members' /cluster/members, /ready not 200, "
@@ -626,15 +670,7 @@ class Roller:
                              _timeout=600)
         self.client.call(minion, "service.restart", CONFIG_SERVER_UNIT, _timeout=120)
         port = _section(self.settings, "ports").get("config_server")
-
-        def listening():
-            try:
-                return self.client.call(minion, "network.connect", "127.0.0.1", port,
-                                        _timeout=10).get("result") is True
-            except MinionCallError:
-                return False
-
-        if not self._poll(listening, f"config server {minion}"):
+        if not self.wait_listening(minion):
             self.rows.append({"node": minion, "result": "FAILED (not listening)", "seconds": None})
             return f"config server {minion}: not listening on port {port} after its restart"
         self.client.call(minion, "layline.clear_pending", CONFIG_SERVER_UNIT)
@@ -668,6 +704,198 @@ class Roller:
             lines.append(f"{row['node']:<{width}}  {row['result']:<28}  {seconds}")
         lines.append(f"total {self.clock() - self.started:.1f}s")
         return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# restore of a database backup (plan: pure; Restorer: through the client)
+# ---------------------------------------------------------------------------
+
+
+def restore_plan(settings, file, backup):
+    """
+    The restore's plan.
+
+    settings
+        :py:func:`settings_of` the formula configuration (with ``database``)
+    file
+        the backup to restore (``layline:restore:file``)
+    backup
+        the database minion's ``layline_db.check_backup`` answer for it (a dict), or
+        the reason it cannot be restored (a string); None when not asked
+
+    Returns ``{"refused": [...], "file", "database", "config_server", "stop",
+    "start_groups", "text"}``; ``refused`` non-empty means nothing may change.
+    """
+    database = _section(settings, "database")
+    server = _section(settings, "config_server").get("minion")
+    nodes = engine_nodes(settings)
+    cluster = _section(settings, "cluster")
+    refused = []
+    if not file:
+        refused.append("no backup file given: pass it as pillar layline:restore:file, e.g. "
+                       "salt-run state.orch layline.orch.restore pillar='{\"layline\": "
+                       "{\"restore\": {\"file\": \"<name>\"}}}' (names: salt <database "
+                       "minion> layline_db.backups)")
+    if database.get("backend") != "mysql" or not database.get("minion"):
+        refused.append("layline:database:backend is not mysql with a layline:database:minion: "
+                       "only the MySQL backend has backups to restore")
+    elif file and not isinstance(backup, dict):
+        refused.append(f"{database['minion']}: {backup}")
+    groups = [[node["minion"] for node in group]
+              for group in start_groups(nodes, cluster.get("min_nr_of_members", 1))]
+    plan = {
+        "refused": refused,
+        "file": backup.get("path", file) if isinstance(backup, dict) else file,
+        "backup": backup if isinstance(backup, dict) else None,
+        "database": database.get("minion"),
+        "config_server": server,
+        # the oldest (first seed) last: the others leave without moving singletons twice
+        "stop": [node["minion"] for node in reversed(nodes)],
+        "start_groups": groups,
+    }
+    plan["text"] = restore_plan_text(plan, database.get("name") or "layline")
+    return plan
+
+
+def restore_plan_text(plan, name):
+    """The restore plan as the operator reads it (test=True and the runner's first lines)."""
+    if plan["refused"]:
+        return "\n".join(["restore REFUSED, nothing was changed:"]
+                         + [f"  - {reason}" for reason in plan["refused"]])
+    backup = plan["backup"] or {}
+    lines = [f"restore of {plan['file']} ({backup.get('size', '?')} bytes, "
+             f"{backup.get('age', '?')} old) on {plan['database']}:"]
+    step = 0
+
+    def add(text):
+        nonlocal step
+        step += 1
+        lines.append(f"  {step}. {text}")
+
+    if plan["stop"]:
+        add(f"stop the engines gracefully (SIGTERM, they leave the cluster): "
+            f"{', '.join(plan['stop'])}")
+    if plan["config_server"]:
+        add(f"stop the config server {plan['config_server']}")
+    add("count the journal rows")
+    add(f"drop database {name}, create it again and load the backup")
+    add("count the journal rows")
+    if plan["config_server"]:
+        add(f"start the config server {plan['config_server']}, wait until it listens")
+    for group in plan["start_groups"]:
+        add(f"start {', '.join(group)}, wait until Up and ready")
+    return "\n".join(lines)
+
+
+class Restorer:
+    """Executes a restore plan; the gates are :py:class:`Roller`'s."""
+
+    def __init__(self, settings, client, progress=None, clock=None, sleep=None):
+        self.roller = Roller(settings, client, progress=progress, clock=clock, sleep=sleep)
+        self.client = client
+        self.report = {"rows_before": None, "rows_restored": None, "rows_after": None}
+        self.last_count_failed = False
+
+    def _say(self, text):
+        self.roller._say(text)
+
+    def _stop(self, plan):
+        """Stop the engines and the config server; the failure message or None."""
+        for minion in plan["stop"]:
+            self._say(f"stopping {minion} (graceful leave)")
+            try:
+                stopped = self.client.call(minion, "service.stop", ENGINE_UNIT, _timeout=120)
+            except MinionCallError as exc:
+                return f"graceful stop of {minion} failed: {exc}"
+            if stopped is not True:
+                return f"graceful stop of {minion} failed: {stopped}"
+        server = plan["config_server"]
+        if server:
+            self._say(f"stopping config server {server}")
+            try:
+                stopped = self.client.call(server, "service.stop", CONFIG_SERVER_UNIT,
+                                           _timeout=120)
+            except MinionCallError as exc:
+                return f"stop of config server {server} failed: {exc}"
+            if stopped is not True:
+                return f"stop of config server {server} failed: {stopped}"
+        return None
+
+    def _start(self, plan):
+        """Start the config server, then the engines in seed order, each gated."""
+        server = plan["config_server"]
+        if server:
+            try:
+                self.client.call(server, "service.start", CONFIG_SERVER_UNIT, _timeout=120)
+            except MinionCallError as exc:
+                return f"start of config server {server} failed: {exc}"
+            if not self.roller.wait_listening(server):
+                return f"config server {server}: not listening within {self.roller.timeout:.0f} s"
+            self._say(f"config server {server} listening")
+        started = []
+        for group in plan["start_groups"]:
+            for minion in group:
+                try:
+                    self.client.call(minion, "service.start", ENGINE_UNIT, _timeout=60)
+                except MinionCallError as exc:
+                    return f"start of {minion} failed: {exc}"
+                self._say(f"{minion} started")
+            started += group
+            if not self.roller.wait_ready(group, started, len(started)):
+                return (f"{', '.join(group)}: not Up and ready within "
+                        f"{self.roller.timeout:.0f} s (layline:rolling:timeout)")
+            self._say(f"{', '.join(group)} Up and ready")
+        return None
+
+    def _rows(self, database):
+        rows = self.client.call(database, "layline_db.journal_rows", _timeout=120)
+        self._say(f"journal rows: {'no journal table' if rows is None else rows}")
+        return rows
+
+    def run(self, plan):
+        """Execute ``plan``; returns None on success or the failure message."""
+        database = plan["database"]
+        failure = self._stop(plan)
+        if failure is None:
+            try:
+                self.report["rows_before"] = self._rows(database)
+            except MinionCallError as exc:
+                failure = f"counting the journal rows failed: {exc}"
+        if failure:
+            # the database is untouched: bring back what was stopped
+            again = self._start(plan)
+            return failure + ("; the services were started again" if again is None
+                              else f"; starting the services again failed too: {again}")
+        self._say(f"restoring {plan['file']} on {database}")
+        try:
+            result = self.client.call(database, "layline_db.restore", plan["file"],
+                                      _timeout=RESTORE_TIMEOUT)
+        except MinionCallError as exc:
+            return (f"restore failed: {exc}; the engines and the config server stay stopped "
+                    "(restore again, or start them with state.apply layline)")
+        self.report["rows_restored"] = result.get("journal_rows")
+        self._say(f"restored in {result.get('seconds')} s, journal rows: "
+                  f"{self.report['rows_restored']}")
+        failure = self._start(plan)
+        if failure:
+            return failure
+        try:
+            self.report["rows_after"] = self._rows(database)
+        except MinionCallError as exc:  # restored and running: only the last count is missing
+            self.last_count_failed = True
+            self._say(f"counting the journal rows after the start failed: {exc}")
+        return None
+
+    def summary(self):
+        report = self.report
+
+        def show(value):
+            return "none (no journal table)" if value is None else str(value)
+
+        after = "unknown" if self.last_count_failed else show(report["rows_after"])
+        return (f"journal rows: before {show(report['rows_before'])}, restored "
+                f"{show(report['rows_restored'])}, after the start {after}"
+                f"\ntotal {self.roller.clock() - self.roller.started:.1f}s")
 
 
 # ---------------------------------------------------------------------------
@@ -825,3 +1053,68 @@ def deploy(config=None):
         salt-run layline.deploy config='{"cluster": {"nodes": [...]}}'
     """
     return deploy_steps(config or {})
+
+
+def _restore_inputs(file, settings, minion):
+    settings = _settings(settings, minion)
+    client = SaltClient(__opts__)
+    database = _section(settings, "database").get("minion")
+    backup = None
+    if file and database and _section(settings, "database").get("backend") == "mysql":
+        try:
+            backup = client.call(database, "layline_db.check_backup", file, _timeout=600)
+        except MinionCallError as exc:
+            backup = str(exc)
+    return settings, client, restore_plan(settings, file, backup)
+
+
+def restore_check(file=None, settings=None, minion=None):
+    """
+    Return the restore's plan without changing anything (what ``salt-run state.orch
+    layline.orch.restore test=True`` prints): the database minion checks the file
+    (``layline_db.check_backup``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run layline.restore_check file=layline-20260101T020000Z.sql.gz minion=ll-mysql
+    """
+    return _restore_inputs(file, settings, minion)[2]
+
+
+def restore(file=None, settings=None, minion=None, test=False):
+    """
+    Restore backup ``file`` (a name from ``salt <database minion> layline_db.backups``)
+    as one operation: stop the engines gracefully and the config server, count the
+    journal rows, restore the database (``layline_db.restore`` on the database minion),
+    start the config server and the engines in seed order, each gated on readiness,
+    and report the journal rows before and after. Refused, changing nothing, without a
+    file or when the database minion cannot restore it. ``test=True`` returns the plan.
+    Sets a non-zero retcode and returns ``{"result": False, "comment": ...}`` when
+    refused or failed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run state.orch layline.orch.restore \\
+            pillar='{"layline": {"restore": {"file": "layline-20260101T020000Z.sql.gz"}}}'
+        salt-run layline.restore file=layline-20260101T020000Z.sql.gz minion=ll-mysql
+    """
+    settings, client, the_plan = _restore_inputs(file, settings, minion)
+    _progress(the_plan["text"])
+    if the_plan["refused"]:
+        __context__["retcode"] = 1
+        return {"result": False, "comment": the_plan["text"], "plan": the_plan}
+    if test:
+        return {"result": None, "comment": the_plan["text"], "plan": the_plan}
+    restorer = Restorer(settings, client, progress=_progress, clock=_CLOCK, sleep=_SLEEP)
+    failure = restorer.run(the_plan)
+    summary = restorer.summary()
+    _progress(summary)
+    result = {"plan": the_plan, **restorer.report}
+    if failure:
+        __context__["retcode"] = 1
+        return {"result": False, "comment": f"restore FAILED: {failure}\n{summary}", **result}
+    return {"result": True, "comment": f"restored {the_plan['file']}\n{summary}", **result}

@@ -1,8 +1,8 @@
 # vim: ft=sls
 # Everything this minion's roles need (layline.roles of the configuration
 # model): validation first; then the Python libraries of the formula's modules
-# (layline.python), the TLS certificates (layline.tls), MySQL (database), the
-# distribution and its configuration
+# (layline.python), the TLS certificates (layline.tls), MySQL and its backup
+# timer (database), the distribution and its configuration
 # (config server, engine), the schema (config server with the MySQL backend),
 # the cluster definition and the services; a layline service this minion no
 # longer has a role for is decommissioned.
@@ -31,6 +31,7 @@ include:
 {%- endif %}
 {%- if 'database' in roles %}
   - {{ tplroot }}.mysql
+  - {{ tplroot }}.backup{{ '' if layline.backup.enabled else '.clean' }}
 {%- endif %}
 {%- if runs_layline %}
   - {{ tplroot }}.install

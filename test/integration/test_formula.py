@@ -118,6 +118,9 @@ def test_seed_renders_per_role(salt_cli, use_pillar):
     assert "layline-validate-layline-validated" in database
     assert not any(sid.startswith(("layline-install-", "layline-service-")) for sid in database)
     assert any(sid.startswith("layline-mysql-") for sid in database), database
+    assert {"layline-backup-file-managed-options", "layline-backup-file-managed-service",
+            "layline-backup-service-running-timer"} <= database, database
+    assert not any(sid.startswith("layline-backup-") for sid in node | server)
 
 
 @pytest.mark.parametrize("minion_id", ["ll-node-1", "ll-config-server", "ll-mysql"])

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shlex
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -734,3 +736,115 @@ def test_server_certificate_for_another_name_is_refused(seed):
     seed.wait_for(
         lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] == 0,
         timeout=180, what="the cluster healthy again")
+
+
+# ------------------------------------------------------------------ backup and restore (issue 11)
+# Destructive (drops the database): the last test of the module; it leaves the cluster healthy.
+
+BACKUP_DIR = "/var/backups/layline"
+BACKUP_SERVICE = "layline-backup.service"
+# Samples every process's argv (what `ps` shows: /proc/<pid>/cmdline) in-process, fast
+# enough to see a dump of a small database; writes each distinct argv of a dump or a
+# MySQL client, one per line, to argv[1] until argv[2] exists.
+SAMPLER = (
+    "import glob, os, sys\n"
+    "seen = set()\n"
+    "while not os.path.exists(sys.argv[2]):\n"
+    "    for path in glob.glob('/proc/[0-9]*/cmdline'):\n"
+    "        try:\n"
+    "            with open(path, 'rb') as fh:\n"
+    "                argv = fh.read().replace(b'\\0', b' ').decode('utf-8', 'replace')\n"
+    "        except OSError:\n"
+    "            continue\n"
+    "        if 'mariadb' in argv or 'mysql' in argv or 'layline-backup' in argv:\n"
+    "            seen.add(argv.strip())\n"
+    "with open(sys.argv[1], 'w') as fh:\n"
+    "    fh.write('\\n'.join(sorted(seen)))\n"
+)
+
+
+def _journal_keys(lab) -> set[tuple[str, ...]]:
+    return {tuple(r) for r in _sql(lab, "SELECT persistence_id, sequence_number "
+                                        "FROM event_journal")}
+
+
+def _backup_with_sampler(lab) -> tuple[str, list[str]]:
+    """Start the timer's service while the sampler watches; (journal line, sampled argvs)."""
+    lab.shell("ll-mysql", "rm -f /run/ll-sample /run/ll-sample.stop", check=True)
+    cmd = (f"{SALT_PYTHON} -c {shlex.quote(SAMPLER)} /run/ll-sample /run/ll-sample.stop & "
+           f"sleep 0.5; systemctl start {BACKUP_SERVICE}; rc=$?; touch /run/ll-sample.stop; "
+           "wait; exit $rc")
+    lab.shell("ll-mysql", cmd, check=True)
+    sampled = lab.shell("ll-mysql", "cat /run/ll-sample", check=True).stdout.splitlines()
+    line = lab.shell("ll-mysql", f"journalctl -q -o cat -n 1 -u {BACKUP_SERVICE} "
+                                 "--grep 'layline-backup: wrote'", check=True).stdout.strip()
+    return line, sampled
+
+
+def test_backup_by_the_timer_service_and_restore_orchestration(seed):
+    password = _pillar()["database"]["password"]
+    forms = [password, json.dumps(password)[1:-1]]
+    timer = seed.shell("ll-mysql", "systemctl is-enabled layline-backup.timer && systemctl "
+                                   "is-active layline-backup.timer && systemctl show -p "
+                                   "TimersCalendar --value layline-backup.timer", check=True)
+    assert "OnCalendar=*-*-* 00:00:00 ;" in timer.stdout, timer.stdout  # daily
+    assert hardening.exposure(seed, "ll-mysql", "layline-backup") < 2.5  # 1.3 offline
+
+    # the engines journalled their membership changes since the deployment
+    rows = _journal_keys(seed)
+    assert {pid for pid, _seq in rows} >= {f"reactive-engine|{e}.orb.local" for e in ENGINES}
+
+    # a backup taken by the timer's service; ps (/proc/*/cmdline) sampled during the dump
+    for _attempt in range(5):
+        line, sampled = _backup_with_sampler(seed)
+        if any("mariadb-dump" in argv for argv in sampled):
+            break
+        time.sleep(1.1)  # backup names have whole seconds
+    dumps = [argv for argv in sampled if "mariadb-dump" in argv]
+    assert dumps, f"the sampler never saw the dump: {sampled}"
+    assert all("--defaults-extra-file=/etc/layline-backup/client.cnf" in argv for argv in dumps)
+    assert not any(form in argv for form in forms for argv in sampled), "password in argv"
+    assert _journal_keys(seed) == rows, "the journal changed while the cluster was stable"
+
+    path = line.split("wrote ", 1)[1].split(" ", 1)[0]
+    assert path.startswith(f"{BACKUP_DIR}/layline-") and path.endswith(".sql.gz"), line
+    modes = seed.shell("ll-mysql", f"stat -c '%U:%G %a' {BACKUP_DIR} {path}", check=True)
+    assert modes.stdout.split("\n")[:2] == ["root:root 700", "root:root 600"], modes.stdout
+    dump = seed.shell("ll-mysql", ["zcat", path], check=True).stdout
+    assert "CREATE TABLE `event_journal`" in dump and "-- Dump completed" in dump
+    assert not any(form in dump for form in forms), "password in the backup file"
+    prom = seed.shell("ll-mysql", "cat /var/lib/prometheus/node-exporter/layline_backup.prom; "
+                                  "date +%s", check=True).stdout.splitlines()
+    stamp = next(x for x in prom if x.startswith("layline_backup_last_success_timestamp_seconds"))
+    assert 0 <= int(prom[-1]) - float(stamp.split()[1]) < 600, prom
+
+    listed = seed.salt("ll-mysql", "layline_db.backups")["ll-mysql"]
+    name = path.rsplit("/", 1)[1]
+    entry = next(item for item in listed if item["file"] == name)
+    assert entry["size"] > 0 and entry["age_seconds"] >= 0, listed
+
+    # refusals change nothing: no file, a file that is not there; test=True shows the plan
+    pids = _engine_pids(seed)
+    text = json.dumps(seed.run("state.orch", "layline.orch.restore"))
+    assert "no backup file given" in text and '"result": false' in text, text[:3000]
+    missing = json.dumps({"layline": {"restore": {"file": "layline-20200101T000000Z.sql.gz"}}})
+    text = json.dumps(seed.run("state.orch", "layline.orch.restore", f"pillar={missing}"))
+    assert "does not exist" in text and '"result": false' in text, text[:3000]
+    chosen = json.dumps({"layline": {"restore": {"file": name}}})
+    text = json.dumps(seed.run("state.orch", "layline.orch.restore", "test=True",
+                               f"pillar={chosen}"))
+    assert "drop database layline" in text and "start ll-node-1, ll-node-2" in text, text[:3000]
+    assert _engine_pids(seed) == pids and _journal_keys(seed) == rows
+
+    # the database dropped, then the restore orchestration
+    seed.shell("ll-mysql", ["mysql", "-e", "DROP DATABASE layline"], check=True)
+    ret = seed.run("state.orch", "layline.orch.restore", f"pillar={chosen}")
+    text = json.dumps(ret)
+    assert '"result": false' not in text, text[:4000]
+    report = re.search(r"journal rows: before none \(no journal table\), restored (\d+)", text)
+    assert report and int(report.group(1)) == len(rows), text[:4000]
+    assert not any(form in text for form in forms), "password in the orchestration's output"
+
+    after = _journal_keys(seed)
+    assert rows <= after, rows - after  # every row back (the restart adds membership rows)
+    assert_cluster_formed(seed)  # both engines Up, the config server lists both

@@ -133,6 +133,19 @@ def check_single_host(host, version=VERSION):
 def check_database_host(host, service="mariadb"):
     assert host.service(service).is_running
     assert 3306 in _listening_ports(host)
+    check_backup_timer(host)
+
+
+def check_backup_timer(host, backup_dir="/var/backups/layline"):
+    """The backup timer runs; its option file and the backup directory are root's alone."""
+    timer = host.service("layline-backup.timer")
+    assert timer.is_enabled and timer.is_running
+    options = host.file("/etc/layline-backup/client.cnf")
+    assert (options.user, options.group, options.mode) == ("root", "root", 0o600)
+    assert not any(line.strip().startswith("password") for line in
+                   options.content_string.splitlines()), "a password option in the option file"
+    directory = host.file(backup_dir)
+    assert directory.is_directory and (directory.user, directory.mode) == ("root", 0o700)
 
 
 def check_allinone_host(host, version=VERSION):
