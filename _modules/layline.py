@@ -873,11 +873,15 @@ def _services_by_minion(config):
         services[database["minion"]].append(("database:port", database.get("port")))
     monitoring = _section(config, "monitoring")
     if _monitoring_minion(config):
+        # the monitoring ports come last: a clash names the monitoring key
+        if database.get("backend") == "mysql" and database.get("minion"):
+            on_database = services.setdefault(database["minion"], [])
+            if ("database:port", database.get("port")) not in on_database:
+                on_database.append(("database:port", database.get("port")))
+            on_database.append(
+                ("monitoring:node_exporter_port", monitoring.get("node_exporter_port")))
         services.setdefault(monitoring["minion"], []).append(
             ("monitoring:port", monitoring.get("port")))
-        if database.get("backend") == "mysql" and database.get("minion"):
-            services.setdefault(database["minion"], []).append(
-                ("monitoring:node_exporter_port", monitoring.get("node_exporter_port")))
     return services
 
 
