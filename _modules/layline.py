@@ -855,7 +855,7 @@ def _services_by_minion(config):
     """minion id -> [(pillar key of a port, port)] of the services that run on it."""
     ports = _section(config, "ports")
     engine_ports = [(f"ports:{key}", ports.get(key)) for key in ("rest", "cluster", "management")]
-    if _metrics_enabled(config):
+    if _metrics_enabled(config) and not _metrics_on_rest_port(config):
         engine_ports.append(("metrics:port", _section(config, "metrics").get("port")))
     config_server_port = [("ports:config_server", ports.get("config_server"))]
     database = _section(config, "database")
@@ -1048,6 +1048,12 @@ def _prom_seconds(duration):
 
 def _metrics_enabled(config):
     return _section(config, "metrics").get("enabled") is True
+
+
+def _metrics_on_rest_port(config):
+    """metrics.port = ports.rest: layline's documented endpoint, the REST server's
+    /engine/prometheus (Prometheus extension asset); nothing to render, no port of its own."""
+    return _section(config, "metrics").get("port") == _section(config, "ports").get("rest")
 
 
 def _monitoring_minion(config):
@@ -1495,7 +1501,7 @@ def _engine_data(config, minion_id):
         },
     }
     metrics = _section(config, "metrics")
-    if metrics.get("enabled") is True:
+    if metrics.get("enabled") is True and not _metrics_on_rest_port(config):
         # the block of layline's Multi-Node Cluster Setup guide (production notes)
         data["layline"]["reactive-engine"]["metrics"] = {"enabled": True,
                                                          "port": metrics.get("port")}

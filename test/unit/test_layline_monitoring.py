@@ -79,6 +79,17 @@ def test_enabled_metrics_render_the_guide_block(layline, make_config):
     assert conf["layline.reactive-engine.metrics"] == {"enabled": True, "port": 9300}
 
 
+def test_metrics_on_the_rest_port_use_layline_s_documented_endpoint(layline, builders,
+                                                                    monitored):
+    config = monitored({"metrics": {"port": 5842},
+                        "monitoring": {"metrics_path": "/engine/prometheus"}})
+    assert _errors(layline, config) == []
+    assert "metrics" not in _engine_conf(layline, config)["layline.reactive-engine"]
+    job = _jobs(builders, config, layline)["layline-engine"]
+    assert job["metrics_path"] == "/engine/prometheus"
+    assert ("ll-node-1.orb.local:5842", "ll-node-1") in _targets(job)
+
+
 def test_monitoring_config_is_valid_and_gives_the_role(layline, monitored):
     config = monitored()
     assert layline._validate(config, "ll-mysql") == ([], [])
@@ -89,7 +100,7 @@ def test_monitoring_config_is_valid_and_gives_the_role(layline, monitored):
 @pytest.mark.parametrize(("extra", "key"), [
     ({"metrics": {"enabled": False}}, "layline:metrics:enabled"),
     ({"metrics": {"port": 70000}}, "layline:metrics:port"),
-    ({"metrics": {"port": 5842}}, "layline:metrics:port"),  # clashes with the REST port
+    ({"metrics": {"port": 8558}}, "layline:metrics:port"),  # clashes with management
     ({"metrics": {"enabled": "yes"}}, "layline:metrics:enabled"),
     ({"monitoring": {"hostname": None}}, "layline:monitoring:hostname"),
     ({"monitoring": {"hostname": "bad host"}}, "layline:monitoring:hostname"),
