@@ -29,6 +29,8 @@ from formula import (
     files_changed_since_marker,
     lab_host,
     make_marker,
+    prometheus_api,
+    prometheus_targets,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verify"))
@@ -630,23 +632,15 @@ def test_artery_is_mutual_tls_and_refuses_a_joiner_without_a_cluster_certificate
 
 # --- monitoring role (issue 11): Debian's Prometheus on ll-mysql scrapes the engines ----------
 
-PROMETHEUS = "http://{}:9090/api/v1/{}"
 SCRAPE_TIMEOUT = 90  # seconds: several 2 s scrapes after a (re)start, under lab load
 
 
 def _prometheus(lab, path: str) -> dict:
-    answer = _get_json(PROMETHEUS.format(lab.address("ll-mysql"), path))
-    assert answer["status"] == "success", answer
-    return answer["data"]
+    return prometheus_api(lab, "ll-mysql", path)
 
 
 def _targets_up(lab, job: str) -> dict[str, str]:
-    """minion label -> health of the job's active targets in the real Prometheus."""
-    try:
-        targets = _prometheus(lab, "targets?state=active")["activeTargets"]
-    except OSError:
-        return {}
-    return {t["labels"]["minion"]: t["health"] for t in targets if t["labels"]["job"] == job}
+    return prometheus_targets(lab, "ll-mysql", job)
 
 
 def test_prometheus_scrapes_every_engine_and_the_node_exporter(seed):
