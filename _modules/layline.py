@@ -1106,7 +1106,9 @@ def _check_monitoring(config, found):
     address = monitoring.get("address")
     if address is not None:
         try:
-            ipaddress.ip_address(address)
+            if ipaddress.ip_address(address).is_loopback:
+                found.error("monitoring:address", f"{address!r} is a loopback address: give "
+                            "the address the engines see the monitoring minion at")
         except ValueError:
             found.error("monitoring:address", f"{address!r} is not an IP address")
     if _is_single_host(config):

@@ -105,6 +105,7 @@ def test_monitoring_config_is_valid_and_gives_the_role(layline, monitored):
     ({"monitoring": {"hostname": None}}, "layline:monitoring:hostname"),
     ({"monitoring": {"hostname": "bad host"}}, "layline:monitoring:hostname"),
     ({"monitoring": {"address": "ll-mysql"}}, "layline:monitoring:address"),
+    ({"monitoring": {"address": "127.0.0.1"}}, "layline:monitoring:address"),
     ({"monitoring": {"port": 3306}}, "layline:monitoring:port"),  # MySQL on the same minion
     ({"monitoring": {"node_exporter_port": 0}}, "layline:monitoring:node_exporter_port"),
     ({"monitoring": {"scrape_interval": "15"}}, "layline:monitoring:scrape_interval"),
