@@ -13,8 +13,8 @@ renders ``salt://layline/map.jinja`` itself, so there is one merge only.
 
 Functions:
 
-- configuration: ``mapdata``, ``roles``, ``is_multi_node``, ``validate``,
-  ``check``, ``render``, ``render_data``
+- configuration: ``mapdata``, ``roles``, ``monitoring``, ``is_multi_node``,
+  ``validate``, ``check``, ``render``, ``render_data``
 - Salt's own Python: ``python_missing``, ``python_ready``
 - installation: ``version_installed``
 - running cluster (read only): ``members``, ``ready``, ``status``,
@@ -59,7 +59,7 @@ LOOPBACK = "127.0.0.1"
 ANY_ADDRESS = "0.0.0.0"
 SBR_PROVIDER = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
 SUPPORTED_STRATEGIES = ("keep-majority", "static-quorum", "keep-oldest", "down-all")
-ROLE_ORDER = ("database", "config-server", "engine")
+ROLE_ORDER = ("database", "config-server", "engine", "monitoring")
 # render role -> key under layline:extra_config
 RENDER_ROLES = {"reactive-engine": "reactive_engine", "config-server": "config_server"}
 DB_BACKENDS = ("h2", "mysql")
@@ -88,6 +88,8 @@ MYSQL_GROUP = "mysql"
 # RSA only: Pekko's RotatingKeysSSLEngineProvider reads no EC keys
 TLS_KEY_SIZES = (2048, 3072, 4096)
 
+# layline:monitoring:alerts keys: the `for` duration of each alert rule
+ALERT_KEYS = ("member_not_up", "unreachable_members", "members_missing", "backup_stale")
 KNOWN_KEYS = {
     "": {
         "version", "distribution", "install_dir", "config_dir", "user", "group", "home", "ports",
@@ -96,6 +98,7 @@ KNOWN_KEYS = {
         "rolling",
         "tls",
         "backup", "restore",
+        "metrics", "monitoring",
     },
     "python": {"index_url", "extra_index_url", "requirements"},
     "distribution": {"source", "source_hash", "installer_args", "cache_dir", "prerequisites"},
@@ -117,6 +120,12 @@ KNOWN_KEYS = {
     },
     "backup": {"enabled", "on_calendar", "dir", "keep", "textfile_dir"},
     "restore": {"file"},
+    "metrics": {"enabled", "port"},
+    "monitoring": {
+        "minion", "hostname", "address", "port", "scrape_interval", "metrics_path",
+        "node_exporter_port", "backup_max_age", "alerts",
+    },
+    "monitoring:alerts": set(ALERT_KEYS),
 }
 
 _SECRET_KEY_RE = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential", re.IGNORECASE)
@@ -185,6 +194,13 @@ _TYPES = {
     "backup": (dict,), "backup:enabled": (bool,), "backup:on_calendar": (str,),
     "backup:dir": (str,), "backup:keep": (int,), "backup:textfile_dir": (str,),
     "restore": (dict,), "restore:file": (str, None),
+    "metrics": (dict,), "metrics:enabled": (bool,), "metrics:port": (int,),
+    "monitoring": (dict,), "monitoring:minion": (str, None), "monitoring:hostname": (str, None),
+    "monitoring:address": (str, None), "monitoring:port": (int,),
+    "monitoring:scrape_interval": (str,), "monitoring:metrics_path": (str,),
+    "monitoring:node_exporter_port": (int,), "monitoring:backup_max_age": (str, None),
+    "monitoring:alerts": (dict,),
+    **{f"monitoring:alerts:{key}": (str,) for key in ALERT_KEYS},
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
                dict: "a mapping"}
@@ -211,6 +227,7 @@ OWNED_PATHS = {
         "layline:cluster:split_brain_resolver:stable_after",
     ("reactive_engine", "pekko.cluster.split-brain-resolver.static-quorum.quorum-size"):
         "layline:cluster:split_brain_resolver:quorum_size",
+    ("reactive_engine", "layline.reactive-engine.metrics"): "layline:metrics",
     ("config_server", "layline.config-server.rest-server"):
         "layline:config_server:hostname and layline:ports:config_server",
     ("reactive_engine", "pekko.remote.artery.transport"): "layline:tls:enabled",
@@ -354,6 +371,8 @@ def _roles_for(config, minion_id):
             found.add("config-server")
         if _this_engine_node(config, minion_id) is not None:
             found.add("engine")
+    if _section(config, "monitoring").get("minion") == minion_id:
+        found.add("monitoring")
     return [role for role in ROLE_ORDER if role in found]
 
 
@@ -867,6 +886,8 @@ def _services_by_minion(config):
     """minion id -> [(pillar key of a port, port)] of the services that run on it."""
     ports = _section(config, "ports")
     engine_ports = [(f"ports:{key}", ports.get(key)) for key in ("rest", "cluster", "management")]
+    if _metrics_enabled(config) and not _metrics_on_rest_port(config):
+        engine_ports.append(("metrics:port", _section(config, "metrics").get("port")))
     config_server_port = [("ports:config_server", ports.get("config_server"))]
     database = _section(config, "database")
     services = {}
@@ -881,6 +902,17 @@ def _services_by_minion(config):
             services.setdefault(config_server_minion, []).extend(config_server_port)
     if database.get("backend") == "mysql" and database.get("minion") in services:
         services[database["minion"]].append(("database:port", database.get("port")))
+    monitoring = _section(config, "monitoring")
+    if _monitoring_minion(config):
+        # the monitoring ports come last: a clash names the monitoring key
+        if database.get("backend") == "mysql" and database.get("minion"):
+            on_database = services.setdefault(database["minion"], [])
+            if ("database:port", database.get("port")) not in on_database:
+                on_database.append(("database:port", database.get("port")))
+            on_database.append(
+                ("monitoring:node_exporter_port", monitoring.get("node_exporter_port")))
+        services.setdefault(monitoring["minion"], []).append(
+            ("monitoring:port", monitoring.get("port")))
     return services
 
 
@@ -1056,6 +1088,165 @@ def _check_backup(config, found):
                     "lists it, or its absolute path, without whitespace or quotes")
 
 
+# Prometheus durations (promtool accepts the same): 30s, 1m30s, 1h, 1d
+_PROM_DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
+_PROM_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800,
+               "y": 31536000}
+_URL_PATH_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+# systemd OnCalendar shorthands of layline:backup:on_calendar -> their period in seconds
+BACKUP_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2678400}
+# slack on top of the backup period before a backup counts as late (timer accuracy, dump time)
+BACKUP_SLACK = 3600
+BACKUP_TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+
+
+def _prom_seconds(duration):
+    """Seconds of a Prometheus duration such as ``1h30m`` (validated beforehand)."""
+    return sum(int(number) * _PROM_UNITS[unit]
+               for number, unit in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", duration))
+
+
+def _metrics_enabled(config):
+    return _section(config, "metrics").get("enabled") is True
+
+
+def _metrics_on_rest_port(config):
+    """metrics.port = ports.rest: layline's documented endpoint, the REST server's
+    /engine/prometheus (Prometheus extension asset); nothing to render, no port of its own."""
+    return _section(config, "metrics").get("port") == _section(config, "ports").get("rest")
+
+
+def _monitoring_minion(config):
+    minion = _section(config, "monitoring").get("minion")
+    return minion if _is_nonempty_str(minion) else None
+
+
+def _backup_watched(config):
+    """True when the monitoring role alerts on backups: MySQL backend with backups on
+    (``layline:backup`` belongs to the backup feature; read with defaults)."""
+    database = _section(config, "database")
+    return (database.get("backend") == "mysql" and bool(database.get("minion"))
+            and _section(config, "backup").get("enabled", True) is not False)
+
+
+def _backup_max_age(config):
+    """(seconds, pillar key to blame) a backup may be old before it counts as late."""
+    explicit = _section(config, "monitoring").get("backup_max_age")
+    if explicit is not None:
+        return _prom_seconds(explicit), "monitoring:backup_max_age"
+    schedule = _section(config, "backup").get("on_calendar", "daily")
+    period = BACKUP_PERIODS.get(str(schedule).strip().lower())
+    return (None if period is None else period + BACKUP_SLACK), "backup:on_calendar"
+
+
+def _check_metrics(config, found):
+    metrics = config.get("metrics")
+    if metrics is None:
+        return
+    if not isinstance(metrics, dict):
+        found.error("metrics", "must be a mapping with enabled and port")
+        return
+    port = metrics.get("port")
+    if not _is_int(port) or not 1 <= port <= 65535:
+        found.error("metrics:port", "must be an integer port between 1 and 65535")
+
+
+def _check_monitoring(config, found):
+    monitoring = config.get("monitoring")
+    if not isinstance(monitoring, dict) or not monitoring.get("minion"):
+        return
+    minion = monitoring.get("minion")
+    if not _is_nonempty_str(minion) or _UNSAFE_WORD_RE.search(minion):
+        found.error("monitoring:minion", "must be a minion id without whitespace")
+    hostname = monitoring.get("hostname")
+    if not _is_nonempty_str(hostname):
+        found.error("monitoring:hostname", "is required when layline:monitoring:minion is set")
+    elif not _is_valid_hostname(hostname):
+        found.error("monitoring:hostname", f"{hostname!r} is not a valid DNS name or IP address")
+    address = monitoring.get("address")
+    if address is not None:
+        try:
+            if ipaddress.ip_address(address).is_loopback:
+                found.error("monitoring:address", f"{address!r} is a loopback address: give "
+                            "the address the engines see the monitoring minion at")
+        except ValueError:
+            found.error("monitoring:address", f"{address!r} is not an IP address")
+    if _is_single_host(config):
+        found.error("monitoring:minion", "needs layline:cluster:nodes: the single-host default "
+                    "binds every layline port to 127.0.0.1, out of Prometheus' reach")
+    textfile_dir = _section(config, "backup").get("textfile_dir")
+    if textfile_dir is not None:
+        _check_path(found, "backup:textfile_dir", textfile_dir)
+    if not _metrics_enabled(config):
+        found.error("metrics:enabled", "must be true when layline:monitoring:minion is set: "
+                    "the monitoring role scrapes the engines' metrics port")
+    for key in ("port", "node_exporter_port"):
+        port = monitoring.get(key)
+        if not _is_int(port) or not 1 <= port <= 65535:
+            found.error(f"monitoring:{key}", "must be an integer port between 1 and 65535")
+    path = monitoring.get("metrics_path")
+    if not isinstance(path, str) or not _URL_PATH_RE.fullmatch(path):
+        found.error("monitoring:metrics_path", "must be a URL path such as /metrics")
+    durations = [("monitoring:scrape_interval", monitoring.get("scrape_interval")),
+                 ("monitoring:backup_max_age", monitoring.get("backup_max_age") or "1s")]
+    alerts = monitoring.get("alerts") if isinstance(monitoring.get("alerts"), dict) else {}
+    durations += [(f"monitoring:alerts:{key}", alerts.get(key)) for key in ALERT_KEYS]
+    for key, value in durations:
+        if not isinstance(value, str) or not _PROM_DURATION_RE.fullmatch(value) \
+                or _prom_seconds(value) == 0:
+            found.error(key, f"{value!r} is not a Prometheus duration such as 15s, 1m or 1h30m")
+    if _backup_watched(config) and "monitoring:backup_max_age" not in found.failed:
+        seconds, key = _backup_max_age(config)
+        if seconds is None:
+            found.error("monitoring:backup_max_age", "is required: layline:backup:on_calendar "
+                        f"is not one of {', '.join(BACKUP_PERIODS)}, so the backup alert "
+                        "cannot tell how old a backup may be")
+
+
+def _scrape_host(node):
+    """Where Prometheus reaches a node: its canonical address, else its hostname."""
+    return node.get("address") or node.get("hostname")
+
+
+def _monitoring_model(config):
+    """What the monitoring role builds (see :py:func:`monitoring`); None when it is off."""
+    monitoring = _section(config, "monitoring")
+    minion = _monitoring_minion(config)
+    if minion is None:
+        return None
+    database = _section(config, "database")
+    metrics_port = _section(config, "metrics").get("port")
+    engines = [{"minion": node.get("minion"),
+                "target": f"{_url_host(_scrape_host(node))}:{metrics_port}"}
+               for node in _nodes(config) if isinstance(node, dict)]
+    node_exporter = None
+    if database.get("backend") == "mysql" and database.get("minion"):
+        node_exporter = {
+            "minion": database["minion"],
+            "target": f"{_url_host(_scrape_host(database))}:"
+                      f"{monitoring.get('node_exporter_port')}",
+        }
+    backup = None
+    if _backup_watched(config):
+        seconds, _key = _backup_max_age(config)
+        backup = {"max_age_seconds": int(seconds),
+                  "textfile_dir": _section(config, "backup").get("textfile_dir")
+                  or BACKUP_TEXTFILE_DIR}
+    return {
+        "minion": minion,
+        "port": monitoring.get("port"),
+        "scrape_interval": monitoring.get("scrape_interval"),
+        "metrics_path": monitoring.get("metrics_path"),
+        "cluster": _section(config, "cluster").get("name"),
+        "engines": engines,
+        "configured_members": len(engines),
+        "node_exporter": node_exporter,
+        "textfile_dir": _section(config, "backup").get("textfile_dir") or BACKUP_TEXTFILE_DIR,
+        "backup": backup,
+        "alerts": {key: _section(monitoring, "alerts").get(key) for key in ALERT_KEYS},
+    }
+
+
 def _installs_layline(config, minion_id):
     if minion_id is None:
         return True
@@ -1092,6 +1283,8 @@ def _validate(config, minion_id=None, installing=True):
     _check_rolling(config, found)
     _check_tls(config, found)
     _check_backup(config, found)
+    _check_metrics(config, found)
+    _check_monitoring(config, found)
     return found.errors, found.warnings
 
 
@@ -1410,6 +1603,11 @@ def _engine_data(config, minion_id):
             },
         },
     }
+    metrics = _section(config, "metrics")
+    if metrics.get("enabled") is True and not _metrics_on_rest_port(config):
+        # the block of layline's Multi-Node Cluster Setup guide (production notes)
+        data["layline"]["reactive-engine"]["metrics"] = {"enabled": True,
+                                                         "port": metrics.get("port")}
     return _deep_merge(data, _persistence_data(config, "reactive-engine"))
 
 
@@ -1679,12 +1877,13 @@ def systemd_quote(value, kind="word"):
 def roles(config=None, minion_id=None):
     """
     Return the layline roles of a minion, a sublist of
-    ``['database', 'config-server', 'engine']``.
+    ``['database', 'config-server', 'engine', 'monitoring']``.
 
     ``engine`` when listed in ``layline:cluster:nodes``, ``config-server`` when
     it is ``layline:config_server:minion``, ``database`` when it is
-    ``layline:database:minion`` and the backend is mysql. With no nodes and no
-    config server minion the minion is config server and engine (single host).
+    ``layline:database:minion`` and the backend is mysql, ``monitoring`` when it
+    is ``layline:monitoring:minion`` (Prometheus). With no nodes and no config
+    server minion the minion is config server and engine (single host).
 
     config
         merged formula config (default: built from defaults and pillar)
@@ -1699,6 +1898,28 @@ def roles(config=None, minion_id=None):
         salt '*' layline.roles
     """
     return _roles_for(_config(config), _minion_id(minion_id))
+
+
+def monitoring(config=None):
+    """
+    Return what the monitoring role builds, or None when ``layline:monitoring:minion``
+    is not set: the Prometheus minion and port, the scrape interval and metrics
+    path, one scrape target per engine (``<address or hostname>:<metrics port>``),
+    the node exporter on the database minion, the configured member count, the
+    ``for`` duration of each alert and the backup age limit (seconds; None when
+    backups are not watched). ``layline_monitoring`` builds prometheus.yml and the
+    alert rules from it.
+
+    config
+        merged formula config (default: built from defaults and pillar)
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.monitoring
+    """
+    return _monitoring_model(_config(config))
 
 
 def is_multi_node(config=None):

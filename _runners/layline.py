@@ -408,11 +408,12 @@ def deploy_steps(config):
     """
     The ordered steps of the first deployment: the database minion, the config
     server, then each engine in seed order, each gated on health
-    (``layline.ready``). With ``tls: {enabled, ca_minion}`` and a database
-    minion that is not the CA minion, ``layline.tls`` on the CA minion comes first
-    (kind ``tls``): the database's certificate is signed there. With
-    ``min_nr_of_members`` = m the first m engines cannot be Up before m members
-    joined: they are deployed back to back and checked together.
+    (``layline.ready``), last the monitoring minion when it has no other role.
+    With ``tls: {enabled, ca_minion}`` and a database minion that is not the CA
+    minion, ``layline.tls`` on the CA minion comes first (kind ``tls``): the
+    database's certificate is signed there. With ``min_nr_of_members`` = m the
+    first m engines cannot be Up before m members joined: they are deployed back
+    to back and checked together.
 
     Returns ``[{"id", "kind": "state"|"ready"|"tls", "minion", "require"}]``
     (``require``: the id of the previous step or None).
@@ -451,6 +452,9 @@ def deploy_steps(config):
         for check in group if started >= members else []:
             last = add(f"layline-orch-deploy-salt-function-ready-{check['minion']}",
                        "ready", check["minion"], deployed)
+    monitoring = _section(config, "monitoring").get("minion")
+    if monitoring and monitoring not in {step["minion"] for step in steps}:
+        add("layline-orch-deploy-salt-state-monitoring", "state", monitoring, last)
     return steps
 
 

@@ -5,7 +5,8 @@
 # timer (database), the distribution and its configuration
 # (config server, engine), the schema (config server with the MySQL backend),
 # the cluster definition and the services; a layline service this minion no
-# longer has a role for is decommissioned.
+# longer has a role for is decommissioned; with layline:monitoring:minion set,
+# Prometheus on that minion and the node exporter on the database minion.
 # Without the formula's custom modules on the minion (no saltutil.sync_all
 # yet) it renders one failing state that says so, and changes nothing.
 {%- set tplroot = tpldir.split('/')[0] %}
@@ -48,5 +49,8 @@ include:
 {%- endif %}
 {%- if retired %}
   - {{ tplroot }}.decommission
+{%- endif %}
+{%- if layline.monitoring.minion and ('monitoring' in roles or 'database' in roles) %}
+  - {{ tplroot }}.monitoring
 {%- endif %}
 {%- endif %}

@@ -11,6 +11,7 @@
 #      batch_wait, hence one step per node with failhard and require.
 #      With min_nr_of_members = k the first k engines cannot be Up before k
 #      members joined: they are deployed back to back and checked together.
+#   4. the monitoring minion, when it has no other role (Prometheus).
 #      The order comes from the runner layline.deploy (_runners/layline.py;
 #      salt-run saltutil.sync_runners), given only non-secret settings.
 #
@@ -28,7 +29,8 @@
       'cluster': {'nodes': layline.cluster.nodes,
                   'min_nr_of_members': layline.cluster.min_nr_of_members | int},
       'tls': {'enabled': layline.tls.enabled,
-              'ca_minion': layline.tls.ca_minion or layline.config_server.minion} } %}
+              'ca_minion': layline.tls.ca_minion or layline.config_server.minion},
+      'monitoring': {'minion': layline.monitoring.minion} } %}
 
 {%- if not layline.cluster.nodes and not layline.config_server.minion %}
 

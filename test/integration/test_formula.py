@@ -121,6 +121,14 @@ def test_seed_renders_per_role(salt_cli, use_pillar):
     assert {"layline-backup-file-managed-options", "layline-backup-file-managed-service",
             "layline-backup-service-running-timer"} <= database, database
     assert not any(sid.startswith("layline-backup-") for sid in node | server)
+    # the seed pillar's monitoring role: Prometheus and the node exporter on ll-mysql only
+    assert {
+        "layline-monitoring-prometheus-file-managed-config",
+        "layline-monitoring-prometheus-file-managed-rules",
+        "layline-monitoring-prometheus-service-running",
+        "layline-monitoring-node_exporter-service-running",
+    } <= database
+    assert not any(sid.startswith("layline-monitoring-") for sid in node | server)
 
 
 @pytest.mark.parametrize("minion_id", ["ll-node-1", "ll-config-server", "ll-mysql"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 
 # Where the formula writes on a minion; salt's own cache and config are not ours.
 FORMULA_PATHS = "/opt/layline /var/lib/layline /var/cache/layline /etc/systemd/system /etc/mysql"
@@ -51,6 +52,24 @@ def http_get(lab, machine: str, url: str, auth: str | None = None) -> tuple[int,
     proc = lab.shell(machine, f"curl -s -m 5 {user}-w '\\n%{{http_code}}' '{url}'")
     body, _, status = proc.stdout.rpartition("\n")
     return int(status or 0), body
+
+
+def prometheus_api(lab, machine: str, path: str) -> dict:
+    """`data` of the real Prometheus' HTTP API on machine (port 9090), asked from the host."""
+    url = f"http://{lab.address(machine)}:9090/api/v1/{path}"
+    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 (lab address)
+        reply = json.loads(answer.read())
+    assert reply["status"] == "success", reply
+    return reply["data"]
+
+
+def prometheus_targets(lab, machine: str, job: str) -> dict[str, str]:
+    """minion label -> health of job's active targets ({} while Prometheus does not answer)."""
+    try:
+        targets = prometheus_api(lab, machine, "targets?state=active")["activeTargets"]
+    except OSError:
+        return {}
+    return {t["labels"]["minion"]: t["health"] for t in targets if t["labels"]["job"] == job}
 
 
 def files_changed_since_marker(lab, machine: str, marker: str) -> list[str]:

@@ -6,6 +6,9 @@ the lab's master reads (`--pillar`); each step rewrites it and refreshes the min
 A watcher polls `/cluster/members` about once a second during every step: the original members
 never drop below N-1 Up, and a leaving node is never seen Down.
 
+The seed pillar's monitoring role (Prometheus on ll-mysql) follows: a node added or removed
+is added to or removed from its scrape targets by the same apply.
+
 The restarts go through `salt-run state.orch layline.rolling` when the checkout has it (issue
 9a); otherwise the test restarts the marked engines itself, one at a time, the way the runner
 does (graceful stop, `layline.switch_release` when the marker carries a version, start, wait
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from formula import assert_applied, changed
+from formula import assert_applied, changed, prometheus_targets
 
 pytestmark = pytest.mark.lab
 
@@ -226,6 +229,15 @@ def test_add_node(cluster):
     assert "ll-node-3.orb.local" in conf
     assert all(cluster.up(m, ["ll-node-1", "ll-node-2"]) for m in
                ("ll-node-1", "ll-node-2", "ll-node-3"))
+    # the monitoring role (on ll-mysql, from the seed pillar) scrapes the new engine too
+    targets = lab.wait_for(
+        lambda: (t := _engine_targets(lab)).get("ll-node-3") == "up" and t,
+        timeout=90, interval=2, what="ll-node-3 an up target of Prometheus")
+    assert sorted(targets) == ["ll-node-1", "ll-node-2", "ll-node-3"]
+
+
+def _engine_targets(lab) -> dict[str, str]:
+    return prometheus_targets(lab, "ll-mysql", "layline-engine")
 
 
 def test_remove_node(cluster):
@@ -244,6 +256,8 @@ def test_remove_node(cluster):
         )["members"]), timeout=90, what="ll-node-3 to leave")
     assert watcher.min_up >= 2, (watcher.min_up, watcher.seen)
     assert "Down" not in watcher.seen.get(_address("ll-node-3"), set()), watcher.seen
+    lab.wait_for(lambda: sorted(_engine_targets(lab)) == ["ll-node-1", "ll-node-2"],
+                 timeout=60, interval=2, what="ll-node-3 gone from Prometheus' targets")
     with Watcher(cluster, ["ll-node-1", "ll-node-2"]) as watcher:
         cluster.roll(["ll-node-1", "ll-node-2"])  # the shorter seed list
     assert watcher.min_up >= 1, (watcher.min_up, watcher.seen)

@@ -162,7 +162,7 @@ def test_unknown_role_and_wrong_minion(layline, seed_config):
 def test_extra_config_deep_merges_with_dotted_paths(layline, make_config):
     extra = {"pekko": {"loglevel": "DEBUG", "cluster": {"roles": ["backend"]}},
              "pekko.actor.serialization-bindings": {'"com.example.Event"': "jackson-json"},
-             "layline.reactive-engine.metrics.enabled": True}
+             "layline.reactive-engine.logging.short-logger-names": True}
     config = make_config(SEED_PILLAR, {"extra_config": {"reactive_engine": extra}})
     conf = _render_engine(layline, config)
     assert conf["pekko.loglevel"] == "DEBUG"
@@ -172,7 +172,7 @@ def test_extra_config_deep_merges_with_dotted_paths(layline, make_config):
     assert conf["pekko.actor.serialization-bindings"]['"com.example.Event"'] == "jackson-json"
     assert layline.render_data("reactive-engine", config)["pekko"]["actor"][
         "serialization-bindings"] == {"com.example.Event": "jackson-json"}
-    assert conf["layline.reactive-engine.metrics.enabled"] is True
+    assert conf["layline.reactive-engine.logging.short-logger-names"] is True
 
 
 def test_substitution_syntax_stays_literal(layline, make_config):

@@ -201,6 +201,21 @@ def test_deploy_makes_the_ca_before_the_database_needs_it(tls, first):
     assert [s["kind"] for s in steps].count("tls") == (first[1] == "cfg")
 
 
+@pytest.mark.parametrize(("monitor", "extra_step"), [("mon", True), ("db", False), ("n1", False)])
+def test_a_monitoring_minion_without_another_role_is_deployed_last(monitor, extra_step):
+    config = {"database": {"backend": "mysql", "minion": "db"}, "config_server": {"minion": "cfg"},
+              "cluster": {"nodes": [{"minion": "n1"}, {"minion": "n2"}], "min_nr_of_members": 1},
+              "monitoring": {"minion": monitor}}
+    steps = runner.deploy_steps(config)
+    before = runner.deploy_steps({**config, "monitoring": {"minion": None}})
+    if extra_step:
+        assert steps[:-1] == before
+        assert steps[-1] == {"id": "layline-orch-deploy-salt-state-monitoring", "kind": "state",
+                             "minion": "mon", "require": before[-1]["id"]}
+    else:
+        assert steps == before
+
+
 def test_unreadable_markers_are_refused_naming_the_node():
     names = minions(3)
     markers = {"n2": {"error": "cannot read the restart markers of n2: n2 did not answer"}}

@@ -32,3 +32,17 @@ layline:
     name: layline
     user: layline
     password: 'S3cr"et''Pa\ss${HOME}#1'
+  # Prometheus metrics on every engine, scraped by the monitoring role on the
+  # database machine; short intervals so the lab sees an alert within seconds.
+  metrics:
+    enabled: true
+    port: 9095
+  monitoring:
+    minion: ll-mysql
+    hostname: ll-mysql.orb.local
+    scrape_interval: 2s
+    alerts:
+      member_not_up: 6s
+      unreachable_members: 6s
+      members_missing: 6s
+      backup_stale: 1m

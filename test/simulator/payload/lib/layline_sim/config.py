@@ -277,6 +277,8 @@ class EngineSettings:
     mgmt_read_only: bool
     journal: JournalSettings
     tls: ArteryTls | None = None
+    metrics_enabled: bool = False
+    metrics_port: int = 9095
 
     @property
     def transport(self):
@@ -359,6 +361,8 @@ def engine_settings(conf):
         mgmt_read_only=get_bool(conf, f"{mgmt}.route-providers-read-only", True),
         journal=journal_settings(conf),
         tls=artery_tls(conf),
+        metrics_enabled=get_bool(conf, "layline.reactive-engine.metrics.enabled", False),
+        metrics_port=get_int(conf, "layline.reactive-engine.metrics.port", 9095),
     )
 
 

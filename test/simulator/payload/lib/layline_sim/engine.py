@@ -18,7 +18,7 @@ import threading
 import time
 from urllib.parse import unquote
 
-from . import config, read_version
+from . import config, metrics, read_version
 from . import log as simlog
 from .cluster import ClusterNode
 from .http import Response, Server, json_response
@@ -100,34 +100,22 @@ class Engine:
         if request.path == "/engine/status":
             return json_response(self.status_doc())
         if request.path == "/engine/prometheus":
-            return Response(200, self.prometheus(), "text/plain; version=0.0.4")
+            return Response(200, self.prometheus(), metrics.CONTENT_TYPE)
         return Response(404, "not found")
 
     def prometheus(self):
-        """A few gauges in Prometheus text format."""
-        doc = self.node.snapshot()
-        counts = {}
-        for member in doc["members"]:
-            counts[member["status"]] = counts.get(member["status"], 0) + 1
-        lines = ["# HELP layline_cluster_members Cluster members by status.",
-                 "# TYPE layline_cluster_members gauge"]
-        for status in sorted(counts):
-            lines.append(f'layline_cluster_members{{status="{status}"}} {counts[status]}')
-        lines += [
-            "# HELP layline_cluster_unreachable_members Unreachable cluster members.",
-            "# TYPE layline_cluster_unreachable_members gauge",
-            f"layline_cluster_unreachable_members {len(doc['unreachable'])}",
-            "# HELP layline_cluster_is_leader 1 when this node is the cluster leader.",
-            "# TYPE layline_cluster_is_leader gauge",
-            f"layline_cluster_is_leader {int(doc.get('leader') == self.s.address)}",
-            "# HELP layline_journal_healthy 1 when the persistence journal works.",
-            "# TYPE layline_journal_healthy gauge",
-            f"layline_journal_healthy {int(self.journal.healthy)}",
-            "# HELP layline_uptime_seconds Seconds since the engine started.",
-            "# TYPE layline_uptime_seconds gauge",
-            f"layline_uptime_seconds {time.monotonic() - self.started:.3f}",
-        ]
-        return "\n".join(lines) + "\n"
+        """Prometheus text (metrics.py): membership, own status, journal, uptime."""
+        return metrics.exposition(
+            self.node.snapshot(), self.s.address, self.node.status, self.journal.healthy,
+            self.journal.written, time.monotonic() - self.started)
+
+    def metrics_app(self, request):
+        """Metrics server (layline.reactive-engine.metrics.port)."""
+        if request.method not in ("GET", "HEAD"):
+            return Response(405, "method not allowed")
+        if request.path == "/metrics":
+            return Response(200, self.prometheus(), metrics.CONTENT_TYPE)
+        return Response(404, "not found")
 
     def management_app(self, request):
         """Pekko management HTTP (cluster members, health checks, write routes)."""
@@ -195,6 +183,13 @@ class Engine:
         rest.start("rest")
         mgmt.start("management")
         self.servers += [rest, mgmt]
+        if self.s.metrics_enabled:
+            # a bind failure propagates: main() shuts the engine down and exits 1
+            scrape = Server(self.s.rest_bind_hostname, self.s.metrics_port, self.metrics_app)
+            scrape.start("metrics")
+            self.servers.append(scrape)
+            log.info("metrics server bound to %s:%d", self.s.rest_bind_hostname,
+                     self.s.metrics_port)
         log.info("REST server bound to %s:%d, management to %s:%d", self.s.rest_bind_hostname,
                  self.s.rest_port, self.s.mgmt_bind_hostname, self.s.mgmt_port)
 
