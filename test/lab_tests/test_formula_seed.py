@@ -740,6 +740,72 @@ def test_server_certificate_for_another_name_is_refused(seed):
         timeout=180, what="the cluster healthy again")
 
 
+# --- monitoring role (issue 11): Debian's Prometheus on ll-mysql scrapes the engines ----------
+
+SCRAPE_TIMEOUT = 90  # seconds: several 2 s scrapes after a (re)start, under lab load
+
+
+def _prometheus(lab, path: str) -> dict:
+    return prometheus_api(lab, "ll-mysql", path)
+
+
+def _targets_up(lab, job: str) -> dict[str, str]:
+    return prometheus_targets(lab, "ll-mysql", job)
+
+
+def test_prometheus_scrapes_every_engine_and_the_node_exporter(seed):
+    """The real Prometheus (Debian package, installed by the formula) lists every engine of the
+    pillar and the database machine's node exporter as up: it parsed their text. promtool, also
+    from the package, lints an engine's exposition."""
+    every_engine_up = seed.wait_for(
+        lambda: (t := _targets_up(seed, "layline-engine")) and set(t.values()) == {"up"} and t,
+        timeout=SCRAPE_TIMEOUT, interval=2, what="every engine target up in Prometheus")
+    assert sorted(every_engine_up) == ENGINES
+    seed.wait_for(lambda: _targets_up(seed, "layline-node-exporter") == {"ll-mysql": "up"},
+                  timeout=SCRAPE_TIMEOUT, interval=2, what="node exporter target up")
+    rules = _prometheus(seed, "rules?type=alert")["groups"]
+    names = {rule["name"] for group in rules for rule in group["rules"]}
+    assert {"LaylineMemberNotUp", "LaylineUnreachableMembers", "LaylineMembersMissing",
+            "LaylineBackupStale", "LaylineBackupMissing"} <= names, names
+    up = _prometheus(seed, 'query?query=layline_cluster_members{status="Up"}')["result"]
+    assert sorted(r["metric"]["minion"] for r in up) == ENGINES
+    assert {r["value"][1] for r in up} == {str(len(ENGINES))}
+    fetch = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
+             "'http://ll-node-1.orb.local:9095/metrics', timeout=5).read().decode())")
+    lint = seed.shell("ll-mysql", f"python3 -c {shlex.quote(fetch)} | promtool check metrics")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def _firing(lab, alert: str) -> set[str]:
+    try:
+        alerts = _prometheus(lab, "alerts")["alerts"]
+    except OSError:
+        return set()
+    return {a["labels"].get("minion", "") for a in alerts
+            if a["labels"]["alertname"] == alert and a["state"] == "firing"}
+
+
+def test_member_not_up_alert_fires_for_a_stopped_engine(seed):
+    """ll-node-2's engine stopped: LaylineMemberNotUp fires for it within its `for` period
+    (6 s in the seed pillar; the wait allows scrapes and rule evaluations under load); started
+    again, the cluster is healthy before the next test."""
+    seed.wait_for(lambda: not _firing(seed, "LaylineMemberNotUp"), timeout=SCRAPE_TIMEOUT,
+                  interval=2, what="no LaylineMemberNotUp before the stop")
+    seed.shell("ll-node-2", "systemctl stop layline-reactive-engine", check=True)
+    try:
+        seed.wait_for(lambda: "ll-node-2" in _firing(seed, "LaylineMemberNotUp"),
+                      timeout=SCRAPE_TIMEOUT, interval=2,
+                      what="LaylineMemberNotUp firing for ll-node-2")
+        assert "ll-node-1" not in _firing(seed, "LaylineMemberNotUp")
+    finally:
+        seed.shell("ll-node-2", "systemctl start layline-reactive-engine", check=True)
+    seed.wait_for(
+        lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] == 0,
+        timeout=180, what="ll-node-2 back in the cluster")
+    seed.wait_for(lambda: not _firing(seed, "LaylineMemberNotUp"), timeout=SCRAPE_TIMEOUT,
+                  interval=2, what="LaylineMemberNotUp resolved")
+
+
 # ------------------------------------------------------------------ backup and restore (issue 11)
 # Destructive (drops the database): the last test of the module; it leaves the cluster healthy.
 
@@ -850,69 +916,3 @@ def test_backup_by_the_timer_service_and_restore_orchestration(seed):
     after = _journal_keys(seed)
     assert rows <= after, rows - after  # every row back (the restart adds membership rows)
     assert_cluster_formed(seed)  # both engines Up, the config server lists both
-
-
-# --- monitoring role (issue 11): Debian's Prometheus on ll-mysql scrapes the engines ----------
-
-SCRAPE_TIMEOUT = 90  # seconds: several 2 s scrapes after a (re)start, under lab load
-
-
-def _prometheus(lab, path: str) -> dict:
-    return prometheus_api(lab, "ll-mysql", path)
-
-
-def _targets_up(lab, job: str) -> dict[str, str]:
-    return prometheus_targets(lab, "ll-mysql", job)
-
-
-def test_prometheus_scrapes_every_engine_and_the_node_exporter(seed):
-    """The real Prometheus (Debian package, installed by the formula) lists every engine of the
-    pillar and the database machine's node exporter as up: it parsed their text. promtool, also
-    from the package, lints an engine's exposition."""
-    every_engine_up = seed.wait_for(
-        lambda: (t := _targets_up(seed, "layline-engine")) and set(t.values()) == {"up"} and t,
-        timeout=SCRAPE_TIMEOUT, interval=2, what="every engine target up in Prometheus")
-    assert sorted(every_engine_up) == ENGINES
-    seed.wait_for(lambda: _targets_up(seed, "layline-node-exporter") == {"ll-mysql": "up"},
-                  timeout=SCRAPE_TIMEOUT, interval=2, what="node exporter target up")
-    rules = _prometheus(seed, "rules?type=alert")["groups"]
-    names = {rule["name"] for group in rules for rule in group["rules"]}
-    assert {"LaylineMemberNotUp", "LaylineUnreachableMembers", "LaylineMembersMissing",
-            "LaylineBackupStale", "LaylineBackupMissing"} <= names, names
-    up = _prometheus(seed, 'query?query=layline_cluster_members{status="Up"}')["result"]
-    assert sorted(r["metric"]["minion"] for r in up) == ENGINES
-    assert {r["value"][1] for r in up} == {str(len(ENGINES))}
-    fetch = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
-             "'http://ll-node-1.orb.local:9095/metrics', timeout=5).read().decode())")
-    lint = seed.shell("ll-mysql", f"python3 -c {shlex.quote(fetch)} | promtool check metrics")
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-
-
-def _firing(lab, alert: str) -> set[str]:
-    try:
-        alerts = _prometheus(lab, "alerts")["alerts"]
-    except OSError:
-        return set()
-    return {a["labels"].get("minion", "") for a in alerts
-            if a["labels"]["alertname"] == alert and a["state"] == "firing"}
-
-
-def test_member_not_up_alert_fires_for_a_stopped_engine(seed):
-    """ll-node-2's engine stopped: LaylineMemberNotUp fires for it within its `for` period
-    (6 s in the seed pillar; the wait allows scrapes and rule evaluations under load); started
-    again, the cluster is healthy before the next test."""
-    seed.wait_for(lambda: not _firing(seed, "LaylineMemberNotUp"), timeout=SCRAPE_TIMEOUT,
-                  interval=2, what="no LaylineMemberNotUp before the stop")
-    seed.shell("ll-node-2", "systemctl stop layline-reactive-engine", check=True)
-    try:
-        seed.wait_for(lambda: "ll-node-2" in _firing(seed, "LaylineMemberNotUp"),
-                      timeout=SCRAPE_TIMEOUT, interval=2,
-                      what="LaylineMemberNotUp firing for ll-node-2")
-        assert "ll-node-1" not in _firing(seed, "LaylineMemberNotUp")
-    finally:
-        seed.shell("ll-node-2", "systemctl start layline-reactive-engine", check=True)
-    seed.wait_for(
-        lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] == 0,
-        timeout=180, what="ll-node-2 back in the cluster")
-    seed.wait_for(lambda: not _firing(seed, "LaylineMemberNotUp"), timeout=SCRAPE_TIMEOUT,
-                  interval=2, what="LaylineMemberNotUp resolved")
