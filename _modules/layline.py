@@ -195,6 +195,10 @@ OWNED_PATHS = {
         "layline:cluster:split_brain_resolver:stable_after",
     ("reactive_engine", "pekko.cluster.split-brain-resolver.static-quorum.quorum-size"):
         "layline:cluster:split_brain_resolver:quorum_size",
+    ("reactive_engine", "pekko.cluster.run-coordinated-shutdown-when-down"):
+        "nothing: a downed engine must exit so that its unit restarts it",
+    ("reactive_engine", "pekko.coordinated-shutdown.exit-jvm"):
+        "nothing: a downed engine must exit so that its unit restarts it",
     ("config_server", "layline.config-server.rest-server"):
         "layline:config_server:hostname and layline:ports:config_server",
     ("reactive_engine", "pekko.remote.artery.transport"): "layline:tls:enabled",
@@ -1297,7 +1301,13 @@ def _engine_data(config, minion_id):
                 "min-nr-of-members": cluster.get("min_nr_of_members", 1),
                 "downing-provider-class": SBR_PROVIDER,
                 "split-brain-resolver": _split_brain_resolver_data(config),
+                # downed (split-brain resolver): run coordinated shutdown ...
+                "run-coordinated-shutdown-when-down": True,
             },
+            # ... and exit the JVM (Pekko's exit code -1 = 255 on downing, 143 on SIGTERM):
+            # a downed member that keeps running is no member and never rejoins; the unit
+            # (Restart=on-failure) starts a new incarnation that rejoins through the seeds
+            "coordinated-shutdown": {"exit-jvm": True},
             "management": {
                 "http": {
                     "hostname": hostname,
