@@ -56,6 +56,10 @@ CONTEXT_KEY = "layline.model"
 HEADER = "# Managed by Salt (layline-formula). Do not edit by hand.\n"
 SYSTEM_NAME = "layline"
 LOOPBACK = "127.0.0.1"
+# the first seed node's start gate (layline/service/files/seed-gate.sh): an engine that ended
+# in failure (downed, killed) does not form a cluster of its own while no other seed answers
+SEED_GATE = "/usr/local/lib/layline-formula/seed-gate"
+SEED_GATE_MARKER = ".layline/reactive-engine/ended-in-failure"
 ANY_ADDRESS = "0.0.0.0"
 SBR_PROVIDER = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
 SUPPORTED_STRATEGIES = ("keep-majority", "static-quorum", "keep-oldest", "down-all")
@@ -364,6 +368,36 @@ def _seed_nodes(config, minion_id):
     cluster_port = _section(config, "ports").get("cluster")
     nodes = _engine_nodes(config, minion_id)
     return [_seed_address(node["hostname"], cluster_port) for node in nodes]
+
+
+def _seed_gate_marker(config):
+    return f"{str(config.get('home', '')).rstrip('/')}/{SEED_GATE_MARKER}"
+
+
+def _seed_gate(config, minion_id):
+    """ExecStartPre/ExecStopPost argv of the first seed node's start gate, or {}.
+
+    Pekko lets the first seed node join itself when no other seed answers within
+    seed-node-timeout: after it was downed in a partition and restarted while still cut off,
+    it would form an island that never merges back. Only the first seed of a multi-node
+    cluster gets the gate; a cold start (no failure recorded) is never held back.
+    """
+    if _is_single_host(config):
+        return {}
+    seeds = _seed_nodes(config, minion_id)
+    node = _this_engine_node(config, minion_id)
+    if node is None or len(seeds) < 2:
+        return {}
+    own = _seed_address(node.get("hostname"), _section(config, "ports").get("cluster"))
+    if _normalise_address(seeds[0]) != _normalise_address(own):
+        return {}
+    marker = _seed_gate_marker(config)
+    others = []
+    for address in seeds[1:]:
+        match = re.match(r"^[a-z]+://[^@/]+@(\[[^\]]+\]|[^:/]+):(\d+)$", address)
+        others.append(f"{match.group(1)}:{match.group(2)}")
+    return {"check": [SEED_GATE, "check", marker, *others],
+            "record": [SEED_GATE, "record", marker]}
 
 
 # ---------------------------------------------------------------------------
@@ -1622,6 +1656,27 @@ def is_multi_node(config=None):
         salt '*' layline.is_multi_node
     """
     return _engine_count(_config(config)) > 1
+
+
+def seed_gate(config=None, minion_id=None):
+    """
+    Return the start gate of the first seed node's engine unit as
+    ``{'check': argv, 'record': argv}`` (``ExecStartPre=`` / ``ExecStopPost=``),
+    or ``{}`` on every other minion and on a single engine.
+
+    ``record`` remembers that the engine ended in failure (downed by the
+    split-brain resolver: exit 255; killed); ``check`` then holds the restart
+    back until another seed node answers on its cluster port, so that the first
+    seed never forms a cluster of its own (an island) while the others are cut
+    off. A clean stop clears the record: a cold start is never held back.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'll-node-1' layline.seed_gate
+    """
+    return _seed_gate(_config(config), _minion_id(minion_id))
 
 
 def validate(config=None):
