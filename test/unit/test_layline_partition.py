@@ -128,3 +128,122 @@ def test_bad_usage_is_refused(tmp_path, args):
         (tmp_path / "m").write_text("")
         args = ["check", str(tmp_path / "m")]
     assert _gate(*args).returncode == 2
+
+
+# ------------------------------------------------------------------ diagnose: membership
+
+ME, TWO, THREE = (f"pekko://layline@ll-node-{i}.orb.local:5843" for i in (1, 2, 3))
+RUNNING = {"ActiveState": "active", "SubState": "running", "Result": "success",
+           "NRestarts": "0", "ExecMainStatus": "0"}
+
+
+def _view(members, leader=None, unreachable=()):
+    return {"selfNode": ME, "leader": leader or members[0][0],
+            "members": [{"node": node, "status": status} for node, status in members],
+            "unreachable": [{"node": node, "observedBy": [ME]} for node in unreachable]}
+
+
+ONE_CLUSTER = _view([(ME, "Up"), (TWO, "Up"), (THREE, "Up")])
+
+
+def _finding(layline, unit=None, own=ONE_CLUSTER, others=None, **kwargs):
+    others = {"ll-node-2": ONE_CLUSTER, "ll-node-3": ONE_CLUSTER} if others is None else others
+    row = layline._membership_finding("ll-node-1", ME, unit or RUNNING, own, others, **kwargs)
+    assert row["check"] == "member of the cluster" and row["target"] == "ll-node-1"
+    assert (row["result"] == "ok") == (not row["fix"]), row
+    return row
+
+
+def test_a_member_of_the_one_cluster_is_ok(layline):
+    row = _finding(layline)
+    assert row["result"] == "ok" and "Up in a cluster of 3" in row["detail"]
+
+
+def test_downed_and_not_restarted(layline):
+    unit = dict(RUNNING, ActiveState="failed", SubState="failed", Result="exit-code",
+                ExecMainStatus="255")
+    row = _finding(layline, unit=unit, own=None)
+    assert row["result"] == "failed"
+    assert "downed by the split-brain resolver (exit 255)" in row["detail"]
+    assert "systemctl start layline-reactive-engine" in row["fix"]
+
+
+def test_the_restart_limit_was_hit(layline):
+    unit = dict(RUNNING, ActiveState="failed", SubState="failed", Result="start-limit-hit",
+                NRestarts="5", ExecMainStatus="255")
+    row = _finding(layline, unit=unit, own=None)
+    assert "hit its start limit" in row["detail"] and "5 restarts" in row["detail"]
+    assert "systemctl reset-failed layline-reactive-engine" in row["fix"]
+
+
+def test_the_first_seed_waits_at_the_gate(layline):
+    unit = dict(RUNNING, ActiveState="activating", SubState="auto-restart", Result="exit-code",
+                NRestarts="7", ExecMainStatus="1")
+    row = _finding(layline, unit=unit, own=None, others={"ll-node-2": None, "ll-node-3": None},
+                   gated=True, marker="/var/lib/layline/m")
+    assert "held back by the seed gate" in row["detail"]
+    assert "restore the network" in row["fix"] and "rm /var/lib/layline/m" in row["fix"]
+    # the same unit state without the gate's record: a plain restart loop
+    row = _finding(layline, unit=unit, own=None)
+    assert "systemd restarts it (7 restarts" in row["detail"]
+
+
+def test_a_stopped_engine(layline):
+    unit = dict(RUNNING, ActiveState="inactive", SubState="dead", ExecMainStatus="143")
+    row = _finding(layline, unit=unit, own=None)
+    assert "is inactive (dead)" in row["detail"] and "systemctl start" in row["fix"]
+
+
+def test_a_process_that_is_no_member(layline):
+    row = _finding(layline, own=None)
+    assert "does not answer" in row["detail"] and "exit-jvm" in row["detail"]
+    assert "systemctl restart layline-reactive-engine" in row["fix"]
+
+
+def test_not_joined_names_the_seeds_that_do_not_answer(layline):
+    own = _view([(TWO, "Up"), (THREE, "Up")])
+    own["members"] = []
+    row = _finding(layline, own=own, others={"ll-node-2": None, "ll-node-3": None})
+    assert "not joined" in row["detail"] and "ll-node-2, ll-node-3" in row["detail"]
+    assert "layline:ports:cluster" in row["fix"]
+
+
+def test_an_island_names_both_clusters_and_the_smaller_one(layline):
+    island = _view([(ME, "Up")])
+    theirs = _view([(TWO, "Up"), (THREE, "Up")], leader=TWO)
+    row = _finding(layline, own=island, others={"ll-node-2": theirs, "ll-node-3": theirs})
+    assert row["result"] == "failed" and "two clusters" in row["detail"]
+    assert f"leader {TWO}" in row["detail"] and f"leader {ME}" in row["detail"]
+    assert "smaller cluster (this node's)" in row["fix"]
+    # seen from the bigger side the other one is named
+    big = _view([(ME, "Up"), (TWO, "Up")])
+    row = _finding(layline, own=big, others={"ll-node-2": big, "ll-node-3": _view([(THREE,
+                                                                                   "Up")])})
+    assert "smaller cluster (ll-node-3's)" in row["fix"]
+
+
+def test_a_view_in_flux_is_no_island(layline):
+    joining = _view([(TWO, "Up"), (THREE, "Up")])  # ll-node-2 has not seen us join yet
+    own = _view([(ME, "Up"), (TWO, "Up"), (THREE, "Up")])
+    assert _finding(layline, own=own, others={"ll-node-2": joining})["result"] == "ok"
+
+
+def test_unreachable_members_and_a_downed_self(layline):
+    own = _view([(ME, "Up"), (TWO, "Up"), (THREE, "Up")], unreachable=[THREE])
+    row = _finding(layline, own=own)
+    assert row["result"] == "failed" and THREE in row["detail"]
+    row = _finding(layline, own=_view([(ME, "Down"), (TWO, "Up"), (THREE, "Up")]))
+    assert "this member is Down" in row["detail"]
+
+
+def test_diagnose_reports_membership_from_the_unit_and_the_views(layline, seed_config,
+                                                                 monkeypatch):
+    layline.__salt__ = {"cmd.run_all": lambda args, **kw: {
+        "retcode": 0, "stdout": "ActiveState=failed\nSubState=failed\nResult=exit-code\n"
+                                "NRestarts=0\nExecMainStatus=255\n"}}
+    monkeypatch.setattr(layline, "_http_get", lambda url, timeout, **kw: (0, None, "refused"))
+    report = layline.diagnose(config=seed_config, timeout=0.2)
+    rows = [row for row in report["checks"] if row["check"] == "member of the cluster"]
+    assert len(rows) == 1 and rows[0]["result"] == "failed"
+    assert rows[0]["target"] == f"ll-node-1 ({ME})"
+    assert "exit 255" in rows[0]["detail"] and report["ok"] is False
