@@ -384,12 +384,9 @@ def _seed_gate(config, minion_id):
     """
     if _is_single_host(config):
         return {}
-    seeds = _seed_nodes(config, minion_id)
-    node = _this_engine_node(config, minion_id)
-    if node is None or len(seeds) < 2:
-        return {}
-    own = _seed_address(node.get("hostname"), _section(config, "ports").get("cluster"))
-    if _normalise_address(seeds[0]) != _normalise_address(own):
+    nodes = _engine_nodes(config, minion_id)
+    seeds = _seed_nodes(config, minion_id)  # in the order of nodes
+    if len(seeds) < 2 or nodes[0].get("minion") != minion_id:
         return {}
     marker = _seed_gate_marker(config)
     others = []
@@ -2248,7 +2245,8 @@ def _membership_finding(target, own_address, unit, own_view, others, gated=False
 def _diagnose_membership(config, minion_id, timeout):
     ports = _section(config, "ports")
     node = _this_engine_node(config, minion_id)
-    own_address = _seed_address(node.get("hostname"), ports.get("cluster"))
+    nodes = _engine_nodes(config, minion_id)
+    own_address = _seed_nodes(config, minion_id)[nodes.index(node)]  # its cluster address
 
     def view_of(hostname):
         url = f"http://{_url_host(hostname)}:{ports.get('management')}/cluster/members"
