@@ -46,6 +46,8 @@ layline-service-file-managed-seed-gate:
     - group: root
     - mode: '0755'
     - makedirs: True
+    - require:
+      - sls: {{ sls_install }}
 
 layline-service-file-managed-engine:
   file.managed:
