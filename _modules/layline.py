@@ -2135,7 +2135,7 @@ def _live_nodes(view):
 def _unit_finding(unit, target, gated, marker):
     """A row when the engine unit is not running (None when it runs)."""
     active, sub = unit.get("ActiveState"), unit.get("SubState")
-    if active == "active" or (active == "activating" and sub != "auto-restart"):
+    if active == "active":
         return None
     restarts = unit.get("NRestarts", "?")
     if unit.get("Result") == "start-limit-hit":
@@ -2145,7 +2145,7 @@ def _unit_finding(unit, target, gated, marker):
             f"({restarts} restarts)",
             f"systemctl reset-failed {ENGINE_UNIT}; systemctl start {ENGINE_UNIT}; re-apply "
             "the layline state (the formula's unit has no start limit)")
-    if gated:
+    if gated and active == "activating":  # in its ExecStartPre or waiting to try again
         return _check_row(
             _MEMBERSHIP, target, "failed",
             "first seed node held back by the seed gate: it ended in failure (downed in a "
@@ -2153,6 +2153,8 @@ def _unit_finding(unit, target, gated, marker):
             f"form a cluster of its own ({restarts} restarts so far)",
             "restore the network between the engines (layline:ports:cluster); it starts and "
             f"rejoins by itself. Only to start a new cluster from this node alone: rm {marker}")
+    if active == "activating" and sub != "auto-restart":
+        return None  # starting
     if active == "activating":
         return _check_row(
             _MEMBERSHIP, target, "failed",

@@ -183,9 +183,17 @@ def test_the_first_seed_waits_at_the_gate(layline):
                    gated=True, marker="/var/lib/layline/m")
     assert "held back by the seed gate" in row["detail"]
     assert "restore the network" in row["fix"] and "rm /var/lib/layline/m" in row["fix"]
+    # caught while the gate itself runs (ExecStartPre): the same finding
+    starting = dict(unit, SubState="start-pre")
+    row = _finding(layline, unit=starting, own=None, gated=True, marker="/m")
+    assert "held back by the seed gate" in row["detail"]
     # the same unit state without the gate's record: a plain restart loop
     row = _finding(layline, unit=unit, own=None)
     assert "systemd restarts it (7 restarts" in row["detail"]
+    # a stopped first seed with the record left over is reported as stopped
+    stopped = dict(unit, ActiveState="inactive", SubState="dead")
+    row = _finding(layline, unit=stopped, own=None, gated=True, marker="/m")
+    assert "is inactive (dead)" in row["detail"]
 
 
 def test_a_stopped_engine(layline):
