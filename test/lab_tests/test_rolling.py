@@ -348,6 +348,11 @@ def test_a_cut_off_engine_is_downed_restarted_by_its_unit_and_rejoins(cluster):
     assert all(lowest == 1 and highest == rows for rows, lowest, highest in journal.values())
     node3 = [pid for pid in journal if pid.startswith("reactive-engine|ll-node-3")]
     assert len(node3) == 1 and journal[node3[0]][0] > journal_before[node3[0]][0]
+    # layline.diagnose agrees: every engine a member of the one cluster again
+    reports = cluster.salt("ll-node-*", "layline.diagnose")
+    for machine in ENGINES:
+        rows = [c for c in reports[machine]["checks"] if c["check"] == "member of the cluster"]
+        assert [r["result"] for r in rows] == ["ok"], rows
 
 
 def test_a_cut_off_first_seed_node_rejoins_instead_of_forming_an_island(cluster):
