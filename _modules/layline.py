@@ -56,6 +56,10 @@ CONTEXT_KEY = "layline.model"
 HEADER = "# Managed by Salt (layline-formula). Do not edit by hand.\n"
 SYSTEM_NAME = "layline"
 LOOPBACK = "127.0.0.1"
+# the first seed node's start gate (layline/service/files/seed-gate.sh): an engine that ended
+# in failure (downed, killed) does not form a cluster of its own while no other seed answers
+SEED_GATE = "/usr/local/lib/layline-formula/seed-gate"
+SEED_GATE_MARKER = ".layline/reactive-engine/ended-in-failure"
 ANY_ADDRESS = "0.0.0.0"
 SBR_PROVIDER = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
 SUPPORTED_STRATEGIES = ("keep-majority", "static-quorum", "keep-oldest", "down-all")
@@ -228,6 +232,10 @@ OWNED_PATHS = {
     ("reactive_engine", "pekko.cluster.split-brain-resolver.static-quorum.quorum-size"):
         "layline:cluster:split_brain_resolver:quorum_size",
     ("reactive_engine", "layline.reactive-engine.metrics"): "layline:metrics",
+    ("reactive_engine", "pekko.cluster.run-coordinated-shutdown-when-down"):
+        "nothing: a downed engine must exit so that its unit restarts it",
+    ("reactive_engine", "pekko.coordinated-shutdown.exit-jvm"):
+        "nothing: a downed engine must exit so that its unit restarts it",
     ("config_server", "layline.config-server.rest-server"):
         "layline:config_server:hostname and layline:ports:config_server",
     ("reactive_engine", "pekko.remote.artery.transport"): "layline:tls:enabled",
@@ -395,6 +403,33 @@ def _seed_nodes(config, minion_id):
     cluster_port = _section(config, "ports").get("cluster")
     nodes = _engine_nodes(config, minion_id)
     return [_seed_address(node["hostname"], cluster_port) for node in nodes]
+
+
+def _seed_gate_marker(config):
+    return f"{str(config.get('home', '')).rstrip('/')}/{SEED_GATE_MARKER}"
+
+
+def _seed_gate(config, minion_id):
+    """ExecStartPre/ExecStopPost argv of the first seed node's start gate, or {}.
+
+    Pekko lets the first seed node join itself when no other seed answers within
+    seed-node-timeout: after it was downed in a partition and restarted while still cut off,
+    it would form an island that never merges back. Only the first seed of a multi-node
+    cluster gets the gate; a cold start (no failure recorded) is never held back.
+    """
+    if _is_single_host(config):
+        return {}
+    nodes = _engine_nodes(config, minion_id)
+    seeds = _seed_nodes(config, minion_id)  # in the order of nodes
+    if len(seeds) < 2 or nodes[0].get("minion") != minion_id:
+        return {}
+    marker = _seed_gate_marker(config)
+    others = []
+    for address in seeds[1:]:
+        match = re.match(r"^[a-z]+://[^@/]+@(\[[^\]]+\]|[^:/]+):(\d+)$", address)
+        others.append(f"{match.group(1)}:{match.group(2)}")
+    return {"check": [SEED_GATE, "check", marker, *others],
+            "record": [SEED_GATE, "record", marker]}
 
 
 # ---------------------------------------------------------------------------
@@ -1591,7 +1626,13 @@ def _engine_data(config, minion_id):
                 "min-nr-of-members": cluster.get("min_nr_of_members", 1),
                 "downing-provider-class": SBR_PROVIDER,
                 "split-brain-resolver": _split_brain_resolver_data(config),
+                # downed (split-brain resolver): run coordinated shutdown ...
+                "run-coordinated-shutdown-when-down": True,
             },
+            # ... and exit the JVM (Pekko's exit code -1 = 255 on downing, 143 on SIGTERM):
+            # a downed member that keeps running is no member and never rejoins; the unit
+            # (Restart=on-failure) starts a new incarnation that rejoins through the seeds
+            "coordinated-shutdown": {"exit-jvm": True},
             "management": {
                 "http": {
                     "hostname": hostname,
@@ -1934,6 +1975,27 @@ def is_multi_node(config=None):
         salt '*' layline.is_multi_node
     """
     return _engine_count(_config(config)) > 1
+
+
+def seed_gate(config=None, minion_id=None):
+    """
+    Return the start gate of the first seed node's engine unit as
+    ``{'check': argv, 'record': argv}`` (``ExecStartPre=`` / ``ExecStopPost=``),
+    or ``{}`` on every other minion and on a single engine.
+
+    ``record`` remembers that the engine ended in failure (downed by the
+    split-brain resolver: exit 255; killed); ``check`` then holds the restart
+    back until another seed node answers on its cluster port, so that the first
+    seed never forms a cluster of its own (an island) while the others are cut
+    off. A clean stop clears the record: a cold start is never held back.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'll-node-1' layline.seed_gate
+    """
+    return _seed_gate(_config(config), _minion_id(minion_id))
 
 
 def validate(config=None):
@@ -2368,6 +2430,163 @@ def _diagnose_database(config, timeout):
     return rows
 
 
+ENGINE_UNIT = "layline-reactive-engine"
+_UNIT_PROPS = ("ActiveState", "SubState", "Result", "NRestarts", "ExecMainStatus")
+_MEMBERSHIP = "member of the cluster"
+
+
+def _engine_unit_state():
+    """systemd's properties of the engine unit, or None when they cannot be read."""
+    if "cmd.run_all" not in __salt__:
+        return None
+    args = ["systemctl", "show", ENGINE_UNIT]
+    for prop in _UNIT_PROPS:
+        args += ["-p", prop]
+    ret = __salt__["cmd.run_all"](args, python_shell=False, ignore_retcode=True)
+    if ret.get("retcode") != 0:
+        return None
+    return dict(line.split("=", 1) for line in ret.get("stdout", "").splitlines() if "=" in line)
+
+
+def _live_nodes(view):
+    """Addresses of the members of a ``/cluster/members`` view that still count."""
+    return sorted(_normalise_address(m.get("node")) for m in view.get("members", [])
+                  if isinstance(m, dict) and m.get("status") not in ("Down", "Removed"))
+
+
+def _unit_finding(unit, target, gated, marker):
+    """A row when the engine unit is not running (None when it runs)."""
+    active, sub = unit.get("ActiveState"), unit.get("SubState")
+    if active == "active":
+        return None
+    restarts = unit.get("NRestarts", "?")
+    if unit.get("Result") == "start-limit-hit":
+        return _check_row(
+            _MEMBERSHIP, target, "failed",
+            f"{ENGINE_UNIT} hit its start limit: systemd gave up restarting it "
+            f"({restarts} restarts)",
+            f"systemctl reset-failed {ENGINE_UNIT}; systemctl start {ENGINE_UNIT}; re-apply "
+            "the layline state (the formula's unit has no start limit)")
+    if gated and active == "activating":  # in its ExecStartPre or waiting to try again
+        return _check_row(
+            _MEMBERSHIP, target, "failed",
+            "first seed node held back by the seed gate: it ended in failure (downed in a "
+            "partition?) and no other seed node answers on its cluster port, so it does not "
+            f"form a cluster of its own ({restarts} restarts so far)",
+            "restore the network between the engines (layline:ports:cluster); it starts and "
+            f"rejoins by itself. Only to start a new cluster from this node alone: rm {marker}")
+    if active == "activating" and sub != "auto-restart":
+        return None  # starting
+    if active == "activating":
+        return _check_row(
+            _MEMBERSHIP, target, "failed",
+            f"{ENGINE_UNIT} ended and systemd restarts it ({restarts} restarts so far)",
+            f"journalctl -u {ENGINE_UNIT}: see why it ends (exit 255 = downed by the "
+            "split-brain resolver); it rejoins by itself once it stays up")
+    if unit.get("ExecMainStatus") == "255":
+        return _check_row(
+            _MEMBERSHIP, target, "failed",
+            f"downed by the split-brain resolver (exit 255) and {ENGINE_UNIT} did not "
+            "restart it",
+            f"systemctl start {ENGINE_UNIT}; re-apply the layline state so that the unit "
+            "restarts a downed engine (Restart=on-failure)")
+    return _check_row(
+        _MEMBERSHIP, target, "failed", f"{ENGINE_UNIT} is {active} ({sub})",
+        f"systemctl start {ENGINE_UNIT} (a node that should leave the cluster for good is "
+        "removed from layline:cluster:nodes and decommissioned)")
+
+
+def _membership_finding(target, own_address, unit, own_view, others, gated=False, marker=""):
+    """
+    Why this engine is (not) a member of the one cluster: a ``_check_row``.
+
+    ``unit``: systemd properties of the engine unit (None: unknown); ``own_view``: this
+    engine's ``/cluster/members`` (None: no answer); ``others``: {minion: view or None} of
+    the other engines; ``gated``: the seed gate's failure record exists.
+    """
+    own = _normalise_address(own_address)
+    finding = _unit_finding(unit, target, gated, marker) if unit else None
+    if finding:
+        return finding
+    silent = sorted(minion for minion, view in others.items() if view is None)
+    if own_view is None:
+        return _check_row(
+            _MEMBERSHIP, target, "failed",
+            f"{ENGINE_UNIT} runs but its management endpoint does not answer: still starting, "
+            "or its actor system ended after it was downed while the JVM lives on (a process "
+            "that is no member; pekko.coordinated-shutdown.exit-jvm off)",
+            f"see the engine log; systemctl restart {ENGINE_UNIT}; re-apply the layline state "
+            "(it renders exit-jvm = on so that a downed engine exits and is restarted)")
+    mine = {_normalise_address(m.get("node")): m.get("status")
+            for m in own_view.get("members", []) if isinstance(m, dict)}
+    status = mine.get(own)
+    if status is None:
+        detail = "not joined yet: it keeps asking the seed nodes"
+        if silent:
+            detail += f"; not answering: {', '.join(silent)}"
+        return _check_row(
+            _MEMBERSHIP, target, "failed", detail,
+            "check the network and the cluster port (layline:ports:cluster) between the "
+            "engines and the engine log (an incompatible configuration is refused); it joins "
+            "by itself once a seed node answers")
+    if status in ("Down", "Removed", "Exiting", "Leaving"):
+        return _check_row(
+            _MEMBERSHIP, target, "failed", f"this member is {status}",
+            f"a downed engine exits and its unit restarts it; if it stays {status}: "
+            f"systemctl restart {ENGINE_UNIT}")
+    for minion, view in sorted(others.items()):
+        if view is None or own in _live_nodes(view):
+            continue
+        theirs, ours = _live_nodes(view), sorted(a for a, st in mine.items()
+                                                 if st not in ("Down", "Removed"))
+        if set(theirs) & set(ours):
+            continue  # a view in flux (the other node is still joining or leaving)
+        smaller = "this node's" if len(ours) <= len(theirs) else f"{minion}'s"
+        return _check_row(
+            _MEMBERSHIP, target, "failed",
+            f"two clusters: this node is in {ours} (leader {own_view.get('leader')}), "
+            f"{minion} is in {theirs} (leader {view.get('leader')}); an island that never "
+            "merges back (a first seed node that joined itself while cut off)",
+            f"restart the engines of the smaller cluster ({smaller}): systemctl restart "
+            f"{ENGINE_UNIT} there; they join the other cluster through the seed nodes")
+    unreachable = sorted(_normalise_address(u.get("node"))
+                         for u in own_view.get("unreachable", []) if isinstance(u, dict))
+    if unreachable:
+        return _check_row(
+            _MEMBERSHIP, target, "failed",
+            f"{status}, but unreachable: {', '.join(unreachable)}",
+            "check the network to them; the split-brain resolver downs one side after "
+            "stable_after, and a downed engine is restarted and rejoins by itself")
+    if status != "Up":
+        return _check_row(
+            _MEMBERSHIP, target, "failed", f"this member is {status}",
+            "the leader moves it Up once min_nr_of_members are present and none is "
+            "unreachable")
+    return _check_row(_MEMBERSHIP, target, "ok",
+                      f"Up in a cluster of {len(mine)} (leader {own_view.get('leader')})")
+
+
+def _diagnose_membership(config, minion_id, timeout):
+    ports = _section(config, "ports")
+    node = _this_engine_node(config, minion_id)
+    nodes = _engine_nodes(config, minion_id)
+    own_address = _seed_nodes(config, minion_id)[nodes.index(node)]  # its cluster address
+
+    def view_of(hostname):
+        url = f"http://{_url_host(hostname)}:{ports.get('management')}/cluster/members"
+        code, body, _error = _http_get(url, timeout)
+        return body if code == 200 and isinstance(body, dict) else None
+
+    others = {n.get("minion"): view_of(n.get("hostname"))
+              for n in _engine_nodes(config, minion_id) if n.get("minion") != minion_id}
+    gate = _seed_gate(config, minion_id)
+    marker = _seed_gate_marker(config)
+    gated = bool(gate) and os.path.exists(marker)
+    return [_membership_finding(f"{minion_id} ({own_address})", own_address,
+                                _engine_unit_state(), view_of(node.get("hostname")), others,
+                                gated, marker)]
+
+
 def diagnose(config=None, timeout=2):
     """
     Run the troubleshooting checks of layline's multi-node guide for this
@@ -2377,7 +2596,11 @@ def diagnose(config=None, timeout=2):
 
     - all hostnames (nodes, config server, database) resolve
     - engine: seed nodes equal the canonical hostnames (rendered and deployed
-      config); the cluster port of every other node is reachable
+      config); the cluster port of every other node is reachable; this engine is
+      a member of the one cluster - if not, why: its unit stopped, failed (exit
+      255: downed and not restarted) or hit its start limit, the first seed node
+      waits at the seed gate, it runs but is no member, it cannot reach the
+      seeds, or it is Up in another cluster than the other engines (an island)
     - engine / config server with mysql: database reachable, login works,
       tables present (via ``layline_db`` when available, else skipped)
     - config server: every engine's REST port is reachable
@@ -2402,6 +2625,7 @@ def diagnose(config=None, timeout=2):
             timeout, "start layline-reactive-engine there and allow the cluster port "
             "(layline:ports:cluster) between all engine nodes in the firewall",
         )
+        checks += _diagnose_membership(config, minion_id, timeout)
     if "config-server" in my_roles:
         checks += _diagnose_ports(
             "engine REST port reachable",

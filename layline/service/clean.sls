@@ -23,6 +23,7 @@ layline-service-clean-file-absent:
       - /etc/systemd/system/layline-config-server.service
       - /var/lib/layline-formula/pending/layline-reactive-engine.json
       - /var/lib/layline-formula/pending/layline-config-server.json
+      - /usr/local/lib/layline-formula/seed-gate
     - require:
       - service: layline-service-clean-service-dead
 

@@ -28,6 +28,8 @@
 {%-   do after.append(layline.database.service ~ '.service') %}
 {%- endif %}
 {%- set unit = '/etc/systemd/system/layline-reactive-engine.service' %}
+{#- first seed node only: no island after a restart in a partition (see seed-gate.sh) #}
+{%- set gate = salt['layline.seed_gate'](config=layline) %}
 
 include:
   - {{ sls_install }}
@@ -35,6 +37,17 @@ include:
 {%- if mysql %}
   - {{ tplroot }}.python
 {%- endif %}
+
+layline-service-file-managed-seed-gate:
+  file.managed:
+    - name: /usr/local/lib/layline-formula/seed-gate
+    - source: salt://{{ tplroot }}/service/files/seed-gate.sh
+    - user: root
+    - group: root
+    - mode: '0755'
+    - makedirs: True
+    - require:
+      - sls: {{ sls_install }}
 
 layline-service-file-managed-engine:
   file.managed:
@@ -51,11 +64,13 @@ layline-service-file-managed-engine:
         home: {{ layline.home | json }}
         exec_start: {{ [layline.install_dir ~ '/current/bin/reactive-engine',
                         '-J-Dlayline.configDirectory=' ~ config_dir] | json }}
-        exec_start_pre: []
+        exec_start_pre: {{ ([gate.check] if gate else []) | json }}
+        exec_stop_post: {{ ([gate.record] if gate else []) | json }}
         after: {{ after | json }}
         protect_home: {{ not (layline.home.startswith('/home') or layline.home.startswith('/root')) }}
     - require:
       - sls: {{ sls_install }}
+      - file: layline-service-file-managed-seed-gate
 
 layline-service-cmd-run-daemon-reload-engine:
   cmd.run:

@@ -131,6 +131,18 @@ def test_seed_renders_per_role(salt_cli, use_pillar):
     assert not any(sid.startswith("layline-monitoring-") for sid in node | server)
 
 
+def test_seed_first_seed_node_unit_has_the_start_gate(salt_cli, use_pillar):
+    """ll-node-1 is the first seed node: its unit records a failed end and gates the restart."""
+    use_pillar("seed")
+    ret = salt_cli.run("state.show_sls", "layline", minion_tgt="ll-node-1")
+    unit = _states(ret, "ll-node-1")["layline-service-file-managed-engine"]["file"]
+    context = next(arg["context"] for arg in unit if isinstance(arg, dict) and "context" in arg)
+    gate = "/usr/local/lib/layline-formula/seed-gate"
+    marker = "/var/lib/layline/.layline/reactive-engine/ended-in-failure"
+    assert context["exec_start_pre"] == [[gate, "check", marker, "ll-node-2.orb.local:5843"]]
+    assert context["exec_stop_post"] == [[gate, "record", marker]]
+
+
 @pytest.mark.parametrize("minion_id", ["ll-node-1", "ll-config-server", "ll-mysql"])
 def test_no_password_in_state_data_of_any_role(salt_cli, use_pillar, minion_id):
     """The states read the model on the minion: no SLS passes it (or the password) as data."""

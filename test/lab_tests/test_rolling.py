@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -250,3 +251,135 @@ def test_a_node_that_cannot_come_back_stops_the_run_and_a_rerun_finishes(cluster
     final = _pids(cluster)
     assert final[last] != before[last] and final[first] == after[first]
     cluster.wait_for(lambda: _healthy(cluster), timeout=60, what="three engines Up")
+
+
+# ------------------------------------------------------------------ partition (issue 11)
+# The pillar's stable_after is 30 s: cut for stable_after + 10 s, the split-brain resolver
+# really downs the cut-off engine on both sides (keep-majority: 2 against 1).
+STABLE_AFTER = 30
+ENGINE_UNIT = "layline-reactive-engine"
+GATE_MARKER = "/var/lib/layline/.layline/reactive-engine/ended-in-failure"
+
+
+def _unit(lab, machine) -> dict[str, str]:
+    """systemd's view of the engine unit, read inside the machine (works while it is cut)."""
+    out = lab.shell(machine, ["systemctl", "show", "-p", "NRestarts", "-p", "MainPID",
+                              "-p", "ActiveState", ENGINE_UNIT], check=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def _view(lab, machine) -> dict | None:
+    """``/cluster/members`` as ``machine``'s own engine sees it (None: no answer)."""
+    url = f"http://{lab.address(machine)}:8558/cluster/members"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - lab address
+            return json.loads(answer.read())
+    except OSError:
+        return None
+
+
+def _is(lab, machine, node: str) -> bool:
+    """Whether a Pekko address names ``machine`` (by hostname or canonical address)."""
+    host = node.split("@", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    return host.split(".", 1)[0] == machine or host == lab.address(machine)
+
+
+def _lists(lab, seen_from, machine) -> bool:
+    view = _view(lab, seen_from) or {"members": []}
+    return any(_is(lab, machine, m["node"]) for m in view["members"])
+
+
+def _one_cluster_of_three(lab) -> bool:
+    """Every engine sees the same three members Up, no one unreachable, one leader."""
+    views = [_view(lab, machine) for machine in ENGINES]
+    if not all(views):
+        return False
+    return all(sorted(m["status"] for m in v["members"]) == ["Up"] * 3 and not v["unreachable"]
+               for v in views) and len({v.get("leader") for v in views}) == 1
+
+
+def _engine_log(lab, machine) -> str:
+    return lab.shell(machine, ["cat", ENGINE_LOG], check=True).stdout
+
+
+def _partition(lab, machine, while_cut) -> None:
+    """Cut ``machine`` for stable_after + 10 s (at least), run ``while_cut``, heal."""
+    lab.cut(machine)
+    cut_at = time.monotonic()
+    try:
+        while_cut()
+        time.sleep(max(0.0, cut_at + STABLE_AFTER + 10 - time.monotonic()))
+    finally:
+        lab.heal(machine)
+    # the helpers ask the minions (salt): wait until this one is back with its master
+    lab.wait_for(lambda: lab.salt(machine, "test.ping").get(machine) is True, timeout=120,
+                 what=f"the {machine} minion back")
+
+
+def test_a_cut_off_engine_is_downed_restarted_by_its_unit_and_rejoins(cluster):
+    assert cluster.pillar_dir.joinpath("layline.sls").read_text().count(
+        f"stable_after: {STABLE_AFTER}s") == 1
+    cluster.wait_for(lambda: _one_cluster_of_three(cluster), timeout=120, what="one cluster")
+    journal_before, pids, stops = _journal(cluster), _pids(cluster), _stops(cluster)
+    restarts = int(_unit(cluster, "ll-node-3")["NRestarts"])
+    log_before = _engine_log(cluster, "ll-node-3")
+
+    def downed_and_restarted():
+        # the majority downs and removes it; on its own side the resolver downs it too
+        cluster.wait_for(lambda: not _lists(cluster, "ll-node-1", "ll-node-3"),
+                         timeout=STABLE_AFTER + 60, what="ll-node-3 removed by the others")
+        cluster.wait_for(lambda: int(_unit(cluster, "ll-node-3")["NRestarts"]) > restarts,
+                         timeout=60, what="ll-node-3's unit restarted its engine")
+
+    _partition(cluster, "ll-node-3", downed_and_restarted)
+    cluster.wait_for(lambda: _one_cluster_of_three(cluster), timeout=120,
+                     what="three engines Up again after the heal")
+    new_log = _engine_log(cluster, "ll-node-3")[len(log_before):]
+    assert "has been downed" in new_log and "exiting the JVM with code 255" in new_log
+    unit = _unit(cluster, "ll-node-3")
+    assert int(unit["NRestarts"]) == restarts + 1, unit  # one restart, by systemd alone
+    after = _pids(cluster)
+    assert after["ll-node-3"] != pids["ll-node-3"] and after["ll-node-3"] == unit["MainPID"]
+    assert {m: after[m] for m in ENGINES[:2]} == {m: pids[m] for m in ENGINES[:2]}
+    assert _stops(cluster) == stops  # nobody stopped anything
+    journal = _journal(cluster)
+    for pid, (rows, _low, _high) in journal_before.items():
+        assert journal[pid][0] >= rows, (pid, journal[pid], rows)
+    assert all(lowest == 1 and highest == rows for rows, lowest, highest in journal.values())
+    node3 = [pid for pid in journal if pid.startswith("reactive-engine|ll-node-3")]
+    assert len(node3) == 1 and journal[node3[0]][0] > journal_before[node3[0]][0]
+    # layline.diagnose agrees: every engine a member of the one cluster again
+    reports = cluster.salt("ll-node-*", "layline.diagnose")
+    for machine in ENGINES:
+        rows = [c for c in reports[machine]["checks"] if c["check"] == "member of the cluster"]
+        assert [r["result"] for r in rows] == ["ok"], rows
+
+
+def test_a_cut_off_first_seed_node_rejoins_instead_of_forming_an_island(cluster):
+    cluster.wait_for(lambda: _one_cluster_of_three(cluster), timeout=120, what="one cluster")
+    pids, stops = _pids(cluster), _stops(cluster)
+    restarts = int(_unit(cluster, "ll-node-1")["NRestarts"])
+    journal_before = _journal(cluster)
+
+    def held_back_while_cut():
+        cluster.wait_for(lambda: not _lists(cluster, "ll-node-2", "ll-node-1"),
+                         timeout=STABLE_AFTER + 60, what="ll-node-1 removed by the others")
+        # downed on its side too; its restarts now stop at the gate (no other seed answers)
+        cluster.wait_for(lambda: int(_unit(cluster, "ll-node-1")["NRestarts"]) >= restarts + 2,
+                         timeout=60, what="ll-node-1 held back by the seed gate")
+        gate = cluster.shell("ll-node-1", ["journalctl", "-u", ENGINE_UNIT, "--no-pager",
+                                           "-n", "50"], check=True).stdout
+        assert "no other seed node answers" in gate, gate
+        assert cluster.shell("ll-node-1", ["test", "-e", GATE_MARKER]).returncode == 0
+        assert _view(cluster, "ll-node-1") is None  # no engine, so no island of its own
+
+    _partition(cluster, "ll-node-1", held_back_while_cut)
+    cluster.wait_for(lambda: _one_cluster_of_three(cluster), timeout=120,
+                     what="ll-node-1 back in the one cluster")
+    assert cluster.shell("ll-node-1", ["test", "-e", GATE_MARKER]).returncode != 0
+    after = _pids(cluster)
+    assert {m: after[m] for m in ENGINES[1:]} == {m: pids[m] for m in ENGINES[1:]}
+    assert _stops(cluster) == stops
+    journal = _journal(cluster)
+    assert all(journal[pid][0] >= rows for pid, (rows, _l, _h) in journal_before.items())
+    assert all(lowest == 1 and highest == rows for rows, lowest, highest in journal.values())

@@ -142,6 +142,8 @@ def test_unauthenticated_sources_are_refused(layline, config, source):
     ("reactive_engine", "pekko.cluster.downing-provider-class", "split_brain_resolver"),
     ("reactive_engine", "pekko.cluster.split-brain-resolver.active-strategy", "strategy"),
     ("reactive_engine", "pekko.management.http.port", "layline:ports:management"),
+    ("reactive_engine", "pekko.coordinated-shutdown.exit-jvm", "unit restarts it"),
+    ("reactive_engine", "pekko.cluster.run-coordinated-shutdown-when-down", "unit restarts it"),
     ("reactive_engine", "pekko-persistence-jdbc.shared-databases.mysql.db.url",
      "layline:database"),
     ("reactive_engine", "jdbc-journal.use-shared-db", "layline:database"),
@@ -227,6 +229,18 @@ def test_unit_template_quotes_and_hardens():
                  "SystemCallFilter=@system-service", "TimeoutStopSec=90"):
         assert line in unit.splitlines(), line
     assert not any(line.startswith("MemoryDenyWriteExecute") for line in unit.splitlines())
+
+
+def test_unit_template_restarts_a_downed_member_forever_but_not_a_clean_stop():
+    lines = _unit().splitlines()
+    unit_section = lines[:lines.index("[Service]")]
+    # no start limit: a member downed during a long partition is always started again
+    assert "StartLimitIntervalSec=0" in unit_section
+    assert "Restart=on-failure" in lines and "RestartSec=5" in lines
+    # 143 (SIGTERM: graceful leave) is success, so a stop is never undone by Restart=
+    assert "SuccessExitStatus=143" in lines
+    assert not any(line.startswith(("Restart=always", "RestartPreventExitStatus"))
+                   for line in lines)
 
 
 @pytest.mark.parametrize("field", ["user", "group", "home"])

@@ -64,6 +64,9 @@ def test_engine_config_has_the_contract_keys(layline, seed_config):
         "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider")
     assert conf["pekko.cluster.split-brain-resolver.active-strategy"] == "keep-majority"
     assert conf["pekko.cluster.split-brain-resolver.stable-after"] == "20s"
+    # a downed member exits (Pekko: exit code -1) so that its unit restarts it (issue 11)
+    assert conf["pekko.cluster.run-coordinated-shutdown-when-down"] is True
+    assert conf["pekko.coordinated-shutdown.exit-jvm"] is True
     assert conf["pekko.management.http.bind-port"] == 8558
     assert conf["pekko.management.http.route-providers-read-only"] is True
     assert conf["layline.reactive-engine.rest-server.bind.port"] == 5842

@@ -75,7 +75,7 @@ def _check_unit(host, role, home=HOME):
         for line in host.check_output(
             "systemctl show -p User -p Group -p NoNewPrivileges -p ProtectSystem "
             "-p PrivateTmp -p SuccessExitStatus -p Restart -p TimeoutStopUSec "
-            "-p CapabilityBoundingSet -p ReadWritePaths -p UMask %s", unit
+            "-p CapabilityBoundingSet -p ReadWritePaths -p UMask -p StartLimitIntervalUSec %s", unit
         ).splitlines()
         if "=" in line
     )
@@ -88,6 +88,7 @@ def _check_unit(host, role, home=HOME):
     assert props["PrivateTmp"] == "yes", props
     assert "143" in props["SuccessExitStatus"], props
     assert props["Restart"] == "on-failure", props
+    assert props["StartLimitIntervalUSec"] == "0", props  # never gives up restarting
     assert props["TimeoutStopUSec"] == "1min 30s", props  # > Pekko's ~75 s graceful leave
     # the service runs as the service user, never root
     assert host.file(f"/etc/systemd/system/{unit}.service").exists

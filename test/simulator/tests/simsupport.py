@@ -185,14 +185,15 @@ class Lab:
         path.mkdir(exist_ok=True)
         return path
 
-    def engine(self, i, conf=None, args=(), **conf_kwargs):
-        """Write node i's config into its HOME and start bin/reactive-engine."""
+    def engine(self, i, conf=None, args=(), env=None, **conf_kwargs):
+        """Write node i's config into its HOME and start bin/reactive-engine (``env``: more
+        environment, e.g. LAYLINE_SIM_BLOCKED)."""
         home = self.home(f"node{i}")
         conf_dir = home / ".layline" / "reactive-engine" / "config"
         conf_dir.mkdir(parents=True, exist_ok=True)
         (conf_dir / "application.conf").write_text(conf or engine_conf(i, **conf_kwargs))
         proc = Proc(f"node{i}", home, [str(self.install / "bin" / "reactive-engine"), *args],
-                    sim_env(home))
+                    {**sim_env(home), **(env or {})})
         self.procs.append(proc)
         return proc
 

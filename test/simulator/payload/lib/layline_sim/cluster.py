@@ -17,11 +17,20 @@ seed-node-timeout), members stay Joining until ``min-nr-of-members`` are present
 leader (first reachable Up/Leaving member by address) moves Joining -> Up, Leaving ->
 Exiting -> Removed and Down -> Removed, and the split-brain resolver (only with the SBR
 downing provider) downs a side once unreachability has been stable for ``stable-after``.
+
+A downed (or removed) member runs coordinated shutdown (``downing``), one removed after a
+Leave somebody else asked for runs it too (``leaving``); what the process then does is the
+engine's business (``coordinated-shutdown.exit-jvm``).
+
+Fault injection for tests: ``LAYLINE_SIM_BLOCKED`` names a file of cluster addresses or
+hostnames, one a line; while it lists a peer, this node neither sends to it nor answers it
+(a network partition as both sides see it). The file is read again on every message.
 """
 
 import contextlib
 import json
 import logging
+import os
 import random
 import socket
 import socketserver
@@ -183,8 +192,23 @@ class ArteryTlsContext:
 _last_client_error = {}
 
 
+def blocked(address):
+    """True when ``LAYLINE_SIM_BLOCKED`` cuts this node off from ``address`` (tests only)."""
+    path = os.environ.get("LAYLINE_SIM_BLOCKED")
+    if not path or not address:
+        return False
+    try:
+        with open(path, encoding="utf-8") as listing:
+            cut = {line.strip() for line in listing if line.strip()}
+    except OSError:
+        return False
+    return address in cut or host_port(address)[0] in cut
+
+
 def send(address, message, timeout=CONNECT_TIMEOUT, tls=None):
     """Send ``message`` to the Artery port of ``address``; return the reply dict or None."""
+    if blocked(address):
+        return None
     host, port = host_port(address)
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw:
@@ -245,7 +269,11 @@ class _ArteryHandler(socketserver.StreamRequestHandler):
             return
         try:
             line = self.rfile.readline(1 << 20)
-            reply = self.server.node.handle(json.loads(line))
+            message = json.loads(line)
+            sender = message.get("from") or (message.get("member") or {}).get("address")
+            if blocked(sender):
+                return  # partitioned: the message is lost, the sender hears nothing
+            reply = self.server.node.handle(message)
         except (ValueError, KeyError, TypeError) as exc:
             reply = {"type": "error", "error": str(exc)}
         self.wfile.write(json.dumps(reply).encode() + b"\n")
@@ -265,7 +293,7 @@ class ClusterNode:
         self.uid = random.getrandbits(62)
         self.incarnation = time.time_ns()
         self.on_status = on_status or (lambda status: None)
-        self.on_shutdown = on_shutdown or (lambda reason, code: None)
+        self.on_shutdown = on_shutdown or (lambda reason, kind: None)
         self.lock = threading.RLock()
         self.members = {}
         self.joined = False
@@ -685,11 +713,15 @@ class ClusterNode:
         if status == "Up":
             log.info("[LAY-11001] cluster successfully joined, member status is up")
         if status == "Down":
-            log.error("this node [%s] has been downed; shutting down the actor system",
-                      self.address)
-            self.on_shutdown("downed", 1)
+            log.error("this node [%s] has been downed; running coordinated shutdown "
+                      "(reason ClusterDowningReason)", self.address)
+            self.on_shutdown("downed", "downing")
         elif status in ("Exiting", "Removed") and not self.leaving_requested:
-            self.on_shutdown("removed from the cluster", 0 if self.was_leaving else 1)
+            reason = "leaving" if self.was_leaving else "downing"
+            log.warning("this node [%s] was removed from the cluster; running coordinated "
+                        "shutdown (reason %s)", self.address,
+                        "ClusterLeavingReason" if self.was_leaving else "ClusterDowningReason")
+            self.on_shutdown("removed from the cluster", reason)
 
     def farewell(self):
         """One last gossip round so the others learn our final status."""

@@ -272,6 +272,8 @@ class EngineSettings:
     down_if_alone: bool
     seed_node_timeout: float
     heartbeat_pause: float
+    run_cs_when_down: bool
+    exit_jvm: bool
     mgmt_bind_hostname: str
     mgmt_port: int
     mgmt_read_only: bool
@@ -356,6 +358,9 @@ def engine_settings(conf):
         seed_node_timeout=get_duration(conf, "pekko.cluster.seed-node-timeout", 5.0),
         heartbeat_pause=get_duration(
             conf, "pekko.cluster.failure-detector.acceptable-heartbeat-pause", 3.0),
+        run_cs_when_down=get_bool(conf, "pekko.cluster.run-coordinated-shutdown-when-down",
+                                  True),
+        exit_jvm=get_bool(conf, "pekko.coordinated-shutdown.exit-jvm", False),
         mgmt_bind_hostname=str(mgmt_host or "0.0.0.0"),
         mgmt_port=_port(mgmt_port, f"{mgmt}.bind-port"),
         mgmt_read_only=get_bool(conf, f"{mgmt}.route-providers-read-only", True),

@@ -5,8 +5,14 @@ Reads ``$HOME/.layline/reactive-engine/config/application.conf`` (or
 ``LAYLINE_SIM_STARTUP_DELAY`` seconds (JVM start), then serves the engine REST API, the
 Pekko management API and the Artery cluster port, and journals its membership changes.
 
-Exit codes: 1 configuration error, bind failure or downed by the cluster; 143 after a
-graceful leave on SIGTERM/SIGINT; 0 when removed after a Leave requested by someone else.
+Exit codes: 1 configuration error or bind failure; 143 after a graceful leave on
+SIGTERM/SIGINT. Downed (or removed) by the cluster, it runs coordinated shutdown like Pekko:
+with ``pekko.coordinated-shutdown.exit-jvm = on`` it exits 255 (Pekko's exit code -1 for
+ClusterDowningReason), or 0 when removed after a Leave requested by someone else
+(ClusterLeavingReason). With exit-jvm off (Pekko's default) the process stays alive as no
+member at all: its ports close and it never rejoins (with
+``pekko.cluster.run-coordinated-shutdown-when-down = off`` only the cluster stops and the
+HTTP servers keep answering with the node Down) until it gets SIGTERM (then 143).
 """
 
 import json
@@ -26,6 +32,7 @@ from .journal import Journal
 
 log = logging.getLogger("Layline")
 SIGTERM_EXIT = 143
+DOWNING_EXIT = 255  # System.exit(-1): Pekko's exit-code for ClusterDowningReason
 
 
 def parse_args(argv):
@@ -66,7 +73,7 @@ class Engine:
         self.s = settings
         self.version = version
         self.started = time.monotonic()
-        self.exit_code = None
+        self.exit_kind = None
         self.exit_reason = None
         self.done = threading.Event()
         self.journal = Journal(settings.journal, f"reactive-engine|{settings.rest_hostname}",
@@ -81,9 +88,9 @@ class Engine:
                              "uid": str(self.node.uid), "status": status,
                              "timestamp": int(time.time() * 1000)})
 
-    def _request_exit(self, reason, code):
-        if self.exit_code is None:
-            self.exit_reason, self.exit_code = reason, code
+    def _request_exit(self, reason, kind):
+        if self.exit_kind is None:
+            self.exit_reason, self.exit_kind = reason, kind
         self.done.set()
 
     # ------------------------------------------------------------------ HTTP
@@ -194,7 +201,7 @@ class Engine:
                  self.s.rest_port, self.s.mgmt_bind_hostname, self.s.mgmt_port)
 
     def run(self, stop_signal):
-        """Run until downed/removed (returns its exit code) or ``stop_signal`` is set."""
+        """Run until downed/removed or ``stop_signal`` is set; return the exit code."""
         self.journal.start()
         self.bind()
         while not self.done.wait(0.2):
@@ -204,12 +211,36 @@ class Engine:
                 self.journal.flush(3.0)
                 self.shutdown()
                 return SIGTERM_EXIT
-        log.warning("shutting down: %s", self.exit_reason)
-        if self.exit_code == 0:
+        leaving = self.exit_kind == "leaving"
+        if leaving:
             self.node.farewell()
+        if not leaving and not self.s.run_cs_when_down:
+            # only the cluster extension stops; the actor system and its HTTP servers go on
+            self.node.stop()
+            log.error("%s: the cluster extension stopped (run-coordinated-shutdown-when-down "
+                      "= off); this process is no cluster member any more and never rejoins",
+                      self.exit_reason)
+            return self._linger(stop_signal, closed=False)
         self.journal.flush(3.0)
         self.shutdown()
-        return self.exit_code
+        if self.s.exit_jvm:
+            code = 0 if leaving else DOWNING_EXIT
+            log.warning("%s: coordinated shutdown done, exiting the JVM with code %d",
+                        self.exit_reason, code)
+            return code
+        log.error("%s: coordinated shutdown terminated the actor system, but "
+                  "pekko.coordinated-shutdown.exit-jvm is off: the process keeps running "
+                  "without being a cluster member and never rejoins", self.exit_reason)
+        return self._linger(stop_signal, closed=True)
+
+    def _linger(self, stop_signal, closed):
+        """A JVM whose actor system (or cluster) is gone: alive until SIGTERM (then 143)."""
+        stop_signal.wait()
+        log.info("received SIGTERM after the cluster had stopped")
+        if not closed:
+            self.journal.flush(3.0)
+            self.shutdown()
+        return SIGTERM_EXIT
 
     def shutdown(self):
         """Stop servers, node and journal."""
