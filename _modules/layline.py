@@ -2230,9 +2230,9 @@ def _management_endpoint(host, port, config):
             raise CommandExecutionError(
                 "this minion is not an engine node: pass host=<engine hostname>"
             )
-        # the address the listener is bound to (never localhost: it binds one address)
-        host = _address(config, _engine_key(config, _minion_id())) if not _is_single_host(
-            config) else LOOPBACK
+        # where the listener is bound: the node's address, else its hostname (which
+        # resolves to it); never localhost, which the listeners no longer bind
+        host = _node_host(node)
     if port is None:
         port = _section(config, "ports").get("management")
     return host, port
@@ -2383,10 +2383,27 @@ def _diagnose_resolution(config, minion_id):
     return rows
 
 
+def _diagnose_addresses(config, minion_id):
+    rows = []
+    for key, entry in _node_entries(config):
+        try:
+            found = _resolve_entry(config, key, entry, minion_id)
+            rows.append(_check_row("canonical address", f"layline:{key}", "ok", found))
+        except CommandExecutionError as exc:
+            rows.append(_check_row("canonical address", f"layline:{key}", "failed", str(exc),
+                                   f"set layline:{key}:address or fix DNS / /etc/hosts"))
+    return rows
+
+
 def _diagnose_seed_nodes(config, minion_id):
     expected = _seed_nodes(config, minion_id)
     rows = []
-    sources = [("rendered config", _build_data("reactive-engine", config, minion_id))]
+    try:
+        rendered = _build_data("reactive-engine", config, minion_id)
+    except CommandExecutionError as exc:
+        return [_check_row("seed nodes match canonical hostnames", "rendered config", "failed",
+                           str(exc), "fix the configuration named in the detail")]
+    sources = [("rendered config", rendered)]
     deployed = os.path.join(
         str(config.get("config_dir", "")), "reactive-engine", "application.conf"
     )
@@ -2491,7 +2508,7 @@ def diagnose(config=None, timeout=2):
     minion_id = _minion_id()
     my_roles = _roles_for(config, minion_id)
     ports = _section(config, "ports")
-    checks = _diagnose_resolution(config, minion_id)
+    checks = _diagnose_resolution(config, minion_id) + _diagnose_addresses(config, minion_id)
     others = [n for n in _engine_nodes(config, minion_id) if n.get("minion") != minion_id]
     if "engine" in my_roles:
         checks += _diagnose_seed_nodes(config, minion_id)

@@ -461,7 +461,7 @@ def accounts(config=None):
         salt ll-mysql layline_db.accounts
     """
     config = _config(config)
-    minion_id = __opts__["id"]
+    minion_id = _private("_minion_id")()
     address = _private("_address")
     return account_list(config, lambda key: address(config, key, minion_id))
 
@@ -540,7 +540,8 @@ def excess_privileges(grants, database, wanted):
 
     .. code-block:: bash
 
-        salt ll-mysql layline_db.excess_privileges '["GRANT ALL PRIVILEGES ON `layline`.* TO `layline`@`10.0.0.5`"]' layline '["SELECT"]'
+        salt ll-mysql layline_db.excess_privileges \
+            '["GRANT ALL PRIVILEGES ON `layline`.* TO `layline`@`h`"]' layline '["SELECT"]'
     """
     wanted = {str(priv).upper() for priv in wanted}
     excess = {}
