@@ -106,8 +106,15 @@ def build_rules(config, roles, addresses):
     return [merged[port] for port in sorted(merged)]
 
 
+def _nft_element(network):
+    network = ipaddress.ip_network(network)
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
+
+
 def _nft_set(networks):
-    return "{ " + ", ".join(networks) + " }"
+    return "{ " + ", ".join(_nft_element(net) for net in networks) + " }"
 
 
 def nft_text(rules):

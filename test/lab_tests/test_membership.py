@@ -51,6 +51,9 @@ def _pillar(nodes: list[str], version: str = "2.5.4") -> dict:
     layline["distribution"] = {"source": dist, "source_hash": dist + ".sha256"}
     layline["cluster"]["nodes"] = [{"minion": n, "hostname": f"{n}.{DOMAIN}"} for n in nodes]
     layline["cluster"]["min_nr_of_members"] = 1
+    # The watcher polls the management port (8558) from the lab host, which the guide's
+    # firewall refuses by design; test_formula_seed proves the firewall.
+    layline["firewall"] = {"enabled": False}
     return {"layline": layline}
 
 

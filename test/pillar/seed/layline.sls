@@ -32,3 +32,9 @@ layline:
     name: layline
     user: layline
     password: 'S3cr"et''Pa\ss${HOME}#1'
+  # The guide's port table (layline.firewall, on by default): the lab host
+  # (10.231.7.1, the salt master) is a browser of the config server and a
+  # client of the engines' REST port; the tests probe the rest of the table.
+  firewall:
+    browsers: [10.231.7.1]
+    clients: [10.231.7.1]
