@@ -49,11 +49,11 @@ SINGLE_PILLAR = {"distribution": {"source": SIM_SOURCE, "source_hash": "sha256="
 class MapJinja:
     """Renders salt://layline/map.jinja for a given pillar with Salt's own jinja renderer."""
 
-    def __init__(self, cachedir):
+    def __init__(self, cachedir, os_family="Debian"):
         opts = salt.config.minion_config(None)
         opts.update({"file_client": "local", "file_roots": {"base": [str(ROOT)]},
                      "cachedir": str(cachedir), "id": "ll-node-1", "pillar": {},
-                     "grains": {"os_family": "Debian"}})
+                     "grains": {"os_family": os_family}})
         self._salt = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts))
         self._pillar = {}
         # map.jinja reads the pillar through pillar.get: answer from the test's pillar
