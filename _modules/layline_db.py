@@ -526,7 +526,8 @@ _GRANT_RE = re.compile(r"^GRANT (?P<privs>.+?) ON (?P<target>\S+) TO ", re.IGNOR
 
 
 def _grant_target(target):
-    return target.replace("`", "").replace('"', "")
+    # saltext.mysql escapes '_' in database grants (`layline\_db`.*): the same database
+    return target.replace("`", "").replace('"', "").replace("\\", "")
 
 
 def excess_privileges(grants, database, wanted):

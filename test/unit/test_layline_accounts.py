@@ -92,6 +92,9 @@ def test_excess_privileges_reduce_broader_grants(db):
              "GRANT SELECT, INSERT, UPDATE, DELETE ON `layline`.* TO `layline`@`h`"]
     assert db.excess_privileges(exact, "layline", DML) == {}
     assert db.excess_privileges(False, "layline", DML) == {}
+    # saltext.mysql escapes '_' in database names: still the layline database
+    escaped = ["GRANT SELECT, DROP ON `my\\_db`.* TO `layline`@`h`"]
+    assert db.excess_privileges(escaped, "my_db", DML) == {"my_db.*": ["DROP"]}
 
 
 class _FakeMysql:
