@@ -1123,6 +1123,10 @@ def _check_network_and_firewall(config, found):
     backend = firewall.get("backend")
     if backend is not None and backend not in ("nftables", "firewalld"):
         found.error("firewall:backend", f"{backend!r} is not one of nftables, firewalld")
+    elif backend is None and firewall.get("enabled") is True and not _is_one_machine(config):
+        found.error("firewall:backend", "is not set for this OS family (layline/osfamilymap."
+                    "yaml knows Debian and RedHat): set nftables or firewalld, or "
+                    "layline:firewall:enabled: false")
     for key in ("package", "service", "zone"):
         if firewall.get(key) is not None:
             _check_words(found, f"firewall:{key}", firewall.get(key), _PACKAGE_RE,
@@ -2458,7 +2462,8 @@ def _diagnose_database(config, timeout):
     rows = _diagnose_ports(
         "database port reachable", [("mysql", database.get("hostname"), database.get("port"))],
         timeout,
-        "check that MySQL runs, listens on bind-address 0.0.0.0 and the firewall allows it",
+        "check that MySQL runs, listens on the database's canonical address "
+        "(layline:database:bind_address) and its firewall accepts this machine",
     )
     if "layline_db.check_connection" not in __salt__:
         rows.append(_check_row("database login", target, "skipped",

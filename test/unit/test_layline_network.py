@@ -139,6 +139,7 @@ def _errors(layline, config):
     ({"firewall": {"browsers": ["office.example"]}}, "layline:firewall:browsers[0]:"),
     ({"firewall": {"enabled": "yes"}}, "layline:firewall:enabled: must be true or false"),
     ({"firewall": {"backend": "iptables"}}, "layline:firewall:backend: 'iptables' is not one"),
+    ({"firewall": {"backend": None}}, "layline:firewall:backend: is not set for this OS"),
     ({"network": {"bind_any": 1}}, "layline:network:bind_any: must be true or false"),
     ({"network": {"bind": True}}, "layline:network:bind: unknown key"),
     ({"database": {"allowed_hosts": ["ll-node-1.orb.local"]}},
