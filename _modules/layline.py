@@ -187,7 +187,7 @@ _TYPES = {
     "database:address": (str, None), "database:skip_name_resolve": (bool,),
     "config_server:address": (str, None), "network": (dict,), "network:bind_any": (bool,),
     "firewall": (dict,), "firewall:enabled": (bool,), "firewall:browsers": (list,),
-    "firewall:clients": (list,), "firewall:scrape": (list,), "firewall:backend": (str,),
+    "firewall:clients": (list,), "firewall:scrape": (list,), "firewall:backend": (str, None),
     "firewall:package": (str,), "firewall:service": (str,), "firewall:ruleset_file": (str,),
     "firewall:zone": (str,),
     "database:wait_timeout": (int,),
