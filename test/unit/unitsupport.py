@@ -77,7 +77,7 @@ def map_jinja(tmp_path_factory):
     return MapJinja(tmp_path_factory.mktemp("salt-cache"))
 
 
-# The lab's addresses (docs/design.md, lab contract): what the machines' /etc/hosts says.
+# Lab-like addresses (ll-node-K is .(11+K) in the lab; the others are stand-ins).
 LAB_HOSTS = {
     "ll-mysql.orb.local": "10.231.7.10",
     "ll-config-server.orb.local": "10.231.7.11",
