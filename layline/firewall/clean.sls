@@ -37,4 +37,10 @@ layline-firewall-clean-file-absent-ruleset:
     - name: {{ fw.ruleset_file | json }}
     - require:
       - cmd: layline-firewall-clean-cmd-run-delete-table
+
+layline-firewall-clean-cmd-run-daemon-reload:
+  cmd.run:
+    - name: systemctl daemon-reload
+    - onchanges:
+      - file: layline-firewall-clean-file-absent-unit
 {%- endif %}
