@@ -753,7 +753,7 @@ def test_artery_is_mutual_tls_and_refuses_a_joiner_without_a_cluster_certificate
         assert "TLS connection to [pekko://layline@ll-node-" in intruder, intruder[-2000:]
         assert "LAY-11001" not in intruder
         for machine in ENGINES:
-            view = _get_json(f"http://{seed.address(machine)}:8558/cluster/members")
+            view = _members_on(seed, machine)  # 8558 answers engines, not the lab host
             assert {(m["node"], m["status"]) for m in view["members"]} == {
                 (f"pekko://layline@{e}.orb.local:5843", "Up") for e in ENGINES}, view
             assert view["unreachable"] == [], view
