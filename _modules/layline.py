@@ -15,6 +15,7 @@ Functions:
 
 - configuration: ``mapdata``, ``roles``, ``monitoring``, ``is_multi_node``,
   ``validate``, ``check``, ``render``, ``render_data``
+- addresses: ``address`` (canonical address of a node entry), ``bind_address``
 - Salt's own Python: ``python_missing``, ``python_ready``
 - installation: ``version_installed``
 - running cluster (read only): ``members``, ``ready``, ``status``,
@@ -100,6 +101,7 @@ KNOWN_KEYS = {
         "cluster", "config_server", "database", "extra_config", "lookup", "nologin_shell",
         "python",
         "rolling",
+        "network", "firewall",
         "tls",
         "backup", "restore",
         "metrics", "monitoring",
@@ -109,13 +111,17 @@ KNOWN_KEYS = {
     "ports": {"config_server", "rest", "cluster", "management"},
     "cluster": {"name", "nodes", "min_nr_of_members", "split_brain_resolver"},
     "cluster:split_brain_resolver": {"strategy", "stable_after", "quorum_size"},
-    "config_server": {"minion", "hostname"},
+    "config_server": {"minion", "hostname", "address"},
     "database": {
         "backend", "minion", "hostname", "port", "name", "user", "password",
         "allowed_hosts", "ssl", "server_package", "client_package", "service", "server_config",
         "bind_address", "socket", "wait_timeout",
+        "address", "skip_name_resolve",
         "tls",
     },
+    "network": {"bind_any"},
+    "firewall": {"enabled", "browsers", "clients", "scrape", "backend", "package", "service",
+                 "ruleset_file", "zone"},
     "extra_config": {"reactive_engine", "config_server"},
     "rolling": {"all", "max_unavailable", "timeout", "poll_interval"},
     "tls": {
@@ -160,7 +166,8 @@ _UNSAFE_PATH_RE = re.compile(r"[\s\x00-\x1f\x7f\"'\\]")
 # systemd calendar expressions (systemd.time(7)): written to OnCalendar= as they are
 _CALENDAR_RE = re.compile(r"[A-Za-z0-9*][A-Za-z0-9 ,.:*/~+-]{0,199}")
 _PACKAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_:@~-]*")
-_MYSQL_HOST_RE = re.compile(r"[A-Za-z0-9.%_:-]{1,255}")
+_MYSQL_HOST_RE = re.compile(r"[A-Za-z0-9.%_:/-]{1,255}")
+NODE_KEYS = ("minion", "hostname", "address")
 # home, install_dir and cache_dir must be directories of their own: the formula chowns the
 # home to the service user and deletes install_dir and cache_dir in layline.clean
 SYSTEM_DIRS = frozenset((
@@ -189,7 +196,13 @@ _TYPES = {
     "database:password": (str,), "database:allowed_hosts": (list,), "database:tls": (str,),
     "database:server_package": (str,), "database:client_package": (str, None),
     "database:service": (str,), "database:server_config": (str,),
-    "database:bind_address": (str,), "database:socket": (str,),
+    "database:bind_address": (str, None), "database:socket": (str,),
+    "database:address": (str, None), "database:skip_name_resolve": (bool,),
+    "config_server:address": (str, None), "network": (dict,), "network:bind_any": (bool,),
+    "firewall": (dict,), "firewall:enabled": (bool,), "firewall:browsers": (list,),
+    "firewall:clients": (list,), "firewall:scrape": (list,), "firewall:backend": (str, None),
+    "firewall:package": (str,), "firewall:service": (str,), "firewall:ruleset_file": (str,),
+    "firewall:zone": (str,),
     "database:wait_timeout": (int,),
     "extra_config:reactive_engine": (dict, None), "extra_config:config_server": (dict, None),
     "tls": (dict,), "tls:enabled": (bool,), "tls:ca_minion": (str, None), "tls:days": (int,),
@@ -430,6 +443,179 @@ def _seed_gate(config, minion_id):
         others.append(f"{match.group(1)}:{match.group(2)}")
     return {"check": [SEED_GATE, "check", marker, *others],
             "record": [SEED_GATE, "record", marker]}
+
+
+# ---------------------------------------------------------------------------
+# canonical addresses (where a node listens and where the others reach it)
+# ---------------------------------------------------------------------------
+
+
+def _getaddrinfo(host):
+    """The resolver (a seam for the unit tests): getaddrinfo's answers for ``host``."""
+    return socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
+
+
+def _monitoring(config):
+    """layline:monitoring (issue 11b's role) when it names a machine, else an empty dict."""
+    monitoring = _section(config, "monitoring")
+    return monitoring if monitoring.get("minion") or monitoring.get("hostname") or \
+        monitoring.get("address") else {}
+
+
+def _node_entries(config):
+    """(pillar key, entry) of every machine entry: engines, config server, database,
+    monitoring."""
+    entries = [(f"cluster:nodes[{index}]", node) for index, node in enumerate(_nodes(config))
+               if isinstance(node, dict)]
+    config_server = _section(config, "config_server")
+    if config_server.get("minion") or config_server.get("hostname"):
+        entries.append(("config_server", config_server))
+    database = _section(config, "database")
+    if database.get("backend") == "mysql":
+        entries.append(("database", database))
+    if _monitoring(config):
+        entries.append(("monitoring", _monitoring(config)))
+    return entries
+
+
+def _is_one_machine(config):
+    """True when every role runs on one minion: loopback addresses are fine then."""
+    minions = {entry.get("minion") for _key, entry in _node_entries(config)}
+    return len({minion for minion in minions if minion}) <= 1
+
+
+def _bind_any(config):
+    return _section(config, "network").get("bind_any") is True
+
+
+def _preferred(addresses):
+    """IPv4 first (getaddrinfo's order otherwise), so a name with both families is stable."""
+    v4 = [a for a in addresses if ipaddress.ip_address(a).version == 4]
+    return (v4 or addresses)[0]
+
+
+def _resolve_entry(config, key, entry, minion_id):
+    """The canonical address of one node entry: its ``address``, else its ``hostname``
+    resolved here; loopback is refused unless every role runs on one machine."""
+    where = f"layline:{key}"
+    literal = entry.get("address")
+    if literal not in (None, ""):
+        try:
+            address = str(ipaddress.ip_address(literal))
+        except ValueError:
+            raise CommandExecutionError(
+                f"{where}:address: {literal!r} is not an IP address") from None
+        source = f"{where}:address {address}"
+    else:
+        hostname = entry.get("hostname")
+        if not _is_nonempty_str(hostname):
+            raise CommandExecutionError(f"{where}:hostname is required (or set {where}:address)")
+        try:
+            found = [info[4][0].split("%")[0] for info in _getaddrinfo(hostname)]
+        except (OSError, UnicodeError) as exc:
+            raise CommandExecutionError(
+                f"{where}:hostname: {hostname!r} does not resolve on minion {minion_id}: {exc}; "
+                f"fix DNS or /etc/hosts, or set {where}:address to the node's IP address"
+            ) from None
+        if not found:
+            raise CommandExecutionError(
+                f"{where}:hostname: {hostname!r} has no address on minion {minion_id}")
+        address = _preferred(found)
+        source = f"{where}:hostname {hostname!r} resolves to {address} on minion {minion_id}"
+    if ipaddress.ip_address(address).is_loopback and not _is_one_machine(config):
+        raise CommandExecutionError(
+            f"{source}, a loopback address: the other machines of the cluster cannot reach a "
+            f"listener there; set {where}:address to the machine's own IP address "
+            "(or fix /etc/hosts, e.g. Debian's '127.0.1.1 <hostname>' line)"
+        )
+    if ipaddress.ip_address(address).is_unspecified:
+        raise CommandExecutionError(f"{source}: 0.0.0.0/:: is not a machine's address")
+    return address
+
+
+def _entry_for(config, key):
+    for entry_key, entry in _node_entries(config):
+        if entry_key == key:
+            return entry
+    known = ", ".join(k for k, _e in _node_entries(config)) or "none"
+    raise CommandExecutionError(f"layline:{key} is not a node entry (known: {known})")
+
+
+def _own_key(config, minion_id):
+    """The pillar key of this minion's first entry (engine, config server, database,
+    monitoring), or None."""
+    for key, entry in _node_entries(config):
+        if entry.get("minion") == minion_id:
+            return key
+    return None
+
+
+def _engine_key(config, minion_id):
+    """``cluster:nodes[i]`` of this minion's engine entry, or None."""
+    for index, node in enumerate(_nodes(config)):
+        if isinstance(node, dict) and node.get("minion") == minion_id:
+            return f"cluster:nodes[{index}]"
+    return None
+
+
+def _address(config, key=None, minion_id=None):
+    """Canonical address of the entry ``key`` (default: this minion's own entry);
+    127.0.0.1 for the engine and config server of the single-host default."""
+    minion_id = _minion_id(minion_id)
+    if key is None:
+        key = _own_key(config, minion_id)
+        if key is None:
+            if _is_single_host(config):
+                return LOOPBACK
+            raise CommandExecutionError(
+                f"minion {minion_id!r} has no entry in layline:cluster:nodes, config_server, "
+                "database or monitoring")
+    return _resolve_entry(config, key, _entry_for(config, key), minion_id)
+
+
+def _engine_addresses(config, minion_id):
+    """Canonical addresses of every engine (none in the single-host default: it is local)."""
+    if _is_single_host(config):
+        return []
+    return [_resolve_entry(config, f"cluster:nodes[{index}]", node, minion_id)
+            for index, node in enumerate(_nodes(config)) if isinstance(node, dict)]
+
+
+def _config_server_addresses(config, minion_id):
+    if _is_single_host(config):
+        return []
+    return [_address(config, "config_server", minion_id)]
+
+
+def _bind_for(config, key, minion_id):
+    """Where the listeners of entry ``key`` bind: 0.0.0.0 when layline:network:bind_any,
+    127.0.0.1 in the single-host default, else the entry's canonical address."""
+    if _bind_any(config):
+        return ANY_ADDRESS
+    if _is_single_host(config) and key != "database":
+        return LOOPBACK
+    if key is None:
+        raise CommandExecutionError(
+            f"minion {minion_id!r} has no entry in layline:cluster:nodes, config_server or "
+            "database: nothing of layline listens there")
+    return _resolve_entry(config, key, _entry_for(config, key), minion_id)
+
+
+def _node_host(node):
+    """Where this minion reaches an engine node: its address, else its hostname."""
+    return node.get("address") or node["hostname"]
+
+
+def _address_errors(config, minion_id):
+    """Resolution problems of every entry this minion binds to or lets through its
+    firewall, as validation messages (run on the minion, before anything changes)."""
+    errors = []
+    for key, _entry in _node_entries(config):
+        try:
+            _resolve_entry(config, key, _entry, minion_id)
+        except CommandExecutionError as exc:
+            errors.append(str(exc))
+    return errors
 
 
 # ---------------------------------------------------------------------------
@@ -759,8 +945,9 @@ def _check_nodes(config, found):
             else:
                 seen[key] = index
         for key in sorted(node, key=str):
-            if key not in ("minion", "hostname"):
-                found.error(f"{where}:{key}", _unknown_key_message(key, ("minion", "hostname")))
+            if key not in NODE_KEYS:
+                found.error(f"{where}:{key}", _unknown_key_message(key, NODE_KEYS))
+        _check_ip(found, f"{where}:address", node.get("address"))
         if isinstance(node.get("minion"), str) and _UNSAFE_WORD_RE.search(node["minion"]):
             found.error(f"{where}:minion", "must not contain whitespace or control characters")
     return nodes
@@ -834,6 +1021,7 @@ def _check_config_server(config, found, nodes):
         found.error("config_server:hostname", f"{hostname!r} is not a valid DNS name or IP address")
     if isinstance(minion, str) and _UNSAFE_WORD_RE.search(minion):
         found.error("config_server:minion", "must not contain whitespace or control characters")
+    _check_ip(found, "config_server:address", config_server.get("address"))
 
 
 def _check_database(config, found):
@@ -878,7 +1066,8 @@ def _check_database(config, found):
                     "host patterns such as '10.0.0.%'")
     else:
         _check_words(found, "database:allowed_hosts", allowed or [], _MYSQL_HOST_RE,
-                     "a host name, IP or MySQL host pattern such as '10.0.0.%'")
+                     "a host name, IP, IPv4 CIDR or MySQL host pattern such as '10.0.0.%'")
+        _check_account_hosts(database, found)
 
 
 def _check_database_tls(config, database, found):
@@ -915,6 +1104,88 @@ def _check_mysql_settings(database, found):
     minion = database.get("minion")
     if isinstance(minion, str) and _UNSAFE_WORD_RE.search(minion):
         found.error("database:minion", "must not contain whitespace or control characters")
+    _check_ip(found, "database:address", database.get("address"))
+
+
+def _check_ip(found, key, value):
+    """An ``address`` of a node entry: an IP literal of a machine (or null)."""
+    if value in (None, ""):
+        return
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        found.error(key, f"{value!r} is not an IP address (leave it out to use the hostname's "
+                    "address)")
+        return
+    if address.is_unspecified or address.is_multicast:
+        found.error(key, f"{value!r} is not the address of one machine")
+
+
+def _is_ip_or_network(value):
+    try:
+        ipaddress.ip_network(value, strict=False)
+        return True
+    except ValueError:
+        return False
+
+
+def _check_account_hosts(database, found):
+    """allowed_hosts against skip_name_resolve; '%' is legal but named as a risk."""
+    skip = database.get("skip_name_resolve", True) is not False
+    for index, host in enumerate(database.get("allowed_hosts") or []):
+        key = f"database:allowed_hosts[{index}]"
+        if not isinstance(host, str):
+            continue
+        if host == "%":
+            found.warn(key, "'%' lets the layline account log in from any host that reaches "
+                       "the server: a leaked password is then usable from anywhere; list the "
+                       "clients' IPs or CIDRs instead")
+            continue
+        if "/" in host:
+            try:
+                network = ipaddress.ip_network(host, strict=False)
+            except ValueError:
+                found.error(key, f"{host!r} is not an IP network such as 10.0.0.0/24")
+                continue
+            if network.version != 4:
+                found.error(key, f"{host!r}: MariaDB/MySQL accept only IPv4 networks "
+                            "(address/netmask); list the IPv6 addresses one by one")
+            continue
+        is_pattern = "%" in host or "_" in host
+        if skip and not is_pattern and not _is_ip_or_network(host):
+            found.error(key, f"{host!r} is a host name, but layline:database:skip_name_resolve "
+                        "is on (the server never resolves client addresses to names): use an "
+                        "IP or CIDR, or set skip_name_resolve: false")
+
+
+def _check_network_and_firewall(config, found):
+    """layline:network and layline:firewall (sources are IP addresses or networks)."""
+    network = config.get("network")
+    if network is not None and not isinstance(network, dict):
+        found.error("network", "must be a mapping with bind_any")
+    firewall = config.get("firewall")
+    if firewall is None:
+        return
+    if not isinstance(firewall, dict):
+        found.error("firewall", "must be a mapping with enabled, browsers, clients, scrape")
+        return
+    for key in ("browsers", "clients", "scrape"):
+        for index, value in enumerate(firewall.get(key) or []):
+            if not isinstance(value, str) or not _is_ip_or_network(value):
+                found.error(f"firewall:{key}[{index}]", f"{value!r} is not an IP address or "
+                            "network (CIDR such as 192.0.2.0/24)")
+    backend = firewall.get("backend")
+    if backend is not None and backend not in ("nftables", "firewalld"):
+        found.error("firewall:backend", f"{backend!r} is not one of nftables, firewalld")
+    elif backend is None and firewall.get("enabled") is True and not _is_one_machine(config):
+        found.error("firewall:backend", "is not set for this OS family (layline/osfamilymap."
+                    "yaml knows Debian and RedHat): set nftables or firewalld, or "
+                    "layline:firewall:enabled: false")
+    for key in ("package", "service", "zone"):
+        if firewall.get(key) is not None:
+            _check_words(found, f"firewall:{key}", firewall.get(key), _PACKAGE_RE,
+                         "a package, service or zone name")
+    _check_path(found, "firewall:ruleset_file", firewall.get("ruleset_file"))
 
 
 def _services_by_minion(config):
@@ -1316,6 +1587,7 @@ def _validate(config, minion_id=None, installing=True):
     _check_ports(config, found)
     _check_extra_config(config, found)
     _check_rolling(config, found)
+    _check_network_and_firewall(config, found)
     _check_tls(config, found)
     _check_backup(config, found)
     _check_metrics(config, found)
@@ -1600,7 +1872,7 @@ def _engine_data(config, minion_id):
     if not _is_nonempty_str(hostname):
         raise CommandExecutionError(f"layline:cluster:nodes: minion {minion_id!r} has no hostname")
     ports = _section(config, "ports")
-    bind = LOOPBACK if _is_single_host(config) else ANY_ADDRESS
+    bind = _bind_for(config, _engine_key(config, minion_id), minion_id)
     cluster = _section(config, "cluster")
     data = {
         "layline": {
@@ -1658,14 +1930,13 @@ def _config_server_data(config, minion_id):
             f"minion {minion_id!r} is not layline:config_server:minion: the config-server "
             "configuration is rendered only for the config server"
         )
-    single = _is_single_host(config)
     data = {
         "layline": {
             "config-server": {
                 "rest-server": {
                     "canonical": {"hostname": _config_server_hostname(config)},
                     "bind": {
-                        "hostname": LOOPBACK if single else ANY_ADDRESS,
+                        "hostname": _bind_for(config, "config_server", minion_id),
                         "port": _section(config, "ports").get("config_server"),
                     },
                 }
@@ -1865,7 +2136,7 @@ def _fetch_members(config, minion_id, timeout):
     port = _section(config, "ports").get("management")
     for node in _engine_nodes(config, minion_id):
         status, body, _error = _http_get(
-            f"http://{_url_host(node['hostname'])}:{port}/cluster/members", timeout
+            f"http://{_url_host(_node_host(node))}:{port}/cluster/members", timeout
         )
         if status == 200 and isinstance(body, dict):
             return node["hostname"], body
@@ -1996,6 +2267,56 @@ def seed_gate(config=None, minion_id=None):
         salt 'll-node-1' layline.seed_gate
     """
     return _seed_gate(_config(config), _minion_id(minion_id))
+
+
+def address(key=None, config=None, minion_id=None):
+    """
+    Return the canonical address of a machine entry, resolved on this minion:
+    its ``address`` (an IP literal) when the pillar gives one, else the first
+    address (IPv4 preferred) its ``hostname`` resolves to (getaddrinfo:
+    /etc/hosts, DNS). A loopback result is an error naming the key when the
+    roles run on more than one machine (set ``address`` then).
+
+    key
+        ``cluster:nodes[N]``, ``config_server``, ``database`` or ``monitoring``;
+        default: this minion's own entry (its engine entry first). In the
+        single-host default (no nodes) the engine and config server are
+        ``127.0.0.1``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline.address
+        salt 'll-config-server' layline.address 'cluster:nodes[1]'
+    """
+    config = _config(config)
+    minion_id = _minion_id(minion_id)
+    if key is None:
+        key = _engine_key(config, minion_id) or _own_key(config, minion_id)
+    return _address(config, key, minion_id)
+
+
+def bind_address(key=None, config=None, minion_id=None):
+    """
+    Return the address the listeners of a machine entry bind: ``0.0.0.0``
+    when ``layline:network:bind_any`` is true, ``127.0.0.1`` for the engine and
+    config server of the single-host default, else :py:func:`address`.
+    For ``database`` an explicit ``layline:database:bind_address`` wins.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'll-mysql' layline.bind_address database
+    """
+    config = _config(config)
+    minion_id = _minion_id(minion_id)
+    if key == "database" and _section(config, "database").get("bind_address"):
+        return str(_section(config, "database")["bind_address"])
+    if key is None:
+        key = _engine_key(config, minion_id) or _own_key(config, minion_id)
+    return _bind_for(config, key, minion_id)
 
 
 def validate(config=None):
@@ -2196,7 +2517,9 @@ def _management_endpoint(host, port, config):
             raise CommandExecutionError(
                 "this minion is not an engine node: pass host=<engine hostname>"
             )
-        host = node["hostname"]
+        # where the listener is bound: the node's address, else its hostname (which
+        # resolves to it); never localhost, which the listeners no longer bind
+        host = _node_host(node)
     if port is None:
         port = _section(config, "ports").get("management")
     return host, port
@@ -2208,8 +2531,9 @@ def _address_host(address):
     return match.group(1).strip("[]") if match else None
 
 
-def _status_row(node, hostname, rest_port, timeout, unreachable, in_pillar, member_state=None):
-    url = f"http://{_url_host(hostname)}:{rest_port}/engine/status"
+def _status_row(node, hostname, rest_port, timeout, unreachable, in_pillar, member_state=None,
+                host=None):
+    url = f"http://{_url_host(host or hostname)}:{rest_port}/engine/status"
     code, body, _error = _http_get(url, timeout)
     answered = code == 200 and isinstance(body, dict)
     return {
@@ -2259,7 +2583,7 @@ def status(config=None, timeout=5):
         address = _normalise_address(_seed_address(node["hostname"], ports.get("cluster")))
         known.add(address)
         rows.append(_status_row(node.get("minion"), node["hostname"], ports.get("rest"),
-                                timeout, address in flagged, True))
+                                timeout, address in flagged, True, host=_node_host(node)))
     for member in (cluster_view or {}).get("members", []):
         if not isinstance(member, dict):
             continue
@@ -2346,10 +2670,27 @@ def _diagnose_resolution(config, minion_id):
     return rows
 
 
+def _diagnose_addresses(config, minion_id):
+    rows = []
+    for key, entry in _node_entries(config):
+        try:
+            found = _resolve_entry(config, key, entry, minion_id)
+            rows.append(_check_row("canonical address", f"layline:{key}", "ok", found))
+        except CommandExecutionError as exc:
+            rows.append(_check_row("canonical address", f"layline:{key}", "failed", str(exc),
+                                   f"set layline:{key}:address or fix DNS / /etc/hosts"))
+    return rows
+
+
 def _diagnose_seed_nodes(config, minion_id):
     expected = _seed_nodes(config, minion_id)
     rows = []
-    sources = [("rendered config", _build_data("reactive-engine", config, minion_id))]
+    try:
+        rendered = _build_data("reactive-engine", config, minion_id)
+    except CommandExecutionError as exc:
+        return [_check_row("seed nodes match canonical hostnames", "rendered config", "failed",
+                           str(exc), "fix the configuration named in the detail")]
+    sources = [("rendered config", rendered)]
     deployed = os.path.join(
         str(config.get("config_dir", "")), "reactive-engine", "application.conf"
     )
@@ -2404,7 +2745,8 @@ def _diagnose_database(config, timeout):
     rows = _diagnose_ports(
         "database port reachable", [("mysql", database.get("hostname"), database.get("port"))],
         timeout,
-        "check that MySQL runs, listens on bind-address 0.0.0.0 and the firewall allows it",
+        "check that MySQL runs, listens on the database's canonical address "
+        "(layline:database:bind_address) and its firewall accepts this machine",
     )
     if "layline_db.check_connection" not in __salt__:
         rows.append(_check_row("database login", target, "skipped",
@@ -2615,7 +2957,7 @@ def diagnose(config=None, timeout=2):
     minion_id = _minion_id()
     my_roles = _roles_for(config, minion_id)
     ports = _section(config, "ports")
-    checks = _diagnose_resolution(config, minion_id)
+    checks = _diagnose_resolution(config, minion_id) + _diagnose_addresses(config, minion_id)
     others = [n for n in _engine_nodes(config, minion_id) if n.get("minion") != minion_id]
     if "engine" in my_roles:
         checks += _diagnose_seed_nodes(config, minion_id)

@@ -34,6 +34,7 @@ import datetime
 import functools
 import gzip
 import hashlib
+import ipaddress
 import logging
 import os
 import re
@@ -376,16 +377,98 @@ def missing_tables(config=None):
     return [table for table in REQUIRED if table not in have]
 
 
+#: What the engines' journal needs (pekko-persistence-jdbc reads, writes and deletes rows).
+ENGINE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+#: The schema owner (the config server's role): the journal plus the DDL of layline.schema
+#: (CREATE TABLE, CREATE INDEX, the FOREIGN KEY of event_tag). Nothing drops a table.
+OWNER_PRIVILEGES = ENGINE_PRIVILEGES + ("CREATE", "ALTER", "INDEX", "REFERENCES")
+
+
+def _account_host(value):
+    """A MySQL account host from an IP, an IPv4 CIDR (MariaDB wants address/netmask),
+    a host name or a pattern."""
+    value = str(value).strip()
+    if "/" in value:
+        network = ipaddress.ip_network(value, strict=False)
+        if network.prefixlen == network.max_prefixlen:
+            return str(network.network_address)
+        return f"{network.network_address}/{network.netmask}"
+    return value
+
+
+def account_list(config, resolve):
+    """
+    The accounts of the layline user as data, ``[{host, privileges, role}]``
+    (pure; ``resolve(key)`` gives the canonical address of a node entry).
+
+    - the config server (schema owner): OWNER_PRIVILEGES, host its canonical address
+      (its hostname when ``skip_name_resolve`` is false);
+    - the engines: ENGINE_PRIVILEGES, one account per engine the same way, or one per
+      ``layline:database:allowed_hosts`` entry when that list is set.
+
+    When one host has both roles (all-in-one) it gets the owner's privileges.
+    """
+    database = config.get("database") or {}
+    by_name = database.get("skip_name_resolve") is False
+    single = not (config.get("cluster") or {}).get("nodes")
+
+    def host_of(key, entry):
+        if by_name and entry.get("hostname"):
+            return str(entry["hostname"])
+        return resolve(key)
+
+    accounts = {}
+    server = config.get("config_server") or {}
+    explicit = [_account_host(host) for host in database.get("allowed_hosts") or []]
+    if single:
+        # the single-host default: one host is config server and engine (owner); it reaches
+        # a local database from 127.0.0.1, a remote one from an allowed_hosts entry
+        owner_hosts = explicit or ["127.0.0.1"]
+    else:
+        owner_hosts = [host_of("config_server", server)] if server.get("hostname") or \
+            server.get("address") else []
+    if explicit:
+        engine_hosts = explicit
+    elif single:
+        engine_hosts = []
+    else:
+        engine_hosts = [host_of(f"cluster:nodes[{index}]", node)
+                        for index, node in enumerate((config.get("cluster") or {}).get("nodes"))
+                        if isinstance(node, dict)]
+    for host in owner_hosts:
+        accounts.setdefault(host, {"host": host, "privileges": list(OWNER_PRIVILEGES),
+                                   "role": "schema owner (config server)"})
+    for host in engine_hosts:
+        accounts.setdefault(host, {"host": host, "privileges": list(ENGINE_PRIVILEGES),
+                                   "role": "engine"})
+    return list(accounts.values())
+
+
+def accounts(config=None):
+    """
+    The accounts of the layline database user (``'user'@'host'``) and their
+    privileges on the layline database, ``[{host, privileges, role}]``: the config
+    server owns the schema (DML and DDL), the engines get only the DML their
+    journal needs. Hosts are the canonical addresses (resolved on this minion)
+    while ``layline:database:skip_name_resolve`` is on (the default), else the
+    hostnames; ``layline:database:allowed_hosts`` (IPs, IPv4 CIDRs, host names,
+    patterns) replaces the engines' hosts.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.accounts
+    """
+    config = _config(config)
+    minion_id = _private("_minion_id")()
+    address = _private("_address")
+    return account_list(config, lambda key: address(config, key, minion_id))
+
+
 def allowed_hosts(config=None):
     """
-    Hosts the layline database user is created for (``'user'@'host'``).
-
-    ``layline:database:allowed_hosts`` when set, else the hostnames of the
-    config server and of all cluster nodes (in that order, without
-    duplicates); ``['localhost']`` when there are none. The server resolves
-    client addresses to these names, so they must resolve (DNS or
-    ``/etc/hosts``) on the database host; IP addresses and patterns such as
-    ``10.0.0.%`` are allowed in the pillar list.
+    Hosts the layline database user has an account for (see :py:func:`accounts`).
 
     CLI Example:
 
@@ -393,26 +476,7 @@ def allowed_hosts(config=None):
 
         salt ll-mysql layline_db.allowed_hosts
     """
-    config = _config(config)
-    explicit = (config.get("database") or {}).get("allowed_hosts") or []
-    if isinstance(explicit, str):
-        explicit = [explicit]
-    hosts = list(explicit)
-    if not hosts:
-        server = config.get("config_server") or {}
-        if server.get("hostname"):
-            hosts.append(server["hostname"])
-        for node in (config.get("cluster") or {}).get("nodes") or []:
-            if isinstance(node, dict) and node.get("hostname"):
-                hosts.append(node["hostname"])
-            elif isinstance(node, str):
-                hosts.append(node)
-    result = []
-    for host in hosts:
-        host = str(host).strip()
-        if host and host not in result:
-            result.append(host)
-    return result or ["localhost"]
+    return [account["host"] for account in accounts(config)]
 
 
 def _text(value):
@@ -456,6 +520,48 @@ def stale_hosts(config=None, **connection_args):
         return []
     user = (config.get("database") or {}).get("user")
     return stale_account_hosts(rows, user, allowed_hosts(config))
+
+
+_GRANT_RE = re.compile(r"^GRANT (?P<privs>.+?) ON (?P<target>\S+) TO ", re.IGNORECASE)
+
+
+def _grant_target(target):
+    # saltext.mysql escapes '_' in database grants (`layline\_db`.*): the same database
+    return target.replace("`", "").replace('"', "").replace("\\", "")
+
+
+def excess_privileges(grants, database, wanted):
+    """
+    Privileges the ``SHOW GRANTS`` lines ``grants`` give beyond ``wanted`` on
+    ``<database>.*``, plus every privilege on any other target except the login
+    itself (``USAGE ON *.*``): ``{target: [privilege, ...]}`` to revoke (pure).
+    ``ALL PRIVILEGES`` is revoked as a whole (the wanted ones are granted again).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.excess_privileges \
+            '["GRANT ALL PRIVILEGES ON `layline`.* TO `layline`@`h`"]' layline '["SELECT"]'
+    """
+    wanted = {str(priv).upper() for priv in wanted}
+    excess = {}
+    for line in grants or []:
+        match = _GRANT_RE.match(str(line))
+        if not match:
+            continue
+        target = _grant_target(match.group("target"))
+        privileges = [p.strip().upper() for p in match.group("privs").split(",") if p.strip()]
+        own = target == f"{database}.*"
+        extra = [p for p in privileges if p != "USAGE" and not (own and p in wanted)]
+        if "ALL PRIVILEGES" in extra or "ALL" in extra:
+            extra = ["ALL PRIVILEGES"]
+        if "WITH GRANT OPTION" in str(line).upper():
+            extra.append("GRANT OPTION")
+        if extra:
+            excess.setdefault(target, []).extend(p for p in extra
+                                                  if p not in excess.get(target, []))
+    return excess
 
 
 # --------------------------------------------------------------------------- DDL parsing

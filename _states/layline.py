@@ -291,6 +291,9 @@ def validated(name, installing=True, config=None):
     try:
         model = _model(config)
         errors, warnings = _private("_validate")(model, __opts__["id"], installing)
+        if not errors and installing and _private("_roles_for")(model, __opts__["id"]):
+            # canonical addresses resolve here, not loopback on a multi-machine cluster
+            errors = _private("_address_errors")(model, __opts__["id"])
     except Exception as exc:  # noqa: BLE001 - report any crash as a failed validation
         ret["result"] = False
         # scrub with the model read on the minion (``config`` is None outside tests)

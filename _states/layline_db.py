@@ -233,6 +233,64 @@ def reachable(name, config=None, timeout=300, interval=5):
                        goal="to accept the login")
 
 
+def privileges_reduced(name, host, database, privileges, **connection_args):
+    """
+    Revoke what the account ``name``@``host`` holds beyond ``privileges`` on
+    ``<database>.*`` (and anything on other targets), so an account made with
+    broader grants (the guide's ``ALL PRIVILEGES``, an engine that used to own
+    the schema) ends with exactly what its role needs. Granting is
+    ``mysql_grants.present``'s job; an account that does not exist yet is left
+    alone. With ``test=True`` nothing is revoked: the comment names what would
+    be.
+
+    connection_args
+        saltext.mysql's ``connection_*`` arguments (``connection_unix_socket``, ...).
+
+    .. code-block:: yaml
+
+        layline-mysql-layline_db-privileges_reduced-10.0.0.5:
+          layline_db.privileges_reduced:
+            - name: layline
+            - host: 10.0.0.5
+            - database: layline
+            - privileges: [SELECT, INSERT, UPDATE, DELETE]
+            - connection_unix_socket: /run/mysqld/mysqld.sock
+    """
+    ret = _ret(name)
+    account = f"'{name}'@'{host}'"
+    if "mysql.user_grants" not in __salt__:
+        ret["result"] = False
+        ret["comment"] = ("saltext.mysql is not loaded (mysql.user_grants): apply layline.python "
+                          "first")
+        return ret
+    grants = __salt__["mysql.user_grants"](name, host, **connection_args)
+    # a missing account reads as False (saltext.mysql); the present states create it
+    __context__.pop("mysql.error", None)
+    excess = __salt__["layline_db.excess_privileges"](grants or [], database, privileges)
+    if not excess:
+        ret["comment"] = f"{account} holds no more than {', '.join(privileges)} on {database}.*"
+        return ret
+    wording = "; ".join(f"{', '.join(privs)} ON {target}" for target, privs in excess.items())
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["comment"] = f"Would revoke from {account}: {wording}"
+        ret["changes"] = {"revoked": excess}
+        return ret
+    for target, privs in excess.items():
+        rest = [priv for priv in privs if priv != "GRANT OPTION"] or ["USAGE"]
+        done = __salt__["mysql.grant_revoke"](",".join(rest), target, name, host,
+                                              grant_option="GRANT OPTION" in privs,
+                                              **connection_args)
+        if not done:
+            error = __context__.pop("mysql.error", None) or "unknown error"
+            ret["result"] = False
+            ret["comment"] = f"Cannot revoke {', '.join(privs)} ON {target} from {account}: {error}"
+            return ret
+    ret["changes"] = {"revoked": excess}
+    ret["comment"] = f"Revoked from {account}: {wording}"
+    return ret
+
+
 def truststore_present(name, ca, user="root", group="root", mode="0640"):
     """
     The JDBC truststore ``name`` (a JKS) holds exactly the certificates of the PEM file

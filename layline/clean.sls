@@ -10,3 +10,4 @@ include:
   - {{ tplroot }}.cluster.clean
   - {{ tplroot }}.config.clean
   - {{ tplroot }}.install.clean
+  - {{ tplroot }}.firewall.clean

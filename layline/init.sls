@@ -4,6 +4,8 @@
 # (layline.python), the TLS certificates (layline.tls), MySQL and its backup
 # timer (database), the distribution and its configuration
 # (config server, engine), the schema (config server with the MySQL backend),
+# the firewall of the guide's port table (layline.firewall; its clean SLS when
+# layline:firewall:enabled is false),
 # the cluster definition and the services; a layline service this minion no
 # longer has a role for is decommissioned; with layline:monitoring:minion set,
 # Prometheus on that minion and the node exporter on the database minion.
@@ -23,12 +25,18 @@ layline-init-test-fail_without_changes:
 {%- set roles = salt['layline.roles'](config=layline) %}
 {%- set runs_layline = 'config-server' in roles or 'engine' in roles %}
 {%- set retired = salt['layline.retired_units'](config=layline) %}
+{%- set firewall = roles and salt['layline_firewall.active'](config=layline) %}
 
 include:
   - {{ tplroot }}.validate
 {%- if roles %}
   - {{ tplroot }}.python
   - {{ tplroot }}.tls
+{%- endif %}
+{%- if firewall %}
+  - {{ tplroot }}.firewall
+{%- elif roles and layline.firewall.enabled is sameas false %}
+  - {{ tplroot }}.firewall.clean
 {%- endif %}
 {%- if 'database' in roles %}
   - {{ tplroot }}.mysql

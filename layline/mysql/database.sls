@@ -3,11 +3,14 @@
 # as root through the server's unix socket (Debian MariaDB's default
 # unix_socket authentication; RHEL's MySQL root@localhost without password).
 # - database layline:database:name, utf8mb4 / utf8mb4_unicode_ci
-# - user layline:database:user for each host of layline_db.allowed_hosts
-#   (layline:database:allowed_hosts, default: config server and node hostnames),
-#   ALL PRIVILEGES on <name>.*, REQUIRE SSL with layline:database:tls
-#   verify-identity (REQUIRE NONE when disabled); the states get the password's MySQL native hash
-#   (layline_db.password_hash, computed on this minion), never the password
+# - user layline:database:user for each account of layline_db.accounts: the
+#   config server owns the schema (DML + CREATE, ALTER, INDEX, REFERENCES), the
+#   engines get SELECT, INSERT, UPDATE, DELETE on <name>.*; hosts are the
+#   canonical addresses (skip-name-resolve), or hostnames, or allowed_hosts;
+#   broader grants are revoked (layline_db.privileges_reduced); REQUIRE SSL with
+#   layline:database:tls verify-identity (REQUIRE NONE when disabled); the states
+#   get the password's MySQL native hash (layline_db.password_hash, computed on
+#   this minion), never the password
 # - accounts of that user for hosts no longer allowed (a node removed from
 #   layline:cluster:nodes) are dropped; other users are never touched
 # - hardening: no anonymous users, no `test` database, root only local.
@@ -46,7 +49,18 @@ layline-mysql-mysql_database-present:
     - collate: utf8mb4_unicode_ci
 {{- connection() }}
 
-{%- for host in salt['layline_db.allowed_hosts']() %}
+{%- set accounts = salt['layline_db.accounts']() %}
+{%- if accounts | selectattr('host', 'equalto', '%') | list %}
+
+layline-mysql-test-show_notification-any-host:
+  test.show_notification:
+    - text: >-
+        layline:database:allowed_hosts lists '%': the layline account accepts a
+        login from any host that reaches the server, so a leaked password is
+        usable from anywhere; list the clients' IPs or CIDRs instead.
+{%- endif %}
+{%- for account in accounts %}
+{%-   set host = account.host %}
 
 layline-mysql-mysql_user-present-{{ host }}:
   mysql_user.present:
@@ -57,15 +71,26 @@ layline-mysql-mysql_user-present-{{ host }}:
     - no_log: True
 {{- connection() }}
 
+{#- an account with broader grants (e.g. ALL PRIVILEGES from an older formula) is reduced #}
+layline-mysql-layline_db-privileges_reduced-{{ host }}:
+  layline_db.privileges_reduced:
+    - name: {{ db.user | json }}
+    - host: {{ host | json }}
+    - database: {{ db.name | json }}
+    - privileges: {{ account.privileges | json }}
+{{- connection() }}
+      - mysql_user: layline-mysql-mysql_user-present-{{ host }}
+
 layline-mysql-mysql_grants-present-{{ host }}:
   mysql_grants.present:
-    - grant: ALL PRIVILEGES
+    - grant: {{ account.privileges | join(',') | json }}
     - database: {{ (db.name ~ '.*') | json }}
     - user: {{ db.user | json }}
     - host: {{ host | json }}
 {{- connection() }}
       - mysql_database: layline-mysql-mysql_database-present
       - mysql_user: layline-mysql-mysql_user-present-{{ host }}
+      - layline_db: layline-mysql-layline_db-privileges_reduced-{{ host }}
 
 layline-mysql-layline_db-account_tls-{{ host }}:
   layline_db.account_tls:

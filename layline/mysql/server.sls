@@ -1,11 +1,15 @@
 # vim: ft=sls
 # The MySQL/MariaDB server of the layline database: package, a config file
-# with bind-address and port (a change restarts the server), service.
+# with bind-address (the database's canonical address unless
+# layline:database:bind_address or layline:network:bind_any), skip-name-resolve
+# and port (a change restarts the server), service.
 # With layline:database:tls verify-identity the server presents this node's
 # certificate from layline.tls (ssl_cert/ssl_key/ssl_ca) and refuses any client
 # that is not on TLS or the local socket (require_secure_transport); a change of
 # the certificates restarts it.
 {%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
+{%- if not synced %}{{ raise(sync_hint) }}{%- endif %}
 {%- set sls_tls = tplroot ~ '.tls' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set db = layline.database %}
@@ -61,7 +65,8 @@ layline-mysql-file-managed-server-config:
     - mode: '0644'
     - makedirs: True
     - context:
-        bind_address: {{ db.bind_address | json }}
+        bind_address: {{ salt['layline.bind_address']('database', config=layline) | json }}
+        skip_name_resolve: {{ db.skip_name_resolve is not sameas false }}
         port: {{ db.port | json }}
         socket: {{ db.socket | json }}
         tls: {{ (paths if tls else {}) | json }}

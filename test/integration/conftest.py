@@ -103,6 +103,30 @@ def synced(salt_cli, salt_minions):
     return ret.data
 
 
+LAB_HOSTS = {
+    "ll-mysql.orb.local": "10.231.7.10",
+    "ll-config-server.orb.local": "10.231.7.11",
+    **{f"ll-node-{k}.orb.local": f"10.231.7.{11 + k}" for k in range(1, 10)},
+}
+
+
+def _with_lab_addresses(path):
+    """The lab's /etc/hosts is not on this host: node entries named *.orb.local get lab-like
+    addresses as `address` (what a site without DNS sets), so the canonical addresses (binds,
+    firewall, MySQL accounts) resolve here."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    layline = data.get("layline") or {}
+    entries = list((layline.get("cluster") or {}).get("nodes") or [])
+    entries += [layline.get(key) for key in ("config_server", "database")]
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("hostname") in LAB_HOSTS \
+                and "address" not in entry:
+            entry["address"] = LAB_HOSTS[entry["hostname"]]
+    path.write_text(yaml.safe_dump(data))
+
+
 @pytest.fixture
 def use_pillar(pillar_tree, salt_cli, synced):
     """Install the scenario test/pillar/<name> as the master's pillar and refresh it."""
@@ -115,6 +139,7 @@ def use_pillar(pillar_tree, salt_cli, synced):
                 item.unlink()
         for item in (PILLARS / name).iterdir():
             shutil.copy(item, pillar_tree / item.name)
+        _with_lab_addresses(pillar_tree / "layline.sls")
         ret = salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="*")
         assert ret.returncode == 0, ret
         return name

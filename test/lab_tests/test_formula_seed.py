@@ -30,6 +30,7 @@ from formula import (
     assert_applied,
     changed,
     files_changed_since_marker,
+    http_get,
     lab_host,
     make_marker,
     prometheus_api,
@@ -122,12 +123,18 @@ def _connect_from(lab, machine: str, user: str, password: str, tls: bool = True)
     return lab.shell(machine, [SALT_PYTHON, "-c", script, user, secret, mode]).stdout.strip()
 
 
+def _members_on(lab, machine: str) -> dict | None:
+    """/cluster/members asked on the engine itself: the firewall lets only engines and the
+    config server reach the management port (8558), not the lab host."""
+    code, body = http_get(lab, machine, f"http://{machine}.orb.local:8558/cluster/members")
+    return json.loads(body) if code == 200 else None
+
+
 def assert_cluster_formed(lab) -> None:
     """Both engines Up everywhere, LAY-11001 logged, journal rows in MySQL, config server view."""
     def all_up(machine):
-        try:
-            view = _get_json(f"http://{lab.address(machine)}:8558/cluster/members")
-        except OSError:
+        view = _members_on(lab, machine)
+        if view is None:
             return False
         up = {m["node"] for m in view["members"] if m["status"] == "Up"}
         return len(up) == 2 and not view["unreachable"] and view
@@ -246,9 +253,9 @@ def test_config_change_marks_engines_and_restarts_none(seed):
 
 
 def test_grants_of_every_layline_account_name_only_the_layline_database(seed):
+    # skip-name-resolve: one account per canonical address (config server and engines)
     hosts = [row[0] for row in _sql(seed, "SELECT host FROM mysql.user WHERE user = 'layline'")]
-    assert sorted(hosts) == sorted(["ll-config-server.orb.local", *[f"{e}.orb.local"
-                                                                    for e in ENGINES]]), hosts
+    assert sorted(hosts) == sorted(seed.address(m) for m in ["ll-config-server", *ENGINES]), hosts
     for host in hosts:
         grants = [row[0] for row in _sql(seed, f"SHOW GRANTS FOR 'layline'@'{host}'")]
         on = [g.split(" ON ", 1)[1].split(" TO ", 1)[0] for g in grants]
@@ -311,11 +318,12 @@ def test_db_user_reaches_mysql_only_from_allowed_hosts(seed):
     password = _pillar()["database"]["password"]
     for machine in [*ENGINES, "ll-config-server"]:
         assert _connect_from(seed, machine, "layline", password).startswith("ok "), machine
-    # The lab host (10.231.7.1) is not in allowed_hosts: no account matches it (1130).
+    # The lab host (10.231.7.1) has no account, and the firewall drops it before MySQL
+    # could answer 1130: the connection attempt times out (2003).
     with pytest.raises(pymysql.err.OperationalError) as refused:
         pymysql.connect(host=seed.address("ll-mysql"), user="layline", password=password,
-                        database="layline", connect_timeout=5)
-    assert refused.value.args[0] == 1130, refused.value
+                        database="layline", connect_timeout=3)
+    assert refused.value.args[0] == 2003, refused.value
 
 
 def test_root_cannot_log_in_remotely(seed):
@@ -420,8 +428,8 @@ def test_diagnose_and_cluster_health_name_a_cut_node(seed):
         report = seed.salt("ll-node-1", "layline.diagnose")["ll-node-1"]
         # ll-node-2 still Up but unreachable (before the split-brain resolver downs it)
         node2 = "pekko://layline@ll-node-2.orb.local:5843"
-        seed.wait_for(lambda: any(u["node"] == node2 for u in _get_json(
-            f"http://{seed.address('ll-node-1')}:8558/cluster/members")["unreachable"]),
+        seed.wait_for(lambda: any(u["node"] == node2 for u in (
+            _members_on(seed, "ll-node-1") or {"unreachable": []})["unreachable"]),
             timeout=30, interval=0.5, what="ll-node-1 seeing ll-node-2 unreachable")
         health = seed.salt("ll-node-1", "layline.cluster_health")["ll-node-1"]
     finally:
@@ -475,6 +483,120 @@ def test_deploy_orchestration_on_fresh_machines(seed):
     again = apply(seed, "*")
     assert_applied(again, ALL)
     assert changed(again) == {}, changed(again)
+
+
+# ------------------------------------------------------------------ network security (issue 10a)
+
+LAB_HOST = "10.231.7.1"  # the salt master; test/pillar/seed lists it in browsers and clients
+# Prints "<port> open|refused|timeout" for each port of argv[2:] at address argv[1].
+PROBE = (
+    "import socket, sys\n"
+    "for port in sys.argv[2:]:\n"
+    "    try:\n"
+    "        socket.create_connection((sys.argv[1], int(port)), timeout=2).close()\n"
+    "        print(port, 'open')\n"
+    "    except ConnectionRefusedError:\n"
+    "        print(port, 'refused')\n"
+    "    except OSError:\n"
+    "        print(port, 'timeout')\n"
+)
+# (from, to) -> {port: expected}; 'timeout' is the firewall's drop (a listener is there).
+PORT_TABLE = {
+    ("lab host", "ll-node-1"): {5842: "open", 5843: "timeout", 8558: "timeout"},
+    ("lab host", "ll-config-server"): {5841: "open"},
+    ("lab host", "ll-mysql"): {3306: "timeout"},
+    ("ll-mysql", "ll-node-1"): {5842: "timeout", 5843: "timeout", 8558: "timeout"},
+    ("ll-mysql", "ll-config-server"): {5841: "timeout"},
+    ("ll-config-server", "ll-node-2"): {5842: "open", 5843: "timeout", 8558: "open"},
+    ("ll-config-server", "ll-mysql"): {3306: "open"},
+    ("ll-node-1", "ll-node-2"): {5842: "timeout", 5843: "open", 8558: "open"},
+    ("ll-node-2", "ll-config-server"): {5841: "open"},
+    ("ll-node-2", "ll-mysql"): {3306: "open"},
+}
+LISTENERS = {"ll-mysql": [3306], "ll-config-server": [5841], **{e: [5842, 5843, 8558]
+                                                                for e in ENGINES}}
+
+
+def _probe(lab, source: str, target: str, ports) -> dict[int, str]:
+    args = [lab.address(target), *map(str, ports)]
+    if source == "lab host":
+        proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True,
+                              text=True, check=True)
+        out = proc.stdout
+    else:
+        out = lab.shell(source, [SALT_PYTHON, "-c", PROBE, *args], check=True).stdout
+    return {int(port): state for port, state in (line.split() for line in out.splitlines())}
+
+
+def test_every_listener_binds_its_canonical_address(seed):
+    for machine, ports in LISTENERS.items():
+        out = seed.shell(machine, "ss -Htln", check=True).stdout
+        bound = {}
+        for line in out.splitlines():
+            local = line.split()[3]
+            host, _, port = local.rpartition(":")
+            bound.setdefault(int(port), set()).add(host)
+        for port in ports:
+            assert bound.get(port) == {seed.address(machine)}, (machine, port, out)
+
+
+def test_ports_answer_only_as_the_guide_table_says(seed):
+    seen = {pair: _probe(seed, *pair, expected) for pair, expected in PORT_TABLE.items()}
+    assert seen == PORT_TABLE
+    for machine in ALL:  # the site's own ruleset file is the package's, untouched
+        assert seed.shell(machine, "dpkg -V nftables", check=True).stdout == "", machine
+        assert seed.shell(machine, "systemctl is-enabled layline-firewall").stdout.strip() \
+            == "enabled", machine
+
+
+def test_engine_account_writes_but_cannot_drop_or_create(seed):
+    password = _pillar()["database"]["password"]
+    script = (
+        "import base64, sys, pymysql\n"
+        "db = pymysql.connect(host='ll-mysql.orb.local', user='layline', database='layline',\n"
+        "                     password=base64.b64decode(sys.argv[1]).decode(),\n"
+        "                     connect_timeout=5, autocommit=True)\n"
+        "cur = db.cursor()\n"
+        "cur.execute(\"INSERT INTO snapshot (persistence_id, sequence_number, created,\"\n"
+        "            \" snapshot_ser_id, snapshot_ser_manifest, snapshot_payload)\"\n"
+        "            \" VALUES ('10a-probe', 1, 0, 1, '', 'x')\")\n"
+        "print('insert', cur.rowcount)\n"
+        "cur.execute(\"DELETE FROM snapshot WHERE persistence_id = '10a-probe'\")\n"
+        "print('delete', cur.rowcount)\n"
+        "for sql in ('DROP TABLE snapshot', 'CREATE TABLE probe_10a (id INT)'):\n"
+        "    try:\n"
+        "        cur.execute(sql)\n"
+        "        print('allowed', sql)\n"
+        "    except pymysql.err.MySQLError as exc:\n"
+        "        print('refused', exc.args[0])\n"
+    )
+    secret = base64.b64encode(password.encode()).decode()
+    out = seed.shell("ll-node-1", [SALT_PYTHON, "-c", script, secret], check=True).stdout
+    assert out.split("\n")[:4] == ["insert 1", "delete 1", "refused 1142", "refused 1142"], out
+    assert [r[0] for r in _sql(seed, "SHOW TABLES LIKE 'snapshot'")] == ["snapshot"]
+
+
+def test_broader_grants_are_reduced_on_the_next_apply(seed):
+    engine = f"'layline'@'{seed.address('ll-node-2')}'"
+    _sql(seed, f"GRANT ALL PRIVILEGES ON layline.* TO {engine}")
+    ret = seed.salt("ll-mysql", "state.apply", "layline", timeout=600)
+    assert_applied(ret, ["ll-mysql"])
+    assert any("privileges_reduced" in state for state in changed(ret)["ll-mysql"]), changed(ret)
+    grants = [row[0] for row in _sql(seed, f"SHOW GRANTS FOR {engine}")]
+    on_layline = [g.split(" ON ")[0] for g in grants if "`layline`.*" in g]
+    assert on_layline == ["GRANT SELECT, INSERT, UPDATE, DELETE"], grants
+
+
+def test_firewall_disabled_removes_the_table_and_enabled_restores_it(seed):
+    off = json.dumps({"layline": {"firewall": {"enabled": False}}})
+    ret = seed.salt("ll-node-2", "state.apply", "layline", f"pillar={off}", timeout=600)
+    assert_applied(ret, ["ll-node-2"])
+    assert seed.shell("ll-node-2", "nft list table inet layline").returncode != 0
+    assert seed.shell("ll-node-2", "test -e /etc/nftables.d/layline.nft").returncode != 0
+    assert _probe(seed, "lab host", "ll-node-2", [8558]) == {8558: "open"}
+    ret = apply(seed, "ll-node-2")
+    assert_applied(ret, ["ll-node-2"])
+    assert _probe(seed, "lab host", "ll-node-2", [8558]) == {8558: "timeout"}
 
 
 # ---------------------------------------------------------------- layline.tls (issue 10b)
@@ -633,7 +755,7 @@ def test_artery_is_mutual_tls_and_refuses_a_joiner_without_a_cluster_certificate
         assert "TLS connection to [pekko://layline@ll-node-" in intruder, intruder[-2000:]
         assert "LAY-11001" not in intruder
         for machine in ENGINES:
-            view = _get_json(f"http://{seed.address(machine)}:8558/cluster/members")
+            view = _members_on(seed, machine)  # 8558 answers engines, not the lab host
             assert {(m["node"], m["status"]) for m in view["members"]} == {
                 (f"pekko://layline@{e}.orb.local:5843", "Up") for e in ENGINES}, view
             assert view["unreachable"] == [], view

@@ -372,25 +372,6 @@ def test_check_connection_ok(db, fake):
 # ------------------------------------------------------------------ allowed_hosts
 
 
-def test_allowed_hosts_default_is_config_server_and_nodes(db):
-    assert db.allowed_hosts(CONFIG) == [
-        "ll-config-server.orb.local",
-        "ll-node-1.orb.local",
-        "ll-node-2.orb.local",
-    ]
-
-
-def test_allowed_hosts_explicit_and_dedup(db):
-    cfg = dict(CONFIG, database=dict(CONFIG["database"], allowed_hosts=["10.0.0.%", "10.0.0.%"]))
-    assert db.allowed_hosts(cfg) == ["10.0.0.%"]
-    cfg = dict(CONFIG, config_server={"hostname": "a"}, cluster={"nodes": [{"hostname": "a"}]})
-    assert db.allowed_hosts(cfg) == ["a"]
-
-
-def test_allowed_hosts_empty(db):
-    assert db.allowed_hosts({"database": {}}) == ["localhost"]
-
-
 # ------------------------------------------------------------------ states
 
 
@@ -451,11 +432,3 @@ def test_state_tables_present_times_out(states, db, monkeypatch):
     states.__opts__["test"] = True
     ret = states.tables_present("wait", CONFIG, timeout=30, interval=10)
     assert ret["result"] is None
-
-
-def test_allowed_hosts_single_string_and_plain_string_nodes(db):
-    # from mutation testing: the str branches were not exercised
-    cfg = dict(CONFIG, database=dict(CONFIG["database"], allowed_hosts=" 10.0.0.% "))
-    assert db.allowed_hosts(cfg) == ["10.0.0.%"]
-    cfg = dict(CONFIG, config_server={}, cluster={"nodes": ["n1.example.com", {"minion": "x"}]})
-    assert db.allowed_hosts(cfg) == ["n1.example.com"]

@@ -63,7 +63,15 @@ def _seed_nodes_match(guide, formula):
 
 
 # dotted path (or a prefix of it) -> (reason, check(guide value, formula value))
+_BINDS_CANONICAL = (
+    "the guide binds every interface; the formula binds the machine's canonical address "
+    "(layline:network:bind_any: true gives 0.0.0.0)",
+    lambda guide, formula: guide == "0.0.0.0" and formula.startswith("10.231.7."))
+
 DIFFERENCES = {
+    "layline.reactive-engine.rest-server.bind.hostname": _BINDS_CANONICAL,
+    "layline.config-server.rest-server.bind.hostname": _BINDS_CANONICAL,
+    "pekko.remote.artery.bind.hostname": _BINDS_CANONICAL,
     "pekko-persistence-jdbc.shared-databases.h2file": (
         "an unused alternative (use-shared-db names mysql) with root's home, root/root and "
         "the guide author's machine paths: the formula renders only the backend in use",

@@ -62,6 +62,8 @@ def config(make_config, engines):
     return make_config(SEED_PILLAR, {
         "cluster": {"nodes": nodes},
         "ports": {"rest": port, "management": port, "cluster": port},
+        # fake engines on loopback addresses: canonical addresses would refuse loopback
+        "network": {"bind_any": True},
     })
 
 

@@ -6,6 +6,7 @@ import os
 import pathlib
 
 import pytest
+import unitsupport
 from salt.exceptions import CommandExecutionError
 from unitsupport import SEED_PILLAR
 
@@ -218,7 +219,7 @@ def test_stale_hosts_leaves_no_mysql_error_for_the_states(tmp_path):
         db.__context__["mysql.error"] = "MySQL Error 2003: Can't connect"
         return []
 
-    db.__salt__ = {"mysql.user_list": user_list}
+    db.__salt__ = {"mysql.user_list": user_list, "layline.roles": unitsupport.load_module().roles}
     db.__context__ = {}
     # no server socket yet (first run): not even asked
     assert db.stale_hosts(config, connection_unix_socket=str(tmp_path / "none.sock")) == []

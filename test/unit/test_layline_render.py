@@ -58,7 +58,10 @@ def test_engine_config_has_the_contract_keys(layline, seed_config):
     assert conf["pekko.actor.provider"] == "cluster"
     assert conf["pekko.remote.artery.canonical.hostname"] == "ll-node-1.orb.local"
     assert conf["pekko.remote.artery.canonical.port"] == 5843
-    assert conf["pekko.remote.artery.bind.hostname"] == "0.0.0.0"
+    # every listener binds the canonical address (the lab's /etc/hosts: ll-node-1 .12)
+    for key in ("pekko.remote.artery.bind.hostname", "pekko.management.http.bind-hostname",
+                "layline.reactive-engine.rest-server.bind.hostname"):
+        assert conf[key] == "10.231.7.12", key
     assert conf["pekko.cluster.min-nr-of-members"] == 2
     assert conf["pekko.cluster.downing-provider-class"] == (
         "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider")

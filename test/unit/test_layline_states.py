@@ -10,6 +10,7 @@ import copy
 import importlib.util
 
 import pytest
+import unitsupport
 from unitsupport import ROOT, SECRET, SEED_PILLAR, load_module
 
 RAISING = f"driver said: Access denied for password '{SECRET}'"
@@ -176,3 +177,17 @@ def test_config_managed_hands_file_managed_the_private_file(states, model, tmp_p
     (args, kwargs), = calls
     assert SECRET in args[1].decode("utf-8") and MASK not in args[1].decode("utf-8")
     assert args[2:] == ("root", "layline", 0o600) and kwargs["secret"] is True
+
+
+def test_validated_resolves_the_canonical_addresses_before_anything_changes(states, model):
+    """A hostname that resolves to loopback on a multi-machine cluster fails the validation
+    state on a role minion, naming the key; the clean SLS (installing=False) skips it."""
+    table = {"ll-node-2.orb.local": "127.0.1.1"}
+    model._getaddrinfo = lambda host: unitsupport.fake_getaddrinfo(host, table)
+    ret = states.validated("layline pillar")
+    assert ret["result"] is False
+    assert "layline:cluster:nodes[1]:hostname 'll-node-2.orb.local' resolves to 127.0.1.1" \
+        in ret["comment"] and "set layline:cluster:nodes[1]:address" in ret["comment"]
+    assert states.validated("layline pillar", installing=False)["result"] is True
+    model.config["cluster"]["nodes"][1]["address"] = "10.231.7.13"
+    assert states.validated("layline pillar")["result"] is True

@@ -49,11 +49,11 @@ SINGLE_PILLAR = {"distribution": {"source": SIM_SOURCE, "source_hash": "sha256="
 class MapJinja:
     """Renders salt://layline/map.jinja for a given pillar with Salt's own jinja renderer."""
 
-    def __init__(self, cachedir):
+    def __init__(self, cachedir, os_family="Debian"):
         opts = salt.config.minion_config(None)
         opts.update({"file_client": "local", "file_roots": {"base": [str(ROOT)]},
                      "cachedir": str(cachedir), "id": "ll-node-1", "pillar": {},
-                     "grains": {"os_family": "Debian"}})
+                     "grains": {"os_family": os_family}})
         self._salt = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts))
         self._pillar = {}
         # map.jinja reads the pillar through pillar.get: answer from the test's pillar
@@ -77,6 +77,35 @@ def map_jinja(tmp_path_factory):
     return MapJinja(tmp_path_factory.mktemp("salt-cache"))
 
 
+# Lab-like addresses (ll-node-K is .(11+K) in the lab; the others are stand-ins).
+LAB_HOSTS = {
+    "ll-mysql.orb.local": "10.231.7.10",
+    "ll-config-server.orb.local": "10.231.7.11",
+    **{f"ll-node-{k}.orb.local": f"10.231.7.{11 + k}" for k in range(1, 10)},
+    "localhost": "127.0.0.1",
+}
+
+
+def fake_getaddrinfo(host, hosts=None):
+    """getaddrinfo's answer for ``host`` from ``hosts`` (default LAB_HOSTS); IP literals
+    resolve to themselves; names under .invalid do not resolve; any other name gets a
+    stable address in 10.99.0.0/16 derived from it."""
+    import hashlib
+    import ipaddress
+    import socket
+
+    table = LAB_HOSTS if hosts is None else hosts
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        if host.endswith(".invalid"):
+            raise socket.gaierror(-2, "Name or service not known") from None
+        digest = hashlib.sha256(host.encode()).digest()
+        address = table.get(host) or f"10.99.{digest[0]}.{digest[1] or 1}"
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    return [(family, socket.SOCK_STREAM, 6, "", (address, 0))]
+
+
 def load_module(opts_id="ll-node-1"):
     """Import _modules/layline.py by path with the loader dunders injected."""
     spec = importlib.util.spec_from_file_location(
@@ -84,6 +113,7 @@ def load_module(opts_id="ll-node-1"):
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    module._getaddrinfo = fake_getaddrinfo  # no DNS in unit tests: the lab's /etc/hosts
     module.__opts__ = {"id": opts_id}
     module.__salt__ = {}
     module.__context__ = {}

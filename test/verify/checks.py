@@ -105,17 +105,19 @@ def check_config_server(host, engine_urls=("http://127.0.0.1:5842",), cluster="P
 
 
 def check_engine(host, hostname="127.0.0.1", expect_up=True):
+    """The engine answers on its canonical hostname (its listeners bind that address)."""
     _check_secret_file(host, ENGINE_CONF)
     _check_unit(host, "engine")
     ports = _listening_ports(host)
     assert {PORTS["rest"], PORTS["cluster"], PORTS["management"]} <= ports, ports
-    status = _http_json(host, f"http://127.0.0.1:{PORTS['rest']}/engine/status")
+    url = f"http://{hostname}:{PORTS['rest']}/engine/status"
+    status = _http_json(host, url)
     assert status["name"] == hostname, status
     if expect_up:
         deadline = time.monotonic() + 120
         while status["state"] != "Up" and time.monotonic() < deadline:
             time.sleep(3)
-            status = _http_json(host, f"http://127.0.0.1:{PORTS['rest']}/engine/status")
+            status = _http_json(host, url)
         assert status["state"] == "Up", status
 
 

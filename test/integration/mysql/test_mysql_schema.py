@@ -247,9 +247,14 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
     name = "layline_sls_" + os.urandom(3).hex()
     pillar = {
         "layline": {
-            "config_server": {"minion": "cs", "hostname": "127.0.0.1"},
-            "cluster": {"nodes": [{"minion": "n1", "hostname": "ll-node-1.orb.local"}]},
+            # addresses of machines that do not exist here (documentation range): the
+            # validation wants every node entry resolvable and none loopback; the accounts
+            # are keyed by hostname (skip_name_resolve false), 127.0.0.1 for this test's client
+            "config_server": {"minion": "cs", "hostname": "127.0.0.1", "address": "192.0.2.10"},
+            "cluster": {"nodes": [{"minion": "n1", "hostname": "ll-node-1.orb.local",
+                                   "address": "192.0.2.12"}]},
             "database": {
+                "address": "192.0.2.11",
                 "backend": "mysql",
                 "minion": "layline-db-test",
                 "hostname": "127.0.0.1",
@@ -260,6 +265,8 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
                 "socket": mariadb.socket,
                 "bind_address": "127.0.0.1",
                 "wait_timeout": 5,
+                # accounts by hostname: ll-node-1.orb.local need not resolve here
+                "skip_name_resolve": False,
             },
         }
     }
@@ -269,6 +276,12 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
     mariadb.sql("CREATE USER ''@'localhost'")
     mariadb.sql("CREATE DATABASE IF NOT EXISTS test")
     mariadb.sql("CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY 'x'")
+    # an account of an older formula (or the guide): ALL PRIVILEGES, to be reduced (on an
+    # IP: this test server runs --skip-name-resolve, which ignores name accounts on a reload)
+    mariadb.sql("CREATE USER 'layline_sls'@'127.0.0.1' IDENTIFIED BY 'old'")
+    # as the older formula's mysql_grants did it: '_' escaped (a literal, not a wildcard)
+    escaped = name.replace("_", "\\_")
+    mariadb.sql(f"GRANT ALL PRIVILEGES ON `{escaped}`.* TO 'layline_sls'@'127.0.0.1'")
     try:
         for run in (1, 2):
             proc = _salt_call(
@@ -282,6 +295,7 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
             if run == 1:
                 assert "layline-mysql-mysql_user-present-127.0.0.1" in changed
                 assert "layline-mysql-mysql_database-absent-test" in changed
+                assert "layline-mysql-layline_db-privileges_reduced-127.0.0.1" in changed
                 assert "layline-mysql-layline_db-account_tls-127.0.0.1" in changed
             else:
                 assert changed == []
@@ -291,6 +305,13 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
         assert not [u for u in users if u[0] == ""]
         assert ("root", "%") not in users
         assert ("test",) not in mariadb.sql("SHOW DATABASES")
+        # least privilege: the engine has the journal's DML, the config server owns the schema
+        engine = [g[0] for g in mariadb.sql("SHOW GRANTS FOR 'layline_sls'@'ll-node-1.orb.local'")]
+        assert [g.split(" ON ")[0] for g in engine if f"`{escaped}`" in g] == [
+            "GRANT SELECT, INSERT, UPDATE, DELETE"], engine
+        owner = [g[0] for g in mariadb.sql("SHOW GRANTS FOR 'layline_sls'@'127.0.0.1'")]
+        assert [g.split(" ON ")[0] for g in owner if f"`{escaped}`" in g] == [
+            "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, REFERENCES, INDEX, ALTER"], owner
         charset = mariadb.sql(
             "SELECT default_character_set_name, default_collation_name"
             " FROM information_schema.schemata WHERE schema_name = %s",

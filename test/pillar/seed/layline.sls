@@ -46,3 +46,9 @@ layline:
       unreachable_members: 6s
       members_missing: 6s
       backup_stale: 1m
+  # The guide's port table (layline.firewall, on by default): the lab host
+  # (10.231.7.1, the salt master) is a browser of the config server and a
+  # client of the engines' REST port; the tests probe the rest of the table.
+  firewall:
+    browsers: [10.231.7.1]
+    clients: [10.231.7.1]

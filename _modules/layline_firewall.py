@@ -1,0 +1,232 @@
+"""
+The firewall of layline's guide (its production notes' port table), per role.
+
+Rules are data first (:py:func:`rules`): for each layline port this minion
+listens on, the sources allowed to connect (canonical addresses of the other
+roles, resolved on this minion, plus the pillar lists
+``layline:firewall:{browsers, clients, scrape}``). Everything else to those
+ports is dropped; no other port is touched (SSH, Salt and the site's own rules
+stay as they are).
+
+- Debian (``layline:firewall:backend: nftables``): :py:func:`ruleset` renders
+  one table ``inet layline`` from that data (never string-templated from
+  pillar); the file replaces the table atomically (``nft -f`` runs it as one
+  transaction) and the site's ``/etc/nftables.conf`` is never touched.
+- RedHat (``firewalld``): :py:func:`rich_rules` gives firewalld rich rules that
+  accept the sources on each port of the zone; ports the zone does not open
+  are rejected by firewalld itself.
+
+The port table (docs/design.md, firewall):
+
+==================  ===============================================
+port                sources
+==================  ===============================================
+database:port       config server, engines
+ports:config_server browsers, engines
+ports:rest          config server, clients
+ports:cluster       engines
+ports:management    engines, config server
+metrics:port        scrape, the monitoring machine (metrics enabled)
+==================  ===============================================
+"""
+
+import functools
+import ipaddress
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "layline_firewall"
+
+TABLE = "layline"
+HEADER = "# Managed by Salt (layline-formula): the layline listeners' firewall. Do not edit.\n"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _private(name):
+    """A private function of the execution module ``layline`` (the one model)."""
+    try:
+        public = __salt__["layline.roles"]
+    except KeyError:
+        raise CommandExecutionError(
+            "layline_firewall needs the layline execution module: run "
+            "`salt '*' saltutil.sync_all`"
+        ) from None
+    func = public.__globals__[name]
+    loader = getattr(public, "loader", None)
+    return func if loader is None else functools.partial(loader.run, func)
+
+
+def _networks(values):
+    """IPs/CIDRs -> collapsed networks per family (no overlaps: nft sets refuse them)."""
+    parsed = [ipaddress.ip_network(str(value), strict=False) for value in values]
+    result = []
+    for version in (4, 6):
+        family = [net for net in parsed if net.version == version]
+        result.extend(str(net) for net in ipaddress.collapse_addresses(family))
+    return result
+
+
+def build_rules(config, roles, addresses):
+    """
+    The rules of one minion as data: a list of ``{port, what, key, sources}``
+    sorted by port. ``addresses`` maps ``engines``, ``config_server`` and
+    ``monitoring`` to canonical addresses (lists); ``roles`` are the minion's
+    layline roles. Pure: :py:func:`rules` gathers the addresses on the minion.
+    """
+    firewall = config.get("firewall") or {}
+    ports = config.get("ports") or {}
+    database = config.get("database") or {}
+    metrics = config.get("metrics") or {}
+    engines = addresses.get("engines", [])
+    config_server = addresses.get("config_server", [])
+    wanted = []
+    if "database" in roles:
+        wanted.append((database.get("port"), "MySQL", "database:port", config_server + engines))
+    if "config-server" in roles:
+        wanted.append((ports.get("config_server"), "config server web UI and REST",
+                       "ports:config_server", list(firewall.get("browsers") or []) + engines))
+    if "engine" in roles:
+        wanted.append((ports.get("rest"), "engine REST", "ports:rest",
+                       config_server + list(firewall.get("clients") or [])))
+        wanted.append((ports.get("cluster"), "Pekko Artery (cluster)", "ports:cluster", engines))
+        wanted.append((ports.get("management"), "Pekko management", "ports:management",
+                       engines + config_server))
+        if metrics.get("enabled") is True and metrics.get("port"):
+            wanted.append((metrics.get("port"), "metrics", "metrics:port",
+                           list(firewall.get("scrape") or []) + addresses.get("monitoring", [])))
+    merged = {}
+    for port, what, key, sources in wanted:
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise CommandExecutionError(f"layline:{key}: {port!r} is not a port")
+        rule = merged.setdefault(port, {"port": port, "what": what, "key": key, "sources": []})
+        rule["sources"] = _networks(rule["sources"] + sources)
+    return [merged[port] for port in sorted(merged)]
+
+
+def _nft_element(network):
+    network = ipaddress.ip_network(network)
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
+
+
+def _nft_set(networks):
+    return "{ " + ", ".join(_nft_element(net) for net in networks) + " }"
+
+
+def nft_text(rules):
+    """
+    The nftables script of ``rules``: create-then-delete-then-define the table
+    ``inet layline``, so that ``nft -f`` replaces it in one transaction (pure).
+    """
+    lines = [
+        HEADER.rstrip("\n"),
+        f"table inet {TABLE} {{}}",
+        f"delete table inet {TABLE}",
+        f"table inet {TABLE} {{",
+        "\tchain input {",
+        "\t\ttype filter hook input priority filter; policy accept;",
+    ]
+    if rules:
+        lines.append('\t\tiif "lo" accept')
+    for rule in rules:
+        port = int(rule["port"])
+        lines.append(f"\t\t# {rule['what']} (layline:{rule['key']})")
+        for family, prefix in (("ip", 4), ("ip6", 6)):
+            sources = [s for s in rule["sources"] if ipaddress.ip_network(s).version == prefix]
+            if sources:
+                lines.append(f"\t\ttcp dport {port} {family} saddr {_nft_set(sources)} accept")
+    if rules:
+        ports = ", ".join(str(int(rule["port"])) for rule in rules)
+        lines.append(f"\t\ttcp dport {{ {ports} }} drop")
+    lines += ["\t}", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def rich_rule_list(rules):
+    """firewalld rich rules accepting each rule's sources on its port (pure)."""
+    result = []
+    for rule in rules:
+        for source in rule["sources"]:
+            family = "ipv4" if ipaddress.ip_network(source).version == 4 else "ipv6"
+            result.append(f'rule family="{family}" source address="{source}" '
+                          f'port port="{int(rule["port"])}" protocol="tcp" accept')
+    return result
+
+
+def _model(config, minion_id):
+    config = _private("_config")(config)
+    minion_id = _private("_minion_id")(minion_id)
+    return config, minion_id
+
+
+def rules(config=None, minion_id=None):
+    """
+    The firewall rules of this minion as data: ``[{port, what, key, sources}]``
+    (sources are networks; canonical addresses resolved on this minion).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-node-1 layline_firewall.rules
+    """
+    config, minion_id = _model(config, minion_id)
+    roles = _private("_roles_for")(config, minion_id)
+    addresses = {
+        "engines": _private("_engine_addresses")(config, minion_id),
+        "config_server": _private("_config_server_addresses")(config, minion_id),
+        "monitoring": [],
+    }
+    if _private("_monitoring")(config):
+        addresses["monitoring"] = [_private("_address")(config, "monitoring", minion_id)]
+    return build_rules(config, roles, addresses)
+
+
+def active(config=None, minion_id=None):
+    """
+    True when this minion gets the firewall: ``layline:firewall:enabled``, the
+    minion has a layline role, and its listeners can be reached from other
+    machines (more than one machine, or ``layline:network:bind_any``; on one
+    machine everything binds the loopback address).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' layline_firewall.active
+    """
+    config, minion_id = _model(config, minion_id)
+    firewall = config.get("firewall") or {}
+    if firewall.get("enabled") is not True or not _private("_roles_for")(config, minion_id):
+        return False
+    return bool(_private("_bind_any")(config)) or not _private("_is_one_machine")(config)
+
+
+def ruleset(config=None, minion_id=None):
+    """
+    The nftables script (table ``inet layline``) of this minion's rules.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-node-1 layline_firewall.ruleset
+    """
+    return nft_text(rules(config, minion_id))
+
+
+def rich_rules(config=None, minion_id=None):
+    """
+    firewalld rich rules of this minion's rules (RedHat).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-node-1 layline_firewall.rich_rules
+    """
+    return rich_rule_list(rules(config, minion_id))
