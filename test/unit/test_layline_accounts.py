@@ -1,6 +1,5 @@
 """MySQL accounts per role (layline_db.accounts) and the reduction of broader grants."""
 
-import importlib.util
 import pathlib
 
 import pytest
@@ -11,11 +10,7 @@ from test_layline_db import CONFIG
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _load(rel, name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load = unitsupport.load_file
 
 
 @pytest.fixture

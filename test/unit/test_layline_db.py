@@ -1,6 +1,5 @@
 """Unit tests of _modules/layline_db.py and _states/layline_db.py (no database needed)."""
 
-import importlib.util
 import pathlib
 
 import pymysql
@@ -12,11 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 DDL = ROOT / "test/simulator/payload/scripts/sql/mysql/persistence-schema.sql"
 
 
-def _load(rel, name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+_load = unitsupport.load_file
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Release layout, switch, rollout bound, decommission and stale DB accounts (no minion needed)."""
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -13,11 +12,7 @@ from unitsupport import SEED_PILLAR
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _load(rel, name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+_load = unitsupport.load_file
 
 
 @pytest.fixture

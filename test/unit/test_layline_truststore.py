@@ -7,7 +7,6 @@ fingerprint, and refuse the file under another password (the checksum is real).
 
 import base64
 import grp
-import importlib.util
 import os
 import pathlib
 import re
@@ -27,11 +26,7 @@ needs_keytool = pytest.mark.skipif(KEYTOOL is None, reason="needs the JDK's keyt
                                    "(test/setup-host installs default-jdk-headless)")
 
 
-def _load(rel, name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+_load = unitsupport.load_file
 
 
 @pytest.fixture

@@ -106,6 +106,14 @@ def fake_getaddrinfo(host, hosts=None):
     return [(family, socket.SOCK_STREAM, 6, "", (address, 0))]
 
 
+def load_file(rel, name):
+    """Import a repository file (``_modules/x.py``, ``_states/x.py``) by path as ``name``."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_module(opts_id="ll-node-1"):
     """Import _modules/layline.py by path with the loader dunders injected."""
     spec = importlib.util.spec_from_file_location(
