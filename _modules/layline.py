@@ -97,14 +97,29 @@ TLS_KEY_SIZES = (2048, 3072, 4096)
 ALERT_KEYS = ("member_not_up", "unreachable_members", "members_missing", "backup_stale")
 KNOWN_KEYS = {
     "": {
-        "version", "distribution", "install_dir", "config_dir", "user", "group", "home", "ports",
-        "cluster", "config_server", "database", "extra_config", "lookup", "nologin_shell",
+        "version",
+        "distribution",
+        "install_dir",
+        "config_dir",
+        "user",
+        "group",
+        "home",
+        "ports",
+        "cluster",
+        "config_server",
+        "database",
+        "extra_config",
+        "lookup",
+        "nologin_shell",
         "python",
         "rolling",
-        "network", "firewall",
+        "network",
+        "firewall",
         "tls",
-        "backup", "restore",
-        "metrics", "monitoring",
+        "backup",
+        "restore",
+        "metrics",
+        "monitoring",
     },
     "python": {"index_url", "extra_index_url", "requirements"},
     "distribution": {"source", "source_hash", "installer_args", "cache_dir", "prerequisites"},
@@ -113,27 +128,63 @@ KNOWN_KEYS = {
     "cluster:split_brain_resolver": {"strategy", "stable_after", "quorum_size"},
     "config_server": {"minion", "hostname", "address"},
     "database": {
-        "backend", "minion", "hostname", "port", "name", "user", "password",
-        "allowed_hosts", "ssl", "server_package", "client_package", "service", "server_config",
-        "bind_address", "socket", "wait_timeout",
-        "address", "skip_name_resolve",
+        "backend",
+        "minion",
+        "hostname",
+        "port",
+        "name",
+        "user",
+        "password",
+        "allowed_hosts",
+        "ssl",
+        "server_package",
+        "client_package",
+        "service",
+        "server_config",
+        "bind_address",
+        "socket",
+        "wait_timeout",
+        "address",
+        "skip_name_resolve",
         "tls",
     },
     "network": {"bind_any"},
-    "firewall": {"enabled", "browsers", "clients", "scrape", "backend", "package", "service",
-                 "ruleset_file", "zone"},
+    "firewall": {
+        "enabled",
+        "browsers",
+        "clients",
+        "scrape",
+        "backend",
+        "package",
+        "service",
+        "ruleset_file",
+        "zone",
+    },
     "extra_config": {"reactive_engine", "config_server"},
     "rolling": {"all", "max_unavailable", "timeout", "poll_interval"},
     "tls": {
-        "enabled", "ca_minion", "days", "renew_days", "ca_days", "key_size", "signing_policy",
+        "enabled",
+        "ca_minion",
+        "days",
+        "renew_days",
+        "ca_days",
+        "key_size",
+        "signing_policy",
         "wait_timeout",
     },
     "backup": {"enabled", "on_calendar", "dir", "keep", "textfile_dir"},
     "restore": {"file"},
     "metrics": {"enabled", "port"},
     "monitoring": {
-        "minion", "hostname", "address", "port", "scrape_interval", "metrics_path",
-        "node_exporter_port", "backup_max_age", "alerts",
+        "minion",
+        "hostname",
+        "address",
+        "port",
+        "scrape_interval",
+        "metrics_path",
+        "node_exporter_port",
+        "backup_max_age",
+        "alerts",
     },
     "monitoring:alerts": set(ALERT_KEYS),
 }
@@ -170,99 +221,205 @@ _MYSQL_HOST_RE = re.compile(r"[A-Za-z0-9.%_:/-]{1,255}")
 NODE_KEYS = ("minion", "hostname", "address")
 # home, install_dir and cache_dir must be directories of their own: the formula chowns the
 # home to the service user and deletes install_dir and cache_dir in layline.clean
-SYSTEM_DIRS = frozenset((
-    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
-    "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/local",
-    "/usr/sbin", "/usr/share", "/var", "/var/cache", "/var/lib", "/var/log", "/var/tmp",
-))
+SYSTEM_DIRS = frozenset(
+    (
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib64",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/usr/bin",
+        "/usr/lib",
+        "/usr/local",
+        "/usr/sbin",
+        "/usr/share",
+        "/var",
+        "/var/cache",
+        "/var/lib",
+        "/var/log",
+        "/var/tmp",
+    )
+)
 # pillar key -> allowed types (None: null allowed); keys not listed are checked elsewhere
 _TYPES = {
-    "version": (str,), "install_dir": (str,), "config_dir": (str,), "user": (str,),
-    "group": (str,), "home": (str,),
-    "nologin_shell": (str,), "distribution": (dict,), "ports": (dict,), "cluster": (dict,),
-    "config_server": (dict,), "database": (dict,), "extra_config": (dict,), "lookup": (dict,),
-    "distribution:source": (str,), "distribution:source_hash": (str,),
-    "distribution:installer_args": (list,), "distribution:cache_dir": (str,),
+    "version": (str,),
+    "install_dir": (str,),
+    "config_dir": (str,),
+    "user": (str,),
+    "group": (str,),
+    "home": (str,),
+    "nologin_shell": (str,),
+    "distribution": (dict,),
+    "ports": (dict,),
+    "cluster": (dict,),
+    "config_server": (dict,),
+    "database": (dict,),
+    "extra_config": (dict,),
+    "lookup": (dict,),
+    "distribution:source": (str,),
+    "distribution:source_hash": (str,),
+    "distribution:installer_args": (list,),
+    "distribution:cache_dir": (str,),
     "distribution:prerequisites": (list,),
-    "ports:config_server": (int,), "ports:rest": (int,), "ports:cluster": (int,),
+    "ports:config_server": (int,),
+    "ports:rest": (int,),
+    "ports:cluster": (int,),
     "ports:management": (int,),
-    "cluster:name": (str,), "cluster:nodes": (list,), "cluster:min_nr_of_members": (int,),
-    "cluster:split_brain_resolver": (dict,), "cluster:split_brain_resolver:strategy": (str,),
+    "cluster:name": (str,),
+    "cluster:nodes": (list,),
+    "cluster:min_nr_of_members": (int,),
+    "cluster:split_brain_resolver": (dict,),
+    "cluster:split_brain_resolver:strategy": (str,),
     "cluster:split_brain_resolver:stable_after": (str,),
     "cluster:split_brain_resolver:quorum_size": (int, None),
-    "config_server:minion": (str, None), "config_server:hostname": (str, None),
-    "database:backend": (str,), "database:minion": (str, None), "database:hostname": (str, None),
-    "database:port": (int,), "database:name": (str,), "database:user": (str,),
-    "database:password": (str,), "database:allowed_hosts": (list,), "database:tls": (str,),
-    "database:server_package": (str,), "database:client_package": (str, None),
-    "database:service": (str,), "database:server_config": (str,),
-    "database:bind_address": (str, None), "database:socket": (str,),
-    "database:address": (str, None), "database:skip_name_resolve": (bool,),
-    "config_server:address": (str, None), "network": (dict,), "network:bind_any": (bool,),
-    "firewall": (dict,), "firewall:enabled": (bool,), "firewall:browsers": (list,),
-    "firewall:clients": (list,), "firewall:scrape": (list,), "firewall:backend": (str, None),
-    "firewall:package": (str,), "firewall:service": (str,), "firewall:ruleset_file": (str,),
+    "config_server:minion": (str, None),
+    "config_server:hostname": (str, None),
+    "database:backend": (str,),
+    "database:minion": (str, None),
+    "database:hostname": (str, None),
+    "database:port": (int,),
+    "database:name": (str,),
+    "database:user": (str,),
+    "database:password": (str,),
+    "database:allowed_hosts": (list,),
+    "database:tls": (str,),
+    "database:server_package": (str,),
+    "database:client_package": (str, None),
+    "database:service": (str,),
+    "database:server_config": (str,),
+    "database:bind_address": (str, None),
+    "database:socket": (str,),
+    "database:address": (str, None),
+    "database:skip_name_resolve": (bool,),
+    "config_server:address": (str, None),
+    "network": (dict,),
+    "network:bind_any": (bool,),
+    "firewall": (dict,),
+    "firewall:enabled": (bool,),
+    "firewall:browsers": (list,),
+    "firewall:clients": (list,),
+    "firewall:scrape": (list,),
+    "firewall:backend": (str, None),
+    "firewall:package": (str,),
+    "firewall:service": (str,),
+    "firewall:ruleset_file": (str,),
     "firewall:zone": (str,),
     "database:wait_timeout": (int,),
-    "extra_config:reactive_engine": (dict, None), "extra_config:config_server": (dict, None),
-    "tls": (dict,), "tls:enabled": (bool,), "tls:ca_minion": (str, None), "tls:days": (int,),
-    "tls:renew_days": (int,), "tls:ca_days": (int,), "tls:key_size": (int,),
-    "tls:signing_policy": (str,), "tls:wait_timeout": (int,),
-    "backup": (dict,), "backup:enabled": (bool,), "backup:on_calendar": (str,),
-    "backup:dir": (str,), "backup:keep": (int,), "backup:textfile_dir": (str,),
-    "restore": (dict,), "restore:file": (str, None),
-    "metrics": (dict,), "metrics:enabled": (bool,), "metrics:port": (int,),
-    "monitoring": (dict,), "monitoring:minion": (str, None), "monitoring:hostname": (str, None),
-    "monitoring:address": (str, None), "monitoring:port": (int,),
-    "monitoring:scrape_interval": (str,), "monitoring:metrics_path": (str,),
-    "monitoring:node_exporter_port": (int,), "monitoring:backup_max_age": (str, None),
+    "extra_config:reactive_engine": (dict, None),
+    "extra_config:config_server": (dict, None),
+    "tls": (dict,),
+    "tls:enabled": (bool,),
+    "tls:ca_minion": (str, None),
+    "tls:days": (int,),
+    "tls:renew_days": (int,),
+    "tls:ca_days": (int,),
+    "tls:key_size": (int,),
+    "tls:signing_policy": (str,),
+    "tls:wait_timeout": (int,),
+    "backup": (dict,),
+    "backup:enabled": (bool,),
+    "backup:on_calendar": (str,),
+    "backup:dir": (str,),
+    "backup:keep": (int,),
+    "backup:textfile_dir": (str,),
+    "restore": (dict,),
+    "restore:file": (str, None),
+    "metrics": (dict,),
+    "metrics:enabled": (bool,),
+    "metrics:port": (int,),
+    "monitoring": (dict,),
+    "monitoring:minion": (str, None),
+    "monitoring:hostname": (str, None),
+    "monitoring:address": (str, None),
+    "monitoring:port": (int,),
+    "monitoring:scrape_interval": (str,),
+    "monitoring:metrics_path": (str,),
+    "monitoring:node_exporter_port": (int,),
+    "monitoring:backup_max_age": (str, None),
     "monitoring:alerts": (dict,),
     **{f"monitoring:alerts:{key}": (str,) for key in ALERT_KEYS},
 }
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
-               dict: "a mapping"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    list: "a list",
+    dict: "a mapping",
+}
 # extra_config paths the formula sets itself (one seed list, one persistence setting, ...):
 # (role key, HOCON path) -> what to set instead
 OWNED_PATHS = {
     ("reactive_engine", "pekko.cluster.seed-nodes"): "layline:cluster:nodes (seed order)",
-    ("reactive_engine", "pekko.remote.artery.canonical"):
-        "layline:cluster:nodes[].hostname and layline:ports:cluster",
+    (
+        "reactive_engine",
+        "pekko.remote.artery.canonical",
+    ): "layline:cluster:nodes[].hostname and layline:ports:cluster",
     ("reactive_engine", "pekko.remote.artery.bind"): "layline:ports:cluster",
-    ("reactive_engine", "layline.reactive-engine.rest-server"):
-        "layline:cluster:nodes[].hostname and layline:ports:rest",
+    (
+        "reactive_engine",
+        "layline.reactive-engine.rest-server",
+    ): "layline:cluster:nodes[].hostname and layline:ports:rest",
     ("reactive_engine", "pekko.management.http.hostname"): "layline:cluster:nodes[].hostname",
     ("reactive_engine", "pekko.management.http.port"): "layline:ports:management",
     ("reactive_engine", "pekko.management.http.bind-hostname"): "layline:cluster:nodes",
     ("reactive_engine", "pekko.management.http.bind-port"): "layline:ports:management",
     ("reactive_engine", "pekko.actor.provider"): "nothing: layline engines are cluster members",
     ("reactive_engine", "pekko.cluster.min-nr-of-members"): "layline:cluster:min_nr_of_members",
-    ("reactive_engine", "pekko.cluster.downing-provider-class"):
-        "layline:cluster:split_brain_resolver",
-    ("reactive_engine", "pekko.cluster.split-brain-resolver.active-strategy"):
-        "layline:cluster:split_brain_resolver:strategy",
-    ("reactive_engine", "pekko.cluster.split-brain-resolver.stable-after"):
-        "layline:cluster:split_brain_resolver:stable_after",
-    ("reactive_engine", "pekko.cluster.split-brain-resolver.static-quorum.quorum-size"):
-        "layline:cluster:split_brain_resolver:quorum_size",
+    (
+        "reactive_engine",
+        "pekko.cluster.downing-provider-class",
+    ): "layline:cluster:split_brain_resolver",
+    (
+        "reactive_engine",
+        "pekko.cluster.split-brain-resolver.active-strategy",
+    ): "layline:cluster:split_brain_resolver:strategy",
+    (
+        "reactive_engine",
+        "pekko.cluster.split-brain-resolver.stable-after",
+    ): "layline:cluster:split_brain_resolver:stable_after",
+    (
+        "reactive_engine",
+        "pekko.cluster.split-brain-resolver.static-quorum.quorum-size",
+    ): "layline:cluster:split_brain_resolver:quorum_size",
     ("reactive_engine", "layline.reactive-engine.metrics"): "layline:metrics",
-    ("reactive_engine", "pekko.cluster.run-coordinated-shutdown-when-down"):
-        "nothing: a downed engine must exit so that its unit restarts it",
-    ("reactive_engine", "pekko.coordinated-shutdown.exit-jvm"):
-        "nothing: a downed engine must exit so that its unit restarts it",
-    ("config_server", "layline.config-server.rest-server"):
-        "layline:config_server:hostname and layline:ports:config_server",
+    (
+        "reactive_engine",
+        "pekko.cluster.run-coordinated-shutdown-when-down",
+    ): "nothing: a downed engine must exit so that its unit restarts it",
+    (
+        "reactive_engine",
+        "pekko.coordinated-shutdown.exit-jvm",
+    ): "nothing: a downed engine must exit so that its unit restarts it",
+    (
+        "config_server",
+        "layline.config-server.rest-server",
+    ): "layline:config_server:hostname and layline:ports:config_server",
     ("reactive_engine", "pekko.remote.artery.transport"): "layline:tls:enabled",
     ("reactive_engine", "pekko.remote.artery.ssl"): "layline:tls",
 }
 for _role in ("reactive_engine", "config_server"):
-    OWNED_PATHS.update({
-        (_role, "pekko.persistence.journal.plugin"): "layline:database",
-        (_role, "pekko.persistence.snapshot-store.plugin"): "layline:database",
-        (_role, "jdbc-journal.use-shared-db"): "layline:database",
-        (_role, "jdbc-read-journal.use-shared-db"): "layline:database",
-        (_role, "jdbc-snapshot-store.use-shared-db"): "layline:database",
-        (_role, "pekko-persistence-jdbc.shared-databases"): "layline:database",
-    })
+    OWNED_PATHS.update(
+        {
+            (_role, "pekko.persistence.journal.plugin"): "layline:database",
+            (_role, "pekko.persistence.snapshot-store.plugin"): "layline:database",
+            (_role, "jdbc-journal.use-shared-db"): "layline:database",
+            (_role, "jdbc-read-journal.use-shared-db"): "layline:database",
+            (_role, "jdbc-snapshot-store.use-shared-db"): "layline:database",
+            (_role, "pekko-persistence-jdbc.shared-databases"): "layline:database",
+        }
+    )
 
 
 def __virtual__():
@@ -441,8 +598,7 @@ def _seed_gate(config, minion_id):
     for address in seeds[1:]:
         match = re.match(r"^[a-z]+://[^@/]+@(\[[^\]]+\]|[^:/]+):(\d+)$", address)
         others.append(f"{match.group(1)}:{match.group(2)}")
-    return {"check": [SEED_GATE, "check", marker, *others],
-            "record": [SEED_GATE, "record", marker]}
+    return {"check": [SEED_GATE, "check", marker, *others], "record": [SEED_GATE, "record", marker]}
 
 
 # ---------------------------------------------------------------------------
@@ -458,15 +614,21 @@ def _getaddrinfo(host):
 def _monitoring(config):
     """layline:monitoring (issue 11b's role) when it names a machine, else an empty dict."""
     monitoring = _section(config, "monitoring")
-    return monitoring if monitoring.get("minion") or monitoring.get("hostname") or \
-        monitoring.get("address") else {}
+    return (
+        monitoring
+        if monitoring.get("minion") or monitoring.get("hostname") or monitoring.get("address")
+        else {}
+    )
 
 
 def _node_entries(config):
     """(pillar key, entry) of every machine entry: engines, config server, database,
     monitoring."""
-    entries = [(f"cluster:nodes[{index}]", node) for index, node in enumerate(_nodes(config))
-               if isinstance(node, dict)]
+    entries = [
+        (f"cluster:nodes[{index}]", node)
+        for index, node in enumerate(_nodes(config))
+        if isinstance(node, dict)
+    ]
     config_server = _section(config, "config_server")
     if config_server.get("minion") or config_server.get("hostname"):
         entries.append(("config_server", config_server))
@@ -504,7 +666,8 @@ def _resolve_entry(config, key, entry, minion_id):
             address = str(ipaddress.ip_address(literal))
         except ValueError:
             raise CommandExecutionError(
-                f"{where}:address: {literal!r} is not an IP address") from None
+                f"{where}:address: {literal!r} is not an IP address"
+            ) from None
         source = f"{where}:address {address}"
     else:
         hostname = entry.get("hostname")
@@ -519,7 +682,8 @@ def _resolve_entry(config, key, entry, minion_id):
             ) from None
         if not found:
             raise CommandExecutionError(
-                f"{where}:hostname: {hostname!r} has no address on minion {minion_id}")
+                f"{where}:hostname: {hostname!r} has no address on minion {minion_id}"
+            )
         address = _preferred(found)
         source = f"{where}:hostname {hostname!r} resolves to {address} on minion {minion_id}"
     if ipaddress.ip_address(address).is_loopback and not _is_one_machine(config):
@@ -569,7 +733,8 @@ def _address(config, key=None, minion_id=None):
                 return LOOPBACK
             raise CommandExecutionError(
                 f"minion {minion_id!r} has no entry in layline:cluster:nodes, config_server, "
-                "database or monitoring")
+                "database or monitoring"
+            )
     return _resolve_entry(config, key, _entry_for(config, key), minion_id)
 
 
@@ -577,8 +742,11 @@ def _engine_addresses(config, minion_id):
     """Canonical addresses of every engine (none in the single-host default: it is local)."""
     if _is_single_host(config):
         return []
-    return [_resolve_entry(config, f"cluster:nodes[{index}]", node, minion_id)
-            for index, node in enumerate(_nodes(config)) if isinstance(node, dict)]
+    return [
+        _resolve_entry(config, f"cluster:nodes[{index}]", node, minion_id)
+        for index, node in enumerate(_nodes(config))
+        if isinstance(node, dict)
+    ]
 
 
 def _config_server_addresses(config, minion_id):
@@ -597,7 +765,8 @@ def _bind_for(config, key, minion_id):
     if key is None:
         raise CommandExecutionError(
             f"minion {minion_id!r} has no entry in layline:cluster:nodes, config_server or "
-            "database: nothing of layline listens there")
+            "database: nothing of layline listens there"
+        )
     return _resolve_entry(config, key, _entry_for(config, key), minion_id)
 
 
@@ -773,8 +942,9 @@ def _check_types(config, found):
             continue
         expected = " or ".join(_TYPE_NAMES[kind] for kind in types if kind is not None)
         got = "null" if value is None else type(value).__name__
-        found.error(key, f"must be {expected}, got {got}"
-                    + (" (quote it in YAML)" if str in types else ""))
+        found.error(
+            key, f"must be {expected}, got {got}" + (" (quote it in YAML)" if str in types else "")
+        )
 
 
 def _check_path(found, key, value, own_directory=False):
@@ -782,21 +952,27 @@ def _check_path(found, key, value, own_directory=False):
     if not isinstance(value, str):
         return
     if _UNSAFE_PATH_RE.search(value):
-        found.error(key, "must not contain whitespace, quotes, backslashes or control "
-                    "characters")
+        found.error(key, "must not contain whitespace, quotes, backslashes or control characters")
     elif not value.startswith("/"):
         found.error(key, f"{value!r} must be an absolute path")
     elif os.path.normpath(value) != value or value.startswith("//"):
-        found.error(key, f"{value!r} must be a normalised path (no '..', '.', '//' or "
-                    "trailing '/')")
+        found.error(
+            key, f"{value!r} must be a normalised path (no '..', '.', '//' or trailing '/')"
+        )
     elif own_directory and value in SYSTEM_DIRS:
-        found.error(key, f"{value!r} is a system directory; use a directory of its own, "
-                    "e.g. /opt/layline, /var/lib/layline or /var/cache/layline")
+        found.error(
+            key,
+            f"{value!r} is a system directory; use a directory of its own, "
+            "e.g. /opt/layline, /var/lib/layline or /var/cache/layline",
+        )
 
 
 def _is_inside(path, directory):
-    return isinstance(path, str) and isinstance(directory, str) and (
-        path == directory or path.startswith(directory.rstrip("/") + "/"))
+    return (
+        isinstance(path, str)
+        and isinstance(directory, str)
+        and (path == directory or path.startswith(directory.rstrip("/") + "/"))
+    )
 
 
 def _check_words(found, key, values, pattern, what):
@@ -833,36 +1009,57 @@ def _check_version_and_distribution(config, found, installs):
     source = dist.get("source")
     if not _is_nonempty_str(source):
         if installs:
-                found.error("distribution:source", "is required (salt://, https:// or file:// "
-                        "URL of layline-linux-amd64-<version>.sh)")
+            found.error(
+                "distribution:source",
+                "is required (salt://, https:// or file:// "
+                "URL of layline-linux-amd64-<version>.sh)",
+            )
     elif not _SOURCE_URL_RE.fullmatch(source):
-        found.error("distribution:source", f"{_mask_url_credentials(source)!r} must be a "
-                    "salt://, https:// or file:// URL without whitespace (http:// and ftp:// "
-                    "are unauthenticated)")
+        found.error(
+            "distribution:source",
+            f"{_mask_url_credentials(source)!r} must be a "
+            "salt://, https:// or file:// URL without whitespace (http:// and ftp:// "
+            "are unauthenticated)",
+        )
     source_hash = dist.get("source_hash")
     if source_hash in (None, ""):
         if installs:
-            found.error("distribution:source_hash", "is required: a sha256/sha512 hex digest, "
-                        "'sha256=<hex>', or the salt:// URL of a hash file; Salt never "
-                        "installs an unverified download")
+            found.error(
+                "distribution:source_hash",
+                "is required: a sha256/sha512 hex digest, "
+                "'sha256=<hex>', or the salt:// URL of a hash file; Salt never "
+                "installs an unverified download",
+            )
     elif not _is_valid_source_hash(source_hash):
-        found.error("distribution:source_hash", f"{source_hash!r} is neither a sha256/sha512 "
-                    "hex digest, '<sha256|sha512>=<hex>', nor a salt:// URL of a hash file "
-                    "(a hash fetched over http(s) or ftp proves nothing about the download)")
+        found.error(
+            "distribution:source_hash",
+            f"{source_hash!r} is neither a sha256/sha512 "
+            "hex digest, '<sha256|sha512>=<hex>', nor a salt:// URL of a hash file "
+            "(a hash fetched over http(s) or ftp proves nothing about the download)",
+        )
     _check_path(found, "distribution:cache_dir", dist.get("cache_dir"), own_directory=True)
-    _check_words(found, "distribution:prerequisites", dist.get("prerequisites"), _PACKAGE_RE,
-                 "a package name")
+    _check_words(
+        found,
+        "distribution:prerequisites",
+        dist.get("prerequisites"),
+        _PACKAGE_RE,
+        "a package name",
+    )
     args = dist.get("installer_args")
     if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
-        found.error("distribution:installer_args", "must be a list of strings, e.g. "
-                    "['-q', '-dir', '{dir}']")
+        found.error(
+            "distribution:installer_args", "must be a list of strings, e.g. ['-q', '-dir', '{dir}']"
+        )
     elif any(_CONTROL_CHAR_RE.search(arg) for arg in args):
         found.error("distribution:installer_args", "must not contain control characters")
     elif not any("{dir}" in arg for arg in args):
         # each version goes into its own release directory, never the one a node runs
-        found.error("distribution:installer_args", "must contain {dir} (replaced by the "
-                    "release directory <install_dir>/releases/<version>), e.g. "
-                    "['-q', '-dir', '{dir}']")
+        found.error(
+            "distribution:installer_args",
+            "must contain {dir} (replaced by the "
+            "release directory <install_dir>/releases/<version>), e.g. "
+            "['-q', '-dir', '{dir}']",
+        )
 
 
 def _check_paths_and_account(config, found):
@@ -873,18 +1070,26 @@ def _check_paths_and_account(config, found):
         _check_path(found, key, value, own_directory=True)
     _check_path(found, "nologin_shell", config.get("nologin_shell"))
     home = config.get("home")
-    for key, value in (("install_dir", config.get("install_dir")),
-                       ("config_dir", config.get("config_dir")),
-                       ("distribution:cache_dir", _dig(config, "distribution:cache_dir"))):
+    for key, value in (
+        ("install_dir", config.get("install_dir")),
+        ("config_dir", config.get("config_dir")),
+        ("distribution:cache_dir", _dig(config, "distribution:cache_dir")),
+    ):
         if _is_inside(value, home) or _is_inside(home, value):
             # root writes there: it must not be a place the service user controls
-            found.error(key, f"{value!r} overlaps layline:home {home!r}: root installs there, "
-                        "so it must be outside the service user's home")
+            found.error(
+                key,
+                f"{value!r} overlaps layline:home {home!r}: root installs there, "
+                "so it must be outside the service user's home",
+            )
     for key in ("user", "group"):
         value = config.get(key)
         if not isinstance(value, str) or not _ACCOUNT_RE.fullmatch(value):
-            found.error(key, "must be a valid account name (lower case letters, digits, "
-                        "'_' and '-', at most 32 characters)")
+            found.error(
+                key,
+                "must be a valid account name (lower case letters, digits, "
+                "'_' and '-', at most 32 characters)",
+            )
         elif value == "root":
             found.error(key, "must not be root: layline runs as an unprivileged service account")
 
@@ -901,12 +1106,18 @@ def _check_python(config, found):
     for key in ("index_url", "extra_index_url"):
         value = python.get(key)
         if value is not None and not (isinstance(value, str) and _INDEX_URL_RE.fullmatch(value)):
-            found.error(f"python:{key}", "must be an http:// or https:// URL of a package "
-                        "index (e.g. https://pypi.example.com/simple/) or null")
+            found.error(
+                f"python:{key}",
+                "must be an http:// or https:// URL of a package "
+                "index (e.g. https://pypi.example.com/simple/) or null",
+            )
     value = python.get("requirements")
     if not (isinstance(value, str) and _REQUIREMENTS_URL_RE.fullmatch(value)):
-        found.error("python:requirements", "must be a salt:// or https:// URL of a requirements "
-                    "file that pins every package as NAME==VERSION --hash=sha256:...")
+        found.error(
+            "python:requirements",
+            "must be a salt:// or https:// URL of a requirements "
+            "file that pins every package as NAME==VERSION --hash=sha256:...",
+        )
 
 
 def _check_nodes(config, found):
@@ -916,8 +1127,11 @@ def _check_nodes(config, found):
         return []
     name = cluster.get("name")
     if not isinstance(name, str) or not _CLUSTER_NAME_RE.fullmatch(name) or name in (".", ".."):
-        found.error("cluster:name", "must be a non-empty name of letters, digits, '_', '.', '-' "
-                    "(it becomes the file name clusters/<name>.json)")
+        found.error(
+            "cluster:name",
+            "must be a non-empty name of letters, digits, '_', '.', '-' "
+            "(it becomes the file name clusters/<name>.json)",
+        )
     nodes = cluster.get("nodes")
     if nodes is None:
         nodes = []
@@ -940,8 +1154,10 @@ def _check_nodes(config, found):
             seen = first_seen[field]
             key = value.lower() if field == "hostname" else value
             if key in seen:
-                found.error(f"{where}:{field}", f"duplicate of layline:cluster:nodes[{seen[key]}]"
-                            f":{field} {value!r}")
+                found.error(
+                    f"{where}:{field}",
+                    f"duplicate of layline:cluster:nodes[{seen[key]}]:{field} {value!r}",
+                )
             else:
                 seen[key] = index
         for key in sorted(node, key=str):
@@ -964,37 +1180,54 @@ def _check_cluster_settings(config, found):
     if not _is_int(members) or members < 1:
         found.error("cluster:min_nr_of_members", "must be an integer >= 1")
     elif members > count:
-        found.error("cluster:min_nr_of_members", f"{members} is more than the {count} "
-                    "configured engine node(s): the cluster would never become Up")
+        found.error(
+            "cluster:min_nr_of_members",
+            f"{members} is more than the {count} "
+            "configured engine node(s): the cluster would never become Up",
+        )
 
     sbr = cluster.get("split_brain_resolver")
     if not isinstance(sbr, dict):
-        found.error("cluster:split_brain_resolver", "must be a mapping with strategy, "
-                    "stable_after, quorum_size")
+        found.error(
+            "cluster:split_brain_resolver",
+            "must be a mapping with strategy, stable_after, quorum_size",
+        )
         return
     strategy = sbr.get("strategy")
     key = "cluster:split_brain_resolver"
     if strategy == "lease-majority":
-        found.error(f"{key}:strategy", "lease-majority is not supported by this formula (it "
-                    f"needs a lease implementation); use one of {', '.join(SUPPORTED_STRATEGIES)}")
+        found.error(
+            f"{key}:strategy",
+            "lease-majority is not supported by this formula (it "
+            f"needs a lease implementation); use one of {', '.join(SUPPORTED_STRATEGIES)}",
+        )
     elif strategy not in SUPPORTED_STRATEGIES:
-        found.error(f"{key}:strategy", f"{strategy!r} is not one of "
-                    f"{', '.join(SUPPORTED_STRATEGIES)}")
+        found.error(
+            f"{key}:strategy", f"{strategy!r} is not one of {', '.join(SUPPORTED_STRATEGIES)}"
+        )
     elif strategy == "keep-majority" and count >= 2 and count % 2 == 0:
-        found.warn(f"{key}:strategy", f"keep-majority with an even number of engine nodes "
-                   f"({count}): on an equal split the side with the lowest address survives, "
-                   "so losing that side downs the other half too; use an odd node count")
+        found.warn(
+            f"{key}:strategy",
+            f"keep-majority with an even number of engine nodes "
+            f"({count}): on an equal split the side with the lowest address survives, "
+            "so losing that side downs the other half too; use an odd node count",
+        )
     stable_after = sbr.get("stable_after")
     if not isinstance(stable_after, str) or not _DURATION_RE.fullmatch(stable_after):
         found.error(f"{key}:stable_after", "must be a HOCON duration with a unit, e.g. '20s'")
     quorum = sbr.get("quorum_size")
     if strategy == "static-quorum":
         if not _is_int(quorum) or not 1 <= quorum <= count:
-            found.error(f"{key}:quorum_size", f"static-quorum needs an integer between 1 and "
-                        f"the engine node count ({count})")
+            found.error(
+                f"{key}:quorum_size",
+                f"static-quorum needs an integer between 1 and the engine node count ({count})",
+            )
         elif quorum <= count / 2:
-            found.warn(f"{key}:quorum_size", f"{quorum} is not more than half of {count} "
-                       "nodes: both sides of a partition may keep running (split brain)")
+            found.warn(
+                f"{key}:quorum_size",
+                f"{quorum} is not more than half of {count} "
+                "nodes: both sides of a partition may keep running (split brain)",
+            )
     elif quorum is not None:
         found.warn(f"{key}:quorum_size", f"is ignored by strategy {strategy!r}")
 
@@ -1014,9 +1247,12 @@ def _check_config_server(config, found, nodes):
         if not _is_nonempty_str(hostname):
             found.error("config_server:hostname", "is required when layline:cluster:nodes is set")
     elif minion:
-        found.error("cluster:nodes", "is empty while layline:config_server:minion is set: list "
-                    "the engine nodes (minion, hostname) or remove config_server:minion for the "
-                    "single-host default")
+        found.error(
+            "cluster:nodes",
+            "is empty while layline:config_server:minion is set: list "
+            "the engine nodes (minion, hostname) or remove config_server:minion for the "
+            "single-host default",
+        )
     if _is_nonempty_str(hostname) and not _is_valid_hostname(hostname):
         found.error("config_server:hostname", f"{hostname!r} is not a valid DNS name or IP address")
     if isinstance(minion, str) and _UNSAFE_WORD_RE.search(minion):
@@ -1037,15 +1273,21 @@ def _check_database(config, found):
     if password is not None and not isinstance(password, str):
         found.error("database:password", "must be a string (quote it in YAML)")
     elif isinstance(password, str) and _UNSAFE_CHAR_RE.search(password):
-        found.error("database:password", "contains a control character other than tab/newline, "
-                    "which cannot be written to application.conf safely")
+        found.error(
+            "database:password",
+            "contains a control character other than tab/newline, "
+            "which cannot be written to application.conf safely",
+        )
     _check_database_tls(config, database, found)
     _check_mysql_settings(database, found)
     count = _engine_count(config)
     if backend == "h2":
         if count > 1:
-            found.error("database:backend", f"h2 is a single-user database and cannot serve a "
-                        f"cluster of {count} engine nodes; use backend mysql")
+            found.error(
+                "database:backend",
+                f"h2 is a single-user database and cannot serve a "
+                f"cluster of {count} engine nodes; use backend mysql",
+            )
         return
     for key in ("minion", "hostname"):
         if not _is_nonempty_str(database.get(key)):
@@ -1058,46 +1300,73 @@ def _check_database(config, found):
     for key, limit in (("name", 64), ("user", 32)):
         value = database.get(key)
         if not isinstance(value, str) or not _MYSQL_IDENT_RE.fullmatch(value) or len(value) > limit:
-            found.error(f"database:{key}", f"must be a MySQL identifier of letters, digits and "
-                        f"'_' with at most {limit} characters")
+            found.error(
+                f"database:{key}",
+                f"must be a MySQL identifier of letters, digits and "
+                f"'_' with at most {limit} characters",
+            )
     allowed = database.get("allowed_hosts")
     if allowed is not None and not isinstance(allowed, list):
-        found.error("database:allowed_hosts", "must be a list of host names, IPs or MySQL "
-                    "host patterns such as '10.0.0.%'")
+        found.error(
+            "database:allowed_hosts",
+            "must be a list of host names, IPs or MySQL host patterns such as '10.0.0.%'",
+        )
     else:
-        _check_words(found, "database:allowed_hosts", allowed or [], _MYSQL_HOST_RE,
-                     "a host name, IP, IPv4 CIDR or MySQL host pattern such as '10.0.0.%'")
+        _check_words(
+            found,
+            "database:allowed_hosts",
+            allowed or [],
+            _MYSQL_HOST_RE,
+            "a host name, IP, IPv4 CIDR or MySQL host pattern such as '10.0.0.%'",
+        )
         _check_account_hosts(database, found)
 
 
 def _check_database_tls(config, database, found):
     """database:tls; the old database:ssl (encryption without verification) is refused."""
     if "ssl" in database:
-        found.error("database:ssl", "was replaced by layline:database:tls (verify-identity, the "
-                    "default: TLS with the server certificate and host name verified against the "
-                    "cluster CA; or disabled): remove ssl from the pillar")
+        found.error(
+            "database:ssl",
+            "was replaced by layline:database:tls (verify-identity, the "
+            "default: TLS with the server certificate and host name verified against the "
+            "cluster CA; or disabled): remove ssl from the pillar",
+        )
     mode = database.get("tls")
     if mode not in DB_TLS_MODES:
         found.error("database:tls", f"{mode!r} is not one of {', '.join(DB_TLS_MODES)}")
-    elif (mode == "verify-identity" and database.get("backend") == "mysql"
-          and not _tls_enabled(config)):
-        found.error("database:tls", "verify-identity needs the cluster CA and node certificates "
-                    "(layline:tls:enabled is false): enable layline:tls or set database:tls: "
-                    "disabled")
+    elif (
+        mode == "verify-identity"
+        and database.get("backend") == "mysql"
+        and not _tls_enabled(config)
+    ):
+        found.error(
+            "database:tls",
+            "verify-identity needs the cluster CA and node certificates "
+            "(layline:tls:enabled is false): enable layline:tls or set database:tls: "
+            "disabled",
+        )
 
 
 def _check_mysql_settings(database, found):
     """The MySQL role's settings: they reach my.cnf, package and service names."""
     for key in ("server_package", "client_package", "service"):
         if database.get(key) is not None:
-            _check_words(found, f"database:{key}", database.get(key), _PACKAGE_RE,
-                         "a package or service name")
+            _check_words(
+                found,
+                f"database:{key}",
+                database.get(key),
+                _PACKAGE_RE,
+                "a package or service name",
+            )
     for key in ("server_config", "socket"):
         _check_path(found, f"database:{key}", database.get(key))
     bind_address = database.get("bind_address")
     if isinstance(bind_address, str) and not _is_valid_hostname(bind_address):
-        found.error("database:bind_address", f"{bind_address!r} is not an IP address or "
-                    "host name (0.0.0.0 listens on all interfaces)")
+        found.error(
+            "database:bind_address",
+            f"{bind_address!r} is not an IP address or "
+            "host name (0.0.0.0 listens on all interfaces)",
+        )
     timeout = database.get("wait_timeout")
     if _is_int(timeout) and timeout < 0:
         found.error("database:wait_timeout", "must be a number of seconds >= 0")
@@ -1114,8 +1383,9 @@ def _check_ip(found, key, value):
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
-        found.error(key, f"{value!r} is not an IP address (leave it out to use the hostname's "
-                    "address)")
+        found.error(
+            key, f"{value!r} is not an IP address (leave it out to use the hostname's address)"
+        )
         return
     if address.is_unspecified or address.is_multicast:
         found.error(key, f"{value!r} is not the address of one machine")
@@ -1137,9 +1407,12 @@ def _check_account_hosts(database, found):
         if not isinstance(host, str):
             continue
         if host == "%":
-            found.warn(key, "'%' lets the layline account log in from any host that reaches "
-                       "the server: a leaked password is then usable from anywhere; list the "
-                       "clients' IPs or CIDRs instead")
+            found.warn(
+                key,
+                "'%' lets the layline account log in from any host that reaches "
+                "the server: a leaked password is then usable from anywhere; list the "
+                "clients' IPs or CIDRs instead",
+            )
             continue
         if "/" in host:
             try:
@@ -1148,14 +1421,20 @@ def _check_account_hosts(database, found):
                 found.error(key, f"{host!r} is not an IP network such as 10.0.0.0/24")
                 continue
             if network.version != 4:
-                found.error(key, f"{host!r}: MariaDB/MySQL accept only IPv4 networks "
-                            "(address/netmask); list the IPv6 addresses one by one")
+                found.error(
+                    key,
+                    f"{host!r}: MariaDB/MySQL accept only IPv4 networks "
+                    "(address/netmask); list the IPv6 addresses one by one",
+                )
             continue
         is_pattern = "%" in host or "_" in host
         if skip and not is_pattern and not _is_ip_or_network(host):
-            found.error(key, f"{host!r} is a host name, but layline:database:skip_name_resolve "
-                        "is on (the server never resolves client addresses to names): use an "
-                        "IP or CIDR, or set skip_name_resolve: false")
+            found.error(
+                key,
+                f"{host!r} is a host name, but layline:database:skip_name_resolve "
+                "is on (the server never resolves client addresses to names): use an "
+                "IP or CIDR, or set skip_name_resolve: false",
+            )
 
 
 def _check_network_and_firewall(config, found):
@@ -1172,19 +1451,29 @@ def _check_network_and_firewall(config, found):
     for key in ("browsers", "clients", "scrape"):
         for index, value in enumerate(firewall.get(key) or []):
             if not isinstance(value, str) or not _is_ip_or_network(value):
-                found.error(f"firewall:{key}[{index}]", f"{value!r} is not an IP address or "
-                            "network (CIDR such as 192.0.2.0/24)")
+                found.error(
+                    f"firewall:{key}[{index}]",
+                    f"{value!r} is not an IP address or network (CIDR such as 192.0.2.0/24)",
+                )
     backend = firewall.get("backend")
     if backend is not None and backend not in ("nftables", "firewalld"):
         found.error("firewall:backend", f"{backend!r} is not one of nftables, firewalld")
     elif backend is None and firewall.get("enabled") is True and not _is_one_machine(config):
-        found.error("firewall:backend", "is not set for this OS family (layline/osfamilymap."
-                    "yaml knows Debian and RedHat): set nftables or firewalld, or "
-                    "layline:firewall:enabled: false")
+        found.error(
+            "firewall:backend",
+            "is not set for this OS family (layline/osfamilymap."
+            "yaml knows Debian and RedHat): set nftables or firewalld, or "
+            "layline:firewall:enabled: false",
+        )
     for key in ("package", "service", "zone"):
         if firewall.get(key) is not None:
-            _check_words(found, f"firewall:{key}", firewall.get(key), _PACKAGE_RE,
-                         "a package, service or zone name")
+            _check_words(
+                found,
+                f"firewall:{key}",
+                firewall.get(key),
+                _PACKAGE_RE,
+                "a package, service or zone name",
+            )
     _check_path(found, "firewall:ruleset_file", firewall.get("ruleset_file"))
 
 
@@ -1216,9 +1505,11 @@ def _services_by_minion(config):
             if ("database:port", database.get("port")) not in on_database:
                 on_database.append(("database:port", database.get("port")))
             on_database.append(
-                ("monitoring:node_exporter_port", monitoring.get("node_exporter_port")))
+                ("monitoring:node_exporter_port", monitoring.get("node_exporter_port"))
+            )
         services.setdefault(monitoring["minion"], []).append(
-            ("monitoring:port", monitoring.get("port")))
+            ("monitoring:port", monitoring.get("port"))
+        )
     return services
 
 
@@ -1238,13 +1529,16 @@ def _check_ports(config, found):
     reported = set()
     for minion, services in _services_by_minion(config).items():
         for index, (key, port) in enumerate(services):
-            for other_key, other_port in services[index + 1:]:
+            for other_key, other_port in services[index + 1 :]:
                 pair = (key, other_key)
                 if key in bad or other_key in bad or port != other_port or pair in reported:
                     continue
                 reported.add(pair)
-                found.error(other_key, f"port {port} clashes with layline:{key} on minion "
-                            f"{minion}: services on one host need distinct ports")
+                found.error(
+                    other_key,
+                    f"port {port} clashes with layline:{key} on minion "
+                    f"{minion}: services on one host need distinct ports",
+                )
 
 
 def _check_extra_config(config, found):
@@ -1271,8 +1565,10 @@ def _check_extra_config(config, found):
             owner = _owned_by_formula(role_key, path)
             if owner:
                 owned, instead = owner
-                found.error(f"extra_config:{role_key}:{'.'.join(path)}",
-                            f"{owned} is set by the formula: set {instead} instead")
+                found.error(
+                    f"extra_config:{role_key}:{'.'.join(path)}",
+                    f"{owned} is set by the formula: set {instead} instead",
+                )
 
 
 def _leaf_paths(data, prefix=()):
@@ -1300,8 +1596,9 @@ def _check_rolling(config, found):
     if rolling is None:
         return
     if not isinstance(rolling, dict):
-        found.error("rolling", "must be a mapping with all, max_unavailable, timeout, "
-                    "poll_interval")
+        found.error(
+            "rolling", "must be a mapping with all, max_unavailable, timeout, poll_interval"
+        )
         return
     if not isinstance(rolling.get("all", False), bool):
         found.error("rolling:all", "must be true or false")
@@ -1310,9 +1607,11 @@ def _check_rolling(config, found):
         if value is not None and (not _is_int(value) or value < low):
             found.error(f"rolling:{key}", f"must be an integer >= {low}")
     interval = rolling.get("poll_interval")
-    if interval is not None and (isinstance(interval, bool)
-                                 or not isinstance(interval, (int, float))
-                                 or not 0.1 <= interval <= 60):
+    if interval is not None and (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not 0.1 <= interval <= 60
+    ):
         found.error("rolling:poll_interval", "must be a number of seconds between 0.1 and 60")
 
 
@@ -1330,28 +1629,42 @@ def _check_tls(config, found):
         if not _is_nonempty_str(ca_minion) or _UNSAFE_WORD_RE.search(ca_minion):
             found.error("tls:ca_minion", "must be a minion id (no whitespace)")
         elif ca_minion not in _layline_minions(config):
-            found.error("tls:ca_minion", f"{ca_minion!r} has no layline role (database, "
-                        "config server or engine node): the CA lives on one of them")
+            found.error(
+                "tls:ca_minion",
+                f"{ca_minion!r} has no layline role (database, "
+                "config server or engine node): the CA lives on one of them",
+            )
     for key, low in (("days", 1), ("renew_days", 1), ("ca_days", 1), ("wait_timeout", 0)):
         value = tls.get(key)
         if value is not None and (not _is_int(value) or value < low):
             found.error(f"tls:{key}", f"must be an integer >= {low}")
-    days, renew, ca_days = (value if _is_int(value) and value >= 1 else None
-                            for value in (tls.get("days"), tls.get("renew_days"),
-                                          tls.get("ca_days")))
+    days, renew, ca_days = (
+        value if _is_int(value) and value >= 1 else None
+        for value in (tls.get("days"), tls.get("renew_days"), tls.get("ca_days"))
+    )
     if _is_int(days) and _is_int(renew) and renew >= days:
-        found.error("tls:renew_days", f"{renew} is not less than layline:tls:days ({days}): "
-                    "every apply would issue a new certificate")
+        found.error(
+            "tls:renew_days",
+            f"{renew} is not less than layline:tls:days ({days}): "
+            "every apply would issue a new certificate",
+        )
     if _is_int(days) and _is_int(ca_days) and ca_days <= days:
-        found.error("tls:ca_days", f"{ca_days} is not more than layline:tls:days ({days}): "
-                    "node certificates must expire before the CA does")
+        found.error(
+            "tls:ca_days",
+            f"{ca_days} is not more than layline:tls:days ({days}): "
+            "node certificates must expire before the CA does",
+        )
     key_size = tls.get("key_size")
     if key_size is not None and key_size not in TLS_KEY_SIZES:
-        found.error("tls:key_size", f"{key_size!r} is not one of "
-                    f"{', '.join(map(str, TLS_KEY_SIZES))} (RSA bits; Pekko reads no EC keys)")
+        found.error(
+            "tls:key_size",
+            f"{key_size!r} is not one of "
+            f"{', '.join(map(str, TLS_KEY_SIZES))} (RSA bits; Pekko reads no EC keys)",
+        )
     policy = tls.get("signing_policy")
-    if policy is not None and (not isinstance(policy, str)
-                               or not _CLUSTER_NAME_RE.fullmatch(policy)):
+    if policy is not None and (
+        not isinstance(policy, str) or not _CLUSTER_NAME_RE.fullmatch(policy)
+    ):
         found.error("tls:signing_policy", "must be a name of letters, digits, '_', '.', '-'")
 
 
@@ -1372,8 +1685,10 @@ def _check_backup(config, found):
         return
     calendar = backup.get("on_calendar")
     if isinstance(calendar, str) and not _CALENDAR_RE.fullmatch(calendar):
-        found.error("backup:on_calendar", "must be a systemd calendar expression such as "
-                    "'daily' or '*-*-* 02:30:00' (one line)")
+        found.error(
+            "backup:on_calendar",
+            "must be a systemd calendar expression such as 'daily' or '*-*-* 02:30:00' (one line)",
+        )
     keep = backup.get("keep")
     if _is_int(keep) and keep < 1:
         found.error("backup:keep", "must be an integer >= 1 (the number of newest backups kept)")
@@ -1383,21 +1698,29 @@ def _check_backup(config, found):
     for key in ("dir", "textfile_dir"):
         value = backup.get(key)
         if _is_inside(value, home) or _is_inside(home, value):
-            found.error(f"backup:{key}", f"{value!r} overlaps layline:home {home!r}: root "
-                        "writes there, so it must be outside the service user's home")
+            found.error(
+                f"backup:{key}",
+                f"{value!r} overlaps layline:home {home!r}: root "
+                "writes there, so it must be outside the service user's home",
+            )
     if isinstance(backup.get("dir"), str) and backup.get("dir") == backup.get("textfile_dir"):
-        found.error("backup:textfile_dir", "must differ from layline:backup:dir (the backups "
-                    "stay private to root, the exporter reads the textfile directory)")
+        found.error(
+            "backup:textfile_dir",
+            "must differ from layline:backup:dir (the backups "
+            "stay private to root, the exporter reads the textfile directory)",
+        )
     restore = _section(config, "restore").get("file")
     if isinstance(restore, str) and (not restore.strip() or _UNSAFE_PATH_RE.search(restore)):
-        found.error("restore:file", "must be a backup file name as `layline_db.backups` "
-                    "lists it, or its absolute path, without whitespace or quotes")
+        found.error(
+            "restore:file",
+            "must be a backup file name as `layline_db.backups` "
+            "lists it, or its absolute path, without whitespace or quotes",
+        )
 
 
 # Prometheus durations (promtool accepts the same): 30s, 1m30s, 1h, 1d
 _PROM_DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
-_PROM_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800,
-               "y": 31536000}
+_PROM_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _URL_PATH_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 # systemd OnCalendar shorthands of layline:backup:on_calendar -> their period in seconds
 BACKUP_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2678400}
@@ -1408,8 +1731,10 @@ BACKUP_TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 
 def _prom_seconds(duration):
     """Seconds of a Prometheus duration such as ``1h30m`` (validated beforehand)."""
-    return sum(int(number) * _PROM_UNITS[unit]
-               for number, unit in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", duration))
+    return sum(
+        int(number) * _PROM_UNITS[unit]
+        for number, unit in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", duration)
+    )
 
 
 def _metrics_enabled(config):
@@ -1431,8 +1756,11 @@ def _backup_watched(config):
     """True when the monitoring role alerts on backups: MySQL backend with backups on
     (``layline:backup`` belongs to the backup feature; read with defaults)."""
     database = _section(config, "database")
-    return (database.get("backend") == "mysql" and bool(database.get("minion"))
-            and _section(config, "backup").get("enabled", True) is not False)
+    return (
+        database.get("backend") == "mysql"
+        and bool(database.get("minion"))
+        and _section(config, "backup").get("enabled", True) is not False
+    )
 
 
 def _backup_max_age(config):
@@ -1473,19 +1801,28 @@ def _check_monitoring(config, found):
     if address is not None:
         try:
             if ipaddress.ip_address(address).is_loopback:
-                found.error("monitoring:address", f"{address!r} is a loopback address: give "
-                            "the address the engines see the monitoring minion at")
+                found.error(
+                    "monitoring:address",
+                    f"{address!r} is a loopback address: give "
+                    "the address the engines see the monitoring minion at",
+                )
         except ValueError:
             found.error("monitoring:address", f"{address!r} is not an IP address")
     if _is_single_host(config):
-        found.error("monitoring:minion", "needs layline:cluster:nodes: the single-host default "
-                    "binds every layline port to 127.0.0.1, out of Prometheus' reach")
+        found.error(
+            "monitoring:minion",
+            "needs layline:cluster:nodes: the single-host default "
+            "binds every layline port to 127.0.0.1, out of Prometheus' reach",
+        )
     textfile_dir = _section(config, "backup").get("textfile_dir")
     if textfile_dir is not None:
         _check_path(found, "backup:textfile_dir", textfile_dir)
     if not _metrics_enabled(config):
-        found.error("metrics:enabled", "must be true when layline:monitoring:minion is set: "
-                    "the monitoring role scrapes the engines' metrics port")
+        found.error(
+            "metrics:enabled",
+            "must be true when layline:monitoring:minion is set: "
+            "the monitoring role scrapes the engines' metrics port",
+        )
     for key in ("port", "node_exporter_port"):
         port = monitoring.get(key)
         if not _is_int(port) or not 1 <= port <= 65535:
@@ -1493,20 +1830,28 @@ def _check_monitoring(config, found):
     path = monitoring.get("metrics_path")
     if not isinstance(path, str) or not _URL_PATH_RE.fullmatch(path):
         found.error("monitoring:metrics_path", "must be a URL path such as /metrics")
-    durations = [("monitoring:scrape_interval", monitoring.get("scrape_interval")),
-                 ("monitoring:backup_max_age", monitoring.get("backup_max_age") or "1s")]
+    durations = [
+        ("monitoring:scrape_interval", monitoring.get("scrape_interval")),
+        ("monitoring:backup_max_age", monitoring.get("backup_max_age") or "1s"),
+    ]
     alerts = monitoring.get("alerts") if isinstance(monitoring.get("alerts"), dict) else {}
     durations += [(f"monitoring:alerts:{key}", alerts.get(key)) for key in ALERT_KEYS]
     for key, value in durations:
-        if not isinstance(value, str) or not _PROM_DURATION_RE.fullmatch(value) \
-                or _prom_seconds(value) == 0:
+        if (
+            not isinstance(value, str)
+            or not _PROM_DURATION_RE.fullmatch(value)
+            or _prom_seconds(value) == 0
+        ):
             found.error(key, f"{value!r} is not a Prometheus duration such as 15s, 1m or 1h30m")
     if _backup_watched(config) and "monitoring:backup_max_age" not in found.failed:
         seconds, key = _backup_max_age(config)
         if seconds is None:
-            found.error("monitoring:backup_max_age", "is required: layline:backup:on_calendar "
-                        f"is not one of {', '.join(BACKUP_PERIODS)}, so the backup alert "
-                        "cannot tell how old a backup may be")
+            found.error(
+                "monitoring:backup_max_age",
+                "is required: layline:backup:on_calendar "
+                f"is not one of {', '.join(BACKUP_PERIODS)}, so the backup alert "
+                "cannot tell how old a backup may be",
+            )
 
 
 def _scrape_host(node):
@@ -1522,22 +1867,24 @@ def _monitoring_model(config):
         return None
     database = _section(config, "database")
     metrics_port = _section(config, "metrics").get("port")
-    engines = [{"minion": node.get("minion"),
-                "target": f"{_url_host(_scrape_host(node))}:{metrics_port}"}
-               for node in _nodes(config) if isinstance(node, dict)]
+    engines = [
+        {"minion": node.get("minion"), "target": f"{_url_host(_scrape_host(node))}:{metrics_port}"}
+        for node in _nodes(config)
+        if isinstance(node, dict)
+    ]
     node_exporter = None
     if database.get("backend") == "mysql" and database.get("minion"):
         node_exporter = {
             "minion": database["minion"],
-            "target": f"{_url_host(_scrape_host(database))}:"
-                      f"{monitoring.get('node_exporter_port')}",
+            "target": f"{_url_host(_scrape_host(database))}:{monitoring.get('node_exporter_port')}",
         }
     backup = None
     if _backup_watched(config):
         seconds, _key = _backup_max_age(config)
-        backup = {"max_age_seconds": int(seconds),
-                  "textfile_dir": _section(config, "backup").get("textfile_dir")
-                  or BACKUP_TEXTFILE_DIR}
+        backup = {
+            "max_age_seconds": int(seconds),
+            "textfile_dir": _section(config, "backup").get("textfile_dir") or BACKUP_TEXTFILE_DIR,
+        }
     return {
         "minion": minion,
         "port": monitoring.get("port"),
@@ -1577,7 +1924,8 @@ def _validate(config, minion_id=None, installing=True):
     _check_unknown_keys(config, found)
     _check_types(config, found)
     _check_version_and_distribution(
-        config, found, installing and _installs_layline(config, minion_id))
+        config, found, installing and _installs_layline(config, minion_id)
+    )
     _check_paths_and_account(config, found)
     _check_python(config, found)
     nodes = _check_nodes(config, found)
@@ -1762,8 +2110,12 @@ def _split_brain_resolver_data(config):
 
 def _tls_paths(config):
     tls_dir = f"{str(config.get('config_dir', '')).rstrip('/')}/tls"
-    return {"dir": tls_dir, "ca_cert": f"{tls_dir}/ca.crt", "cert": f"{tls_dir}/node.crt",
-            "key": f"{tls_dir}/node.key"}
+    return {
+        "dir": tls_dir,
+        "ca_cert": f"{tls_dir}/ca.crt",
+        "cert": f"{tls_dir}/node.crt",
+        "key": f"{tls_dir}/node.key",
+    }
 
 
 def _tls_enabled(config):
@@ -1776,8 +2128,11 @@ def _tls_names(config, minion_id, roles_):
     if "engine" in roles_:
         entries.append(_this_engine_node(config, minion_id) or {})
     if "config-server" in roles_:
-        entries.append(_section(config, "config_server") if not _is_single_host(config)
-                       else {"hostname": LOOPBACK})
+        entries.append(
+            _section(config, "config_server")
+            if not _is_single_host(config)
+            else {"hostname": LOOPBACK}
+        )
     if "database" in roles_:
         entries.append(_section(config, "database"))
     names = []
@@ -1826,7 +2181,8 @@ def _tls_plan(config, minion_id):
         "ca_minion": ca_minion,
         "is_ca": ca_minion == minion_id,
         # the CA minion signs other minions' certificates (peer + signing policy needed)
-        "signs_for_others": ca_minion == minion_id and not _is_single_host(config)
+        "signs_for_others": ca_minion == minion_id
+        and not _is_single_host(config)
         and bool(_layline_minions(config) - {minion_id}),
         "ca_dir": f"{config_dir}/ca",
         "ca_key": f"{config_dir}/ca/ca.key",
@@ -1919,8 +2275,10 @@ def _engine_data(config, minion_id):
     metrics = _section(config, "metrics")
     if metrics.get("enabled") is True and not _metrics_on_rest_port(config):
         # the block of layline's Multi-Node Cluster Setup guide (production notes)
-        data["layline"]["reactive-engine"]["metrics"] = {"enabled": True,
-                                                         "port": metrics.get("port")}
+        data["layline"]["reactive-engine"]["metrics"] = {
+            "enabled": True,
+            "port": metrics.get("port"),
+        }
     return _deep_merge(data, _persistence_data(config, "reactive-engine"))
 
 
@@ -2079,17 +2437,21 @@ def _systemd_quote(value, kind="word"):
     Control characters (a newline would start a new directive) are always refused.
     """
     if kind not in SYSTEMD_KINDS:
-        raise CommandExecutionError(f"systemd quoting kind {kind!r} is not one of "
-                                    f"{', '.join(SYSTEMD_KINDS)}")
+        raise CommandExecutionError(
+            f"systemd quoting kind {kind!r} is not one of {', '.join(SYSTEMD_KINDS)}"
+        )
     text = str(value)
     if _CONTROL_CHAR_RE.search(text) or "\x7f" in text:
-        raise CommandExecutionError(f"{text!r} contains a control character and cannot be "
-                                    "written to a systemd unit")
+        raise CommandExecutionError(
+            f"{text!r} contains a control character and cannot be written to a systemd unit"
+        )
     escaped = text.replace("%", "%%")
     if kind == "plain":
         if re.search(r"[\s\"'\\]", text):
-            raise CommandExecutionError(f"{text!r} contains whitespace, a quote or a backslash "
-                                        "and cannot be written to this systemd setting")
+            raise CommandExecutionError(
+                f"{text!r} contains whitespace, a quote or a backslash "
+                "and cannot be written to this systemd setting"
+            )
         return escaped
     escaped = escaped.replace("\\", "\\\\").replace('"', '\\"')
     if kind == "word":
@@ -2108,8 +2470,13 @@ def _http_get(url, timeout, decode_json=True):
     opts.update(http_connect_timeout=timeout, http_request_timeout=timeout)
     try:
         result = salt.utils.http.query(
-            url, method="GET", decode=decode_json, decode_type="json", status=True,
-            opts=opts, backend="tornado",
+            url,
+            method="GET",
+            decode=decode_json,
+            decode_type="json",
+            status=True,
+            opts=opts,
+            backend="tornado",
         )
     except ValueError:
         return 200, None, f"{url} did not answer with JSON"
@@ -2458,8 +2825,10 @@ def transport_change(config=None):
     new = _artery_tls_data(config)["transport"]
     if not found or found.group(1) == new:
         return ""
-    return (f"{FULL_RESTART}: Artery transport {found.group(1)} -> {new} (members with "
-            "different transports cannot talk)")
+    return (
+        f"{FULL_RESTART}: Artery transport {found.group(1)} -> {new} (members with "
+        "different transports cannot talk)"
+    )
 
 
 def members(host=None, port=None, config=None, timeout=5):
@@ -2531,8 +2900,9 @@ def _address_host(address):
     return match.group(1).strip("[]") if match else None
 
 
-def _status_row(node, hostname, rest_port, timeout, unreachable, in_pillar, member_state=None,
-                host=None):
+def _status_row(
+    node, hostname, rest_port, timeout, unreachable, in_pillar, member_state=None, host=None
+):
     url = f"http://{_url_host(host or hostname)}:{rest_port}/engine/status"
     code, body, _error = _http_get(url, timeout)
     answered = code == 200 and isinstance(body, dict)
@@ -2582,8 +2952,17 @@ def status(config=None, timeout=5):
     for node in _engine_nodes(config, minion_id):
         address = _normalise_address(_seed_address(node["hostname"], ports.get("cluster")))
         known.add(address)
-        rows.append(_status_row(node.get("minion"), node["hostname"], ports.get("rest"),
-                                timeout, address in flagged, True, host=_node_host(node)))
+        rows.append(
+            _status_row(
+                node.get("minion"),
+                node["hostname"],
+                ports.get("rest"),
+                timeout,
+                address in flagged,
+                True,
+                host=_node_host(node),
+            )
+        )
     for member in (cluster_view or {}).get("members", []):
         if not isinstance(member, dict):
             continue
@@ -2592,8 +2971,17 @@ def status(config=None, timeout=5):
         if address in known or host is None:
             continue
         known.add(address)
-        rows.append(_status_row(None, host, ports.get("rest"), timeout, address in flagged,
-                                False, member.get("status")))
+        rows.append(
+            _status_row(
+                None,
+                host,
+                ports.get("rest"),
+                timeout,
+                address in flagged,
+                False,
+                member.get("status"),
+            )
+        )
     _set_retcode(any(row["state"] != "Up" or row["unreachable"] for row in rows))
     return rows
 
@@ -2614,8 +3002,14 @@ def cluster_health(config=None, timeout=5):
     config = _config(config)
     expected = _seed_nodes(config, _minion_id())
     seen_from, view = _fetch_members(config, _minion_id(), timeout)
-    result = {"healthy": False, "expected": expected, "up": [], "missing": list(expected),
-              "unreachable": [], "comment": ""}
+    result = {
+        "healthy": False,
+        "expected": expected,
+        "up": [],
+        "missing": list(expected),
+        "unreachable": [],
+        "comment": "",
+    }
     if view is None:
         port = _section(config, "ports").get("management")
         result["comment"] = (
@@ -2625,7 +3019,8 @@ def cluster_health(config=None, timeout=5):
         _set_retcode(True)
         return result
     result["up"] = [
-        entry.get("node") for entry in view.get("members", [])
+        entry.get("node")
+        for entry in view.get("members", [])
         if isinstance(entry, dict) and entry.get("status") == "Up"
     ]
     result["unreachable"] = [
@@ -2663,10 +3058,15 @@ def _diagnose_resolution(config, minion_id):
             addresses = sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
             rows.append(_check_row("hostname resolves", host, "ok", ", ".join(addresses)))
         except (OSError, UnicodeError) as exc:
-            rows.append(_check_row(
-                "hostname resolves", host, "failed", str(exc),
-                f"add '<address> {host}' to /etc/hosts on every machine or fix DNS",
-            ))
+            rows.append(
+                _check_row(
+                    "hostname resolves",
+                    host,
+                    "failed",
+                    str(exc),
+                    f"add '<address> {host}' to /etc/hosts on every machine or fix DNS",
+                )
+            )
     return rows
 
 
@@ -2677,8 +3077,15 @@ def _diagnose_addresses(config, minion_id):
             found = _resolve_entry(config, key, entry, minion_id)
             rows.append(_check_row("canonical address", f"layline:{key}", "ok", found))
         except CommandExecutionError as exc:
-            rows.append(_check_row("canonical address", f"layline:{key}", "failed", str(exc),
-                                   f"set layline:{key}:address or fix DNS / /etc/hosts"))
+            rows.append(
+                _check_row(
+                    "canonical address",
+                    f"layline:{key}",
+                    "failed",
+                    str(exc),
+                    f"set layline:{key}:address or fix DNS / /etc/hosts",
+                )
+            )
     return rows
 
 
@@ -2688,8 +3095,15 @@ def _diagnose_seed_nodes(config, minion_id):
     try:
         rendered = _build_data("reactive-engine", config, minion_id)
     except CommandExecutionError as exc:
-        return [_check_row("seed nodes match canonical hostnames", "rendered config", "failed",
-                           str(exc), "fix the configuration named in the detail")]
+        return [
+            _check_row(
+                "seed nodes match canonical hostnames",
+                "rendered config",
+                "failed",
+                str(exc),
+                "fix the configuration named in the detail",
+            )
+        ]
     sources = [("rendered config", rendered)]
     deployed = os.path.join(
         str(config.get("config_dir", "")), "reactive-engine", "application.conf"
@@ -2699,24 +3113,40 @@ def _diagnose_seed_nodes(config, minion_id):
         try:
             sources.append((deployed, _plain(factory.parse_file(deployed, resolve=False))))
         except Exception as exc:  # any parse problem is the finding itself
-            rows.append(_check_row("seed nodes match canonical hostnames", deployed, "failed",
-                                   f"cannot parse: {type(exc).__name__}",
-                                   "re-apply the layline state to rewrite the file"))
+            rows.append(
+                _check_row(
+                    "seed nodes match canonical hostnames",
+                    deployed,
+                    "failed",
+                    f"cannot parse: {type(exc).__name__}",
+                    "re-apply the layline state to rewrite the file",
+                )
+            )
     for where, data in sources:
         seeds = _dig_hocon(data, "pekko.cluster.seed-nodes")
         canonical = _dig_hocon(data, "pekko.remote.artery.canonical.hostname")
         cluster_port = _section(config, "ports").get("cluster")
         own = _seed_address(canonical, cluster_port) if canonical else None
         if seeds == expected and own in expected:
-            rows.append(_check_row("seed nodes match canonical hostnames", where, "ok",
-                                   f"{len(expected)} seed node(s) in pillar order"))
+            rows.append(
+                _check_row(
+                    "seed nodes match canonical hostnames",
+                    where,
+                    "ok",
+                    f"{len(expected)} seed node(s) in pillar order",
+                )
+            )
         else:
-            rows.append(_check_row(
-                "seed nodes match canonical hostnames", where, "failed",
-                f"seed-nodes {seeds} / canonical {own!r} differ from {expected}",
-                "remove seed-nodes/canonical overrides from layline:extra_config and "
-                "re-apply the layline state",
-            ))
+            rows.append(
+                _check_row(
+                    "seed nodes match canonical hostnames",
+                    where,
+                    "failed",
+                    f"seed-nodes {seeds} / canonical {own!r} differ from {expected}",
+                    "remove seed-nodes/canonical overrides from layline:extra_config and "
+                    "re-apply the layline state",
+                )
+            )
     return rows
 
 
@@ -2740,35 +3170,59 @@ def _diagnose_ports(check, targets, timeout, fix):
 
 def _diagnose_database(config, timeout):
     database = _section(config, "database")
-    target = f"{database.get('user')}@{database.get('hostname')}:{database.get('port')}/" \
-             f"{database.get('name')}"
+    target = (
+        f"{database.get('user')}@{database.get('hostname')}:{database.get('port')}/"
+        f"{database.get('name')}"
+    )
     rows = _diagnose_ports(
-        "database port reachable", [("mysql", database.get("hostname"), database.get("port"))],
+        "database port reachable",
+        [("mysql", database.get("hostname"), database.get("port"))],
         timeout,
         "check that MySQL runs, listens on the database's canonical address "
         "(layline:database:bind_address) and its firewall accepts this machine",
     )
     if "layline_db.check_connection" not in __salt__:
-        rows.append(_check_row("database login", target, "skipped",
-                               "execution module layline_db is not available"))
+        rows.append(
+            _check_row(
+                "database login", target, "skipped", "execution module layline_db is not available"
+            )
+        )
         return rows
     ok, message = __salt__["layline_db.check_connection"](config)
-    rows.append(_check_row(
-        "database login", target, "ok" if ok else "failed", _redact(message, config),
-        "" if ok else "check layline:database:user/password and that the user's host "
-        "pattern (layline:database:allowed_hosts) covers this machine",
-    ))
+    rows.append(
+        _check_row(
+            "database login",
+            target,
+            "ok" if ok else "failed",
+            _redact(message, config),
+            ""
+            if ok
+            else "check layline:database:user/password and that the user's host "
+            "pattern (layline:database:allowed_hosts) covers this machine",
+        )
+    )
     if not ok or "layline_db.missing_tables" not in __salt__:
-        rows.append(_check_row("database tables present", target, "skipped",
-                               "needs a working database login and layline_db.missing_tables"))
+        rows.append(
+            _check_row(
+                "database tables present",
+                target,
+                "skipped",
+                "needs a working database login and layline_db.missing_tables",
+            )
+        )
         return rows
     missing = __salt__["layline_db.missing_tables"](config)
-    rows.append(_check_row(
-        "database tables present", target, "failed" if missing else "ok",
-        f"missing: {', '.join(missing)}" if missing else "all tables present",
-        "apply the layline database schema state (scripts/sql/mysql/persistence-schema.sql)"
-        if missing else "",
-    ))
+    rows.append(
+        _check_row(
+            "database tables present",
+            target,
+            "failed" if missing else "ok",
+            f"missing: {', '.join(missing)}" if missing else "all tables present",
+            "apply the layline database schema state (scripts/sql/mysql/persistence-schema.sql)"
+            if missing
+            else "",
+        )
+    )
     return rows
 
 
@@ -2792,8 +3246,11 @@ def _engine_unit_state():
 
 def _live_nodes(view):
     """Addresses of the members of a ``/cluster/members`` view that still count."""
-    return sorted(_normalise_address(m.get("node")) for m in view.get("members", [])
-                  if isinstance(m, dict) and m.get("status") not in ("Down", "Removed"))
+    return sorted(
+        _normalise_address(m.get("node"))
+        for m in view.get("members", [])
+        if isinstance(m, dict) and m.get("status") not in ("Down", "Removed")
+    )
 
 
 def _unit_finding(unit, target, gated, marker):
@@ -2804,38 +3261,53 @@ def _unit_finding(unit, target, gated, marker):
     restarts = unit.get("NRestarts", "?")
     if unit.get("Result") == "start-limit-hit":
         return _check_row(
-            _MEMBERSHIP, target, "failed",
+            _MEMBERSHIP,
+            target,
+            "failed",
             f"{ENGINE_UNIT} hit its start limit: systemd gave up restarting it "
             f"({restarts} restarts)",
             f"systemctl reset-failed {ENGINE_UNIT}; systemctl start {ENGINE_UNIT}; re-apply "
-            "the layline state (the formula's unit has no start limit)")
+            "the layline state (the formula's unit has no start limit)",
+        )
     if gated and active == "activating":  # in its ExecStartPre or waiting to try again
         return _check_row(
-            _MEMBERSHIP, target, "failed",
+            _MEMBERSHIP,
+            target,
+            "failed",
             "first seed node held back by the seed gate: it ended in failure (downed in a "
             "partition?) and no other seed node answers on its cluster port, so it does not "
             f"form a cluster of its own ({restarts} restarts so far)",
             "restore the network between the engines (layline:ports:cluster); it starts and "
-            f"rejoins by itself. Only to start a new cluster from this node alone: rm {marker}")
+            f"rejoins by itself. Only to start a new cluster from this node alone: rm {marker}",
+        )
     if active == "activating" and sub != "auto-restart":
         return None  # starting
     if active == "activating":
         return _check_row(
-            _MEMBERSHIP, target, "failed",
+            _MEMBERSHIP,
+            target,
+            "failed",
             f"{ENGINE_UNIT} ended and systemd restarts it ({restarts} restarts so far)",
             f"journalctl -u {ENGINE_UNIT}: see why it ends (exit 255 = downed by the "
-            "split-brain resolver); it rejoins by itself once it stays up")
+            "split-brain resolver); it rejoins by itself once it stays up",
+        )
     if unit.get("ExecMainStatus") == "255":
         return _check_row(
-            _MEMBERSHIP, target, "failed",
-            f"downed by the split-brain resolver (exit 255) and {ENGINE_UNIT} did not "
-            "restart it",
+            _MEMBERSHIP,
+            target,
+            "failed",
+            f"downed by the split-brain resolver (exit 255) and {ENGINE_UNIT} did not restart it",
             f"systemctl start {ENGINE_UNIT}; re-apply the layline state so that the unit "
-            "restarts a downed engine (Restart=on-failure)")
+            "restarts a downed engine (Restart=on-failure)",
+        )
     return _check_row(
-        _MEMBERSHIP, target, "failed", f"{ENGINE_UNIT} is {active} ({sub})",
+        _MEMBERSHIP,
+        target,
+        "failed",
+        f"{ENGINE_UNIT} is {active} ({sub})",
         f"systemctl start {ENGINE_UNIT} (a node that should leave the cluster for good is "
-        "removed from layline:cluster:nodes and decommissioned)")
+        "removed from layline:cluster:nodes and decommissioned)",
+    )
 
 
 def _membership_finding(target, own_address, unit, own_view, others, gated=False, marker=""):
@@ -2853,59 +3325,91 @@ def _membership_finding(target, own_address, unit, own_view, others, gated=False
     silent = sorted(minion for minion, view in others.items() if view is None)
     if own_view is None:
         return _check_row(
-            _MEMBERSHIP, target, "failed",
+            _MEMBERSHIP,
+            target,
+            "failed",
             f"{ENGINE_UNIT} runs but its management endpoint does not answer: still starting, "
             "or its actor system ended after it was downed while the JVM lives on (a process "
             "that is no member; pekko.coordinated-shutdown.exit-jvm off)",
             f"see the engine log; systemctl restart {ENGINE_UNIT}; re-apply the layline state "
-            "(it renders exit-jvm = on so that a downed engine exits and is restarted)")
-    mine = {_normalise_address(m.get("node")): m.get("status")
-            for m in own_view.get("members", []) if isinstance(m, dict)}
+            "(it renders exit-jvm = on so that a downed engine exits and is restarted)",
+        )
+    mine = {
+        _normalise_address(m.get("node")): m.get("status")
+        for m in own_view.get("members", [])
+        if isinstance(m, dict)
+    }
     status = mine.get(own)
     if status is None:
         detail = "not joined yet: it keeps asking the seed nodes"
         if silent:
             detail += f"; not answering: {', '.join(silent)}"
         return _check_row(
-            _MEMBERSHIP, target, "failed", detail,
+            _MEMBERSHIP,
+            target,
+            "failed",
+            detail,
             "check the network and the cluster port (layline:ports:cluster) between the "
             "engines and the engine log (an incompatible configuration is refused); it joins "
-            "by itself once a seed node answers")
+            "by itself once a seed node answers",
+        )
     if status in ("Down", "Removed", "Exiting", "Leaving"):
         return _check_row(
-            _MEMBERSHIP, target, "failed", f"this member is {status}",
+            _MEMBERSHIP,
+            target,
+            "failed",
+            f"this member is {status}",
             f"a downed engine exits and its unit restarts it; if it stays {status}: "
-            f"systemctl restart {ENGINE_UNIT}")
+            f"systemctl restart {ENGINE_UNIT}",
+        )
     for minion, view in sorted(others.items()):
         if view is None or own in _live_nodes(view):
             continue
-        theirs, ours = _live_nodes(view), sorted(a for a, st in mine.items()
-                                                 if st not in ("Down", "Removed"))
+        theirs, ours = (
+            _live_nodes(view),
+            sorted(a for a, st in mine.items() if st not in ("Down", "Removed")),
+        )
         if set(theirs) & set(ours):
             continue  # a view in flux (the other node is still joining or leaving)
         smaller = "this node's" if len(ours) <= len(theirs) else f"{minion}'s"
         return _check_row(
-            _MEMBERSHIP, target, "failed",
+            _MEMBERSHIP,
+            target,
+            "failed",
             f"two clusters: this node is in {ours} (leader {own_view.get('leader')}), "
             f"{minion} is in {theirs} (leader {view.get('leader')}); an island that never "
             "merges back (a first seed node that joined itself while cut off)",
             f"restart the engines of the smaller cluster ({smaller}): systemctl restart "
-            f"{ENGINE_UNIT} there; they join the other cluster through the seed nodes")
-    unreachable = sorted(_normalise_address(u.get("node"))
-                         for u in own_view.get("unreachable", []) if isinstance(u, dict))
+            f"{ENGINE_UNIT} there; they join the other cluster through the seed nodes",
+        )
+    unreachable = sorted(
+        _normalise_address(u.get("node"))
+        for u in own_view.get("unreachable", [])
+        if isinstance(u, dict)
+    )
     if unreachable:
         return _check_row(
-            _MEMBERSHIP, target, "failed",
+            _MEMBERSHIP,
+            target,
+            "failed",
             f"{status}, but unreachable: {', '.join(unreachable)}",
             "check the network to them; the split-brain resolver downs one side after "
-            "stable_after, and a downed engine is restarted and rejoins by itself")
+            "stable_after, and a downed engine is restarted and rejoins by itself",
+        )
     if status != "Up":
         return _check_row(
-            _MEMBERSHIP, target, "failed", f"this member is {status}",
-            "the leader moves it Up once min_nr_of_members are present and none is "
-            "unreachable")
-    return _check_row(_MEMBERSHIP, target, "ok",
-                      f"Up in a cluster of {len(mine)} (leader {own_view.get('leader')})")
+            _MEMBERSHIP,
+            target,
+            "failed",
+            f"this member is {status}",
+            "the leader moves it Up once min_nr_of_members are present and none is unreachable",
+        )
+    return _check_row(
+        _MEMBERSHIP,
+        target,
+        "ok",
+        f"Up in a cluster of {len(mine)} (leader {own_view.get('leader')})",
+    )
 
 
 def _diagnose_membership(config, minion_id, timeout):
@@ -2919,14 +3423,25 @@ def _diagnose_membership(config, minion_id, timeout):
         code, body, _error = _http_get(url, timeout)
         return body if code == 200 and isinstance(body, dict) else None
 
-    others = {n.get("minion"): view_of(n.get("hostname"))
-              for n in _engine_nodes(config, minion_id) if n.get("minion") != minion_id}
+    others = {
+        n.get("minion"): view_of(n.get("hostname"))
+        for n in _engine_nodes(config, minion_id)
+        if n.get("minion") != minion_id
+    }
     gate = _seed_gate(config, minion_id)
     marker = _seed_gate_marker(config)
     gated = bool(gate) and os.path.exists(marker)
-    return [_membership_finding(f"{minion_id} ({own_address})", own_address,
-                                _engine_unit_state(), view_of(node.get("hostname")), others,
-                                gated, marker)]
+    return [
+        _membership_finding(
+            f"{minion_id} ({own_address})",
+            own_address,
+            _engine_unit_state(),
+            view_of(node.get("hostname")),
+            others,
+            gated,
+            marker,
+        )
+    ]
 
 
 def diagnose(config=None, timeout=2):
@@ -2964,16 +3479,20 @@ def diagnose(config=None, timeout=2):
         checks += _diagnose_ports(
             "cluster port reachable",
             [(n.get("minion"), n.get("hostname"), ports.get("cluster")) for n in others],
-            timeout, "start layline-reactive-engine there and allow the cluster port "
+            timeout,
+            "start layline-reactive-engine there and allow the cluster port "
             "(layline:ports:cluster) between all engine nodes in the firewall",
         )
         checks += _diagnose_membership(config, minion_id, timeout)
     if "config-server" in my_roles:
         checks += _diagnose_ports(
             "engine REST port reachable",
-            [(n.get("minion"), n.get("hostname"), ports.get("rest"))
-             for n in _engine_nodes(config, minion_id)],
-            timeout, "start layline-reactive-engine there and allow the REST port "
+            [
+                (n.get("minion"), n.get("hostname"), ports.get("rest"))
+                for n in _engine_nodes(config, minion_id)
+            ],
+            timeout,
+            "start layline-reactive-engine there and allow the REST port "
             "(layline:ports:rest) from the config server",
         )
     uses_mysql = _section(config, "database").get("backend") == "mysql"
@@ -3104,8 +3623,9 @@ _UNIT_RE = re.compile(r"^layline-[a-z-]+$")
 
 def _marker_path(unit):
     if not isinstance(unit, str) or not _UNIT_RE.match(unit):
-        raise CommandExecutionError(f"{unit!r} is not a layline unit name "
-                                    "(e.g. layline-reactive-engine)")
+        raise CommandExecutionError(
+            f"{unit!r} is not a layline unit name (e.g. layline-reactive-engine)"
+        )
     return os.path.join(PENDING_DIR, f"{unit}.json")
 
 
@@ -3168,8 +3688,7 @@ def _retired_units(config, minion_id, installed_units):
     if _is_single_host(config):
         return []
     roles = _roles_for(config, minion_id)
-    return [unit for role, unit in UNITS.items()
-            if unit in installed_units and role not in roles]
+    return [unit for role, unit in UNITS.items() if unit in installed_units and role not in roles]
 
 
 def retired_units(config=None, unit_dir="/etc/systemd/system"):
@@ -3186,8 +3705,9 @@ def retired_units(config=None, unit_dir="/etc/systemd/system"):
 
         salt '*' layline.retired_units
     """
-    installed = [unit for unit in UNITS.values()
-                 if os.path.isfile(os.path.join(unit_dir, f"{unit}.service"))]
+    installed = [
+        unit for unit in UNITS.values() if os.path.isfile(os.path.join(unit_dir, f"{unit}.service"))
+    ]
     return _retired_units(_config(config), _minion_id(), installed)
 
 

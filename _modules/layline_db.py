@@ -425,22 +425,34 @@ def account_list(config, resolve):
         # a local database from 127.0.0.1, a remote one from an allowed_hosts entry
         owner_hosts = explicit or ["127.0.0.1"]
     else:
-        owner_hosts = [host_of("config_server", server)] if server.get("hostname") or \
-            server.get("address") else []
+        owner_hosts = (
+            [host_of("config_server", server)]
+            if server.get("hostname") or server.get("address")
+            else []
+        )
     if explicit:
         engine_hosts = explicit
     elif single:
         engine_hosts = []
     else:
-        engine_hosts = [host_of(f"cluster:nodes[{index}]", node)
-                        for index, node in enumerate((config.get("cluster") or {}).get("nodes"))
-                        if isinstance(node, dict)]
+        engine_hosts = [
+            host_of(f"cluster:nodes[{index}]", node)
+            for index, node in enumerate((config.get("cluster") or {}).get("nodes"))
+            if isinstance(node, dict)
+        ]
     for host in owner_hosts:
-        accounts.setdefault(host, {"host": host, "privileges": list(OWNER_PRIVILEGES),
-                                   "role": "schema owner (config server)"})
+        accounts.setdefault(
+            host,
+            {
+                "host": host,
+                "privileges": list(OWNER_PRIVILEGES),
+                "role": "schema owner (config server)",
+            },
+        )
     for host in engine_hosts:
-        accounts.setdefault(host, {"host": host, "privileges": list(ENGINE_PRIVILEGES),
-                                   "role": "engine"})
+        accounts.setdefault(
+            host, {"host": host, "privileges": list(ENGINE_PRIVILEGES), "role": "engine"}
+        )
     return list(accounts.values())
 
 
@@ -487,8 +499,10 @@ def stale_account_hosts(rows, user, allowed):
     """Hosts of ``user``'s accounts in ``rows`` (``{User, Host}``) that ``allowed`` lacks."""
     allowed = {str(host).lower() for host in allowed}
     hosts = {
-        _text(row.get("Host")) for row in rows
-        if isinstance(row, dict) and _text(row.get("User")) == user
+        _text(row.get("Host"))
+        for row in rows
+        if isinstance(row, dict)
+        and _text(row.get("User")) == user
         and str(_text(row.get("Host"))).lower() not in allowed
     }
     return sorted(host for host in hosts if host is not None)
@@ -559,8 +573,9 @@ def excess_privileges(grants, database, wanted):
         if "WITH GRANT OPTION" in str(line).upper():
             extra.append("GRANT OPTION")
         if extra:
-            excess.setdefault(target, []).extend(p for p in extra
-                                                  if p not in excess.get(target, []))
+            excess.setdefault(target, []).extend(
+                p for p in extra if p not in excess.get(target, [])
+            )
     return excess
 
 
@@ -861,20 +876,30 @@ def _root_connect(connection_args):
     """A pymysql connection from saltext.mysql-style ``connection_*`` arguments (the states
     log in as root through the server's unix socket)."""
     if not HAS_PYMYSQL:
-        raise CommandExecutionError("layline_db needs pymysql in Salt's own Python: apply the "
-                                    "layline.python state first")
-    names = {"connection_unix_socket": "unix_socket", "connection_host": "host",
-             "connection_user": "user", "connection_pass": "password",
-             "connection_port": "port", "connection_charset": "charset"}
-    args = {names[key]: value for key, value in connection_args.items()
-            if key in names and value not in (None, "")}
+        raise CommandExecutionError(
+            "layline_db needs pymysql in Salt's own Python: apply the layline.python state first"
+        )
+    names = {
+        "connection_unix_socket": "unix_socket",
+        "connection_host": "host",
+        "connection_user": "user",
+        "connection_pass": "password",
+        "connection_port": "port",
+        "connection_charset": "charset",
+    }
+    args = {
+        names[key]: value
+        for key, value in connection_args.items()
+        if key in names and value not in (None, "")
+    }
     args.setdefault("password", "")
     args["connect_timeout"] = CONNECT_TIMEOUT
     try:
         return pymysql.connect(**args)
     except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
-        raise CommandExecutionError(f"Cannot log in to the local MySQL server as "
-                                    f"{args.get('user')!r}: {exc}") from None
+        raise CommandExecutionError(
+            f"Cannot log in to the local MySQL server as {args.get('user')!r}: {exc}"
+        ) from None
 
 
 def account_requires_tls(user, host, **connection_args):
@@ -892,8 +917,9 @@ def account_requires_tls(user, host, **connection_args):
     conn = _root_connect(connection_args)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT ssl_type FROM mysql.user WHERE User = %s AND Host = %s",
-                        (user, host))
+            cur.execute(
+                "SELECT ssl_type FROM mysql.user WHERE User = %s AND Host = %s", (user, host)
+            )
             row = cur.fetchone()
     finally:
         conn.close()
@@ -921,7 +947,8 @@ def set_account_tls(user, host, required, **connection_args):
         conn.commit()
     except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded
         raise CommandExecutionError(
-            f"ALTER USER '{user}'@'{host}' REQUIRE {clause} failed: {exc}") from None
+            f"ALTER USER '{user}'@'{host}' REQUIRE {clause} failed: {exc}"
+        ) from None
     finally:
         conn.close()
     return True
@@ -972,7 +999,8 @@ def _pem_certificates(ca):
     result = []
     for cert in certs:
         before = getattr(cert, "not_valid_before_utc", None) or cert.not_valid_before.replace(
-            tzinfo=datetime.timezone.utc)
+            tzinfo=datetime.timezone.utc
+        )
         result.append((cert.public_bytes(Encoding.DER), int(before.timestamp() * 1000)))
     return result
 
@@ -996,8 +1024,10 @@ def truststore_data(ca):
         salt ll-node-1 layline_db.truststore_data /etc/layline/tls/ca.crt
     """
     certs = _pem_certificates(ca)
-    entries = [("layline-ca" if index == 0 else f"layline-ca-{index + 1}", der, stamp)
-               for index, (der, stamp) in enumerate(certs)]
+    entries = [
+        ("layline-ca" if index == 0 else f"layline-ca-{index + 1}", der, stamp)
+        for index, (der, stamp) in enumerate(certs)
+    ]
     return base64.b64encode(jks_encode(entries, _truststore_password())).decode("ascii")
 
 
@@ -1086,14 +1116,16 @@ def list_backups(directory, now=None):
         if not BACKUP_NAME_RE.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False):
             continue
         info = entry.stat(follow_symlinks=False)
-        found.append({
-            "file": entry.name,
-            "path": os.path.join(directory, entry.name),
-            "size": info.st_size,
-            "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(info.st_mtime)),
-            "age_seconds": int(now - info.st_mtime),
-            "age": _age_text(now - info.st_mtime),
-        })
+        found.append(
+            {
+                "file": entry.name,
+                "path": os.path.join(directory, entry.name),
+                "size": info.st_size,
+                "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(info.st_mtime)),
+                "age_seconds": int(now - info.st_mtime),
+                "age": _age_text(now - info.st_mtime),
+            }
+        )
     return sorted(found, key=lambda item: item["file"], reverse=True)
 
 
@@ -1132,8 +1164,7 @@ def resolve_backup(name, directory):
     path = name if name.startswith("/") else os.path.join(directory, name)
     if os.path.dirname(os.path.normpath(path)) != os.path.normpath(directory):
         raise CommandExecutionError(
-            f"refusing {name}: a backup must be a file directly in layline:backup:dir"
-            f" ({directory})"
+            f"refusing {name}: a backup must be a file directly in layline:backup:dir ({directory})"
         )
     base = os.path.basename(path)
     if not BACKUP_NAME_RE.fullmatch(base):
@@ -1212,8 +1243,9 @@ def _client(args, stdin=None, timeout=120):
         )
     argv = [_client_binary(), f"--defaults-extra-file={BACKUP_OPTION_FILE}", "--batch", *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=out, stderr=err
+        )
         try:
             if stdin:
                 # BrokenPipeError: the client stopped reading; its exit code and stderr say why
@@ -1232,8 +1264,7 @@ def _client(args, stdin=None, timeout=120):
                 proc.wait()
         out.seek(0)
         err.seek(0)
-        return (code, out.read().decode("utf-8", "replace"),
-                err.read().decode("utf-8", "replace"))
+        return (code, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
 
 
 def _client_error(stderr):
@@ -1254,8 +1285,9 @@ def journal_rows(config=None):
         salt ll-mysql layline_db.journal_rows
     """
     name = _db(config)["name"]
-    code, out, err = _client(["--skip-column-names", "-e", "SELECT COUNT(*) FROM event_journal",
-                              name])
+    code, out, err = _client(
+        ["--skip-column-names", "-e", "SELECT COUNT(*) FROM event_journal", name]
+    )
     if code == 0:
         return int(out.split()[0])
     if _client_error(err) in (ER_BAD_DB, ER_NO_SUCH_TABLE):
@@ -1285,11 +1317,20 @@ def restore(file, config=None):
     entry = check_backup(file, config)
     name = _db(config)["name"]
     if __opts__.get("test"):
-        return {"file": entry["path"], "size": entry["size"], "database": name,
-                "comment": f"would drop database {name} and load {entry['path']}"}
+        return {
+            "file": entry["path"],
+            "size": entry["size"],
+            "database": name,
+            "comment": f"would drop database {name} and load {entry['path']}",
+        }
     started = time.monotonic()
-    code, _out, err = _client(["-e", f"DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`"
-                               " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"])
+    code, _out, err = _client(
+        [
+            "-e",
+            f"DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`"
+            " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        ]
+    )
     if code != 0:
         raise CommandExecutionError(f"recreating database {name} failed: {err.strip()}")
     with gzip.open(entry["path"], "rb") as dump:
@@ -1300,6 +1341,10 @@ def restore(file, config=None):
             f" restore again): {err.strip()}"
         )
     log.info("layline_db: restored %s into %s", entry["path"], name)
-    return {"file": entry["path"], "size": entry["size"], "database": name,
-            "journal_rows": journal_rows(config),
-            "seconds": round(time.monotonic() - started, 1)}
+    return {
+        "file": entry["path"],
+        "size": entry["size"],
+        "database": name,
+        "journal_rows": journal_rows(config),
+        "seconds": round(time.monotonic() - started, 1),
+    }

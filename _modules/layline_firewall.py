@@ -51,8 +51,7 @@ def _private(name):
         public = __salt__["layline.roles"]
     except KeyError:
         raise CommandExecutionError(
-            "layline_firewall needs the layline execution module: run "
-            "`salt '*' saltutil.sync_all`"
+            "layline_firewall needs the layline execution module: run `salt '*' saltutil.sync_all`"
         ) from None
     func = public.__globals__[name]
     loader = getattr(public, "loader", None)
@@ -86,17 +85,41 @@ def build_rules(config, roles, addresses):
     if "database" in roles:
         wanted.append((database.get("port"), "MySQL", "database:port", config_server + engines))
     if "config-server" in roles:
-        wanted.append((ports.get("config_server"), "config server web UI and REST",
-                       "ports:config_server", list(firewall.get("browsers") or []) + engines))
+        wanted.append(
+            (
+                ports.get("config_server"),
+                "config server web UI and REST",
+                "ports:config_server",
+                list(firewall.get("browsers") or []) + engines,
+            )
+        )
     if "engine" in roles:
-        wanted.append((ports.get("rest"), "engine REST", "ports:rest",
-                       config_server + list(firewall.get("clients") or [])))
+        wanted.append(
+            (
+                ports.get("rest"),
+                "engine REST",
+                "ports:rest",
+                config_server + list(firewall.get("clients") or []),
+            )
+        )
         wanted.append((ports.get("cluster"), "Pekko Artery (cluster)", "ports:cluster", engines))
-        wanted.append((ports.get("management"), "Pekko management", "ports:management",
-                       engines + config_server))
+        wanted.append(
+            (
+                ports.get("management"),
+                "Pekko management",
+                "ports:management",
+                engines + config_server,
+            )
+        )
         if metrics.get("enabled") is True and metrics.get("port"):
-            wanted.append((metrics.get("port"), "metrics", "metrics:port",
-                           list(firewall.get("scrape") or []) + addresses.get("monitoring", [])))
+            wanted.append(
+                (
+                    metrics.get("port"),
+                    "metrics",
+                    "metrics:port",
+                    list(firewall.get("scrape") or []) + addresses.get("monitoring", []),
+                )
+            )
     merged = {}
     for port, what, key, sources in wanted:
         if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
@@ -152,8 +175,10 @@ def rich_rule_list(rules):
     for rule in rules:
         for source in rule["sources"]:
             family = "ipv4" if ipaddress.ip_network(source).version == 4 else "ipv6"
-            result.append(f'rule family="{family}" source address="{source}" '
-                          f'port port="{int(rule["port"])}" protocol="tcp" accept')
+            result.append(
+                f'rule family="{family}" source address="{source}" '
+                f'port port="{int(rule["port"])}" protocol="tcp" accept'
+            )
     return result
 
 

@@ -32,7 +32,8 @@ def _model(model):
         model = __salt__["layline.monitoring"]()
     if not model:
         raise CommandExecutionError(
-            "layline:monitoring:minion is not set: there is no monitoring role to configure")
+            "layline:monitoring:minion is not set: there is no monitoring role to configure"
+        )
     return model
 
 
@@ -44,26 +45,40 @@ def build_config(model, rules_file=RULES_FILE):
     """prometheus.yml as a dict (pure)."""
     interval = model["scrape_interval"]
     jobs = [
-        {"job_name": "prometheus",
-         "static_configs": [{"targets": [f"localhost:{model['port']}"]}]},
-        {"job_name": ENGINE_JOB, "metrics_path": model["metrics_path"],
-         "static_configs": [_static(e["target"], e["minion"]) for e in model["engines"]]},
+        {"job_name": "prometheus", "static_configs": [{"targets": [f"localhost:{model['port']}"]}]},
+        {
+            "job_name": ENGINE_JOB,
+            "metrics_path": model["metrics_path"],
+            "static_configs": [_static(e["target"], e["minion"]) for e in model["engines"]],
+        },
     ]
     exporter = model.get("node_exporter")
     if exporter:
-        jobs.append({"job_name": NODE_EXPORTER_JOB,
-                     "static_configs": [_static(exporter["target"], exporter["minion"])]})
+        jobs.append(
+            {
+                "job_name": NODE_EXPORTER_JOB,
+                "static_configs": [_static(exporter["target"], exporter["minion"])],
+            }
+        )
     return {
-        "global": {"scrape_interval": interval, "evaluation_interval": interval,
-                   "external_labels": {"layline_cluster": model["cluster"]}},
+        "global": {
+            "scrape_interval": interval,
+            "evaluation_interval": interval,
+            "external_labels": {"layline_cluster": model["cluster"]},
+        },
         "rule_files": [rules_file],
         "scrape_configs": jobs,
     }
 
 
 def _rule(name, expr, duration, severity, summary, description):
-    return {"alert": name, "expr": expr, "for": duration, "labels": {"severity": severity},
-            "annotations": {"summary": summary, "description": description}}
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": duration,
+        "labels": {"severity": severity},
+        "annotations": {"summary": summary, "description": description},
+    }
 
 
 def build_rules(model):
@@ -72,40 +87,55 @@ def build_rules(model):
     engine = f'job="{ENGINE_JOB}"'
     wanted = model["configured_members"]
     rules = [
-        _rule("LaylineMemberNotUp",
-              f'up{{{engine}}} == 0 or layline_member_status{{{engine},status="Up"}} == 0',
-              alerts["member_not_up"], "critical",
-              "layline engine {{ $labels.minion }} is not an Up cluster member",
-              "{{ $labels.instance }} does not answer its metrics scrape or reports a "
-              "member status other than Up."),
-        _rule("LaylineUnreachableMembers",
-              f"max by (instance, minion) (layline_cluster_unreachable_members{{{engine}}}) > 0",
-              alerts["unreachable_members"], "critical",
-              "layline engine {{ $labels.minion }} sees unreachable members",
-              "{{ $labels.instance }} sees {{ $value }} unreachable cluster member(s); the "
-              "split-brain resolver downs them after stable-after."),
-        _rule("LaylineMembersMissing",
-              f'(max(layline_cluster_members{{{engine},status="Up"}}) or vector(0)) < {wanted}',
-              alerts["members_missing"], "warning",
-              f"fewer than the {wanted} configured layline engines are Up",
-              f"The cluster has {{{{ $value }}}} Up member(s); layline:cluster:nodes lists "
-              f"{wanted}."),
+        _rule(
+            "LaylineMemberNotUp",
+            f'up{{{engine}}} == 0 or layline_member_status{{{engine},status="Up"}} == 0',
+            alerts["member_not_up"],
+            "critical",
+            "layline engine {{ $labels.minion }} is not an Up cluster member",
+            "{{ $labels.instance }} does not answer its metrics scrape or reports a "
+            "member status other than Up.",
+        ),
+        _rule(
+            "LaylineUnreachableMembers",
+            f"max by (instance, minion) (layline_cluster_unreachable_members{{{engine}}}) > 0",
+            alerts["unreachable_members"],
+            "critical",
+            "layline engine {{ $labels.minion }} sees unreachable members",
+            "{{ $labels.instance }} sees {{ $value }} unreachable cluster member(s); the "
+            "split-brain resolver downs them after stable-after.",
+        ),
+        _rule(
+            "LaylineMembersMissing",
+            f'(max(layline_cluster_members{{{engine},status="Up"}}) or vector(0)) < {wanted}',
+            alerts["members_missing"],
+            "warning",
+            f"fewer than the {wanted} configured layline engines are Up",
+            f"The cluster has {{{{ $value }}}} Up member(s); layline:cluster:nodes lists {wanted}.",
+        ),
     ]
     backup = model.get("backup")
     if backup and model.get("node_exporter"):
         exporter = f'job="{NODE_EXPORTER_JOB}"'
         max_age = backup["max_age_seconds"]
         rules += [
-            _rule("LaylineBackupStale",
-                  f"time() - max({BACKUP_METRIC}{{{exporter}}}) > {max_age}",
-                  alerts["backup_stale"], "warning",
-                  "the last layline database backup is older than its schedule allows",
-                  f"The last successful backup is more than {max_age} s old."),
-            _rule("LaylineBackupMissing",
-                  f"absent({BACKUP_METRIC}{{{exporter}}})", f"{max_age}s", "warning",
-                  "no layline database backup has been recorded",
-                  f"No {BACKUP_METRIC} in the node exporter's textfile directory "
-                  f"({backup['textfile_dir']}) for {max_age} s."),
+            _rule(
+                "LaylineBackupStale",
+                f"time() - max({BACKUP_METRIC}{{{exporter}}}) > {max_age}",
+                alerts["backup_stale"],
+                "warning",
+                "the last layline database backup is older than its schedule allows",
+                f"The last successful backup is more than {max_age} s old.",
+            ),
+            _rule(
+                "LaylineBackupMissing",
+                f"absent({BACKUP_METRIC}{{{exporter}}})",
+                f"{max_age}s",
+                "warning",
+                "no layline database backup has been recorded",
+                f"No {BACKUP_METRIC} in the node exporter's textfile directory "
+                f"({backup['textfile_dir']}) for {max_age} s.",
+            ),
         ]
     return {"groups": [{"name": "layline", "rules": rules}]}
 

@@ -89,8 +89,9 @@ def rollout_conflicts(target, versions):
             running.setdefault(version, []).append(node)
     if target in running or len(running) < 2:
         return []
-    listing = "; ".join(f"{version} on {', '.join(nodes)}" for version, nodes in
-                        sorted(running.items()))
+    listing = "; ".join(
+        f"{version} on {', '.join(nodes)}" for version, nodes in sorted(running.items())
+    )
     return [
         f"layline:version: {target} would be a third version in the cluster ({listing}): "
         "a previous rollout is half done. Finish it first (salt-run state.orch "

@@ -34,9 +34,11 @@ class CaNotReady(CommandExecutionError):
 
 
 def _setup_hint(ca_server, signing_policy):
-    return (f"the master's configuration must allow it (peer: {{'.*': "
-            f"['x509.sign_remote_certificate']}}) and {ca_server}'s pillar must define "
-            f"x509_signing_policies:{signing_policy} (see README, TLS)")
+    return (
+        f"the master's configuration must allow it (peer: {{'.*': "
+        f"['x509.sign_remote_certificate']}}) and {ca_server}'s pillar must define "
+        f"x509_signing_policies:{signing_policy} (see README, TLS)"
+    )
 
 
 def _pem(der_or_pem):
@@ -56,25 +58,28 @@ def _explain(ca_server, signing_policy, reply):
     if not isinstance(reply, dict) or "data" not in reply:
         raise CommandExecutionError(
             f"CA minion {ca_server} cannot sign certificates: it answered {reply!r} "
-            "(Salt's x509_v2 module and the cryptography library must be available there)")
+            "(Salt's x509_v2 module and the cryptography library must be available there)"
+        )
     errors = [str(error) for error in reply.get("errors") or []]
     if any(_NO_POLICY in error for error in errors):
         raise CommandExecutionError(
             f"CA minion {ca_server} has no signing policy {signing_policy!r}: add "
-            f"x509_signing_policies:{signing_policy} to its pillar (see README, TLS)")
+            f"x509_signing_policies:{signing_policy} to its pillar (see README, TLS)"
+        )
     if any(_NOT_PERMITTED in error for error in errors):
         raise CommandExecutionError(
             f"this minion is not in x509_signing_policies:{signing_policy}:minions of CA "
-            f"minion {ca_server}: add it to that pillar value")
+            f"minion {ca_server}: add it to that pillar value"
+        )
     if errors:
         # the policy's signing_cert does not load: the CA minion has not made its CA yet
-        raise CaNotReady(f"CA minion {ca_server} has no CA certificate yet: "
-                         + "; ".join(errors))
+        raise CaNotReady(f"CA minion {ca_server} has no CA certificate yet: " + "; ".join(errors))
     data = reply.get("data") or {}
     if not data.get("signing_cert"):
         raise CommandExecutionError(
             f"x509_signing_policies:{signing_policy} of CA minion {ca_server} has no "
-            "signing_cert: set it to the CA certificate (see README, TLS)")
+            "signing_cert: set it to the CA certificate (see README, TLS)"
+        )
     return _pem(data["signing_cert"])
 
 
@@ -100,12 +105,13 @@ def ca_certificate(ca_server, signing_policy="layline", timeout=60):
         salt 'll-node-1' layline_tls.ca_certificate ll-config-server
     """
     result = __salt__["publish.publish"](
-        ca_server, "x509.sign_remote_certificate",
-        arg=[signing_policy, {}, True], timeout=timeout)
+        ca_server, "x509.sign_remote_certificate", arg=[signing_policy, {}, True], timeout=timeout
+    )
     if not result or ca_server not in result:
         raise CommandExecutionError(
             f"CA minion {ca_server} did not answer x509.sign_remote_certificate: it must be "
-            f"up, and {_setup_hint(ca_server, signing_policy)}")
+            f"up, and {_setup_hint(ca_server, signing_policy)}"
+        )
     return _explain(ca_server, signing_policy, result[ca_server])
 
 
@@ -132,10 +138,16 @@ def signing_policy_problem(signing_policy, signing_private_key, signing_cert):
         policy = merged
     key = f"x509_signing_policies:{signing_policy}"
     if not policy:
-        return (f"the pillar of this CA minion has no {key}: the other layline minions cannot "
-                "get their certificates signed (see README, TLS, for the policy to add)")
-    wrong = [f"{key}:{name} must be {want!r}, not {policy.get(name)!r}"
-             for name, want in (("signing_private_key", signing_private_key),
-                                ("signing_cert", signing_cert))
-             if policy.get(name) != want]
+        return (
+            f"the pillar of this CA minion has no {key}: the other layline minions cannot "
+            "get their certificates signed (see README, TLS, for the policy to add)"
+        )
+    wrong = [
+        f"{key}:{name} must be {want!r}, not {policy.get(name)!r}"
+        for name, want in (
+            ("signing_private_key", signing_private_key),
+            ("signing_cert", signing_cert),
+        )
+        if policy.get(name) != want
+    ]
     return "; ".join(wrong) or None

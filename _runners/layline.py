@@ -116,8 +116,11 @@ def _norm(address):
 
 
 def _up_addresses(view):
-    return {_norm(m.get("node")) for m in (view or {}).get("members", [])
-            if isinstance(m, dict) and m.get("status") == "Up"}
+    return {
+        _norm(m.get("node"))
+        for m in (view or {}).get("members", [])
+        if isinstance(m, dict) and m.get("status") == "Up"
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -133,23 +136,41 @@ def wave_bounds(count, strategy, quorum_size=None, min_nr_of_members=1):
     """
     bounds = []
     if strategy == "keep-majority":
-        bounds.append(((count - 1) // 2, f"keep-majority with {count} members: "
-                       f"k <= (N-1)//2 = {(count - 1) // 2}"))
+        bounds.append(
+            (
+                (count - 1) // 2,
+                f"keep-majority with {count} members: k <= (N-1)//2 = {(count - 1) // 2}",
+            )
+        )
     elif strategy == "static-quorum":
         quorum = quorum_size if isinstance(quorum_size, int) else count
-        bounds.append((count - quorum, f"static-quorum with quorum_size {quorum}: "
-                       f"k <= N - quorum_size = {count - quorum}"))
+        bounds.append(
+            (
+                count - quorum,
+                f"static-quorum with quorum_size {quorum}: k <= N - quorum_size = {count - quorum}",
+            )
+        )
     elif strategy == "keep-oldest":
-        bounds.append((count - 1, "keep-oldest: the oldest restarts alone and a seed stays Up: "
-                       f"k <= N-1 = {count - 1}"))
+        bounds.append(
+            (
+                count - 1,
+                "keep-oldest: the oldest restarts alone and a seed stays Up: "
+                f"k <= N-1 = {count - 1}",
+            )
+        )
     elif strategy == "down-all":
-        bounds.append((1, "down-all: any unreachable member downs the whole cluster, "
-                       "so one node at a time"))
+        bounds.append(
+            (1, "down-all: any unreachable member downs the whole cluster, so one node at a time")
+        )
     else:
         bounds.append((1, f"unknown strategy {strategy!r}: one node at a time"))
     members = min_nr_of_members if isinstance(min_nr_of_members, int) else 1
-    bounds.append((count - members, f"min_nr_of_members {members}: "
-                   f"k <= N - min_nr_of_members = {count - members}"))
+    bounds.append(
+        (
+            count - members,
+            f"min_nr_of_members {members}: k <= N - min_nr_of_members = {count - members}",
+        )
+    )
     bounds.append((count - 1, f"a seed node stays Up: k <= N-1 = {count - 1}"))
     return bounds
 
@@ -170,8 +191,10 @@ def largest_safe(count, strategy, quorum_size=None, min_nr_of_members=1):
     if count <= 1:
         notes.append("a single engine: its restart is a full outage of the cluster")
     elif bound < 1:
-        notes.append(f"{why}: even one node at a time leaves no margin; a failure of another "
-                     "node during a restart can down the cluster")
+        notes.append(
+            f"{why}: even one node at a time leaves no margin; a failure of another "
+            "node during a restart can down the cluster"
+        )
     return max(bound, 1), why, notes
 
 
@@ -183,18 +206,23 @@ def largest_safe(count, strategy, quorum_size=None, min_nr_of_members=1):
 def precheck(settings, view):
     """Problems that forbid a rolling restart (empty list: go), each naming nodes."""
     if view is None:
-        return ["no engine answered on its management endpoint (layline.members): "
-                "are the engines running?"]
+        return [
+            "no engine answered on its management endpoint (layline.members): "
+            "are the engines running?"
+        ]
     problems = []
     nodes = engine_nodes(settings)
     by_address = {_norm(m.get("node")): m for m in view.get("members", []) if isinstance(m, dict)}
     configured = {address_of(settings, node["hostname"]): node["minion"] for node in nodes}
     missing = [minion for address, minion in configured.items() if address not in by_address]
-    not_up = [f"{minion} ({by_address[address].get('status')})"
-              for address, minion in configured.items()
-              if address in by_address and by_address[address].get("status") != "Up"]
-    unreachable = [_norm(entry.get("node")) for entry in view.get("unreachable", [])
-                   if isinstance(entry, dict)]
+    not_up = [
+        f"{minion} ({by_address[address].get('status')})"
+        for address, minion in configured.items()
+        if address in by_address and by_address[address].get("status") != "Up"
+    ]
+    unreachable = [
+        _norm(entry.get("node")) for entry in view.get("unreachable", []) if isinstance(entry, dict)
+    ]
     unknown = sorted(address for address in by_address if address not in configured)
     if missing:
         problems.append(f"not a cluster member: {', '.join(missing)}")
@@ -206,8 +234,10 @@ def precheck(settings, view):
     if not view.get("leader"):
         problems.append("the cluster has no leader")
     if unknown:
-        problems.append(f"members not in layline:cluster:nodes: {', '.join(unknown)} "
-                        "(remove them from the cluster or add them to the pillar)")
+        problems.append(
+            f"members not in layline:cluster:nodes: {', '.join(unknown)} "
+            "(remove them from the cluster or add them to the pillar)"
+        )
     return problems
 
 
@@ -220,7 +250,7 @@ def timespan_seconds(text):
     total, found = 0.0, False
     for part in text.split():
         number = part.rstrip("abcdefghijklmnopqrstuvwxyz")
-        unit = part[len(number):] or "s"
+        unit = part[len(number) :] or "s"
         if unit not in _TIMESPAN_UNITS:
             return None
         try:
@@ -240,16 +270,21 @@ def stop_timeout_problems(stop_timeouts):
             short.append(f"{minion} ({text or 'unknown'})")
     if not short:
         return []
-    return [f"TimeoutStopSec of {ENGINE_UNIT} not above {GRACEFUL_LEAVE_WORST_CASE} s (Pekko's "
-            f"worst case of a graceful leave) on: {', '.join(short)}; apply the layline state "
-            "there first (its unit sets 90 s)"]
+    return [
+        f"TimeoutStopSec of {ENGINE_UNIT} not above {GRACEFUL_LEAVE_WORST_CASE} s (Pekko's "
+        f"worst case of a graceful leave) on: {', '.join(short)}; apply the layline state "
+        "there first (its unit sets 90 s)"
+    ]
 
 
 def order_nodes(settings, view, pending, not_ready):
     """Pending minions in restart order: not ready first, then newest to oldest."""
     nodes = {node["minion"]: node for node in engine_nodes(settings)}
-    position = {_norm(m.get("node")): index
-                for index, m in enumerate((view or {}).get("members", [])) if isinstance(m, dict)}
+    position = {
+        _norm(m.get("node")): index
+        for index, m in enumerate((view or {}).get("members", []))
+        if isinstance(m, dict)
+    }
     oldest = _norm((view or {}).get("oldest"))
 
     def key(minion):
@@ -262,7 +297,7 @@ def order_nodes(settings, view, pending, not_ready):
 def make_waves(ordered, oldest_minion, size):
     """Waves of at most ``size``; the oldest member alone in the last wave."""
     rest = [minion for minion in ordered if minion != oldest_minion]
-    waves = [rest[index:index + size] for index in range(0, len(rest), size)]
+    waves = [rest[index : index + size] for index in range(0, len(rest), size)]
     if oldest_minion in ordered:
         waves.append([oldest_minion])
     return waves
@@ -280,7 +315,8 @@ def _requested_size(rolling):
     size = rolling.get("max_unavailable", 1)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise SaltInvocationError(
-            f"layline:rolling:max_unavailable must be an integer >= 1, not {size!r}")
+            f"layline:rolling:max_unavailable must be an integer >= 1, not {size!r}"
+        )
     return size
 
 
@@ -312,32 +348,43 @@ def build_plan(settings, view, markers, ready, config_server_marker=None, stop_t
     nodes = engine_nodes(settings)
     refused = precheck(settings, view)
     count = len(nodes)
-    safe, why, notes = largest_safe(count, sbr.get("strategy"), sbr.get("quorum_size"),
-                                    cluster.get("min_nr_of_members", 1))
+    safe, why, notes = largest_safe(
+        count, sbr.get("strategy"), sbr.get("quorum_size"), cluster.get("min_nr_of_members", 1)
+    )
     size = _requested_size(rolling)
     if size > safe:
-        refused.append(f"layline:rolling:max_unavailable {size} is above the largest safe "
-                       f"value {safe} ({why}); use max_unavailable <= {safe}")
+        refused.append(
+            f"layline:rolling:max_unavailable {size} is above the largest safe "
+            f"value {safe} ({why}); use max_unavailable <= {safe}"
+        )
     refused += [marker["error"] for marker in markers.values() if marker and "error" in marker]
-    refused += [f"{minion}: {reason}: stop every engine, then start them all (README, TLS), "
-                "then clear the markers (layline.clear_pending layline-reactive-engine)"
-                for minion, marker in sorted(markers.items()) if marker and "error" not in marker
-                for reason in marker.get("reasons") or []
-                if str(reason).startswith(FULL_RESTART)]
-    pending_minions = {m for m, marker in markers.items() if marker} if not rolling.get("all") \
+    refused += [
+        f"{minion}: {reason}: stop every engine, then start them all (README, TLS), "
+        "then clear the markers (layline.clear_pending layline-reactive-engine)"
+        for minion, marker in sorted(markers.items())
+        if marker and "error" not in marker
+        for reason in marker.get("reasons") or []
+        if str(reason).startswith(FULL_RESTART)
+    ]
+    pending_minions = (
+        {m for m, marker in markers.items() if marker}
+        if not rolling.get("all")
         else {node["minion"] for node in nodes}
-    refused += stop_timeout_problems({m: t for m, t in (stop_timeouts or {}).items()
-                                      if m in pending_minions})
+    )
+    refused += stop_timeout_problems(
+        {m: t for m, t in (stop_timeouts or {}).items() if m in pending_minions}
+    )
     pending = {}
     for node in nodes:
         marker = markers.get(node["minion"])
         if rolling.get("all"):
             reasons = ["layline:rolling:all"] + list((marker or {}).get("reasons") or [])
-            pending[node["minion"]] = {"reasons": reasons,
-                                       "version": (marker or {}).get("version")}
+            pending[node["minion"]] = {"reasons": reasons, "version": (marker or {}).get("version")}
         elif marker:
-            pending[node["minion"]] = {"reasons": list(marker.get("reasons") or ["pending"]),
-                                       "version": marker.get("version")}
+            pending[node["minion"]] = {
+                "reasons": list(marker.get("reasons") or ["pending"]),
+                "version": marker.get("version"),
+            }
     not_ready = {minion for minion in pending if not ready.get(minion, False)}
     ordered = order_nodes(settings, view, pending, not_ready)
     oldest = _oldest_minion(settings, view)
@@ -345,10 +392,17 @@ def build_plan(settings, view, markers, ready, config_server_marker=None, stop_t
     hostnames = {node["minion"]: node["hostname"] for node in nodes}
     plan = {
         "refused": refused,
-        "nodes": [{"minion": minion, "hostname": hostnames[minion],
-                   "reasons": pending[minion]["reasons"], "version": pending[minion]["version"],
-                   "ready": minion not in not_ready, "oldest": minion == oldest}
-                  for minion in ordered],
+        "nodes": [
+            {
+                "minion": minion,
+                "hostname": hostnames[minion],
+                "reasons": pending[minion]["reasons"],
+                "version": pending[minion]["version"],
+                "ready": minion not in not_ready,
+                "oldest": minion == oldest,
+            }
+            for minion in ordered
+        ],
         "waves": waves,
         "max_unavailable": size,
         "largest_safe": safe,
@@ -376,9 +430,11 @@ def plan_text(plan):
         return "\n".join(lines)
     if not plan["waves"] and not plan["config_server"]:
         return "nothing to restart: no engine and no config server has a restart pending"
-    lines.append(f"rolling restart: {len(plan['nodes'])} engine(s) in {len(plan['waves'])} "
-                 f"wave(s) of at most {plan['max_unavailable']} (largest safe "
-                 f"{plan['largest_safe']}: {plan['bound']})")
+    lines.append(
+        f"rolling restart: {len(plan['nodes'])} engine(s) in {len(plan['waves'])} "
+        f"wave(s) of at most {plan['max_unavailable']} (largest safe "
+        f"{plan['largest_safe']}: {plan['bound']})"
+    )
     details = {node["minion"]: node for node in plan["nodes"]}
     for index, wave in enumerate(plan["waves"], 1):
         for minion in wave:
@@ -421,8 +477,9 @@ def deploy_steps(config):
     steps = []
     database = _section(config, "database")
     server = _section(config, "config_server").get("minion")
-    nodes = [node for node in (_section(config, "cluster").get("nodes") or [])
-             if isinstance(node, dict)]
+    nodes = [
+        node for node in (_section(config, "cluster").get("nodes") or []) if isinstance(node, dict)
+    ]
     members = _section(config, "cluster").get("min_nr_of_members")
     members = max(members if isinstance(members, int) else 1, 1)
 
@@ -433,8 +490,11 @@ def deploy_steps(config):
     last = None
     tls = _section(config, "tls")
     has_database = database.get("backend") == "mysql" and database.get("minion")
-    if tls.get("enabled") and has_database and tls.get("ca_minion") not in (
-            None, database["minion"]):
+    if (
+        tls.get("enabled")
+        and has_database
+        and tls.get("ca_minion") not in (None, database["minion"])
+    ):
         # the database's certificate is signed by the CA minion: its CA comes first
         last = add("layline-orch-deploy-salt-state-tls-ca", "tls", tls["ca_minion"], last)
     if has_database:
@@ -444,14 +504,19 @@ def deploy_steps(config):
     started = 0
     for group in start_groups(nodes, members):
         for node in group:
-            deployed = add(f"layline-orch-deploy-salt-state-{node['minion']}", "state",
-                           node["minion"], last)
+            deployed = add(
+                f"layline-orch-deploy-salt-state-{node['minion']}", "state", node["minion"], last
+            )
             last = deployed
         started += len(group)
         # fewer engines than min_nr_of_members can never be Up: nothing to gate on
         for check in group if started >= members else []:
-            last = add(f"layline-orch-deploy-salt-function-ready-{check['minion']}",
-                       "ready", check["minion"], deployed)
+            last = add(
+                f"layline-orch-deploy-salt-function-ready-{check['minion']}",
+                "ready",
+                check["minion"],
+                deployed,
+            )
     monitoring = _section(config, "monitoring").get("minion")
     if monitoring and monitoring not in {step["minion"] for step in steps}:
         add("layline-orch-deploy-salt-state-monitoring", "state", monitoring, last)
@@ -487,8 +552,15 @@ class SaltClient:
     def call_many(self, minions, fun, *args, **kwargs):
         """``{minion: (ok, value)}``; a minion that does not answer gets (False, message)."""
         timeout = kwargs.pop("_timeout", self._timeout)
-        answers = self._local.cmd(list(minions), fun, arg=list(args), kwarg=kwargs or None,
-                                  tgt_type="list", timeout=timeout, full_return=True)
+        answers = self._local.cmd(
+            list(minions),
+            fun,
+            arg=list(args),
+            kwarg=kwargs or None,
+            tgt_type="list",
+            timeout=timeout,
+            full_return=True,
+        )
         result = {}
         for minion in minions:
             answer = answers.get(minion)
@@ -564,8 +636,9 @@ class Roller:
         home = self.settings.get("home") or "/var/lib/layline"
         path = f"{home}/.layline/reactive-engine/log/reactive-engine.log"
         try:
-            return self.client.call(minion, "cmd.run", f"tail -n {LOG_TAIL_LINES} {path}",
-                                    python_shell=False)
+            return self.client.call(
+                minion, "cmd.run", f"tail -n {LOG_TAIL_LINES} {path}", python_shell=False
+            )
         except MinionCallError as exc:
             return f"(cannot read {path}: {exc})"
 
@@ -593,8 +666,12 @@ class Roller:
 
         def listening():
             try:
-                return self.client.call(minion, "network.connect", "127.0.0.1", port,
-                                        _timeout=10).get("result") is True
+                return (
+                    self.client.call(minion, "network.connect", "127.0.0.1", port, _timeout=10).get(
+                        "result"
+                    )
+                    is True
+                )
             except MinionCallError:
                 return False
 
@@ -603,8 +680,9 @@ class Roller:
     # -- one wave
     def _fail(self, wave, stage, detail):
         names = ", ".join(wave)
-        tails = "\n".join(f"--- last lines of {minion}'s engine log:\n{self._log_tail(minion)}"
-                          for minion in wave)
+        tails = "\n".join(
+            f"--- last lines of {minion}'s engine log:\n{self._log_tail(minion)}" for minion in wave
+        )
         message = f"{names}: {stage}: {detail}\n{tails}"
         self._say(f"FAILED {names}: {stage}")
         for minion in wave:
@@ -618,8 +696,11 @@ class Roller:
         expected = len(_up_addresses(before)) if before else len(everyone)
         t0 = {minion: self.clock() for minion in wave}
         stopped = self.client.call_many(wave, "service.stop", ENGINE_UNIT, _timeout=120)
-        bad = [f"{minion}: {value}" for minion, (ok, value) in stopped.items()
-               if not ok or value is not True]
+        bad = [
+            f"{minion}: {value}"
+            for minion, (ok, value) in stopped.items()
+            if not ok or value is not True
+        ]
         if bad:
             return self._fail(wave, "graceful stop failed", "; ".join(bad))
         addresses = {self._address(minion) for minion in wave}
@@ -640,24 +721,30 @@ class Roller:
             version = plan_nodes[minion].get("version")
             if version:
                 try:
-                    self.client.call(minion, "layline.switch_release", version=version,
-                                     _timeout=600)
+                    self.client.call(
+                        minion, "layline.switch_release", version=version, _timeout=600
+                    )
                 except MinionCallError as exc:
                     return self._fail([minion], f"switch to release {version} failed", exc)
                 self._say(f"{minion} switched to release {version}")
         started = self.client.call_many(wave, "service.start", ENGINE_UNIT, _timeout=60)
-        bad = [f"{minion}: {value}" for minion, (ok, value) in started.items()
-               if not ok or value is not True]
+        bad = [
+            f"{minion}: {value}"
+            for minion, (ok, value) in started.items()
+            if not ok or value is not True
+        ]
         if bad:
             return self._fail(wave, "start failed", "; ".join(bad))
         for minion in wave:
             self._say(f"{minion} started")
 
         if not self.wait_ready(wave, observers, expected):
-            return self._fail(wave, f"not back within {self.timeout:.0f} s "
-                              "(layline:rolling:timeout)",
-                              "not Up on the other members' /cluster/members, /ready not 200, "
-                              f"or fewer than {expected} members Up")
+            return self._fail(
+                wave,
+                f"not back within {self.timeout:.0f} s (layline:rolling:timeout)",
+                "not Up on the other members' /cluster/members, /ready not 200, "
+                f"or fewer than {expected} members Up",
+            )
         for minion in wave:
             self.client.call(minion, "layline.clear_pending", ENGINE_UNIT)
             seconds = self.clock() - t0[minion]
@@ -670,8 +757,9 @@ class Roller:
         t0 = self.clock()
         if server.get("version"):
             self.client.call(minion, "service.stop", CONFIG_SERVER_UNIT, _timeout=120)
-            self.client.call(minion, "layline.switch_release", version=server["version"],
-                             _timeout=600)
+            self.client.call(
+                minion, "layline.switch_release", version=server["version"], _timeout=600
+            )
         self.client.call(minion, "service.restart", CONFIG_SERVER_UNIT, _timeout=120)
         port = _section(self.settings, "ports").get("config_server")
         if not self.wait_listening(minion):
@@ -691,10 +779,11 @@ class Roller:
             self._say(f"wave {index + 1}/{len(plan['waves'])}: stopping {', '.join(wave)}")
             failure = self.roll_wave(wave, plan_nodes, everyone)
             if failure:
-                for later in plan["waves"][index + 1:]:
+                for later in plan["waves"][index + 1 :]:
                     for minion in later:
-                        self.rows.append({"node": minion, "result": "untouched (still pending)",
-                                          "seconds": None})
+                        self.rows.append(
+                            {"node": minion, "result": "untouched (still pending)", "seconds": None}
+                        )
                 return failure
         if plan["config_server"]:
             return self.roll_config_server(plan["config_server"])
@@ -736,17 +825,23 @@ def restore_plan(settings, file, backup):
     cluster = _section(settings, "cluster")
     refused = []
     if not file:
-        refused.append("no backup file given: pass it as pillar layline:restore:file, e.g. "
-                       "salt-run state.orch layline.orch.restore pillar='{\"layline\": "
-                       "{\"restore\": {\"file\": \"<name>\"}}}' (names: salt <database "
-                       "minion> layline_db.backups)")
+        refused.append(
+            "no backup file given: pass it as pillar layline:restore:file, e.g. "
+            'salt-run state.orch layline.orch.restore pillar=\'{"layline": '
+            '{"restore": {"file": "<name>"}}}\' (names: salt <database '
+            "minion> layline_db.backups)"
+        )
     if database.get("backend") != "mysql" or not database.get("minion"):
-        refused.append("layline:database:backend is not mysql with a layline:database:minion: "
-                       "only the MySQL backend has backups to restore")
+        refused.append(
+            "layline:database:backend is not mysql with a layline:database:minion: "
+            "only the MySQL backend has backups to restore"
+        )
     elif file and not isinstance(backup, dict):
         refused.append(f"{database['minion']}: {backup}")
-    groups = [[node["minion"] for node in group]
-              for group in start_groups(nodes, cluster.get("min_nr_of_members", 1))]
+    groups = [
+        [node["minion"] for node in group]
+        for group in start_groups(nodes, cluster.get("min_nr_of_members", 1))
+    ]
     plan = {
         "refused": refused,
         "file": backup.get("path", file) if isinstance(backup, dict) else file,
@@ -764,11 +859,15 @@ def restore_plan(settings, file, backup):
 def restore_plan_text(plan, name):
     """The restore plan as the operator reads it (test=True and the runner's first lines)."""
     if plan["refused"]:
-        return "\n".join(["restore REFUSED, nothing was changed:"]
-                         + [f"  - {reason}" for reason in plan["refused"]])
+        return "\n".join(
+            ["restore REFUSED, nothing was changed:"]
+            + [f"  - {reason}" for reason in plan["refused"]]
+        )
     backup = plan["backup"] or {}
-    lines = [f"restore of {plan['file']} ({backup.get('size', '?')} bytes, "
-             f"{backup.get('age', '?')} old) on {plan['database']}:"]
+    lines = [
+        f"restore of {plan['file']} ({backup.get('size', '?')} bytes, "
+        f"{backup.get('age', '?')} old) on {plan['database']}:"
+    ]
     step = 0
 
     def add(text):
@@ -777,8 +876,10 @@ def restore_plan_text(plan, name):
         lines.append(f"  {step}. {text}")
 
     if plan["stop"]:
-        add(f"stop the engines gracefully (SIGTERM, they leave the cluster): "
-            f"{', '.join(plan['stop'])}")
+        add(
+            f"stop the engines gracefully (SIGTERM, they leave the cluster): "
+            f"{', '.join(plan['stop'])}"
+        )
     if plan["config_server"]:
         add(f"stop the config server {plan['config_server']}")
     add("count the journal rows")
@@ -817,8 +918,7 @@ class Restorer:
         if server:
             self._say(f"stopping config server {server}")
             try:
-                stopped = self.client.call(server, "service.stop", CONFIG_SERVER_UNIT,
-                                           _timeout=120)
+                stopped = self.client.call(server, "service.stop", CONFIG_SERVER_UNIT, _timeout=120)
             except MinionCallError as exc:
                 return f"stop of config server {server} failed: {exc}"
             if stopped is not True:
@@ -846,8 +946,10 @@ class Restorer:
                 self._say(f"{minion} started")
             started += group
             if not self.roller.wait_ready(group, started, len(started)):
-                return (f"{', '.join(group)}: not Up and ready within "
-                        f"{self.roller.timeout:.0f} s (layline:rolling:timeout)")
+                return (
+                    f"{', '.join(group)}: not Up and ready within "
+                    f"{self.roller.timeout:.0f} s (layline:rolling:timeout)"
+                )
             self._say(f"{', '.join(group)} Up and ready")
         return None
 
@@ -868,18 +970,25 @@ class Restorer:
         if failure:
             # the database is untouched: bring back what was stopped
             again = self._start(plan)
-            return failure + ("; the services were started again" if again is None
-                              else f"; starting the services again failed too: {again}")
+            return failure + (
+                "; the services were started again"
+                if again is None
+                else f"; starting the services again failed too: {again}"
+            )
         self._say(f"restoring {plan['file']} on {database}")
         try:
-            result = self.client.call(database, "layline_db.restore", plan["file"],
-                                      _timeout=RESTORE_TIMEOUT)
+            result = self.client.call(
+                database, "layline_db.restore", plan["file"], _timeout=RESTORE_TIMEOUT
+            )
         except MinionCallError as exc:
-            return (f"restore failed: {exc}; the engines and the config server stay stopped "
-                    "(restore again, or start them with state.apply layline)")
+            return (
+                f"restore failed: {exc}; the engines and the config server stay stopped "
+                "(restore again, or start them with state.apply layline)"
+            )
         self.report["rows_restored"] = result.get("journal_rows")
-        self._say(f"restored in {result.get('seconds')} s, journal rows: "
-                  f"{self.report['rows_restored']}")
+        self._say(
+            f"restored in {result.get('seconds')} s, journal rows: {self.report['rows_restored']}"
+        )
         failure = self._start(plan)
         if failure:
             return failure
@@ -897,9 +1006,11 @@ class Restorer:
             return "none (no journal table)" if value is None else str(value)
 
         after = "unknown" if self.last_count_failed else show(report["rows_after"])
-        return (f"journal rows: before {show(report['rows_before'])}, restored "
-                f"{show(report['rows_restored'])}, after the start {after}"
-                f"\ntotal {self.roller.clock() - self.roller.started:.1f}s")
+        return (
+            f"journal rows: before {show(report['rows_before'])}, restored "
+            f"{show(report['rows_restored'])}, after the start {after}"
+            f"\ntotal {self.roller.clock() - self.roller.started:.1f}s"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -927,8 +1038,11 @@ def gather(settings, client):
     pending = client.call_many(minions, "layline.pending", _timeout=15) if minions else {}
     markers = {}
     for minion, (ok, value) in pending.items():
-        markers[minion] = (_marker((value or {}).get(ENGINE_UNIT)) if ok
-                           else {"error": f"cannot read the restart markers of {minion}: {value}"})
+        markers[minion] = (
+            _marker((value or {}).get(ENGINE_UNIT))
+            if ok
+            else {"error": f"cannot read the restart markers of {minion}: {value}"}
+        )
     answers = client.call_many(minions, "layline.ready", _timeout=10) if minions else {}
     ready = {minion: ok and value is True for minion, (ok, value) in answers.items()}
     server_marker = None
@@ -938,16 +1052,20 @@ def gather(settings, client):
         if ok:
             server_marker = _marker((value or {}).get(CONFIG_SERVER_UNIT))
     units = client.call_many(minions, "service.show", ENGINE_UNIT, _timeout=15) if minions else {}
-    stop_timeouts = {minion: (value or {}).get("TimeoutStopUSec") if ok else None
-                     for minion, (ok, value) in units.items()}
+    stop_timeouts = {
+        minion: (value or {}).get("TimeoutStopUSec") if ok else None
+        for minion, (ok, value) in units.items()
+    }
     return view, markers, ready, server_marker, stop_timeouts
 
 
 def _settings(settings, minion):
     if settings is None:
         if not minion:
-            raise SaltInvocationError("pass settings (the orchestration does) or minion=<a "
-                                      "minion with the layline pillar>")
+            raise SaltInvocationError(
+                "pass settings (the orchestration does) or minion=<a "
+                "minion with the layline pillar>"
+            )
         config = SaltClient(__opts__).call(minion, "layline.mapdata")
         return settings_of(config)
     return settings_of(settings)
@@ -1038,11 +1156,17 @@ def rolling(settings=None, minion=None, **overrides):
     _progress(summary)
     if failure:
         __context__["retcode"] = 1
-        return {"result": False, "comment": f"rolling restart FAILED at {failure}\n{summary}",
-                "plan": the_plan}
+        return {
+            "result": False,
+            "comment": f"rolling restart FAILED at {failure}\n{summary}",
+            "plan": the_plan,
+        }
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%SZ")
-    return {"result": True, "comment": f"rolling restart done at {stamp}\n{summary}",
-            "plan": the_plan}
+    return {
+        "result": True,
+        "comment": f"rolling restart done at {stamp}\n{summary}",
+        "plan": the_plan,
+    }
 
 
 def deploy(config=None):

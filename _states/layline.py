@@ -39,7 +39,9 @@ __virtualname__ = "layline"
 log = logging.getLogger(__name__)
 
 # Namespace of the deterministic uuids of cluster definition bootstrap nodes.
-BOOTSTRAP_NODE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://layline.io/formula/bootstrap-node")
+BOOTSTRAP_NODE_NAMESPACE = uuid.uuid5(
+    uuid.NAMESPACE_URL, "https://layline.io/formula/bootstrap-node"
+)
 
 HIDDEN = "<hidden: contains secrets>"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -93,8 +95,12 @@ def _follow_root_link(dir_fd, part):
     """Open ``part`` through a symlink only when root owns the link and its directory."""
     link = os.stat(part, dir_fd=dir_fd, follow_symlinks=False)
     parent = os.fstat(dir_fd)
-    safe = (stat.S_ISLNK(link.st_mode) and link.st_uid == 0 and parent.st_uid == 0
-            and not parent.st_mode & 0o022)
+    safe = (
+        stat.S_ISLNK(link.st_mode)
+        and link.st_uid == 0
+        and parent.st_uid == 0
+        and not parent.st_mode & 0o022
+    )
     if not safe:
         return None
     return os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
@@ -144,8 +150,7 @@ def _read_current(dir_fd, name):
         return None
     if not stat.S_ISREG(info.st_mode):
         return None
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                 dir_fd=dir_fd)
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     with os.fdopen(fd, "rb") as current:
         info = os.fstat(current.fileno())
         return current.read(), info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)
@@ -154,8 +159,12 @@ def _read_current(dir_fd, name):
 def _write_at(dir_fd, name, data, uid, gid, mode):
     """Create ``name`` in ``dir_fd`` with its final owner and mode, then rename it in."""
     tmp = f".{name}.{uuid.uuid4().hex[:12]}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 mode & 0o600, dir_fd=dir_fd)
+    fd = os.open(
+        tmp,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+        mode & 0o600,
+        dir_fd=dir_fd,
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchown(handle.fileno(), uid, gid)
@@ -182,8 +191,11 @@ def _file_state(name, data, user, group, mode, create_dirs=None, secret=False):
         uid, gid = _ids(user, group)
     except KeyError as exc:
         if __opts__.get("test"):
-            ret.update(result=None, comment=f"{name} would be written once {exc} exists",
-                       changes={"written": name})
+            ret.update(
+                result=None,
+                comment=f"{name} would be written once {exc} exists",
+                changes={"written": name},
+            )
             return ret
         ret.update(result=False, comment=f"cannot write {name}: no such user or group {exc}")
         return ret
@@ -297,8 +309,7 @@ def validated(name, installing=True, config=None):
     except Exception as exc:  # noqa: BLE001 - report any crash as a failed validation
         ret["result"] = False
         # scrub with the model read on the minion (``config`` is None outside tests)
-        ret["comment"] = _redact(f"layline.validate failed: {type(exc).__name__}: {exc}",
-                                 model)
+        ret["comment"] = _redact(f"layline.validate failed: {type(exc).__name__}: {exc}", model)
         return ret
     lines = []
     if errors:
@@ -368,8 +379,9 @@ def config_managed(name, role, group, user="root", mode="0640", config=None):
         create = (*_ids(user, group), 0o750)
     except KeyError:
         create = None
-    result = _file_state(name, text.encode("utf-8"), user, group, int(str(mode), 8),
-                         create_dirs=create, secret=True)
+    result = _file_state(
+        name, text.encode("utf-8"), user, group, int(str(mode), 8), create_dirs=create, secret=True
+    )
     return _redact(result, model)
 
 
@@ -534,9 +546,11 @@ def restart_pending(name, reason="configuration changed", version=None, director
     reasons = [str(r) for r in previous.get("reasons") or [] if isinstance(r, str)]
     if reason not in reasons:
         reasons.append(reason)
-    marker = {"reasons": reasons,
-              "version": version if version is not None else previous.get("version"),
-              "written": stamp}
+    marker = {
+        "reasons": reasons,
+        "version": version if version is not None else previous.get("version"),
+        "written": stamp,
+    }
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
         _write_root_file(path, json.dumps(marker, indent=2) + "\n")

@@ -229,8 +229,9 @@ def reachable(name, config=None, timeout=300, interval=5):
     interval
         Seconds between checks (default 5).
     """
-    return _wait_state(name, config, timeout, interval, need_tables=False,
-                       goal="to accept the login")
+    return _wait_state(
+        name, config, timeout, interval, need_tables=False, goal="to accept the login"
+    )
 
 
 def privileges_reduced(name, host, database, privileges, **connection_args):
@@ -260,8 +261,9 @@ def privileges_reduced(name, host, database, privileges, **connection_args):
     account = f"'{name}'@'{host}'"
     if "mysql.user_grants" not in __salt__:
         ret["result"] = False
-        ret["comment"] = ("saltext.mysql is not loaded (mysql.user_grants): apply layline.python "
-                          "first")
+        ret["comment"] = (
+            "saltext.mysql is not loaded (mysql.user_grants): apply layline.python first"
+        )
         return ret
     grants = __salt__["mysql.user_grants"](name, host, **connection_args)
     # a missing account reads as False (saltext.mysql); the present states create it
@@ -278,9 +280,14 @@ def privileges_reduced(name, host, database, privileges, **connection_args):
         return ret
     for target, privs in excess.items():
         rest = [priv for priv in privs if priv != "GRANT OPTION"] or ["USAGE"]
-        done = __salt__["mysql.grant_revoke"](",".join(rest), target, name, host,
-                                              grant_option="GRANT OPTION" in privs,
-                                              **connection_args)
+        done = __salt__["mysql.grant_revoke"](
+            ",".join(rest),
+            target,
+            name,
+            host,
+            grant_option="GRANT OPTION" in privs,
+            **connection_args,
+        )
         if not done:
             error = __context__.pop("mysql.error", None) or "unknown error"
             ret["result"] = False

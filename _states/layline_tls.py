@@ -38,8 +38,16 @@ def _fetch(ca_server, signing_policy, timeout, interval):
         time.sleep(interval)
 
 
-def ca_certificate_present(name, ca_server, signing_policy="layline", timeout=300, interval=5,
-                           user="root", group="root", mode="0644"):
+def ca_certificate_present(
+    name,
+    ca_server,
+    signing_policy="layline",
+    timeout=300,
+    interval=5,
+    user="root",
+    group="root",
+    mode="0644",
+):
     """
     The CA certificate of ``ca_server`` (the one its signing policy signs with) in
     the file ``name``. While the CA minion does not answer or has no CA certificate
@@ -55,17 +63,25 @@ def ca_certificate_present(name, ca_server, signing_policy="layline", timeout=30
     """
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
     # test=True waits for nothing: the CA minion's own run would make the CA
-    pem, problem = _fetch(ca_server, signing_policy, 0 if __opts__["test"] else timeout,
-                          interval)
+    pem, problem = _fetch(ca_server, signing_policy, 0 if __opts__["test"] else timeout, interval)
     if pem is None:
         if __opts__["test"] and _waitable(problem):
-            ret.update(result=None, comment=f"{name} would be fetched from {ca_server} once "
-                       f"it answers: {problem}")
+            ret.update(
+                result=None,
+                comment=f"{name} would be fetched from {ca_server} once it answers: {problem}",
+            )
             return ret
         ret["comment"] = problem
         return ret
-    return __states__["file.managed"](name=name, contents=pem, user=user, group=group,
-                                      mode=mode, makedirs=False, follow_symlinks=False)
+    return __states__["file.managed"](
+        name=name,
+        contents=pem,
+        user=user,
+        group=group,
+        mode=mode,
+        makedirs=False,
+        follow_symlinks=False,
+    )
 
 
 def signing_policy_ready(name, signing_private_key, signing_cert):
@@ -82,8 +98,13 @@ def signing_policy_ready(name, signing_private_key, signing_cert):
             - signing_cert: /etc/layline/tls/ca.crt
     """
     problem = __salt__["layline_tls.signing_policy_problem"](
-        name, signing_private_key, signing_cert)
+        name, signing_private_key, signing_cert
+    )
     if problem:
         return {"name": name, "result": False, "changes": {}, "comment": problem}
-    return {"name": name, "result": True, "changes": {},
-            "comment": f"signing policy {name} signs with {signing_cert}"}
+    return {
+        "name": name,
+        "result": True,
+        "changes": {},
+        "comment": f"signing policy {name} signs with {signing_cert}",
+    }

@@ -38,8 +38,9 @@ def timed_salt(*args: str) -> tuple[float, dict]:
     try:
         ret = json.loads(proc.stdout)
     except ValueError as exc:
-        raise SystemExit(f"salt {' '.join(args)}: no JSON (exit {proc.returncode})\n"
-                         f"{proc.stdout}\n{proc.stderr}") from exc
+        raise SystemExit(
+            f"salt {' '.join(args)}: no JSON (exit {proc.returncode})\n{proc.stdout}\n{proc.stderr}"
+        ) from exc
     return seconds, ret
 
 
@@ -84,20 +85,25 @@ def main() -> int:
                 raise SystemExit(f"converged apply changed {changed} state(s)")
             apply_times.append(seconds)
             last_apply = ret
-            seconds, ret = timed_salt("state.single", "test.succeed_without_changes",
-                                      "name=floor")
+            seconds, ret = timed_salt("state.single", "test.succeed_without_changes", "name=floor")
             check_run(ret, "floor")
             floor_times.append(seconds)
     finally:
         lab("down")
     apply_s, floor_s = statistics.median(apply_times), statistics.median(floor_times)
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Linux {platform.release()}; seed topology, {MINIONS} minions, median of {args.runs}")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Linux {platform.release()}; seed topology, {MINIONS} minions, median of {args.runs}"
+    )
     print(f"{'run':<52} {'median s':>9}  all runs")
-    print(f"{'converged state.apply layline (' + str(states) + ' states/minion)':<52} "
-          f"{apply_s:>9.2f}  {', '.join(f'{t:.2f}' for t in apply_times)}")
-    print(f"{'state.single test.succeed_without_changes (floor)':<52} "
-          f"{floor_s:>9.2f}  {', '.join(f'{t:.2f}' for t in floor_times)}")
+    print(
+        f"{'converged state.apply layline (' + str(states) + ' states/minion)':<52} "
+        f"{apply_s:>9.2f}  {', '.join(f'{t:.2f}' for t in apply_times)}"
+    )
+    print(
+        f"{'state.single test.succeed_without_changes (floor)':<52} "
+        f"{floor_s:>9.2f}  {', '.join(f'{t:.2f}' for t in floor_times)}"
+    )
     print(f"{'ratio apply / floor':<52} {apply_s / floor_s:>9.2f}")
     print("slowest states of the last converged run (ms, slowest minion):")
     for state_id, ms in slowest_states(last_apply):

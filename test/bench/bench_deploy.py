@@ -44,8 +44,13 @@ def state_summary(proc: subprocess.CompletedProcess) -> str:
     kind = "states"
     if "data" in ret:  # an orchestration: {"data": {"<master id>": {step: result}}}
         ret, kind = ret["data"], "orchestration steps"
-    states = [st for minion in ret.values() if isinstance(minion, dict)
-              for st in minion.values() if isinstance(st, dict)]
+    states = [
+        st
+        for minion in ret.values()
+        if isinstance(minion, dict)
+        for st in minion.values()
+        if isinstance(st, dict)
+    ]
     failed = sum(st.get("result") is False for st in states)
     changed = sum(bool(st.get("changes")) for st in states)
     return f"{len(states)} {kind}, {changed} changed, {failed} failed"
@@ -78,8 +83,10 @@ def main() -> None:
     finally:
         lab("down")
 
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores; "
-          f"topology seed with {nodes} engine nodes; simulator start-up delay 2 s")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores; "
+        f"topology seed with {nodes} engine nodes; simulator start-up delay 2 s"
+    )
     print(f"{'step':40} {'seconds':>8}  result")
     for step, seconds, result in rows:
         print(f"{step:40} {seconds:8.1f}  {result}")

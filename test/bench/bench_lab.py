@@ -20,14 +20,19 @@ from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 LAB = CHECKOUT / "test" / "lab" / "lab"
-TARGETS = {"cold image build": 300.0, "cached image build": 1.0, "up --topology seed": 60.0,
-           "down": None}
+TARGETS = {
+    "cold image build": 300.0,
+    "cached image build": 1.0,
+    "up --topology seed": 60.0,
+    "down": None,
+}
 
 
 def timed(args: list[str], env: dict[str, str]) -> float:
     start = time.monotonic()
-    proc = subprocess.run([str(LAB), *args], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(
+        [str(LAB), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     elapsed = time.monotonic() - start
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout)
@@ -52,7 +57,8 @@ def main() -> int:
         results["cold image build"] = timed(["image"], env)
         results["cached image build"] = timed(["image"], env)
         results["up --topology seed"] = timed(
-            ["up", "--topology", "seed", "--nodes", str(args.nodes), "--pillar", str(pillar)], env)
+            ["up", "--topology", "seed", "--nodes", str(args.nodes), "--pillar", str(pillar)], env
+        )
         results["down"] = timed(["down"], env)
     finally:
         subprocess.run([str(LAB), "down"], env=env, stdout=subprocess.DEVNULL, check=False)

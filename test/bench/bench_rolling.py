@@ -52,7 +52,8 @@ def write_pillar(nodes: int, target: Path) -> None:
     data = yaml.safe_load((SEED3 / "layline.sls").read_text())
     data["layline"]["cluster"]["nodes"] = [
         {"minion": f"ll-node-{i}", "hostname": f"ll-node-{i}.orb.local"}
-        for i in range(1, nodes + 1)]
+        for i in range(1, nodes + 1)
+    ]
     (target / "top.sls").write_text((SEED3 / "top.sls").read_text())
     (target / "layline.sls").write_text(yaml.safe_dump(data))
 
@@ -62,8 +63,7 @@ def log_time(line: str) -> datetime.datetime:
 
 
 def log_lengths(engines: list[str]) -> dict[str, int]:
-    return {e: int(checked("shell", e, "wc", "-l", ENGINE_LOG).stdout.split()[0])
-            for e in engines}
+    return {e: int(checked("shell", e, "wc", "-l", ENGINE_LOG).stdout.split()[0]) for e in engines}
 
 
 def stop_to_up(engines: list[str], since: dict[str, int]) -> dict[str, tuple]:
@@ -95,8 +95,10 @@ def waves_of(found: dict[str, tuple]) -> list[list[float]]:
 
 def roll(engines: list[str], max_unavailable: int) -> dict:
     since = log_lengths(engines)
-    pillar = ('pillar={"layline": {"rolling": {"all": true, "max_unavailable": '
-              f'{max_unavailable}}}}}}}')
+    pillar = (
+        'pillar={"layline": {"rolling": {"all": true, "max_unavailable": '
+        f"{max_unavailable}}}}}}}"
+    )
     start = time.monotonic()
     proc = lab("run", "state.orch", "layline.rolling", pillar)
     wall = time.monotonic() - start
@@ -105,8 +107,13 @@ def roll(engines: list[str], max_unavailable: int) -> dict:
     found = stop_to_up(engines, since)
     total = sum(seconds for _stop, seconds in found.values())
     critical = sum(max(wave) for wave in waves_of(found))
-    return {"wall": wall, "sum": total, "efficiency": total / wall,
-            "overhead": (wall - critical) / len(engines), "waves": len(waves_of(found))}
+    return {
+        "wall": wall,
+        "sum": total,
+        "efficiency": total / wall,
+        "overhead": (wall - critical) / len(engines),
+        "waves": len(waves_of(found)),
+    }
 
 
 def converge(nodes: int) -> list[str]:
@@ -128,8 +135,11 @@ def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("run as root (the lab needs it)")
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}")
-    print(f"{'N':>2} {'max_unavail':>11} {'waves':>5} {'wall s':>7} {'sum node s':>10} "
-          f"{'efficiency':>10} {'overhead/node s':>15}", flush=True)
+    print(
+        f"{'N':>2} {'max_unavail':>11} {'waves':>5} {'wall s':>7} {'sum node s':>10} "
+        f"{'efficiency':>10} {'overhead/node s':>15}",
+        flush=True,
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             # one lab of five engine machines: first a cluster of three, then all five
@@ -142,11 +152,15 @@ def main() -> None:
                 engines = converge(nodes)
                 for size in sizes:
                     row = roll(engines, size)
-                    print(f"{nodes:>2} {size:>11} {row['waves']:>5} {row['wall']:>7.1f} "
-                          f"{row['sum']:>10.1f} {row['efficiency']:>10.2f} "
-                          f"{row['overhead']:>15.2f}", flush=True)
+                    print(
+                        f"{nodes:>2} {size:>11} {row['waves']:>5} {row['wall']:>7.1f} "
+                        f"{row['sum']:>10.1f} {row['efficiency']:>10.2f} "
+                        f"{row['overhead']:>15.2f}",
+                        flush=True,
+                    )
     finally:
         lab("down")
+
 
 if __name__ == "__main__":
     main()

@@ -39,7 +39,9 @@ def parse_files(paths) -> dict[str, object]:
     paths = [str(p) for p in paths]
     proc = subprocess.run(
         ["java", "-cp", str(JAR), str(HERE / "HoconToJson.java"), *paths],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if proc.returncode != 0:
         raise HoconError(f"Lightbend Config rejected the input: {proc.stderr.strip()}")

@@ -52,8 +52,11 @@ def extra_states_tree(tmp_path_factory):
 def simulator_dist():
     """The simulator distribution the test pillars' ``salt://test/simulator/dist`` names
     (test/simulator/build is a no-op when nothing changed)."""
-    subprocess.run([sys.executable, str(REPO / "test" / "simulator" / "build")], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(REPO / "test" / "simulator" / "build")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return REPO / "test" / "simulator" / "dist"
 
 
@@ -121,8 +124,11 @@ def _with_lab_addresses(path):
     entries = list((layline.get("cluster") or {}).get("nodes") or [])
     entries += [layline.get(key) for key in ("config_server", "database")]
     for entry in entries:
-        if isinstance(entry, dict) and entry.get("hostname") in LAB_HOSTS \
-                and "address" not in entry:
+        if (
+            isinstance(entry, dict)
+            and entry.get("hostname") in LAB_HOSTS
+            and "address" not in entry
+        ):
             entry["address"] = LAB_HOSTS[entry["hostname"]]
     path.write_text(yaml.safe_dump(data))
 

@@ -118,8 +118,11 @@ def test_seed_renders_per_role(salt_cli, use_pillar):
     assert "layline-validate-layline-validated" in database
     assert not any(sid.startswith(("layline-install-", "layline-service-")) for sid in database)
     assert any(sid.startswith("layline-mysql-") for sid in database), database
-    assert {"layline-backup-file-managed-options", "layline-backup-file-managed-service",
-            "layline-backup-service-running-timer"} <= database, database
+    assert {
+        "layline-backup-file-managed-options",
+        "layline-backup-file-managed-service",
+        "layline-backup-service-running-timer",
+    } <= database, database
     assert not any(sid.startswith("layline-backup-") for sid in node | server)
     # the seed pillar's monitoring role: Prometheus and the node exporter on ll-mysql only
     assert {
@@ -174,7 +177,10 @@ def test_single_apply_test_mode_predicts_only(salt_cli, use_pillar, tiny_install
     secret = 'Si"ng\\le${x}#pw'  # noqa: S105 - a test value
     pillar = {"layline": {"distribution": tiny_installer, "database": {"password": secret}}}
     ret = salt_cli.run(
-        "state.apply", "layline", "test=True", f"pillar={json.dumps(pillar)}",
+        "state.apply",
+        "layline",
+        "test=True",
+        f"pillar={json.dumps(pillar)}",
         minion_tgt="ll-single",
     )
     states = _by_id(_states(ret, "ll-single"))
@@ -188,8 +194,9 @@ def test_single_apply_test_mode_predicts_only(salt_cli, use_pillar, tiny_install
 
 
 @pytest.mark.parametrize("minion_id", ["ll-node-1", "ll-config-server"])
-def test_seed_apply_test_mode_keeps_the_password_out(salt_cli, use_pillar, minion_id,
-                                                     simulator_dist):
+def test_seed_apply_test_mode_keeps_the_password_out(
+    salt_cli, use_pillar, minion_id, simulator_dist
+):
     use_pillar("seed")
     ret = salt_cli.run("state.apply", "layline", "test=True", minion_tgt=minion_id)
     states = _by_id(_states(ret, minion_id))
@@ -358,13 +365,18 @@ def test_seed_engine_is_restarted_only_through_the_marker(salt_cli, use_pillar):
     use_pillar("seed")
     chunks = _low(salt_cli, "ll-node-1")
     # the restart marker state is named after the unit too: it is checked below
-    engine = [c for c in chunks if c["name"] == "layline-reactive-engine"
-              and (c["state"], c["fun"]) != ("layline", "restart_pending")]
+    engine = [
+        c
+        for c in chunks
+        if c["name"] == "layline-reactive-engine"
+        and (c["state"], c["fun"]) != ("layline", "restart_pending")
+    ]
     assert [(c["state"], c["fun"]) for c in engine] == [("service", "running")], engine
     for kind in ("watch", "listen", "onchanges", "onchanges_any", "reload_modules"):
         assert not engine[0].get(kind), f"the engine's service.running has {kind}: {engine[0]}"
-    assert not any(c["state"] == "module" or (c["state"] == "cmd" and "restart" in c["name"])
-                   for c in chunks), "some state can restart a unit"
+    assert not any(
+        c["state"] == "module" or (c["state"] == "cmd" and "restart" in c["name"]) for c in chunks
+    ), "some state can restart a unit"
     marker = [c for c in chunks if (c["state"], c["fun"]) == ("layline", "restart_pending")]
     assert len(marker) == 1, chunks
     triggers = _requisites(marker[0], "onchanges")
@@ -374,8 +386,9 @@ def test_seed_engine_is_restarted_only_through_the_marker(salt_cli, use_pillar):
 def test_seed_engine_starts_only_after_the_schema(salt_cli, use_pillar):
     use_pillar("seed")
     chunks = _low(salt_cli, "ll-node-1")
-    engine = next(c for c in chunks
-                  if (c["state"], c["name"]) == ("service", "layline-reactive-engine"))
+    engine = next(
+        c for c in chunks if (c["state"], c["name"]) == ("service", "layline-reactive-engine")
+    )
     gate = next(c for c in chunks if (c["state"], c["fun"]) == ("layline_db", "tables_present"))
     assert ("layline_db", gate["__id__"]) in _requisites(engine, "require"), engine
     assert gate["order"] < engine["order"]
@@ -387,10 +400,17 @@ def test_seed_grants_name_only_the_layline_database(salt_cli, use_pillar):
     grants = [c for c in chunks if c["state"] == "mysql_grants"]
     assert grants, "no grants"
     assert {c["database"] for c in grants} == {"layline.*"}, grants
-    assert all(c["user"] == "layline" and "GRANT OPTION" not in str(c["grant"]).upper()
-               and not c.get("grant_option") for c in grants), grants
-    queries = [c for c in chunks if c["state"] == "mysql_query" and "GRANT" in
-               str(c.get("query", "")).upper()]
+    assert all(
+        c["user"] == "layline"
+        and "GRANT OPTION" not in str(c["grant"]).upper()
+        and not c.get("grant_option")
+        for c in grants
+    ), grants
+    queries = [
+        c
+        for c in chunks
+        if c["state"] == "mysql_query" and "GRANT" in str(c.get("query", "")).upper()
+    ]
     assert not queries, queries
 
 
@@ -399,17 +419,29 @@ def test_remote_signing_names_what_is_missing(salt_cli, use_pillar, pillar_tree)
     use_pillar("seed")  # the CA minion has the policy; its CA is not made (test=True only)
     ret = salt_cli.run("layline_tls.ca_certificate", "ll-config-server", minion_tgt="ll-node-1")
     assert "CA minion ll-config-server has no CA certificate yet" in ret.stdout, ret
-    ret = salt_cli.run("layline_tls.signing_policy_problem", "layline", "/etc/layline/ca/ca.key",
-                       "/etc/layline/tls/ca.crt", minion_tgt="ll-config-server")
+    ret = salt_cli.run(
+        "layline_tls.signing_policy_problem",
+        "layline",
+        "/etc/layline/ca/ca.key",
+        "/etc/layline/tls/ca.crt",
+        minion_tgt="ll-config-server",
+    )
     assert ret.data is None, ret
     # the CA minion's pillar without the signing policy
     (pillar_tree / "top.sls").write_text("base:\n  '*':\n    - layline\n")
     assert salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="*").returncode == 0
     ret = salt_cli.run("layline_tls.ca_certificate", "ll-config-server", minion_tgt="ll-node-1")
-    assert ("CA minion ll-config-server has no signing policy 'layline': add "
-            "x509_signing_policies:layline to its pillar") in ret.stdout, ret
-    ret = salt_cli.run("layline_tls.signing_policy_problem", "layline", "/etc/layline/ca/ca.key",
-                       "/etc/layline/tls/ca.crt", minion_tgt="ll-config-server")
+    assert (
+        "CA minion ll-config-server has no signing policy 'layline': add "
+        "x509_signing_policies:layline to its pillar"
+    ) in ret.stdout, ret
+    ret = salt_cli.run(
+        "layline_tls.signing_policy_problem",
+        "layline",
+        "/etc/layline/ca/ca.key",
+        "/etc/layline/tls/ca.crt",
+        minion_tgt="ll-config-server",
+    )
     assert "has no x509_signing_policies:layline" in ret.data, ret
 
 
@@ -418,21 +450,23 @@ def _database_chunks(salt_cli, minion_id):
     return {c["__id__"]: c for c in chunks if c["__id__"].startswith("layline-mysql-")}
 
 
-def test_mysql_tls_states_on_a_database_only_and_a_shared_minion(salt_cli, use_pillar,
-                                                                  pillar_tree):
+def test_mysql_tls_states_on_a_database_only_and_a_shared_minion(salt_cli, use_pillar, pillar_tree):
     """database:tls verify-identity: MariaDB is configured after, and restarted on, the node's
     key and certificate (by state ID, no requisite cycle with layline.tls); the accounts get
     REQUIRE SSL; on a minion that also runs layline the server account joins the service
     group that may read node.key."""
     use_pillar("seed")
     only = _database_chunks(salt_cli, "ll-mysql")
-    tls_ids = {("x509", "layline-tls-x509-private_key_managed"),
-               ("x509", "layline-tls-x509-certificate_managed")}
+    tls_ids = {
+        ("x509", "layline-tls-x509-private_key_managed"),
+        ("x509", "layline-tls-x509-certificate_managed"),
+    }
     assert tls_ids <= _requisites(only["layline-mysql-file-managed-server-config"], "require")
     assert tls_ids <= _requisites(only["layline-mysql-service-running"], "watch")
     accounts = [c for c in only.values() if c["state"] == "layline_db"]
-    assert accounts and all(c["fun"] == "account_tls" and c["required"] is True
-                            for c in accounts), accounts
+    assert accounts and all(
+        c["fun"] == "account_tls" and c["required"] is True for c in accounts
+    ), accounts
     assert "layline-mysql-group-present-key-reader" not in only
     shared = yaml.safe_load((pillar_tree / "layline.sls").read_text())
     shared["layline"]["database"]["minion"] = "ll-config-server"
@@ -442,4 +476,5 @@ def test_mysql_tls_states_on_a_database_only_and_a_shared_minion(salt_cli, use_p
     reader = both["layline-mysql-group-present-key-reader"]
     assert (reader["name"], reader["addusers"]) == ("layline", ["mysql"])
     assert ("group", "layline-mysql-group-present-key-reader") in _requisites(
-        both["layline-mysql-service-running"], "watch")
+        both["layline-mysql-service-running"], "watch"
+    )

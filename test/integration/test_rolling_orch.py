@@ -23,8 +23,10 @@ def test_dry_run_shows_the_refused_plan(salt_run, use_pillar):
     use_pillar("seed")
     ret = salt_run.run("state.orch", "layline.rolling", "test=True")
     steps = _steps(ret)
-    assert list(steps) == ["test_|-layline-rolling-test-configurable_test_state-plan_|-"
-                           "rolling restart plan_|-configurable_test_state"], steps
+    assert list(steps) == [
+        "test_|-layline-rolling-test-configurable_test_state-plan_|-"
+        "rolling restart plan_|-configurable_test_state"
+    ], steps
     step = next(iter(steps.values()))
     assert step["result"] is False
     assert "REFUSED" in step["comment"] and "no engine answered" in step["comment"]
@@ -57,6 +59,10 @@ def test_deploy_orchestration_renders_the_runner_order(salt_run, use_pillar):
         "layline-orch-deploy-salt-function-ready-ll-node-1",
         "layline-orch-deploy-salt-function-ready-ll-node-2",
     ], ids
-    first = {k: v for item in steps["layline-orch-deploy-salt-state-tls-ca"]["salt"]
-             if isinstance(item, dict) for k, v in item.items()}
+    first = {
+        k: v
+        for item in steps["layline-orch-deploy-salt-state-tls-ca"]["salt"]
+        if isinstance(item, dict)
+        for k, v in item.items()
+    }
     assert (first["tgt"], first["sls"]) == ("ll-config-server", ["layline.tls"]), first

@@ -82,12 +82,15 @@ class Lab:
         self.was_up = False
 
     # -- plumbing
-    def cmd(self, *args: str, check: bool = True,
-            timeout: float = 900) -> subprocess.CompletedProcess:
+    def cmd(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess:
         proc = subprocess.run([str(LAB), *args], capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
-            raise LabCommandError(f"lab {' '.join(args)} exited {proc.returncode}\n"
-                                  f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+            raise LabCommandError(
+                f"lab {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
         return proc
 
     @staticmethod
@@ -95,12 +98,14 @@ class Lab:
         try:
             return json.loads(proc.stdout) if proc.stdout.strip() else {}
         except ValueError as exc:
-            raise LabCommandError(f"{what}: output is not JSON ({exc})\n{proc.stdout}\n"
-                                  f"{proc.stderr}") from exc
+            raise LabCommandError(
+                f"{what}: output is not JSON ({exc})\n{proc.stdout}\n{proc.stderr}"
+            ) from exc
 
     # -- lifecycle
-    def up(self, topology: str = "seed", pillar: str | os.PathLike | None = None,
-           nodes: int = 2) -> dict:
+    def up(
+        self, topology: str = "seed", pillar: str | os.PathLike | None = None, nodes: int = 2
+    ) -> dict:
         if pillar is None:
             pillar = self._tmp_dir / "empty-pillar"
             pillar.mkdir(exist_ok=True)
@@ -130,8 +135,15 @@ class Lab:
         return self.cmd("status").stdout
 
     # -- salt
-    def salt(self, target: str, fun: str, *args: str, tgt_type: str | None = None,
-             timeout: int | None = None, check: bool = True):
+    def salt(
+        self,
+        target: str,
+        fun: str,
+        *args: str,
+        tgt_type: str | None = None,
+        timeout: int | None = None,
+        check: bool = True,
+    ):
         opts = ["--out=json", "--static"]
         if tgt_type:
             opts.append(TARGET_FLAGS[tgt_type])
@@ -141,8 +153,9 @@ class Lab:
         proc = self.cmd("salt", *opts, target, fun, *args, check=False, timeout=wall)
         # salt exits non-zero when a minion fails or does not answer; the JSON still tells.
         if check and not proc.stdout.strip():
-            raise LabCommandError(f"salt {target} {fun}: no output (exit {proc.returncode})\n"
-                                  f"{proc.stderr}")
+            raise LabCommandError(
+                f"salt {target} {fun}: no output (exit {proc.returncode})\n{proc.stderr}"
+            )
         return self._json(proc, f"salt {target} {fun}")
 
     def run(self, fun: str, *args: str):
@@ -150,16 +163,23 @@ class Lab:
         return self._json(proc, f"salt-run {fun}")
 
     def salt_call(self, machine: str, fun: str, *args: str, timeout: float = 900):
-        proc = self.shell(machine, ["salt-call", "--out=json", "--local", fun, *args],
-                          timeout=timeout)
+        proc = self.shell(
+            machine, ["salt-call", "--out=json", "--local", fun, *args], timeout=timeout
+        )
         return self._json(proc, f"salt-call {fun} on {machine}").get("local")
 
     # -- machines
-    def shell(self, machine: str, cmd: str | list[str], check: bool = False,
-              timeout: float = 300) -> subprocess.CompletedProcess:
+    def shell(
+        self, machine: str, cmd: str | list[str], check: bool = False, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         argv = ["bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-        proc = subprocess.run([str(LAB), "shell", machine, *argv], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [str(LAB), "shell", machine, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
         if check and proc.returncode != 0:
             raise LabCommandError(f"{machine}: {cmd!r} exited {proc.returncode}\n{proc.stdout}")
         return proc

@@ -21,8 +21,11 @@ def failures(ret: dict) -> dict:
         if not isinstance(states, dict):
             out[minion] = [str(states)]
             continue
-        bad = [f"{sid}: {st.get('comment')}" for sid, st in states.items()
-               if isinstance(st, dict) and st.get("result") is False]
+        bad = [
+            f"{sid}: {st.get('comment')}"
+            for sid, st in states.items()
+            if isinstance(st, dict) and st.get("result") is False
+        ]
         if bad:
             out[minion] = bad
     return out
@@ -74,8 +77,10 @@ def prometheus_targets(lab, machine: str, job: str) -> dict[str, str]:
 
 def files_changed_since_marker(lab, machine: str, marker: str) -> list[str]:
     """Regular files under the formula's paths newer than marker (a file made before)."""
-    proc = lab.shell(machine, f"find {FORMULA_PATHS} -xdev -newer {marker} "
-                              f"\\( -type f -o -type d \\) 2>/dev/null")
+    proc = lab.shell(
+        machine,
+        f"find {FORMULA_PATHS} -xdev -newer {marker} \\( -type f -o -type d \\) 2>/dev/null",
+    )
     return [line for line in proc.stdout.splitlines() if line.strip()]
 
 
@@ -103,8 +108,9 @@ def lab_host(machine: str):
 
         def run(self, command, *args, **kwargs):
             cmd = self.get_command(command, *args)
-            proc = subprocess.run([lab_cmd, "shell", machine, "sh", "-c", cmd],
-                                  capture_output=True, timeout=120)
+            proc = subprocess.run(
+                [lab_cmd, "shell", machine, "sh", "-c", cmd], capture_output=True, timeout=120
+            )
             return self.result(proc.returncode, self.encode(cmd), proc.stdout, proc.stderr)
 
     return testinfra.host.Host(LabBackend(machine))

@@ -48,8 +48,7 @@ def as_service_user(lab, machine: str, script: str) -> None:
 
 def exposure(lab, machine: str, unit: str) -> float:
     """The overall exposure level systemd-analyze security prints for unit."""
-    out = lab.shell(machine, ["systemd-analyze", "security", "--no-pager", unit],
-                    check=True).stdout
+    out = lab.shell(machine, ["systemd-analyze", "security", "--no-pager", unit], check=True).stdout
     match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
     assert match, out
     return float(match.group(1))
@@ -65,8 +64,12 @@ class EventCapture:
     def __enter__(self):
         self.handle = self.path.open("w")
         env = dict(os.environ, PYTHONUNBUFFERED="1")  # every event reaches the file
-        self.proc = subprocess.Popen([str(LAB), "run", "state.event", "pretty=True"],
-                                     stdout=self.handle, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(
+            [str(LAB), "run", "state.event", "pretty=True"],
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         time.sleep(3)  # salt-run connects to the event bus before the block starts
         return self
 

@@ -132,6 +132,7 @@ def _members_on(lab, machine: str) -> dict | None:
 
 def assert_cluster_formed(lab) -> None:
     """Both engines Up everywhere, LAY-11001 logged, journal rows in MySQL, config server view."""
+
     def all_up(machine):
         view = _members_on(lab, machine)
         if view is None:
@@ -140,23 +141,33 @@ def assert_cluster_formed(lab) -> None:
         return len(up) == 2 and not view["unreachable"] and view
 
     for machine in ENGINES:
-        view = lab.wait_for(lambda m=machine: all_up(m), timeout=180,
-                            what=f"both engines Up in {machine}'s /cluster/members")
+        view = lab.wait_for(
+            lambda m=machine: all_up(m),
+            timeout=180,
+            what=f"both engines Up in {machine}'s /cluster/members",
+        )
         assert {m["node"] for m in view["members"]} == {
-            f"pekko://layline@{e}.orb.local:5843" for e in ENGINES}
+            f"pekko://layline@{e}.orb.local:5843" for e in ENGINES
+        }
         log = lab.shell(machine, ["cat", ENGINE_LOG]).stdout
         assert "[LAY-11001] cluster successfully joined, member status is up" in log, machine
 
-    rows = dict(_sql(lab, "SELECT persistence_id, COUNT(*) FROM event_journal "
-                          "GROUP BY persistence_id"))
+    rows = dict(
+        _sql(lab, "SELECT persistence_id, COUNT(*) FROM event_journal GROUP BY persistence_id")
+    )
     for machine in ENGINES:
         assert int(rows.get(f"reactive-engine|{machine}.orb.local", 0)) > 0, rows
 
     nodes_url = f"http://{lab.address('ll-config-server')}:5841/api/clusters/Production/nodes"
     nodes = lab.wait_for(
-        lambda: (table := _get_json(nodes_url, ("admin", "admin")))
-        and all(row["state"] == "Up" for row in table) and table,
-        timeout=60, what="config server listing both engines Up")
+        lambda: (
+            (table := _get_json(nodes_url, ("admin", "admin")))
+            and all(row["state"] == "Up" for row in table)
+            and table
+        ),
+        timeout=60,
+        what="config server listing both engines Up",
+    )
     assert sorted(row["name"] for row in nodes) == [f"{e}.orb.local" for e in ENGINES]
 
 
@@ -203,8 +214,12 @@ def test_second_apply_reports_no_changes(seed):
 
 
 def _engine_pids(lab) -> dict[str, str]:
-    pids = {m: lab.shell(m, "systemctl show -p MainPID --value layline-reactive-engine",
-                         check=True).stdout.strip() for m in ENGINES}
+    pids = {
+        m: lab.shell(
+            m, "systemctl show -p MainPID --value layline-reactive-engine", check=True
+        ).stdout.strip()
+        for m in ENGINES
+    }
     assert all(pid not in ("", "0") for pid in pids.values()), pids
     return pids
 
@@ -212,14 +227,15 @@ def _engine_pids(lab) -> dict[str, str]:
 # The engine's restart marker: the formula's current place, and the root-owned place the
 # rolling restart work moves it to. (Not asked from state.show_sls: while states still get
 # the model as an argument, that would copy the password into the master's job cache.)
-MARKERS = ["/var/lib/layline-formula/pending/layline-reactive-engine.json",
-           "/var/lib/layline/.layline/reactive-engine/restart-pending"]
+MARKERS = [
+    "/var/lib/layline-formula/pending/layline-reactive-engine.json",
+    "/var/lib/layline/.layline/reactive-engine/restart-pending",
+]
 
 
 def _markers(lab, machine: str) -> list[str]:
     """The restart markers present (non-empty) on machine."""
-    return [path for path in MARKERS
-            if lab.shell(machine, ["test", "-s", path]).returncode == 0]
+    return [path for path in MARKERS if lab.shell(machine, ["test", "-s", path]).returncode == 0]
 
 
 def _clear_markers(lab) -> None:
@@ -243,7 +259,8 @@ def test_config_change_marks_engines_and_restarts_none(seed):
         ret = _reapply_engines(seed, f"pillar={loglevel}")
         for machine in ENGINES:
             assert "layline-config-layline-config_managed-engine" in " ".join(
-                changed(ret).get(machine, [])), changed(ret)
+                changed(ret).get(machine, [])
+            ), changed(ret)
             assert len(_markers(seed, machine)) == 1, f"{machine}: no restart marker"
         assert _engine_pids(seed) == before, "state.apply restarted an engine"
     finally:
@@ -263,7 +280,8 @@ def test_grants_of_every_layline_account_name_only_the_layline_database(seed):
         for grant, target in zip(grants, on, strict=True):
             what = grant.split(" ON ", 1)[0]
             assert target == "`layline`.*" or (target == "*.*" and what == "GRANT USAGE"), (
-                f"layline@{host}: {what} ON {target}")
+                f"layline@{host}: {what} ON {target}"
+            )
             assert "WITH GRANT OPTION" not in grant, f"layline@{host} may grant: {what}"
         assert "`layline`.*" in on, f"layline@{host} has no grant on the layline database"
 
@@ -284,7 +302,8 @@ def test_verifier_checks_pass_on_the_seed_machines(seed):
 def test_status_table_lists_both_engines_up(seed):
     rows = seed.salt("ll-config-server", "layline.status")["ll-config-server"]
     assert sorted((row["hostname"], row["state"]) for row in rows) == [
-        (f"{e}.orb.local", "Up") for e in ENGINES], rows
+        (f"{e}.orb.local", "Up") for e in ENGINES
+    ], rows
 
 
 def test_password_only_in_private_files(seed):
@@ -293,22 +312,31 @@ def test_password_only_in_private_files(seed):
     forms = [password, json.dumps(password)[1:-1]]
     patterns = " ".join(f"-e {shlex.quote(form)}" for form in forms)
     for machine in ALL:
-        found = seed.shell(machine, f"grep -rlF {patterns} /etc /opt /var /tmp /root /srv "
-                                    f"2>/dev/null | xargs -r stat -c '%a %n'").stdout.split("\n")
+        found = seed.shell(
+            machine,
+            f"grep -rlF {patterns} /etc /opt /var /tmp /root /srv "
+            f"2>/dev/null | xargs -r stat -c '%a %n'",
+        ).stdout.split("\n")
         for line in filter(None, found):
             mode, path = line.split(" ", 1)
             assert int(mode, 8) & 0o004 == 0, f"{machine}: world-readable {path} ({mode})"
             assert not path.startswith("/var/log/"), f"{machine}: password in log {path}"
         # journalctl's own exit code and line count: an unreadable journal must not pass
-        journal = seed.shell(machine, f"journalctl --no-pager -q >/run/ll-journal; echo $?; "
-                                      f"wc -l </run/ll-journal; grep -cF {patterns} "
-                                      f"/run/ll-journal; rm -f /run/ll-journal").stdout.split()
+        journal = seed.shell(
+            machine,
+            f"journalctl --no-pager -q >/run/ll-journal; echo $?; "
+            f"wc -l </run/ll-journal; grep -cF {patterns} "
+            f"/run/ll-journal; rm -f /run/ll-journal",
+        ).stdout.split()
         assert journal[0] == "0", f"{machine}: journalctl failed: {journal}"
         assert int(journal[1]) >= 10, f"{machine}: the journal is (nearly) empty: {journal}"
         assert journal[2] == "0", f"{machine}: password in the journal"
     # The master caches each minion's pillar (by design); it must stay private, out of logs.
-    master = subprocess.run(["grep", "-rlF", *[a for f in forms for a in ("-e", f)],
-                             "/var/lib/layline-lab/master"], capture_output=True, text=True)
+    master = subprocess.run(
+        ["grep", "-rlF", *[a for f in forms for a in ("-e", f)], "/var/lib/layline-lab/master"],
+        capture_output=True,
+        text=True,
+    )
     for path in filter(None, master.stdout.split("\n")):
         assert Path(path).stat().st_mode & 0o004 == 0, f"master: world-readable {path}"
         assert "/pillar/" in path, f"password in the master's {path}"
@@ -321,8 +349,13 @@ def test_db_user_reaches_mysql_only_from_allowed_hosts(seed):
     # The lab host (10.231.7.1) has no account, and the firewall drops it before MySQL
     # could answer 1130: the connection attempt times out (2003).
     with pytest.raises(pymysql.err.OperationalError) as refused:
-        pymysql.connect(host=seed.address("ll-mysql"), user="layline", password=password,
-                        database="layline", connect_timeout=3)
+        pymysql.connect(
+            host=seed.address("ll-mysql"),
+            user="layline",
+            password=password,
+            database="layline",
+            connect_timeout=3,
+        )
     assert refused.value.args[0] == 2003, refused.value
 
 
@@ -337,14 +370,16 @@ def test_root_cannot_log_in_remotely(seed):
 
 
 def test_schema_reapply_keeps_every_journal_row(seed):
-    before = {tuple(r) for r in _sql(seed, "SELECT persistence_id, sequence_number "
-                                           "FROM event_journal")}
+    before = {
+        tuple(r) for r in _sql(seed, "SELECT persistence_id, sequence_number FROM event_journal")
+    }
     assert before
     ret = seed.salt("ll-config-server", "state.apply", "layline.schema", timeout=300)
     assert_applied(ret, ["ll-config-server"])
     assert changed(ret) == {}, changed(ret)
-    after = {tuple(r) for r in _sql(seed, "SELECT persistence_id, sequence_number "
-                                          "FROM event_journal")}
+    after = {
+        tuple(r) for r in _sql(seed, "SELECT persistence_id, sequence_number FROM event_journal")
+    }
     assert before <= after, before - after
 
 
@@ -353,11 +388,17 @@ def test_schema_reapply_keeps_every_journal_row(seed):
 
 def test_engine_config_is_root_owned_and_units_are_sandboxed(seed):
     for machine in ENGINES:
-        out = seed.shell(machine, "stat -c '%U:%G %a %n' /etc/layline /etc/layline/reactive-engine"
-                                  " /etc/layline/reactive-engine/application.conf", check=True)
+        out = seed.shell(
+            machine,
+            "stat -c '%U:%G %a %n' /etc/layline /etc/layline/reactive-engine"
+            " /etc/layline/reactive-engine/application.conf",
+            check=True,
+        )
         assert out.stdout.split("\n")[:3] == [
-            "root:layline 750 /etc/layline", "root:layline 750 /etc/layline/reactive-engine",
-            "root:layline 640 /etc/layline/reactive-engine/application.conf"], out.stdout
+            "root:layline 750 /etc/layline",
+            "root:layline 750 /etc/layline/reactive-engine",
+            "root:layline 640 /etc/layline/reactive-engine/application.conf",
+        ], out.stdout
         unit = seed.shell(machine, "systemctl cat layline-reactive-engine", check=True).stdout
         assert "-J-Dlayline.configDirectory=/etc/layline/reactive-engine" in unit
         assert hardening.exposure(seed, machine, "layline-reactive-engine") < 4.0
@@ -368,10 +409,10 @@ def test_links_planted_by_the_service_user_change_no_root_file(seed):
     """The layline user plants links at every path root wrote under its home; then apply."""
     planted = {
         "ll-config-server": "cd .layline/config-server/clusters && rm -f Production.json && "
-                            "ln -s /etc/shadow Production.json",
+        "ln -s /etc/shadow Production.json",
         # where the engine's configuration used to be: root writes nothing there any more
         "ll-node-1": "mkdir -p .layline/reactive-engine/config && "
-                     "ln -sfn /etc/shadow .layline/reactive-engine/config/application.conf",
+        "ln -sfn /etc/shadow .layline/reactive-engine/config/application.conf",
     }
     before = {m: hardening.root_fingerprints(seed, m) for m in planted}
     for machine, script in planted.items():
@@ -386,8 +427,9 @@ def test_links_planted_by_the_service_user_change_no_root_file(seed):
 
     # a planted directory link: the state refuses it, names it, and writes nowhere
     clusters = f"{hardening.HOME}/.layline/config-server/clusters"
-    hardening.as_service_user(seed, "ll-config-server",
-                              f"mv {clusters} {clusters}.away && ln -s /etc/cron.d {clusters}")
+    hardening.as_service_user(
+        seed, "ll-config-server", f"mv {clusters} {clusters}.away && ln -s /etc/cron.d {clusters}"
+    )
     try:
         ret = seed.salt("ll-config-server", "state.apply", "layline.cluster", timeout=600)
         states = ret["ll-config-server"]
@@ -395,8 +437,9 @@ def test_links_planted_by_the_service_user_change_no_root_file(seed):
         assert any("symbolic link" in comment for comment in failed), states
         assert hardening.root_fingerprints(seed, "ll-config-server") == before["ll-config-server"]
     finally:
-        hardening.as_service_user(seed, "ll-config-server",
-                                  f"rm -f {clusters} && mv {clusters}.away {clusters}")
+        hardening.as_service_user(
+            seed, "ll-config-server", f"rm -f {clusters} && mv {clusters}.away {clusters}"
+        )
 
 
 def test_no_password_in_caches_debug_log_or_event_bus(seed, tmp_path):
@@ -410,13 +453,20 @@ def test_no_password_in_caches_debug_log_or_event_bus(seed, tmp_path):
     patterns = " ".join(f"-e {shlex.quote(form)}" for form in forms)
     for machine in ALL:
         # an apply with the minion's log file at debug (salt-call writes the minion's log)
-        seed.shell(machine, "salt-call --log-file-level=debug --out=json state.apply layline"
-                            " >/dev/null", check=True, timeout=600)
+        seed.shell(
+            machine,
+            "salt-call --log-file-level=debug --out=json state.apply layline >/dev/null",
+            check=True,
+            timeout=600,
+        )
         log = seed.shell(machine, "cat /var/log/salt/minion", check=True).stdout
         assert "[DEBUG   ]" in log, machine
         assert not any(form in log for form in forms), f"{machine}: password in the log"
-        cache = seed.shell(machine, "ls /var/cache/salt/minion/sls.p && "
-                                    f"grep -rlaF {patterns} /var/cache/salt/minion || true")
+        cache = seed.shell(
+            machine,
+            "ls /var/cache/salt/minion/sls.p && "
+            f"grep -rlaF {patterns} /var/cache/salt/minion || true",
+        )
         assert cache.stdout.strip() == "/var/cache/salt/minion/sls.p", (machine, cache.stdout)
 
 
@@ -428,9 +478,15 @@ def test_diagnose_and_cluster_health_name_a_cut_node(seed):
         report = seed.salt("ll-node-1", "layline.diagnose")["ll-node-1"]
         # ll-node-2 still Up but unreachable (before the split-brain resolver downs it)
         node2 = "pekko://layline@ll-node-2.orb.local:5843"
-        seed.wait_for(lambda: any(u["node"] == node2 for u in (
-            _members_on(seed, "ll-node-1") or {"unreachable": []})["unreachable"]),
-            timeout=30, interval=0.5, what="ll-node-1 seeing ll-node-2 unreachable")
+        seed.wait_for(
+            lambda: any(
+                u["node"] == node2
+                for u in (_members_on(seed, "ll-node-1") or {"unreachable": []})["unreachable"]
+            ),
+            timeout=30,
+            interval=0.5,
+            what="ll-node-1 seeing ll-node-2 unreachable",
+        )
         health = seed.salt("ll-node-1", "layline.cluster_health")["ll-node-1"]
     finally:
         seed.heal("ll-node-2")
@@ -438,8 +494,10 @@ def test_diagnose_and_cluster_health_name_a_cut_node(seed):
     assert health["unreachable"] == [node2], health
     assert report["ok"] is False
     failed = [c for c in report["checks"] if c["result"] == "failed"]
-    assert any("5843" in f"{c['check']} {c['target']} {c['detail']}"
-               and "ll-node-2" in c["target"] for c in failed), failed
+    assert any(
+        "5843" in f"{c['check']} {c['target']} {c['detail']}" and "ll-node-2" in c["target"]
+        for c in failed
+    ), failed
 
 
 def test_exit_codes_healthy_and_broken(seed):
@@ -447,21 +505,28 @@ def test_exit_codes_healthy_and_broken(seed):
     problem (salt-call), and still print their data."""
     healthy = seed.wait_for(
         lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] == 0,
-        timeout=120, what="cluster healthy again (after the cut of the previous test)")
+        timeout=120,
+        what="cluster healthy again (after the cut of the previous test)",
+    )
     assert healthy
-    calls = [("ll-config-server", "layline.validate"), ("ll-node-1", "layline.diagnose"),
-             ("ll-config-server", "layline.cluster_health"), ("ll-config-server", "layline.status")]
+    calls = [
+        ("ll-config-server", "layline.validate"),
+        ("ll-node-1", "layline.diagnose"),
+        ("ll-config-server", "layline.cluster_health"),
+        ("ll-config-server", "layline.status"),
+    ]
     for machine, fun in calls:
         rc, out = _salt_call_rc(seed, machine, fun)
         assert rc == 0, (fun, out)
-    rc, out = _salt_call_rc(seed, "ll-config-server", "layline.validate",
-                            'config={"user": "root"}')
+    rc, out = _salt_call_rc(seed, "ll-config-server", "layline.validate", 'config={"user": "root"}')
     assert rc != 0 and json.loads(out)["local"]["errors"], out
     seed.shell("ll-node-2", "systemctl stop layline-reactive-engine", check=True)
     try:
         seed.wait_for(
             lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] != 0,
-            timeout=120, what="cluster_health to report ll-node-2 gone")
+            timeout=120,
+            what="cluster_health to report ll-node-2 gone",
+        )
         for machine, fun in calls[1:]:
             rc, out = _salt_call_rc(seed, machine, fun)
             assert rc != 0, (fun, out)
@@ -470,7 +535,9 @@ def test_exit_codes_healthy_and_broken(seed):
         seed.shell("ll-node-2", "systemctl start layline-reactive-engine", check=True)
     seed.wait_for(
         lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] == 0,
-        timeout=180, what="ll-node-2 back in the cluster")
+        timeout=180,
+        what="ll-node-2 back in the cluster",
+    )
 
 
 def test_deploy_orchestration_on_fresh_machines(seed):
@@ -513,15 +580,19 @@ PORT_TABLE = {
     ("ll-node-2", "ll-config-server"): {5841: "open"},
     ("ll-node-2", "ll-mysql"): {3306: "open"},
 }
-LISTENERS = {"ll-mysql": [3306], "ll-config-server": [5841], **{e: [5842, 5843, 8558]
-                                                                for e in ENGINES}}
+LISTENERS = {
+    "ll-mysql": [3306],
+    "ll-config-server": [5841],
+    **{e: [5842, 5843, 8558] for e in ENGINES},
+}
 
 
 def _probe(lab, source: str, target: str, ports) -> dict[int, str]:
     args = [lab.address(target), *map(str, ports)]
     if source == "lab host":
-        proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True,
-                              text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True
+        )
         out = proc.stdout
     else:
         out = lab.shell(source, [SALT_PYTHON, "-c", PROBE, *args], check=True).stdout
@@ -545,8 +616,9 @@ def test_ports_answer_only_as_the_guide_table_says(seed):
     assert seen == PORT_TABLE
     for machine in ALL:  # the site's own ruleset file is the package's, untouched
         assert seed.shell(machine, "dpkg -V nftables", check=True).stdout == "", machine
-        assert seed.shell(machine, "systemctl is-enabled layline-firewall").stdout.strip() \
-            == "enabled", machine
+        assert (
+            seed.shell(machine, "systemctl is-enabled layline-firewall").stdout.strip() == "enabled"
+        ), machine
 
 
 def test_engine_account_writes_but_cannot_drop_or_create(seed):
@@ -557,8 +629,8 @@ def test_engine_account_writes_but_cannot_drop_or_create(seed):
         "                     password=base64.b64decode(sys.argv[1]).decode(),\n"
         "                     connect_timeout=5, autocommit=True)\n"
         "cur = db.cursor()\n"
-        "cur.execute(\"INSERT INTO snapshot (persistence_id, sequence_number, created,\"\n"
-        "            \" snapshot_ser_id, snapshot_ser_manifest, snapshot_payload)\"\n"
+        'cur.execute("INSERT INTO snapshot (persistence_id, sequence_number, created,"\n'
+        '            " snapshot_ser_id, snapshot_ser_manifest, snapshot_payload)"\n'
         "            \" VALUES ('10a-probe', 1, 0, 1, '', 'x')\")\n"
         "print('insert', cur.rowcount)\n"
         "cur.execute(\"DELETE FROM snapshot WHERE persistence_id = '10a-probe'\")\n"
@@ -608,8 +680,11 @@ ROTATING_KEYS = "org.apache.pekko.remote.artery.tcp.ssl.RotatingKeysSSLEnginePro
 
 def _stat(lab, machine: str, *paths: str) -> dict[str, str]:
     proc = lab.shell(machine, ["stat", "-c", "%n %U:%G %a", *paths])
-    return {line.split()[0]: " ".join(line.split()[1:]) for line in proc.stdout.splitlines()
-            if line.startswith("/")}
+    return {
+        line.split()[0]: " ".join(line.split()[1:])
+        for line in proc.stdout.splitlines()
+        if line.startswith("/")
+    }
 
 
 def test_tls_files_and_modes_on_every_machine(seed):
@@ -619,18 +694,31 @@ def test_tls_files_and_modes_on_every_machine(seed):
     ca = x509.load_pem_x509_certificate(ca_pem.encode())
     for machine in ALL:
         group = "mysql" if machine == "ll-mysql" else "layline"
-        modes = _stat(seed, machine, TLS_DIR, f"{TLS_DIR}/ca.crt", f"{TLS_DIR}/node.crt",
-                      f"{TLS_DIR}/node.key", "/etc/layline/ca", "/etc/layline/ca/ca.key")
-        expected = {TLS_DIR: f"root:{group} 750", f"{TLS_DIR}/ca.crt": "root:root 644",
-                    f"{TLS_DIR}/node.crt": "root:root 644",
-                    f"{TLS_DIR}/node.key": f"root:{group} 640"}
+        modes = _stat(
+            seed,
+            machine,
+            TLS_DIR,
+            f"{TLS_DIR}/ca.crt",
+            f"{TLS_DIR}/node.crt",
+            f"{TLS_DIR}/node.key",
+            "/etc/layline/ca",
+            "/etc/layline/ca/ca.key",
+        )
+        expected = {
+            TLS_DIR: f"root:{group} 750",
+            f"{TLS_DIR}/ca.crt": "root:root 644",
+            f"{TLS_DIR}/node.crt": "root:root 644",
+            f"{TLS_DIR}/node.key": f"root:{group} 640",
+        }
         if machine == "ll-config-server":  # the CA minion
-            expected.update({"/etc/layline/ca": "root:root 700",
-                             "/etc/layline/ca/ca.key": "root:root 400"})
+            expected.update(
+                {"/etc/layline/ca": "root:root 700", "/etc/layline/ca/ca.key": "root:root 400"}
+            )
         assert modes == expected, machine
         assert seed.shell(machine, ["cat", f"{TLS_DIR}/ca.crt"]).stdout == ca_pem, machine
         cert = x509.load_pem_x509_certificate(
-            seed.shell(machine, ["cat", f"{TLS_DIR}/node.crt"], check=True).stdout.encode())
+            seed.shell(machine, ["cat", f"{TLS_DIR}/node.crt"], check=True).stdout.encode()
+        )
         cert.verify_directly_issued_by(ca)
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         assert names.get_values_for_type(x509.DNSName) == [f"{machine}.orb.local"], machine
@@ -651,19 +739,28 @@ def _forged_files() -> dict[str, bytes]:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
 
     now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key, key = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                   for _ in range(2))
-    cert = (x509.CertificateBuilder().subject_name(name("layline-Production-engine"))
-            .issuer_name(name("layline Production cluster CA")).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("ll-node-1.orb.local")]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    return {"node.key": key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()),
-            "node.crt": cert.public_bytes(serialization.Encoding.PEM)}
+    ca_key, key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("layline-Production-engine"))
+        .issuer_name(name("layline Production cluster CA"))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("ll-node-1.orb.local")]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return {
+        "node.key": key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        "node.crt": cert.public_bytes(serialization.Encoding.PEM),
+    }
 
 
 def _intruder_conf() -> str:
@@ -719,8 +816,11 @@ with socket.create_connection((host, 5843), timeout=5) as raw:
 
 def _refusals(lab, machine: str, peer: str) -> str:
     """The engine's log lines about Artery connections from ``peer`` it refused."""
-    return "\n".join(line for line in lab.shell(machine, ["cat", ENGINE_LOG]).stdout.splitlines()
-                     if f"refused Artery connection from [{peer}]" in line)
+    return "\n".join(
+        line
+        for line in lab.shell(machine, ["cat", ENGINE_LOG]).stdout.splitlines()
+        if f"refused Artery connection from [{peer}]" in line
+    )
 
 
 def test_artery_is_mutual_tls_and_refuses_a_joiner_without_a_cluster_certificate(seed):
@@ -729,43 +829,67 @@ def test_artery_is_mutual_tls_and_refuses_a_joiner_without_a_cluster_certificate
         log = seed.shell(machine, ["cat", ENGINE_LOG]).stdout
         assert "Remoting started with transport [Artery tls-tcp]" in log, machine
     # a client without a certificate: it sees a valid engine certificate, the engine refuses it
-    out = seed.shell("ll-node-1", ["python3", "-c", NO_CERT_CLIENT, "ll-node-2.orb.local"],
-                     check=True).stdout
+    out = seed.shell(
+        "ll-node-1", ["python3", "-c", NO_CERT_CLIENT, "ll-node-2.orb.local"], check=True
+    ).stdout
     assert "server certificate verified: {'DNS': 'll-node-2.orb.local'}" in out, out
     assert "reply bytes: 0" in out or "refused:" in out, out
-    seed.wait_for(lambda: "did not return a certificate" in _refusals(seed, "ll-node-2", node_1),
-                  timeout=30, what="ll-node-2 logging the refused client")
+    seed.wait_for(
+        lambda: "did not return a certificate" in _refusals(seed, "ll-node-2", node_1),
+        timeout=30,
+        what="ll-node-2 logging the refused client",
+    )
 
     # a joiner with a certificate of another CA (same names as the cluster's)
     files = {**_forged_files(), "application.conf": _intruder_conf().encode()}
     seed.shell("ll-node-1", "mkdir -p -m 0700 /root/intruder", check=True)
     for name, content in files.items():
-        seed.shell("ll-node-1", f"base64 -d > /root/intruder/{name} <<'EOF'\n"
-                   f"{base64.b64encode(content).decode()}\nEOF", check=True)
-    seed.shell("ll-node-1", ["systemd-run", "--unit=ll-intruder", "--setenv=HOME=/root/intruder",
-                             "/usr/bin/timeout", "300", "/opt/layline/current/bin/reactive-engine",
-                             "-J-Dlayline.configDirectory=/root/intruder"], check=True)
+        seed.shell(
+            "ll-node-1",
+            f"base64 -d > /root/intruder/{name} <<'EOF'\n{base64.b64encode(content).decode()}\nEOF",
+            check=True,
+        )
+    seed.shell(
+        "ll-node-1",
+        [
+            "systemd-run",
+            "--unit=ll-intruder",
+            "--setenv=HOME=/root/intruder",
+            "/usr/bin/timeout",
+            "300",
+            "/opt/layline/current/bin/reactive-engine",
+            "-J-Dlayline.configDirectory=/root/intruder",
+        ],
+        check=True,
+    )
     intruder_log = "/root/intruder/.layline/reactive-engine/log/reactive-engine.log"
     try:
         for machine in ENGINES:
             seed.wait_for(
                 lambda m=machine: "certificate verify failed" in _refusals(seed, m, node_1),
-                timeout=60, what=f"{machine} refusing the intruder's certificate")
+                timeout=60,
+                what=f"{machine} refusing the intruder's certificate",
+            )
         intruder = seed.shell("ll-node-1", ["cat", intruder_log]).stdout
         assert "TLS connection to [pekko://layline@ll-node-" in intruder, intruder[-2000:]
         assert "LAY-11001" not in intruder
         for machine in ENGINES:
             view = _members_on(seed, machine)  # 8558 answers engines, not the lab host
             assert {(m["node"], m["status"]) for m in view["members"]} == {
-                (f"pekko://layline@{e}.orb.local:5843", "Up") for e in ENGINES}, view
+                (f"pekko://layline@{e}.orb.local:5843", "Up") for e in ENGINES
+            }, view
             assert view["unreachable"] == [], view
     finally:
         seed.shell("ll-node-1", "systemctl stop ll-intruder; rm -rf /root/intruder")
+
+
 # ------------------------------------------------------------------ MySQL TLS (issue 10c)
 
 CONFIG_SERVER_LOG = "/var/lib/layline/.layline/config-server/log/config-server.log"
-REFUSED = ("Server identity verification failed. None of the DNS or IP Subject Alternative "
-           "Name entries matched the server hostname/IP 'll-mysql.orb.local'")
+REFUSED = (
+    "Server identity verification failed. None of the DNS or IP Subject Alternative "
+    "Name entries matched the server hostname/IP 'll-mysql.orb.local'"
+)
 # Run on the CA minion (the config server): a certificate from the cluster CA for another name.
 ISSUE_OTHER = """
 import datetime, sys
@@ -793,7 +917,8 @@ sys.stdout.write(key.private_bytes(serialization.Encoding.PEM,
 def _ready(lab, machine: str) -> int:
     try:
         with urllib.request.urlopen(  # noqa: S310 (http:// to a lab address)
-                f"http://{lab.address(machine)}:8558/ready", timeout=5) as answer:
+            f"http://{lab.address(machine)}:8558/ready", timeout=5
+        ) as answer:
             return answer.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -808,14 +933,19 @@ def test_every_database_connection_is_tls(seed):
     assert _sql(seed, "SELECT @@require_secure_transport, @@have_ssl") == [["1", "YES"]]
     accounts = _sql(seed, "SELECT host, ssl_type FROM mysql.user WHERE user = 'layline'")
     assert accounts and all(ssl_type == "ANY" for _host, ssl_type in accounts), accounts
-    sessions = {row[0].rsplit(":", 1)[0] for row in _sql(
-        seed, "SELECT host FROM information_schema.processlist WHERE user = 'layline'")}
+    sessions = {
+        row[0].rsplit(":", 1)[0]
+        for row in _sql(
+            seed, "SELECT host FROM information_schema.processlist WHERE user = 'layline'"
+        )
+    }
     for machine in [*ENGINES, "ll-config-server"]:  # by name, or by address (skip-name-resolve)
         assert {f"{machine}.orb.local", seed.address(machine)} & sessions, (machine, sessions)
     password = _pillar()["database"]["password"]
     for machine in [ENGINES[0], "ll-config-server"]:
-        assert _connect_from(seed, machine, "layline", password, tls=False).startswith(
-            "error "), machine
+        assert _connect_from(seed, machine, "layline", password, tls=False).startswith("error "), (
+            machine
+        )
         answer = _connect_from(seed, machine, "layline", password)
         assert answer.startswith("ok ") and answer != "ok -", (machine, answer)
     store = seed.shell(ENGINES[0], ["stat", "-c", "%U:%G %a", "/etc/layline/tls/truststore.jks"])
@@ -830,22 +960,33 @@ def test_server_certificate_for_another_name_is_refused(seed):
     cut = pem.index("-----BEGIN PRIVATE KEY-----")
     other = {"crt": pem[:cut], "key": pem[cut:]}
     assert "BEGIN CERTIFICATE" in other["crt"]
-    swap = ("set -e; cd /etc/layline/tls; cp -p node.crt /root/node.crt.keep;"
-            " cp -p node.key /root/node.key.keep;"
-            " printf '%s' \"$1\" > node.crt; printf '%s' \"$2\" > node.key;"
-            " systemctl restart mariadb")
-    restore = ("set -e; cp -p /root/node.crt.keep /etc/layline/tls/node.crt;"
-               " cp -p /root/node.key.keep /etc/layline/tls/node.key;"
-               " rm -f /root/node.crt.keep /root/node.key.keep; systemctl restart mariadb")
+    swap = (
+        "set -e; cd /etc/layline/tls; cp -p node.crt /root/node.crt.keep;"
+        " cp -p node.key /root/node.key.keep;"
+        " printf '%s' \"$1\" > node.crt; printf '%s' \"$2\" > node.key;"
+        " systemctl restart mariadb"
+    )
+    restore = (
+        "set -e; cp -p /root/node.crt.keep /etc/layline/tls/node.crt;"
+        " cp -p /root/node.key.keep /etc/layline/tls/node.key;"
+        " rm -f /root/node.crt.keep /root/node.key.keep; systemctl restart mariadb"
+    )
     seed.shell("ll-mysql", ["bash", "-c", swap, "swap", other["crt"], other["key"]], check=True)
     try:
         for machine, log in [(ENGINES[0], ENGINE_LOG), ("ll-config-server", CONFIG_SERVER_LOG)]:
-            seed.wait_for(lambda m=machine, f=log: REFUSED in seed.shell(m, ["cat", f]).stdout,
-                          timeout=120, what=f"{machine} refusing the server certificate")
-        seed.wait_for(lambda: _ready(seed, ENGINES[0]) == 500, timeout=60,
-                      what="ll-node-1 /ready 500 without its journal")
+            seed.wait_for(
+                lambda m=machine, f=log: REFUSED in seed.shell(m, ["cat", f]).stdout,
+                timeout=120,
+                what=f"{machine} refusing the server certificate",
+            )
+        seed.wait_for(
+            lambda: _ready(seed, ENGINES[0]) == 500,
+            timeout=60,
+            what="ll-node-1 /ready 500 without its journal",
+        )
         ok, message = seed.salt("ll-config-server", "layline_db.check_connection")[
-            "ll-config-server"]
+            "ll-config-server"
+        ]
         assert ok is False, message
         assert "certificate verify failed" in message, message
         assert "not valid for ll-mysql.orb.local" in message, message
@@ -853,13 +994,18 @@ def test_server_certificate_for_another_name_is_refused(seed):
     finally:
         seed.shell("ll-mysql", ["bash", "-c", restore], check=True)
     for machine in ENGINES:
-        seed.wait_for(lambda m=machine: _ready(seed, m) == 200, timeout=180,
-                      what=f"{machine} ready again with the right certificate")
+        seed.wait_for(
+            lambda m=machine: _ready(seed, m) == 200,
+            timeout=180,
+            what=f"{machine} ready again with the right certificate",
+        )
     ok, message = seed.salt("ll-config-server", "layline_db.check_connection")["ll-config-server"]
     assert ok is True, message
     seed.wait_for(
         lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] == 0,
-        timeout=180, what="the cluster healthy again")
+        timeout=180,
+        what="the cluster healthy again",
+    )
 
 
 # --- monitoring role (issue 11): Debian's Prometheus on ll-mysql scrapes the engines ----------
@@ -881,19 +1027,33 @@ def test_prometheus_scrapes_every_engine_and_the_node_exporter(seed):
     from the package, lints an engine's exposition."""
     every_engine_up = seed.wait_for(
         lambda: (t := _targets_up(seed, "layline-engine")) and set(t.values()) == {"up"} and t,
-        timeout=SCRAPE_TIMEOUT, interval=2, what="every engine target up in Prometheus")
+        timeout=SCRAPE_TIMEOUT,
+        interval=2,
+        what="every engine target up in Prometheus",
+    )
     assert sorted(every_engine_up) == ENGINES
-    seed.wait_for(lambda: _targets_up(seed, "layline-node-exporter") == {"ll-mysql": "up"},
-                  timeout=SCRAPE_TIMEOUT, interval=2, what="node exporter target up")
+    seed.wait_for(
+        lambda: _targets_up(seed, "layline-node-exporter") == {"ll-mysql": "up"},
+        timeout=SCRAPE_TIMEOUT,
+        interval=2,
+        what="node exporter target up",
+    )
     rules = _prometheus(seed, "rules?type=alert")["groups"]
     names = {rule["name"] for group in rules for rule in group["rules"]}
-    assert {"LaylineMemberNotUp", "LaylineUnreachableMembers", "LaylineMembersMissing",
-            "LaylineBackupStale", "LaylineBackupMissing"} <= names, names
+    assert {
+        "LaylineMemberNotUp",
+        "LaylineUnreachableMembers",
+        "LaylineMembersMissing",
+        "LaylineBackupStale",
+        "LaylineBackupMissing",
+    } <= names, names
     up = _prometheus(seed, 'query?query=layline_cluster_members{status="Up"}')["result"]
     assert sorted(r["metric"]["minion"] for r in up) == ENGINES
     assert {r["value"][1] for r in up} == {str(len(ENGINES))}
-    fetch = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
-             "'http://ll-node-1.orb.local:9095/metrics', timeout=5).read().decode())")
+    fetch = (
+        "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
+        "'http://ll-node-1.orb.local:9095/metrics', timeout=5).read().decode())"
+    )
     lint = seed.shell("ll-mysql", f"python3 -c {shlex.quote(fetch)} | promtool check metrics")
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
@@ -903,29 +1063,45 @@ def _firing(lab, alert: str) -> set[str]:
         alerts = _prometheus(lab, "alerts")["alerts"]
     except OSError:
         return set()
-    return {a["labels"].get("minion", "") for a in alerts
-            if a["labels"]["alertname"] == alert and a["state"] == "firing"}
+    return {
+        a["labels"].get("minion", "")
+        for a in alerts
+        if a["labels"]["alertname"] == alert and a["state"] == "firing"
+    }
 
 
 def test_member_not_up_alert_fires_for_a_stopped_engine(seed):
     """ll-node-2's engine stopped: LaylineMemberNotUp fires for it within its `for` period
     (6 s in the seed pillar; the wait allows scrapes and rule evaluations under load); started
     again, the cluster is healthy before the next test."""
-    seed.wait_for(lambda: not _firing(seed, "LaylineMemberNotUp"), timeout=SCRAPE_TIMEOUT,
-                  interval=2, what="no LaylineMemberNotUp before the stop")
+    seed.wait_for(
+        lambda: not _firing(seed, "LaylineMemberNotUp"),
+        timeout=SCRAPE_TIMEOUT,
+        interval=2,
+        what="no LaylineMemberNotUp before the stop",
+    )
     seed.shell("ll-node-2", "systemctl stop layline-reactive-engine", check=True)
     try:
-        seed.wait_for(lambda: "ll-node-2" in _firing(seed, "LaylineMemberNotUp"),
-                      timeout=SCRAPE_TIMEOUT, interval=2,
-                      what="LaylineMemberNotUp firing for ll-node-2")
+        seed.wait_for(
+            lambda: "ll-node-2" in _firing(seed, "LaylineMemberNotUp"),
+            timeout=SCRAPE_TIMEOUT,
+            interval=2,
+            what="LaylineMemberNotUp firing for ll-node-2",
+        )
         assert "ll-node-1" not in _firing(seed, "LaylineMemberNotUp")
     finally:
         seed.shell("ll-node-2", "systemctl start layline-reactive-engine", check=True)
     seed.wait_for(
         lambda: _salt_call_rc(seed, "ll-config-server", "layline.cluster_health")[0] == 0,
-        timeout=180, what="ll-node-2 back in the cluster")
-    seed.wait_for(lambda: not _firing(seed, "LaylineMemberNotUp"), timeout=SCRAPE_TIMEOUT,
-                  interval=2, what="LaylineMemberNotUp resolved")
+        timeout=180,
+        what="ll-node-2 back in the cluster",
+    )
+    seed.wait_for(
+        lambda: not _firing(seed, "LaylineMemberNotUp"),
+        timeout=SCRAPE_TIMEOUT,
+        interval=2,
+        what="LaylineMemberNotUp resolved",
+    )
 
 
 # ------------------------------------------------------------------ backup and restore (issue 11)
@@ -954,29 +1130,39 @@ SAMPLER = (
 
 
 def _journal_keys(lab) -> set[tuple[str, ...]]:
-    return {tuple(r) for r in _sql(lab, "SELECT persistence_id, sequence_number "
-                                        "FROM event_journal")}
+    return {
+        tuple(r) for r in _sql(lab, "SELECT persistence_id, sequence_number FROM event_journal")
+    }
 
 
 def _backup_with_sampler(lab) -> tuple[str, list[str]]:
     """Start the timer's service while the sampler watches; (journal line, sampled argvs)."""
     lab.shell("ll-mysql", "rm -f /run/ll-sample /run/ll-sample.stop", check=True)
-    cmd = (f"{SALT_PYTHON} -c {shlex.quote(SAMPLER)} /run/ll-sample /run/ll-sample.stop & "
-           f"sleep 0.5; systemctl start {BACKUP_SERVICE}; rc=$?; touch /run/ll-sample.stop; "
-           "wait; exit $rc")
+    cmd = (
+        f"{SALT_PYTHON} -c {shlex.quote(SAMPLER)} /run/ll-sample /run/ll-sample.stop & "
+        f"sleep 0.5; systemctl start {BACKUP_SERVICE}; rc=$?; touch /run/ll-sample.stop; "
+        "wait; exit $rc"
+    )
     lab.shell("ll-mysql", cmd, check=True)
     sampled = lab.shell("ll-mysql", "cat /run/ll-sample", check=True).stdout.splitlines()
-    line = lab.shell("ll-mysql", f"journalctl -q -o cat -n 1 -u {BACKUP_SERVICE} "
-                                 "--grep 'layline-backup: wrote'", check=True).stdout.strip()
+    line = lab.shell(
+        "ll-mysql",
+        f"journalctl -q -o cat -n 1 -u {BACKUP_SERVICE} --grep 'layline-backup: wrote'",
+        check=True,
+    ).stdout.strip()
     return line, sampled
 
 
 def test_backup_by_the_timer_service_and_restore_orchestration(seed):
     password = _pillar()["database"]["password"]
     forms = [password, json.dumps(password)[1:-1]]
-    timer = seed.shell("ll-mysql", "systemctl is-enabled layline-backup.timer && systemctl "
-                                   "is-active layline-backup.timer && systemctl show -p "
-                                   "TimersCalendar --value layline-backup.timer", check=True)
+    timer = seed.shell(
+        "ll-mysql",
+        "systemctl is-enabled layline-backup.timer && systemctl "
+        "is-active layline-backup.timer && systemctl show -p "
+        "TimersCalendar --value layline-backup.timer",
+        check=True,
+    )
     assert "OnCalendar=*-*-* 00:00:00 ;" in timer.stdout, timer.stdout  # daily
     assert hardening.exposure(seed, "ll-mysql", "layline-backup") < 2.5  # 1.3 offline
 
@@ -1003,8 +1189,11 @@ def test_backup_by_the_timer_service_and_restore_orchestration(seed):
     dump = seed.shell("ll-mysql", ["zcat", path], check=True).stdout
     assert "CREATE TABLE `event_journal`" in dump and "-- Dump completed" in dump
     assert not any(form in dump for form in forms), "password in the backup file"
-    prom = seed.shell("ll-mysql", "cat /var/lib/prometheus/node-exporter/layline_backup.prom; "
-                                  "date +%s", check=True).stdout.splitlines()
+    prom = seed.shell(
+        "ll-mysql",
+        "cat /var/lib/prometheus/node-exporter/layline_backup.prom; date +%s",
+        check=True,
+    ).stdout.splitlines()
     stamp = next(x for x in prom if x.startswith("layline_backup_last_success_timestamp_seconds"))
     assert 0 <= int(prom[-1]) - float(stamp.split()[1]) < 600, prom
 
@@ -1021,8 +1210,9 @@ def test_backup_by_the_timer_service_and_restore_orchestration(seed):
     text = json.dumps(seed.run("state.orch", "layline.orch.restore", f"pillar={missing}"))
     assert "does not exist" in text and '"result": false' in text, text[:3000]
     chosen = json.dumps({"layline": {"restore": {"file": name}}})
-    text = json.dumps(seed.run("state.orch", "layline.orch.restore", "test=True",
-                               f"pillar={chosen}"))
+    text = json.dumps(
+        seed.run("state.orch", "layline.orch.restore", "test=True", f"pillar={chosen}")
+    )
     assert "drop database layline" in text and "start ll-node-1, ll-node-2" in text, text[:3000]
     assert _engine_pids(seed) == pids and _journal_keys(seed) == rows
 

@@ -53,9 +53,14 @@ def _bad_apply_changes_nothing(lab):
     assert "layline:ports:rest" in comments, comments
     assert "layline:user" in comments, comments
     # failhard on validation: no other state of the formula ran.
-    ran = [sid for sid, st in ret[MINION].items()
-           if isinstance(st, dict) and "validate" not in sid and st.get("__run_num__") is not None
-           and st.get("result") is not False]
+    ran = [
+        sid
+        for sid, st in ret[MINION].items()
+        if isinstance(st, dict)
+        and "validate" not in sid
+        and st.get("__run_num__") is not None
+        and st.get("result") is not False
+    ]
     assert not changed(ret), changed(ret)
     assert not ran or all(ret[MINION][sid].get("result") is not True for sid in ran), ran
     assert files_changed_since_marker(lab, MINION, marker) == []
@@ -75,7 +80,9 @@ def test_first_apply_deploys_single_host(single):
     # (services start in the background: allow the simulated JVM start-up)
     status, body = single.wait_for(
         lambda: (r := http_get(single, MINION, "http://127.0.0.1:5841/"))[0] == 200 and r,
-        timeout=60, what="config server answering on 127.0.0.1:5841")
+        timeout=60,
+        what="config server answering on 127.0.0.1:5841",
+    )
     assert "login" in body.lower(), body[:300]
 
     # The engine is a one-member cluster, Up, seen through the management API.
@@ -83,12 +90,15 @@ def test_first_apply_deploys_single_host(single):
         code, text = http_get(single, MINION, "http://127.0.0.1:8558/cluster/members")
         return json.loads(text) if code == 200 else None
 
-    view = single.wait_for(lambda: (m := members()) and m["members"]
-                           and m["members"][0]["status"] == "Up" and m,
-                           timeout=120, what="engine Up in /cluster/members")
+    view = single.wait_for(
+        lambda: (m := members()) and m["members"] and m["members"][0]["status"] == "Up" and m,
+        timeout=120,
+        what="engine Up in /cluster/members",
+    )
     assert len(view["members"]) == 1 and view["unreachable"] == []
-    log = single.shell(MINION, "cat /var/lib/layline/.layline/reactive-engine/log/"
-                               "reactive-engine.log").stdout
+    log = single.shell(
+        MINION, "cat /var/lib/layline/.layline/reactive-engine/log/reactive-engine.log"
+    ).stdout
     assert "[LAY-11001] cluster successfully joined" in log
 
     # And through the formula's own reader, as an operator would call it.
@@ -108,8 +118,12 @@ def test_verifier_checks_pass_on_lab_machine(single):
 
 def test_bad_pillar_over_deployment_changes_nothing(single):
     _bad_apply_changes_nothing(single)
-    assert single.shell(MINION, "systemctl is-active layline-reactive-engine "
-                                "layline-config-server").returncode == 0
+    assert (
+        single.shell(
+            MINION, "systemctl is-active layline-reactive-engine layline-config-server"
+        ).returncode
+        == 0
+    )
 
 
 def test_allinone_on_the_same_machine_passes_the_verifier(single):

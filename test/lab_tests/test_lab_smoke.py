@@ -10,8 +10,12 @@ import pytest
 
 pytestmark = pytest.mark.lab
 
-SEED = {"ll-mysql": "10.231.7.10", "ll-config-server": "10.231.7.11",
-        "ll-node-1": "10.231.7.12", "ll-node-2": "10.231.7.13"}
+SEED = {
+    "ll-mysql": "10.231.7.10",
+    "ll-config-server": "10.231.7.11",
+    "ll-node-1": "10.231.7.12",
+    "ll-node-2": "10.231.7.13",
+}
 STATE_DIR = Path(os.environ.get("LAYLINE_LAB_STATE", "/var/lib/layline-lab"))
 CACHE_DIR = Path(os.environ.get("LAYLINE_LAB_CACHE", "/var/cache/layline-lab"))
 
@@ -57,8 +61,11 @@ def test_machines_reach_each_other(seed):
 
 
 def test_hosts_resolve(seed):
-    script = "for n in " + " ".join(
-        f"{m}.orb.local {m}" for m in SEED) + " salt-master; do getent hosts $n; done"
+    script = (
+        "for n in "
+        + " ".join(f"{m}.orb.local {m}" for m in SEED)
+        + " salt-master; do getent hosts $n; done"
+    )
     proc = seed.shell("ll-node-2", script, check=True)
     resolved = {}
     for line in proc.stdout.splitlines():
@@ -75,8 +82,9 @@ def test_offline_apt_mirror(seed):
     proc = seed.shell("ll-mysql", "apt-get update -q && apt-get install -s mariadb-server")
     assert proc.returncode == 0, proc.stdout
     assert "Inst mariadb-server " in proc.stdout
-    sources = seed.shell("ll-mysql", "cat /etc/apt/sources.list /etc/apt/sources.list.d/* "
-                         "2>/dev/null | grep -v '^#'").stdout.split("\n")
+    sources = seed.shell(
+        "ll-mysql", "cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -v '^#'"
+    ).stdout.split("\n")
     assert [s for s in sources if s.strip()] == ["deb [trusted=yes] file:/srv/lab-mirror ./"]
     assert seed.shell("ll-mysql", "dpkg -s mariadb-server").returncode != 0  # not installed
 
@@ -92,14 +100,20 @@ def test_cut_and_heal(seed):
     finally:
         seed.heal("ll-node-2")
     seed.wait_for(lambda: _pingable(seed, "ll-node-1", target), 30, what="ping after heal")
-    seed.wait_for(lambda: seed.salt("ll-node-2", "test.ping", timeout=5, check=False)
-                  .get("ll-node-2") is True, 90, what="test.ping from ll-node-2 after heal")
+    seed.wait_for(
+        lambda: (
+            seed.salt("ll-node-2", "test.ping", timeout=5, check=False).get("ll-node-2") is True
+        ),
+        90,
+        what="test.ping from ll-node-2 after heal",
+    )
 
 
 def test_stop_and_start(seed):
     seed.stop("ll-node-2")
-    assert "stopped" in [line.split()[3] for line in seed.status().splitlines()
-                         if line.startswith("ll-node-2 ")]
+    assert "stopped" in [
+        line.split()[3] for line in seed.status().splitlines() if line.startswith("ll-node-2 ")
+    ]
     assert not _pingable(seed, "ll-node-1", SEED["ll-node-2"])
     seed.start("ll-node-2")  # waits for test.ping
     assert seed.salt("ll-node-2", "test.ping") == {"ll-node-2": True}

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.lab
 CHECKOUT = Path(__file__).resolve().parents[2]
 SEED_PILLAR = CHECKOUT / "test" / "pillar" / "seed" / "layline.sls"
 HAS_RUNNER = (CHECKOUT / "layline" / "rolling.sls").is_file() or (
-    CHECKOUT / "layline" / "rolling" / "init.sls").is_file()
+    CHECKOUT / "layline" / "rolling" / "init.sls"
+).is_file()
 DOMAIN = "orb.local"
 ENGINE_LOG = "/var/lib/layline/.layline/reactive-engine/log/reactive-engine.log"
 MARKER = "/var/lib/layline-formula/pending/layline-reactive-engine.json"
@@ -87,8 +88,10 @@ class Cluster:
         for other in seen_from:
             view = self.members(other)
             if view is not None:
-                return any(m.get("node") == _address(machine) and m.get("status") == "Up"
-                           for m in view.get("members", []))
+                return any(
+                    m.get("node") == _address(machine) and m.get("status") == "Up"
+                    for m in view.get("members", [])
+                )
         return False
 
     def versions(self) -> dict:
@@ -119,16 +122,21 @@ class Cluster:
         def gone():
             view = self.members(others[0])
             return view is not None and not any(
-                m.get("node") == _address(machine) for m in view.get("members", []))
+                m.get("node") == _address(machine) for m in view.get("members", [])
+            )
 
         self.lab.wait_for(gone, timeout=60, what=f"{machine} to leave")
         if marker.get("version"):
-            switched = self.lab.salt(machine, "layline.switch_release",
-                                     f"version={marker['version']}")
+            switched = self.lab.salt(
+                machine, "layline.switch_release", f"version={marker['version']}"
+            )
             assert switched[machine]["active"] == marker["version"], switched
         self.lab.shell(machine, f"systemctl start {UNIT}", check=True)
-        self.lab.wait_for(lambda: self.up(machine, others) and self.members(machine) is not None,
-                          timeout=120, what=f"{machine} Up again")
+        self.lab.wait_for(
+            lambda: self.up(machine, others) and self.members(machine) is not None,
+            timeout=120,
+            what=f"{machine} Up again",
+        )
         self.lab.shell(machine, f"rm -f {MARKER}", check=True)
 
 
@@ -186,8 +194,11 @@ def cluster(lab, tmp_path_factory):
         lab.salt("*", "saltutil.sync_all")
         result = Cluster(lab, pillar_dir)
         assert_applied(result.apply(), ["ll-mysql", "ll-config-server", "ll-node-1", "ll-node-2"])
-        lab.wait_for(lambda: result.up("ll-node-1", ["ll-node-2"]) and result.up(
-            "ll-node-2", ["ll-node-1"]), timeout=120, what="two engines Up")
+        lab.wait_for(
+            lambda: result.up("ll-node-1", ["ll-node-2"]) and result.up("ll-node-2", ["ll-node-1"]),
+            timeout=120,
+            what="two engines Up",
+        )
         # the engines started from this very configuration: nothing to restart
         for machine in ("ll-node-1", "ll-node-2"):
             lab.shell(machine, f"rm -f {MARKER}", check=True)
@@ -197,8 +208,11 @@ def cluster(lab, tmp_path_factory):
 
 
 def _sql_hosts(lab) -> list[str]:
-    proc = lab.shell("ll-mysql", ["mysql", "-N", "-B", "-e",
-                                  "SELECT host FROM mysql.user WHERE user='layline'"], check=True)
+    proc = lab.shell(
+        "ll-mysql",
+        ["mysql", "-N", "-B", "-e", "SELECT host FROM mysql.user WHERE user='layline'"],
+        check=True,
+    )
     return sorted(proc.stdout.split())
 
 
@@ -213,10 +227,12 @@ def test_add_node(cluster):
     assert lab.salt("ll-node-3", "saltutil.sync_all")
     cluster.set_pillar(["ll-node-1", "ll-node-2", "ll-node-3"])
     with Watcher(cluster, ["ll-node-1", "ll-node-2"]) as watcher:
-        assert_applied(cluster.apply(), ["ll-mysql", "ll-config-server", "ll-node-1",
-                                         "ll-node-2", "ll-node-3"])
-        lab.wait_for(lambda: cluster.up("ll-node-3", ["ll-node-1"]), timeout=120,
-                     what="ll-node-3 Up")
+        assert_applied(
+            cluster.apply(), ["ll-mysql", "ll-config-server", "ll-node-1", "ll-node-2", "ll-node-3"]
+        )
+        lab.wait_for(
+            lambda: cluster.up("ll-node-3", ["ll-node-1"]), timeout=120, what="ll-node-3 Up"
+        )
         # the existing engines got the new seed list and wait for their restart
         for machine in ("ll-node-1", "ll-node-2"):
             assert cluster.marker(machine), f"{machine} has no restart marker"
@@ -228,15 +244,20 @@ def test_add_node(cluster):
     log = lab.shell("ll-node-3", f"cat {ENGINE_LOG}", check=True).stdout
     assert "Access denied" not in log and "cluster address" in log
     assert "http://ll-node-3.orb.local:5842" in _cluster_urls(lab)
-    conf = lab.shell("ll-node-1", "cat /etc/layline/reactive-engine/"
-                     "application.conf", check=True).stdout
+    conf = lab.shell(
+        "ll-node-1", "cat /etc/layline/reactive-engine/application.conf", check=True
+    ).stdout
     assert "ll-node-3.orb.local" in conf
-    assert all(cluster.up(m, ["ll-node-1", "ll-node-2"]) for m in
-               ("ll-node-1", "ll-node-2", "ll-node-3"))
+    assert all(
+        cluster.up(m, ["ll-node-1", "ll-node-2"]) for m in ("ll-node-1", "ll-node-2", "ll-node-3")
+    )
     # the monitoring role (on ll-mysql, from the seed pillar) scrapes the new engine too
     targets = lab.wait_for(
         lambda: (t := _engine_targets(lab)).get("ll-node-3") == "up" and t,
-        timeout=90, interval=2, what="ll-node-3 an up target of Prometheus")
+        timeout=90,
+        interval=2,
+        what="ll-node-3 an up target of Prometheus",
+    )
     assert sorted(targets) == ["ll-node-1", "ll-node-2", "ll-node-3"]
 
 
@@ -253,15 +274,30 @@ def test_remove_node(cluster):
     assert [row["hostname"] for row in unknown] == ["ll-node-3.orb.local"], rows
     assert unknown[0]["state"] == "Up" and unknown[0]["node"] is None
     with Watcher(cluster, ["ll-node-1", "ll-node-2", "ll-node-3"]) as watcher:
-        assert_applied(cluster.apply(), ["ll-mysql", "ll-config-server", "ll-node-1",
-                                         "ll-node-2", "ll-node-3"])
-        lab.wait_for(lambda: not any(m.get("node") == _address("ll-node-3") for m in (
-            cluster.members("ll-node-1") or {"members": [{"node": _address("ll-node-3")}]}
-        )["members"]), timeout=90, what="ll-node-3 to leave")
+        assert_applied(
+            cluster.apply(), ["ll-mysql", "ll-config-server", "ll-node-1", "ll-node-2", "ll-node-3"]
+        )
+        lab.wait_for(
+            lambda: (
+                not any(
+                    m.get("node") == _address("ll-node-3")
+                    for m in (
+                        cluster.members("ll-node-1")
+                        or {"members": [{"node": _address("ll-node-3")}]}
+                    )["members"]
+                )
+            ),
+            timeout=90,
+            what="ll-node-3 to leave",
+        )
     assert watcher.min_up >= 2, (watcher.min_up, watcher.seen)
     assert "Down" not in watcher.seen.get(_address("ll-node-3"), set()), watcher.seen
-    lab.wait_for(lambda: sorted(_engine_targets(lab)) == ["ll-node-1", "ll-node-2"],
-                 timeout=60, interval=2, what="ll-node-3 gone from Prometheus' targets")
+    lab.wait_for(
+        lambda: sorted(_engine_targets(lab)) == ["ll-node-1", "ll-node-2"],
+        timeout=60,
+        interval=2,
+        what="ll-node-3 gone from Prometheus' targets",
+    )
     with Watcher(cluster, ["ll-node-1", "ll-node-2"]) as watcher:
         cluster.roll(["ll-node-1", "ll-node-2"])  # the shorter seed list
     assert watcher.min_up >= 1, (watcher.min_up, watcher.seen)
@@ -273,12 +309,15 @@ def test_remove_node(cluster):
     assert "ExecMainStatus=143" in show and "ActiveState=inactive" in show, show
     assert lab.shell("ll-node-3", f"systemctl is-enabled {UNIT}").stdout.strip() == "disabled"
     assert lab.shell("ll-node-3", f"test -e {MARKER}").returncode != 0
-    assert _sql_hosts(lab) == sorted(lab.address(m) for m in
-                                     ("ll-config-server", "ll-node-1", "ll-node-2"))
+    assert _sql_hosts(lab) == sorted(
+        lab.address(m) for m in ("ll-config-server", "ll-node-1", "ll-node-2")
+    )
     assert "http://ll-node-3.orb.local:5842" not in _cluster_urls(lab)
     rows = lab.salt("ll-config-server", "layline.status")["ll-config-server"]
     assert [(row["node"], row["state"], row["in_pillar"]) for row in rows] == [
-        ("ll-node-1", "Up", True), ("ll-node-2", "Up", True)]
+        ("ll-node-1", "Up", True),
+        ("ll-node-2", "Up", True),
+    ]
     # a second run changes nothing on the removed machine and keeps it stopped
     again = cluster.apply("ll-node-3")
     assert_applied(again, ["ll-node-3"])
@@ -305,8 +344,9 @@ def test_upgrade_and_rollback(cluster):
             assert "version 2.5.4 -> 2.5.5" in marker["reasons"]
         assert cluster.versions() == {"ll-node-1": "2.5.4", "ll-node-2": "2.5.4"}
         # the config server is no cluster member: it switched and restarted at once
-        assert lab.shell("ll-config-server", f"readlink {CURRENT}").stdout.strip() == \
-            "releases/2.5.5"
+        assert (
+            lab.shell("ll-config-server", f"readlink {CURRENT}").stdout.strip() == "releases/2.5.5"
+        )
 
         # half a rollout: ll-node-2 moves, ll-node-1 still waits
         cluster.roll_one("ll-node-2", ["ll-node-1"])
@@ -315,8 +355,12 @@ def test_upgrade_and_rollback(cluster):
         cluster.set_pillar(engines, "2.5.6")
         refused = cluster.apply("ll-node-1")["ll-node-1"]
         failed = [st["comment"] for st in refused.values() if st.get("result") is False]
-        assert any("2.5.6 would be a third version" in c and "2.5.4 on ll-node-1" in c
-                   and "2.5.5 on ll-node-2" in c for c in failed), failed
+        assert any(
+            "2.5.6 would be a third version" in c
+            and "2.5.4 on ll-node-1" in c
+            and "2.5.5 on ll-node-2" in c
+            for c in failed
+        ), failed
         assert lab.shell("ll-node-1", "test -e /opt/layline/releases/2.5.6").returncode != 0
         cluster.set_pillar(engines, "2.5.5")
         assert_applied(cluster.apply(), ["ll-mysql", "ll-config-server", *engines])
@@ -329,17 +373,19 @@ def test_upgrade_and_rollback(cluster):
         cluster.set_pillar(engines, "2.5.4")
         assert_applied(cluster.apply(), ["ll-mysql", "ll-config-server", *engines])
         for machine in engines:
-            assert lab.shell(machine, f"test -e {CACHE}/layline-linux-amd64-2.5.4.sh"
-                             ).returncode != 0, f"{machine} downloaded 2.5.4 again"
+            assert (
+                lab.shell(machine, f"test -e {CACHE}/layline-linux-amd64-2.5.4.sh").returncode != 0
+            ), f"{machine} downloaded 2.5.4 again"
             assert cluster.marker(machine)["version"] == "2.5.4"
         cluster.roll(engines)
         assert cluster.versions() == {"ll-node-1": "2.5.4", "ll-node-2": "2.5.4"}
         for machine in engines:
             assert lab.shell(machine, "ls /opt/layline/releases").stdout.split() == [
-                "2.5.4", "2.5.5"]
+                "2.5.4",
+                "2.5.5",
+            ]
     assert watcher.min_up >= 1, (watcher.min_up, watcher.seen)
     # converged: another run changes nothing and marks nothing
     again = cluster.apply()
     assert_applied(again, ["ll-mysql", "ll-config-server", *engines])
     assert changed(again) == {}, changed(again)
-

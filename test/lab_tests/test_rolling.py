@@ -59,14 +59,19 @@ def _set_pillar(lab, change) -> None:
 
 def _orch(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """salt-run state.orch layline.rolling ARGS; stdout (with the live progress) and exit code."""
-    return subprocess.run([str(LAB), "run", "state.orch", "layline.rolling", *args],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [str(LAB), "run", "state.orch", "layline.rolling", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _pids(lab) -> dict[str, str]:
-    answer = lab.salt("ll-node-*", "cmd.run",
-                      "systemctl show -p MainPID --value layline-reactive-engine")
+    answer = lab.salt(
+        "ll-node-*", "cmd.run", "systemctl show -p MainPID --value layline-reactive-engine"
+    )
     return {minion: answer[minion] for minion in ENGINES}
 
 
@@ -130,23 +135,40 @@ class Watcher(threading.Thread):
 
 def _journal(lab) -> dict[str, tuple[int, int, int]]:
     """{persistence_id: (rows, lowest, highest sequence_number)} of event_journal."""
-    proc = lab.shell("ll-mysql", ["mysql", "-N", "-B", "layline", "-e",
-                                  "SELECT persistence_id, COUNT(*), MIN(sequence_number), "
-                                  "MAX(sequence_number) FROM event_journal "
-                                  "GROUP BY persistence_id"], check=True)
+    proc = lab.shell(
+        "ll-mysql",
+        [
+            "mysql",
+            "-N",
+            "-B",
+            "layline",
+            "-e",
+            "SELECT persistence_id, COUNT(*), MIN(sequence_number), "
+            "MAX(sequence_number) FROM event_journal "
+            "GROUP BY persistence_id",
+        ],
+        check=True,
+    )
     rows = [line.split("\t") for line in proc.stdout.splitlines() if line]
     return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
 
 
 def _plan_waves(lab, *args: str) -> list[str]:
     proc = _orch("test=True", *args)
-    return [line.split("wave ", 1)[1].split(":", 2)[1].split(" [")[0].strip()
-            for line in proc.stdout.splitlines() if "  wave " in line]
+    return [
+        line.split("wave ", 1)[1].split(":", 2)[1].split(" [")[0].strip()
+        for line in proc.stdout.splitlines()
+        if "  wave " in line
+    ]
 
 
 def _change_config(lab, value: str) -> None:
-    _set_pillar(lab, lambda p: p.setdefault("extra_config", {}).update(
-        {"reactive_engine": {"layline.formula-test.generation": value}}))
+    _set_pillar(
+        lab,
+        lambda p: p.setdefault("extra_config", {}).update(
+            {"reactive_engine": {"layline.formula-test.generation": value}}
+        ),
+    )
     assert_applied(apply(lab, "ll-node-*"), ENGINES)
 
 
@@ -210,16 +232,22 @@ def test_a_cut_off_node_is_refused(cluster):
     before = _pids(cluster)
     cluster.cut("ll-node-2")
     try:
-        cluster.wait_for(lambda: (_members(cluster) or {}).get("unreachable"), timeout=30,
-                         what="ll-node-2 unreachable")
+        cluster.wait_for(
+            lambda: (_members(cluster) or {}).get("unreachable"),
+            timeout=30,
+            what="ll-node-2 unreachable",
+        )
         proc = _orch('pillar={"layline": {"rolling": {"all": true}}}')
     finally:
         cluster.heal("ll-node-2")
     assert proc.returncode != 0, proc.stdout
     assert "REFUSED" in proc.stdout and "ll-node-2" in proc.stdout, proc.stdout
     cluster.wait_for(lambda: _healthy(cluster), timeout=120, what="healthy after heal")
-    cluster.wait_for(lambda: cluster.salt("ll-node-2", "test.ping").get("ll-node-2") is True,
-                     timeout=120, what="the ll-node-2 minion back")
+    cluster.wait_for(
+        lambda: cluster.salt("ll-node-2", "test.ping").get("ll-node-2") is True,
+        timeout=120,
+        what="the ll-node-2 minion back",
+    )
     assert _pids(cluster) == before
 
 
@@ -263,8 +291,11 @@ GATE_MARKER = "/var/lib/layline/.layline/reactive-engine/ended-in-failure"
 
 def _unit(lab, machine) -> dict[str, str]:
     """systemd's view of the engine unit, read inside the machine (works while it is cut)."""
-    out = lab.shell(machine, ["systemctl", "show", "-p", "NRestarts", "-p", "MainPID",
-                              "-p", "ActiveState", ENGINE_UNIT], check=True).stdout
+    out = lab.shell(
+        machine,
+        ["systemctl", "show", "-p", "NRestarts", "-p", "MainPID", "-p", "ActiveState", ENGINE_UNIT],
+        check=True,
+    ).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
@@ -294,8 +325,13 @@ def _one_cluster_of_three(lab) -> bool:
     views = [_view(lab, machine) for machine in ENGINES]
     if not all(views):
         return False
-    return all(sorted(m["status"] for m in v["members"]) == ["Up"] * 3 and not v["unreachable"]
-               for v in views) and len({v.get("leader") for v in views}) == 1
+    return (
+        all(
+            sorted(m["status"] for m in v["members"]) == ["Up"] * 3 and not v["unreachable"]
+            for v in views
+        )
+        and len({v.get("leader") for v in views}) == 1
+    )
 
 
 def _engine_log(lab, machine) -> str:
@@ -312,13 +348,20 @@ def _partition(lab, machine, while_cut) -> None:
     finally:
         lab.heal(machine)
     # the helpers ask the minions (salt): wait until this one is back with its master
-    lab.wait_for(lambda: lab.salt(machine, "test.ping").get(machine) is True, timeout=120,
-                 what=f"the {machine} minion back")
+    lab.wait_for(
+        lambda: lab.salt(machine, "test.ping").get(machine) is True,
+        timeout=120,
+        what=f"the {machine} minion back",
+    )
 
 
 def test_a_cut_off_engine_is_downed_restarted_by_its_unit_and_rejoins(cluster):
-    assert cluster.pillar_dir.joinpath("layline.sls").read_text().count(
-        f"stable_after: {STABLE_AFTER}s") == 1
+    assert (
+        cluster.pillar_dir.joinpath("layline.sls")
+        .read_text()
+        .count(f"stable_after: {STABLE_AFTER}s")
+        == 1
+    )
     cluster.wait_for(lambda: _one_cluster_of_three(cluster), timeout=120, what="one cluster")
     journal_before, pids, stops = _journal(cluster), _pids(cluster), _stops(cluster)
     restarts = int(_unit(cluster, "ll-node-3")["NRestarts"])
@@ -326,15 +369,24 @@ def test_a_cut_off_engine_is_downed_restarted_by_its_unit_and_rejoins(cluster):
 
     def downed_and_restarted():
         # the majority downs and removes it; on its own side the resolver downs it too
-        cluster.wait_for(lambda: not _lists(cluster, "ll-node-1", "ll-node-3"),
-                         timeout=STABLE_AFTER + 60, what="ll-node-3 removed by the others")
-        cluster.wait_for(lambda: int(_unit(cluster, "ll-node-3")["NRestarts"]) > restarts,
-                         timeout=60, what="ll-node-3's unit restarted its engine")
+        cluster.wait_for(
+            lambda: not _lists(cluster, "ll-node-1", "ll-node-3"),
+            timeout=STABLE_AFTER + 60,
+            what="ll-node-3 removed by the others",
+        )
+        cluster.wait_for(
+            lambda: int(_unit(cluster, "ll-node-3")["NRestarts"]) > restarts,
+            timeout=60,
+            what="ll-node-3's unit restarted its engine",
+        )
 
     _partition(cluster, "ll-node-3", downed_and_restarted)
-    cluster.wait_for(lambda: _one_cluster_of_three(cluster), timeout=120,
-                     what="three engines Up again after the heal")
-    new_log = _engine_log(cluster, "ll-node-3")[len(log_before):]
+    cluster.wait_for(
+        lambda: _one_cluster_of_three(cluster),
+        timeout=120,
+        what="three engines Up again after the heal",
+    )
+    new_log = _engine_log(cluster, "ll-node-3")[len(log_before) :]
     assert "has been downed" in new_log and "exiting the JVM with code 255" in new_log
     unit = _unit(cluster, "ll-node-3")
     assert int(unit["NRestarts"]) == restarts + 1, unit  # one restart, by systemd alone
@@ -362,20 +414,30 @@ def test_a_cut_off_first_seed_node_rejoins_instead_of_forming_an_island(cluster)
     journal_before = _journal(cluster)
 
     def held_back_while_cut():
-        cluster.wait_for(lambda: not _lists(cluster, "ll-node-2", "ll-node-1"),
-                         timeout=STABLE_AFTER + 60, what="ll-node-1 removed by the others")
+        cluster.wait_for(
+            lambda: not _lists(cluster, "ll-node-2", "ll-node-1"),
+            timeout=STABLE_AFTER + 60,
+            what="ll-node-1 removed by the others",
+        )
         # downed on its side too; its restarts now stop at the gate (no other seed answers)
-        cluster.wait_for(lambda: int(_unit(cluster, "ll-node-1")["NRestarts"]) >= restarts + 2,
-                         timeout=60, what="ll-node-1 held back by the seed gate")
-        gate = cluster.shell("ll-node-1", ["journalctl", "-u", ENGINE_UNIT, "--no-pager",
-                                           "-n", "50"], check=True).stdout
+        cluster.wait_for(
+            lambda: int(_unit(cluster, "ll-node-1")["NRestarts"]) >= restarts + 2,
+            timeout=60,
+            what="ll-node-1 held back by the seed gate",
+        )
+        gate = cluster.shell(
+            "ll-node-1", ["journalctl", "-u", ENGINE_UNIT, "--no-pager", "-n", "50"], check=True
+        ).stdout
         assert "no other seed node answers" in gate, gate
         assert cluster.shell("ll-node-1", ["test", "-e", GATE_MARKER]).returncode == 0
         assert _view(cluster, "ll-node-1") is None  # no engine, so no island of its own
 
     _partition(cluster, "ll-node-1", held_back_while_cut)
-    cluster.wait_for(lambda: _one_cluster_of_three(cluster), timeout=120,
-                     what="ll-node-1 back in the one cluster")
+    cluster.wait_for(
+        lambda: _one_cluster_of_three(cluster),
+        timeout=120,
+        what="ll-node-1 back in the one cluster",
+    )
     assert cluster.shell("ll-node-1", ["test", "-e", GATE_MARKER]).returncode != 0
     after = _pids(cluster)
     assert {m: after[m] for m in ENGINES[1:]} == {m: pids[m] for m in ENGINES[1:]}

@@ -7,8 +7,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def load_runner():
-    spec = importlib.util.spec_from_file_location("layline_runner",
-                                                  ROOT / "_runners" / "layline.py")
+    spec = importlib.util.spec_from_file_location(
+        "layline_runner", ROOT / "_runners" / "layline.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -20,8 +21,11 @@ runner = load_runner()
 def settings(count=3, strategy="keep-majority", quorum_size=None, min_nr=1, **rolling):
     nodes = [{"minion": f"n{i}", "hostname": f"n{i}.example.com"} for i in range(1, count + 1)]
     config = {
-        "cluster": {"nodes": nodes, "min_nr_of_members": min_nr,
-                    "split_brain_resolver": {"strategy": strategy, "quorum_size": quorum_size}},
+        "cluster": {
+            "nodes": nodes,
+            "min_nr_of_members": min_nr,
+            "split_brain_resolver": {"strategy": strategy, "quorum_size": quorum_size},
+        },
         "ports": {"cluster": 5843, "management": 8558, "config_server": 5841},
         "config_server": {"minion": "cfg", "hostname": "cfg.example.com"},
         "home": "/var/lib/layline",

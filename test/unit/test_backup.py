@@ -38,15 +38,29 @@ def box(tmp_path):
 def fake_dump(box, body=DUMP, code=0):
     dump = box / "dump.sql"
     dump.write_text(body)
-    _executable(box / "bin" / "mariadb-dump",
-                f'#!/bin/sh\nprintf "%s\\n" "$@" >"{box}/argv"\ncat "{dump}"\nexit {code}\n')
+    _executable(
+        box / "bin" / "mariadb-dump",
+        f'#!/bin/sh\nprintf "%s\\n" "$@" >"{box}/argv"\ncat "{dump}"\nexit {code}\n',
+    )
 
 
 def run_backup(box, keep=3):
     env = {"PATH": f"{box / 'bin'}:/usr/bin:/bin"}
-    return subprocess.run(["bash", str(SCRIPT), str(box / "client.cnf"), "layline",
-                           str(box / "backups"), str(keep), str(box / "textfile")],
-                          capture_output=True, text=True, env=env, check=False)
+    return subprocess.run(
+        [
+            "bash",
+            str(SCRIPT),
+            str(box / "client.cnf"),
+            "layline",
+            str(box / "backups"),
+            str(keep),
+            str(box / "textfile"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
 
 
 def names(directory):
@@ -71,8 +85,11 @@ def test_backup_writes_a_private_complete_file_the_textfile_and_one_log_line(box
     assert str(path) in line and f"({path.stat().st_size} bytes)" in line and " s" in line
     prom = (box / "textfile" / "layline_backup.prom").read_text()
     metrics = dict(line.split(" ", 1) for line in prom.splitlines() if not line.startswith("#"))
-    assert before - 1 <= float(metrics["layline_backup_last_success_timestamp_seconds"]) \
+    assert (
+        before - 1
+        <= float(metrics["layline_backup_last_success_timestamp_seconds"])
         <= time.time() + 1
+    )
     assert int(metrics["layline_backup_last_size_bytes"]) == path.stat().st_size
     assert "# TYPE layline_backup_last_success_timestamp_seconds gauge" in prom
     assert names(box / "textfile") == ["layline_backup.prom"]
@@ -124,30 +141,47 @@ def test_a_linked_backup_directory_is_refused(box):
 
 def _render(path, **context):
     layline = unitsupport.load_module()
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)),  # noqa: S701 - not HTML
-                             extensions=["jinja2.ext.do"])
+    env = jinja2.Environment(  # noqa: S701 - not HTML
+        loader=jinja2.FileSystemLoader(str(ROOT)),
+        extensions=["jinja2.ext.do"],
+    )
     return env.get_template(path).render(
-        salt={"layline.systemd_quote": layline.systemd_quote}, **context)
+        salt={"layline.systemd_quote": layline.systemd_quote}, **context
+    )
 
 
 def test_service_unit_passes_quoted_arguments_and_is_sandboxed():
-    unit = _render("layline/backup/files/layline-backup.service.jinja", after="mariadb.service",
-                   script="/usr/local/sbin/layline-backup",
-                   option_file="/etc/layline-backup/client.cnf", database="layline",
-                   dir="/var/backups/layline", keep=7,
-                   textfile_dir="/var/lib/prometheus/node-exporter").splitlines()
-    assert ('ExecStart="/usr/local/sbin/layline-backup" "/etc/layline-backup/client.cnf" '
-            '"layline" "/var/backups/layline" "7" "/var/lib/prometheus/node-exporter"') in unit
+    unit = _render(
+        "layline/backup/files/layline-backup.service.jinja",
+        after="mariadb.service",
+        script="/usr/local/sbin/layline-backup",
+        option_file="/etc/layline-backup/client.cnf",
+        database="layline",
+        dir="/var/backups/layline",
+        keep=7,
+        textfile_dir="/var/lib/prometheus/node-exporter",
+    ).splitlines()
+    assert (
+        'ExecStart="/usr/local/sbin/layline-backup" "/etc/layline-backup/client.cnf" '
+        '"layline" "/var/backups/layline" "7" "/var/lib/prometheus/node-exporter"'
+    ) in unit
     assert 'ReadWritePaths="/var/backups/layline" "/var/lib/prometheus/node-exporter"' in unit
-    for line in ("Type=oneshot", "ProtectSystem=strict", "CapabilityBoundingSet=",
-                 "RestrictAddressFamilies=AF_UNIX", "PrivateNetwork=yes", "UMask=0077",
-                 "Requires=mariadb.service"):
+    for line in (
+        "Type=oneshot",
+        "ProtectSystem=strict",
+        "CapabilityBoundingSet=",
+        "RestrictAddressFamilies=AF_UNIX",
+        "PrivateNetwork=yes",
+        "UMask=0077",
+        "Requires=mariadb.service",
+    ):
         assert line in unit, line
 
 
 def test_timer_is_persistent_with_the_pillar_schedule():
-    timer = _render("layline/backup/files/layline-backup.timer.jinja",
-                    on_calendar="*-*-* 02:30:00").splitlines()
+    timer = _render(
+        "layline/backup/files/layline-backup.timer.jinja", on_calendar="*-*-* 02:30:00"
+    ).splitlines()
     assert "OnCalendar=*-*-* 02:30:00" in timer and "Persistent=true" in timer
     assert "WantedBy=timers.target" in timer
 
@@ -165,9 +199,16 @@ def db(tmp_path):
 
 
 def config_for(tmp_path):
-    return {"database": {"hostname": "db", "port": 3306, "name": "layline", "user": "layline",
-                         "password": "not-used-here"},
-            "backup": {"dir": str(tmp_path / "backups"), "keep": 7}}
+    return {
+        "database": {
+            "hostname": "db",
+            "port": 3306,
+            "name": "layline",
+            "user": "layline",
+            "password": "not-used-here",
+        },
+        "backup": {"dir": str(tmp_path / "backups"), "keep": 7},
+    }
 
 
 def write_dump(path, text=DUMP, mtime=None):
@@ -198,8 +239,10 @@ def test_backups_are_listed_newest_first_with_size_and_age(db, tmp_path):
     (directory / ".layline-backup.abc123").write_bytes(b"running")
     (directory / "other.sql.gz").write_bytes(b"x")
     listed = db.list_backups(str(directory), now=now)
-    assert [item["file"] for item in listed] == ["layline-20260103T020000Z.sql.gz",
-                                                 "layline-20260101T020000Z.sql.gz"]
+    assert [item["file"] for item in listed] == [
+        "layline-20260103T020000Z.sql.gz",
+        "layline-20260101T020000Z.sql.gz",
+    ]
     assert listed[0]["age"] == "1m 30s" and listed[0]["age_seconds"] == 90
     assert listed[1]["age"] == "2d 1h"
     assert listed[0]["size"] == (directory / listed[0]["file"]).stat().st_size
@@ -212,13 +255,16 @@ def test_backups_of_a_missing_directory_fail_with_advice(db, tmp_path):
         db.backups(config=config)
 
 
-@pytest.mark.parametrize("name,reason", [
-    ("", "no backup file given"),
-    ("../etc/passwd", "directly in layline:backup:dir"),
-    ("/etc/layline-20260101T020000Z.sql.gz", "directly in layline:backup:dir"),
-    ("notes.txt", "not a backup file name"),
-    ("layline-20260105T020000Z.sql.gz", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "name,reason",
+    [
+        ("", "no backup file given"),
+        ("../etc/passwd", "directly in layline:backup:dir"),
+        ("/etc/layline-20260101T020000Z.sql.gz", "directly in layline:backup:dir"),
+        ("notes.txt", "not a backup file name"),
+        ("layline-20260105T020000Z.sql.gz", "does not exist"),
+    ],
+)
 def test_restore_refuses_a_file_it_must_not_or_cannot_read(db, tmp_path, name, reason):
     with pytest.raises(CommandExecutionError, match=reason):
         db.check_backup(name, config=config_for(tmp_path))
@@ -231,11 +277,14 @@ def test_a_linked_backup_is_refused(db, tmp_path):
         db.check_backup("layline-20260101T020000Z.sql.gz", config=config_for(tmp_path))
 
 
-@pytest.mark.parametrize("content,reason", [
-    (gzip.compress(DUMP.encode())[:-20], "damaged"),
-    (b"plain text", "damaged"),
-    (gzip.compress(b"-- MariaDB dump\nCREATE TABLE t (a int);\n"), "incomplete"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (gzip.compress(DUMP.encode())[:-20], "damaged"),
+        (b"plain text", "damaged"),
+        (gzip.compress(b"-- MariaDB dump\nCREATE TABLE t (a int);\n"), "incomplete"),
+    ],
+)
 def test_a_damaged_or_truncated_dump_is_refused(db, tmp_path, content, reason):
     (tmp_path / "backups" / "layline-20260101T020000Z.sql.gz").write_bytes(content)
     with pytest.raises(CommandExecutionError, match=reason):
@@ -249,11 +298,14 @@ def fake_client(db, tmp_path, monkeypatch):
     bindir.mkdir()
     log = tmp_path / "calls"
     log.mkdir()
-    _executable(bindir / "mariadb", f"""#!/bin/sh
+    _executable(
+        bindir / "mariadb",
+        f"""#!/bin/sh
 n=$(ls {log}/*.argv 2>/dev/null | wc -l)
 printf '%s\\n' "$@" >{log}/$n.argv
 case "$*" in *COUNT*) echo 42 ;; *) cat >{log}/$n.stdin ;; esac
-""")
+""",
+    )
     options = tmp_path / "client.cnf"
     options.write_text("[client]\n")
     monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
@@ -289,11 +341,14 @@ def test_restore_of_a_bad_file_never_touches_the_database(db, tmp_path, fake_cli
 
 
 def test_journal_rows_of_a_dropped_database_is_none(db, tmp_path, fake_client):
-    _executable(tmp_path / "bin" / "mariadb",
-                "#!/bin/sh\necho \"ERROR 1049 (42000): Unknown database 'layline'\" >&2\nexit 1\n")
+    _executable(
+        tmp_path / "bin" / "mariadb",
+        "#!/bin/sh\necho \"ERROR 1049 (42000): Unknown database 'layline'\" >&2\nexit 1\n",
+    )
     assert db.journal_rows(config=config_for(tmp_path)) is None
-    _executable(tmp_path / "bin" / "mariadb", "#!/bin/sh\necho 'ERROR 2002: no socket' >&2\n"
-                "exit 1\n")
+    _executable(
+        tmp_path / "bin" / "mariadb", "#!/bin/sh\necho 'ERROR 2002: no socket' >&2\nexit 1\n"
+    )
     with pytest.raises(CommandExecutionError, match="no socket"):
         db.journal_rows(config=config_for(tmp_path))
 
@@ -301,18 +356,21 @@ def test_journal_rows_of_a_dropped_database_is_none(db, tmp_path, fake_client):
 # ------------------------------------------------------------------ validation
 
 
-@pytest.mark.parametrize("backup,key", [
-    ({"keep": 0}, "backup:keep"),
-    ({"keep": "7"}, "backup:keep"),
-    ({"enabled": "yes"}, "backup:enabled"),
-    ({"on_calendar": "daily\nExecStart=/bin/sh"}, "backup:on_calendar"),
-    ({"on_calendar": "%h"}, "backup:on_calendar"),
-    ({"dir": "backups"}, "backup:dir"),
-    ({"dir": "/var"}, "backup:dir"),
-    ({"dir": "/var/lib/layline/backups"}, "backup:dir"),
-    ({"textfile_dir": "/var/backups/layline"}, "backup:textfile_dir"),
-    ({"kep": 3}, "backup:kep"),
-])
+@pytest.mark.parametrize(
+    "backup,key",
+    [
+        ({"keep": 0}, "backup:keep"),
+        ({"keep": "7"}, "backup:keep"),
+        ({"enabled": "yes"}, "backup:enabled"),
+        ({"on_calendar": "daily\nExecStart=/bin/sh"}, "backup:on_calendar"),
+        ({"on_calendar": "%h"}, "backup:on_calendar"),
+        ({"dir": "backups"}, "backup:dir"),
+        ({"dir": "/var"}, "backup:dir"),
+        ({"dir": "/var/lib/layline/backups"}, "backup:dir"),
+        ({"textfile_dir": "/var/backups/layline"}, "backup:textfile_dir"),
+        ({"kep": 3}, "backup:kep"),
+    ],
+)
 def test_bad_backup_settings_are_errors_naming_the_key(layline, make_config, backup, key):
     config = make_config(unitsupport.SEED_PILLAR, {"backup": backup})
     errors, _warnings = layline._validate(config, "ll-mysql")
@@ -320,8 +378,13 @@ def test_bad_backup_settings_are_errors_naming_the_key(layline, make_config, bac
 
 
 def test_default_backup_settings_and_a_restore_file_are_valid(layline, make_config):
-    config = make_config(unitsupport.SEED_PILLAR, {"restore": {
-        "file": "layline-20260101T020000Z.sql.gz"}, "backup": {"on_calendar": "*-*-* 02:30:00"}})
+    config = make_config(
+        unitsupport.SEED_PILLAR,
+        {
+            "restore": {"file": "layline-20260101T020000Z.sql.gz"},
+            "backup": {"on_calendar": "*-*-* 02:30:00"},
+        },
+    )
     assert config["backup"]["keep"] == 7 and config["backup"]["enabled"] is True
     assert layline._validate(config, "ll-mysql") == ([], [])
 

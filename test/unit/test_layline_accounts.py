@@ -20,6 +20,7 @@ def db():
     module.__opts__ = {"test": False}
     return module
 
+
 OWNER = ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "INDEX", "REFERENCES"]
 DML = ["SELECT", "INSERT", "UPDATE", "DELETE"]
 
@@ -39,33 +40,57 @@ def test_accounts_use_a_pillar_address_and_hostnames_without_skip_name_resolve(d
     assert db.allowed_hosts(cfg)[0] == "192.0.2.7"
     cfg = dict(CONFIG, database=dict(CONFIG["database"], skip_name_resolve=False))
     assert db.allowed_hosts(cfg) == [
-        "ll-config-server.orb.local", "ll-node-1.orb.local", "ll-node-2.orb.local"]
+        "ll-config-server.orb.local",
+        "ll-node-1.orb.local",
+        "ll-node-2.orb.local",
+    ]
 
 
 def test_allowed_hosts_replace_the_engines_and_cidrs_become_netmasks(db):
-    cfg = dict(CONFIG, database=dict(CONFIG["database"], allowed_hosts=[
-        "10.0.0.0/24", "10.0.0.%", "10.0.0.%", "192.0.2.9/32", "10.231.7.11"]))
+    cfg = dict(
+        CONFIG,
+        database=dict(
+            CONFIG["database"],
+            allowed_hosts=["10.0.0.0/24", "10.0.0.%", "10.0.0.%", "192.0.2.9/32", "10.231.7.11"],
+        ),
+    )
     assert [(a["host"], a["privileges"]) for a in db.accounts(cfg)] == [
         ("10.231.7.11", OWNER),  # the config server keeps the owner's privileges
-        ("10.0.0.0/255.255.255.0", DML), ("10.0.0.%", DML), ("192.0.2.9", DML)]
+        ("10.0.0.0/255.255.255.0", DML),
+        ("10.0.0.%", DML),
+        ("192.0.2.9", DML),
+    ]
 
 
 def test_one_host_with_both_roles_gets_the_owner_privileges(db):
-    cfg = dict(CONFIG, config_server={"minion": "a", "hostname": "localhost"},
-               cluster={"nodes": [{"minion": "a", "hostname": "localhost"}]},
-               database=dict(CONFIG["database"], minion="a", hostname="localhost"))
+    cfg = dict(
+        CONFIG,
+        config_server={"minion": "a", "hostname": "localhost"},
+        cluster={"nodes": [{"minion": "a", "hostname": "localhost"}]},
+        database=dict(CONFIG["database"], minion="a", hostname="localhost"),
+    )
     assert db.accounts(cfg) == [
-        {"host": "127.0.0.1", "privileges": OWNER, "role": "schema owner (config server)"}]
+        {"host": "127.0.0.1", "privileges": OWNER, "role": "schema owner (config server)"}
+    ]
     # the single-host default: the host itself, on loopback
     assert db.allowed_hosts({"database": {}}) == ["127.0.0.1"]
 
 
 def test_accounts_refuse_a_loopback_engine_of_a_multi_machine_cluster(db):
-    cfg = dict(CONFIG, cluster={"nodes": [{"minion": "n1", "hostname": "localhost"},
-                                          {"minion": "n2", "hostname": "ll-node-2.orb.local"}]})
-    with pytest.raises(CommandExecutionError,
-                       match=r"layline:cluster:nodes\[0\]:hostname 'localhost' resolves to "
-                             r"127\.0\.0\.1.*set layline:cluster:nodes\[0\]:address"):
+    cfg = dict(
+        CONFIG,
+        cluster={
+            "nodes": [
+                {"minion": "n1", "hostname": "localhost"},
+                {"minion": "n2", "hostname": "ll-node-2.orb.local"},
+            ]
+        },
+    )
+    with pytest.raises(
+        CommandExecutionError,
+        match=r"layline:cluster:nodes\[0\]:hostname 'localhost' resolves to "
+        r"127\.0\.0\.1.*set layline:cluster:nodes\[0\]:address",
+    ):
         db.accounts(cfg)
 
 
@@ -75,16 +100,22 @@ def test_excess_privileges_reduce_broader_grants(db):
         "GRANT ALL PRIVILEGES ON `layline`.* TO `layline`@`10.0.0.5`",
     ]
     assert db.excess_privileges(grants, "layline", DML) == {"layline.*": ["ALL PRIVILEGES"]}
-    grants = ["GRANT USAGE ON *.* TO `layline`@`h`",
-              "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON `layline`.* TO `layline`@`h`"
-              " WITH GRANT OPTION",
-              "GRANT SELECT ON `other`.* TO `layline`@`h`",
-              "GRANT PROCESS ON *.* TO `layline`@`h`"]
+    grants = [
+        "GRANT USAGE ON *.* TO `layline`@`h`",
+        "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON `layline`.* TO `layline`@`h`"
+        " WITH GRANT OPTION",
+        "GRANT SELECT ON `other`.* TO `layline`@`h`",
+        "GRANT PROCESS ON *.* TO `layline`@`h`",
+    ]
     assert db.excess_privileges(grants, "layline", DML) == {
-        "layline.*": ["CREATE", "DROP", "GRANT OPTION"], "other.*": ["SELECT"],
-        "*.*": ["PROCESS"]}
-    exact = ["GRANT USAGE ON *.* TO `layline`@`h`",
-             "GRANT SELECT, INSERT, UPDATE, DELETE ON `layline`.* TO `layline`@`h`"]
+        "layline.*": ["CREATE", "DROP", "GRANT OPTION"],
+        "other.*": ["SELECT"],
+        "*.*": ["PROCESS"],
+    }
+    exact = [
+        "GRANT USAGE ON *.* TO `layline`@`h`",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON `layline`.* TO `layline`@`h`",
+    ]
     assert db.excess_privileges(exact, "layline", DML) == {}
     assert db.excess_privileges(False, "layline", DML) == {}
     # saltext.mysql escapes '_' in database names: still the layline database
@@ -116,17 +147,21 @@ def reduce_state(db):
 
     def make(grants):
         fake = _FakeMysql(grants)
-        st.__salt__ = {"mysql.user_grants": fake.user_grants,
-                       "mysql.grant_revoke": fake.grant_revoke,
-                       "layline_db.excess_privileges": db.excess_privileges}
+        st.__salt__ = {
+            "mysql.user_grants": fake.user_grants,
+            "mysql.grant_revoke": fake.grant_revoke,
+            "layline_db.excess_privileges": db.excess_privileges,
+        }
         return st, fake
 
     return make
 
 
 def test_privileges_reduced_revokes_once_and_honours_test(reduce_state):
-    broad = ["GRANT USAGE ON *.* TO `layline`@`h`",
-             "GRANT ALL PRIVILEGES ON `layline`.* TO `layline`@`h`"]
+    broad = [
+        "GRANT USAGE ON *.* TO `layline`@`h`",
+        "GRANT ALL PRIVILEGES ON `layline`.* TO `layline`@`h`",
+    ]
     st, fake = reduce_state(broad)
     st.__opts__["test"] = True
     ret = st.privileges_reduced("layline", "h", "layline", DML)

@@ -299,7 +299,8 @@ def test_apply_schema_tolerates_concurrent_index(db, fake, monkeypatch):
     assert db.apply_schema(CONFIG, str(DDL)) == {"created_tables": [], "created_indexes": []}
     # The CREATE INDEX really ran and met the duplicate (1061) rather than being skipped.
     assert [s for s in fake.ddl() if "INDEX" in s] == [
-        "CREATE UNIQUE INDEX event_journal_ordering_idx ON event_journal(ordering)"]
+        "CREATE UNIQUE INDEX event_journal_ordering_idx ON event_journal(ordering)"
+    ]
 
 
 def test_missing_tables(db, fake):

@@ -34,10 +34,10 @@ NODES = ["ll-node-1.orb.local", "ll-node-2.orb.local"]
 # Connector/J parameters of the guide's URL the formula deliberately leaves out
 URL_PARAMS_LEFT_OUT = {
     "verifyServerCertificate": "the formula never turns certificate checks off: sslMode is "
-                               "VERIFY_IDENTITY (database:tls) or DISABLED",
+    "VERIFY_IDENTITY (database:tls) or DISABLED",
     "useSSL": "replaced by sslMode (Connector/J 8.0.13+): VERIFY_IDENTITY with the cluster CA",
     "allowPublicKeyRetrieval": "lets a man in the middle ask for the RSA key and recover the "
-                               "password; TLS carries the login instead",
+    "password; TLS carries the login instead",
     "useLegacyDatetimeCode": "removed from Connector/J in 8.0.23; layline ships 8.0.33",
 }
 
@@ -47,8 +47,11 @@ def _url_matches(guide, formula):
     g_base, _, g_query = guide.partition("?")
     f_base, _, f_query = formula.partition("?")
     f_params = dict(parse_qsl(f_query, keep_blank_values=True))
-    wrong = {key: (value, f_params.get(key)) for key, value in parse_qsl(g_query)
-             if key not in URL_PARAMS_LEFT_OUT and f_params.get(key) != value}
+    wrong = {
+        key: (value, f_params.get(key))
+        for key, value in parse_qsl(g_query)
+        if key not in URL_PARAMS_LEFT_OUT and f_params.get(key) != value
+    }
     assert g_base == f_base and not wrong, f"db.url differs from the guide's: {wrong}"
     return True
 
@@ -66,7 +69,8 @@ def _seed_nodes_match(guide, formula):
 _BINDS_CANONICAL = (
     "the guide binds every interface; the formula binds the machine's canonical address "
     "(layline:network:bind_any: true gives 0.0.0.0)",
-    lambda guide, formula: guide == "0.0.0.0" and formula.startswith("10.231.7."))
+    lambda guide, formula: guide == "0.0.0.0" and formula.startswith("10.231.7."),
+)
 
 DIFFERENCES = {
     "layline.reactive-engine.rest-server.bind.hostname": _BINDS_CANONICAL,
@@ -75,27 +79,37 @@ DIFFERENCES = {
     "pekko-persistence-jdbc.shared-databases.h2file": (
         "an unused alternative (use-shared-db names mysql) with root's home, root/root and "
         "the guide author's machine paths: the formula renders only the backend in use",
-        lambda guide, formula: formula is MISSING),
+        lambda guide, formula: formula is MISSING,
+    ),
     "pekko-persistence-jdbc.shared-databases.mysql.db.host": (
         "repeats db.url's host; Slick connects with db.url",
-        lambda guide, formula: formula is MISSING),
+        lambda guide, formula: formula is MISSING,
+    ),
     "pekko-persistence-jdbc.shared-databases.mysql.db.port": (
         "repeats db.url's port; Slick connects with db.url",
-        lambda guide, formula: formula is MISSING),
+        lambda guide, formula: formula is MISSING,
+    ),
     "pekko-persistence-jdbc.shared-databases.mysql.db.user": (
         "the guide's typo 'laylien' on node 1: the formula has one user for every role",
-        lambda guide, formula: formula == "layline" and guide in ("layline", "laylien")),
+        lambda guide, formula: formula == "layline" and guide in ("layline", "laylien"),
+    ),
     "pekko-persistence-jdbc.shared-databases.mysql.db.url": (
-        "same server and parameters, less those in URL_PARAMS_LEFT_OUT", _url_matches),
+        "same server and parameters, less those in URL_PARAMS_LEFT_OUT",
+        _url_matches,
+    ),
     "pekko.cluster.seed-nodes": (
-        "the guide's addresses were mangled by its web page's e-mail filter", _seed_nodes_match),
+        "the guide's addresses were mangled by its web page's e-mail filter",
+        _seed_nodes_match,
+    ),
     "pekko.remote.log-remote-lifecycle-events": (
         "classic remoting's key: Pekko reads it only under pekko.remote.classic (apache/pekko "
         "v1.1.2 remote/src/main/resources/reference.conf); layline runs Artery",
-        lambda guide, formula: formula is MISSING),
+        lambda guide, formula: formula is MISSING,
+    ),
     "pekko.remote.artery.transport": (
         "the guide's production notes: Artery over mutual TLS (layline:tls, on by default)",
-        lambda guide, formula: guide == "tcp" and formula == "tls-tcp"),
+        lambda guide, formula: guide == "tcp" and formula == "tls-tcp",
+    ),
 }
 
 
@@ -144,8 +158,14 @@ def _jvm_value(value):
 
 
 def _difference(path):
-    return next(((prefix, rule) for prefix, rule in DIFFERENCES.items()
-                 if path == prefix or path.startswith(prefix + ".")), (None, None))
+    return next(
+        (
+            (prefix, rule)
+            for prefix, rule in DIFFERENCES.items()
+            if path == prefix or path.startswith(prefix + ".")
+        ),
+        (None, None),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +209,10 @@ def test_every_listed_difference_is_still_needed(guide_and_formula):
         guide, formula = _flatten(guide), _flatten(formula)
         for path, value in guide.items():
             prefix, _rule = _difference(path)
-            if prefix and (formula.get(path, MISSING) is MISSING
-                           or _jvm_value(formula[path]) != _jvm_value(value)):
+            if prefix and (
+                formula.get(path, MISSING) is MISSING
+                or _jvm_value(formula[path]) != _jvm_value(value)
+            ):
                 used.add(prefix)
     assert used == set(DIFFERENCES), set(DIFFERENCES) - used
 
@@ -207,10 +229,16 @@ def _scenario_configs(map_jinja):
     for scenario in ("single", "seed", "allinone"):
         pillar = yaml.safe_load((PILLARS / scenario / "layline.sls").read_text())["layline"]
         cases.append((scenario, pillar))
-    extra = {"reactive_engine": {
-        "pekko.actor.serialization-bindings": {'"com.example.Event"': "jackson-json"},
-        "custom": {"ref": "${pekko.actor.provider}", "text": "tab\there \u00e9 \"q\" #x //y",
-                   "list": [1, 2.5, None, True, "a,b"]}}}
+    extra = {
+        "reactive_engine": {
+            "pekko.actor.serialization-bindings": {'"com.example.Event"': "jackson-json"},
+            "custom": {
+                "ref": "${pekko.actor.provider}",
+                "text": 'tab\there \u00e9 "q" #x //y',
+                "list": [1, 2.5, None, True, "a,b"],
+            },
+        }
+    }
     cases.append(("seed+extra_config", {**SEED_PILLAR, "extra_config": extra}))
     for scenario, pillar in cases:
         config = map_jinja.render(pillar)
@@ -243,8 +271,9 @@ def test_lightbend_reads_exactly_the_model_for_every_test_pillar(map_jinja):
     parsed = lightbend_hocon.parse_texts(texts)
     for scenario, role, minion, config in cases:
         model = layline.render_data(role, config, minion_id=minion)
-        expected = _unmask(model, parsed[f"{scenario}/{role}/{minion}"],
-                           config["database"]["password"])
+        expected = _unmask(
+            model, parsed[f"{scenario}/{role}/{minion}"], config["database"]["password"]
+        )
         assert parsed[f"{scenario}/{role}/{minion}"] == expected, (scenario, role, minion)
 
 

@@ -17,23 +17,51 @@ MY_CNF_INJECTION = "0.0.0.0\nskip-grant-tables"
 
 # every string field of the model that reaches a file, a command or a unit
 STRING_FIELDS = [
-    ("version",), ("install_dir",), ("config_dir",), ("user",), ("group",), ("home",),
-    ("nologin_shell",), ("distribution", "source"), ("distribution", "source_hash"),
-    ("distribution", "cache_dir"), ("cluster", "name"),
+    ("version",),
+    ("install_dir",),
+    ("config_dir",),
+    ("user",),
+    ("group",),
+    ("home",),
+    ("nologin_shell",),
+    ("distribution", "source"),
+    ("distribution", "source_hash"),
+    ("distribution", "cache_dir"),
+    ("cluster", "name"),
     ("cluster", "split_brain_resolver", "stable_after"),
-    ("cluster", "split_brain_resolver", "strategy"), ("config_server", "hostname"),
-    ("config_server", "minion"), ("database", "hostname"), ("database", "minion"),
-    ("database", "name"), ("database", "user"), ("database", "server_package"),
-    ("database", "client_package"), ("database", "service"), ("database", "server_config"),
-    ("database", "bind_address"), ("database", "socket"), ("python", "index_url"),
-    ("python", "extra_index_url"), ("python", "requirements"),
+    ("cluster", "split_brain_resolver", "strategy"),
+    ("config_server", "hostname"),
+    ("config_server", "minion"),
+    ("database", "hostname"),
+    ("database", "minion"),
+    ("database", "name"),
+    ("database", "user"),
+    ("database", "server_package"),
+    ("database", "client_package"),
+    ("database", "service"),
+    ("database", "server_config"),
+    ("database", "bind_address"),
+    ("database", "socket"),
+    ("python", "index_url"),
+    ("python", "extra_index_url"),
+    ("python", "requirements"),
 ]
-LIST_FIELDS = [("distribution", "installer_args"), ("distribution", "prerequisites"),
-               ("database", "allowed_hosts")]
-OS_FAMILY = {"nologin_shell": "/usr/sbin/nologin", "database": {
-    "server_package": "mariadb-server", "client_package": "mariadb-client",
-    "service": "mariadb", "server_config": "/etc/mysql/mariadb.conf.d/60-layline.cnf",
-    "socket": "/run/mysqld/mysqld.sock", "bind_address": "0.0.0.0"}}
+LIST_FIELDS = [
+    ("distribution", "installer_args"),
+    ("distribution", "prerequisites"),
+    ("database", "allowed_hosts"),
+]
+OS_FAMILY = {
+    "nologin_shell": "/usr/sbin/nologin",
+    "database": {
+        "server_package": "mariadb-server",
+        "client_package": "mariadb-client",
+        "service": "mariadb",
+        "server_config": "/etc/mysql/mariadb.conf.d/60-layline.cnf",
+        "socket": "/run/mysqld/mysqld.sock",
+        "bind_address": "0.0.0.0",
+    },
+}
 
 
 @pytest.fixture
@@ -89,25 +117,48 @@ def test_my_cnf_injection_is_refused(layline, config):
 
 
 @pytest.mark.parametrize("key", ["install_dir", "home", "config_dir", "distribution:cache_dir"])
-@pytest.mark.parametrize("value", ["/opt/../etc", "/opt/layline/", "relative/dir", "/opt//x",
-                                   "/opt/lay line", '/opt/"x"'])
+@pytest.mark.parametrize(
+    "value",
+    ["/opt/../etc", "/opt/layline/", "relative/dir", "/opt//x", "/opt/lay line", '/opt/"x"'],
+)
 def test_paths_must_be_absolute_normalised_single_words(layline, config, key, value):
     _set(config, key.split(":"), value)
     _assert_refused(layline, config, key)
 
 
 @pytest.mark.parametrize("key", ["install_dir", "home", "config_dir", "distribution:cache_dir"])
-@pytest.mark.parametrize("value", ["/", "/etc", "/usr", "/var", "/var/lib", "/bin", "/home",
-                                   "/root", "/boot", "/proc", "/sys", "/dev", "/run", "/tmp"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/",
+        "/etc",
+        "/usr",
+        "/var",
+        "/var/lib",
+        "/bin",
+        "/home",
+        "/root",
+        "/boot",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/run",
+        "/tmp",
+    ],
+)
 def test_system_directories_are_refused(layline, config, key, value):
     _set(config, key.split(":"), value)
     _assert_refused(layline, config, key)
 
 
-@pytest.mark.parametrize("key,value", [
-    ("install_dir", "/var/lib/layline/opt"), ("distribution:cache_dir", "/var/lib/layline/c"),
-    ("config_dir", "/var/lib/layline/etc"),
-])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("install_dir", "/var/lib/layline/opt"),
+        ("distribution:cache_dir", "/var/lib/layline/c"),
+        ("config_dir", "/var/lib/layline/etc"),
+    ],
+)
 def test_root_owned_places_must_be_outside_the_service_users_home(layline, config, key, value):
     _set(config, key.split(":"), value)
     _assert_refused(layline, config, key)
@@ -119,11 +170,18 @@ def test_ipv4_shaped_hostnames_must_be_valid_addresses(layline, config, hostname
     _assert_refused(layline, config, "cluster:nodes[0]:hostname")
 
 
-@pytest.mark.parametrize("path,value", [
-    (("version",), None), (("cluster", "min_nr_of_members"), None), (("ports", "rest"), "5842"),
-    (("database", "tls"), 7), (("cluster", "nodes"), None), (("database", "password"), None),
-    (("cluster", "name"), 7),
-])
+@pytest.mark.parametrize(
+    "path,value",
+    [
+        (("version",), None),
+        (("cluster", "min_nr_of_members"), None),
+        (("ports", "rest"), "5842"),
+        (("database", "tls"), 7),
+        (("cluster", "nodes"), None),
+        (("database", "password"), None),
+        (("cluster", "name"), 7),
+    ],
+)
 def test_null_and_wrong_types_are_errors(layline, config, path, value):
     _set(config, path, value)
     errors = _errors(layline, config)
@@ -136,21 +194,27 @@ def test_unauthenticated_sources_are_refused(layline, config, source):
     _assert_refused(layline, config, "distribution:source")
 
 
-@pytest.mark.parametrize("role,key,instead", [
-    ("reactive_engine", "pekko.cluster.seed-nodes", "layline:cluster:nodes"),
-    ("reactive_engine", "pekko.remote.artery.canonical.hostname", "layline:cluster:nodes"),
-    ("reactive_engine", "pekko.cluster.downing-provider-class", "split_brain_resolver"),
-    ("reactive_engine", "pekko.cluster.split-brain-resolver.active-strategy", "strategy"),
-    ("reactive_engine", "pekko.management.http.port", "layline:ports:management"),
-    ("reactive_engine", "pekko.coordinated-shutdown.exit-jvm", "unit restarts it"),
-    ("reactive_engine", "pekko.cluster.run-coordinated-shutdown-when-down", "unit restarts it"),
-    ("reactive_engine", "pekko-persistence-jdbc.shared-databases.mysql.db.url",
-     "layline:database"),
-    ("reactive_engine", "jdbc-journal.use-shared-db", "layline:database"),
-    ("reactive_engine", "pekko.cluster", "layline:cluster:nodes"),  # replaces the whole tree
-    ("config_server", "layline.config-server.rest-server.bind.port", "ports:config_server"),
-    ("config_server", "pekko.persistence.journal.plugin", "layline:database"),
-])
+@pytest.mark.parametrize(
+    "role,key,instead",
+    [
+        ("reactive_engine", "pekko.cluster.seed-nodes", "layline:cluster:nodes"),
+        ("reactive_engine", "pekko.remote.artery.canonical.hostname", "layline:cluster:nodes"),
+        ("reactive_engine", "pekko.cluster.downing-provider-class", "split_brain_resolver"),
+        ("reactive_engine", "pekko.cluster.split-brain-resolver.active-strategy", "strategy"),
+        ("reactive_engine", "pekko.management.http.port", "layline:ports:management"),
+        ("reactive_engine", "pekko.coordinated-shutdown.exit-jvm", "unit restarts it"),
+        ("reactive_engine", "pekko.cluster.run-coordinated-shutdown-when-down", "unit restarts it"),
+        (
+            "reactive_engine",
+            "pekko-persistence-jdbc.shared-databases.mysql.db.url",
+            "layline:database",
+        ),
+        ("reactive_engine", "jdbc-journal.use-shared-db", "layline:database"),
+        ("reactive_engine", "pekko.cluster", "layline:cluster:nodes"),  # replaces the whole tree
+        ("config_server", "layline.config-server.rest-server.bind.port", "ports:config_server"),
+        ("config_server", "pekko.persistence.journal.plugin", "layline:database"),
+    ],
+)
 def test_formula_owned_keys_cannot_be_overridden(layline, config, role, key, instead):
     config["extra_config"][role] = {key: "x"}
     errors = _errors(layline, config)
@@ -161,9 +225,11 @@ def test_formula_owned_keys_cannot_be_overridden(layline, config, role, key, ins
 
 def test_other_extra_config_keys_stay_allowed(layline, config):
     config["extra_config"]["reactive_engine"] = {
-        "pekko.loglevel": "DEBUG", "pekko.cluster.roles": ["a"],
+        "pekko.loglevel": "DEBUG",
+        "pekko.cluster.roles": ["a"],
         "pekko.remote.artery.advanced.maximum-frame-size": "1 MiB",
-        "pekko-persistence-jdbc.logicalDeletion.enable": False}
+        "pekko-persistence-jdbc.logicalDeletion.enable": False,
+    }
     assert _errors(layline, config) == []
 
 
@@ -178,23 +244,33 @@ def test_no_secret_in_any_message(layline, config):
 # ------------------------------------------------------------------ quoting where written
 
 
-@pytest.mark.parametrize("value,kind,expected", [
-    ("/opt/layline/bin/reactive-engine", "word", '"/opt/layline/bin/reactive-engine"'),
-    ('a"b\\c', "word", '"a\\"b\\\\c"'),
-    ("100%", "word", '"100%%"'),
-    ("$HOME", "word", '"$$HOME"'),
-    ("HOME=/var/lib/layline", "assignment", '"HOME=/var/lib/layline"'),
-    ("layline", "plain", "layline"),
-    ("/srv/50%", "plain", "/srv/50%%"),
-])
+@pytest.mark.parametrize(
+    "value,kind,expected",
+    [
+        ("/opt/layline/bin/reactive-engine", "word", '"/opt/layline/bin/reactive-engine"'),
+        ('a"b\\c', "word", '"a\\"b\\\\c"'),
+        ("100%", "word", '"100%%"'),
+        ("$HOME", "word", '"$$HOME"'),
+        ("HOME=/var/lib/layline", "assignment", '"HOME=/var/lib/layline"'),
+        ("layline", "plain", "layline"),
+        ("/srv/50%", "plain", "/srv/50%%"),
+    ],
+)
 def test_systemd_quote(layline, value, kind, expected):
     assert layline.systemd_quote(value, kind) == expected
 
 
-@pytest.mark.parametrize("value,kind", [
-    (INJECTION, "word"), (INJECTION, "assignment"), ("a\rb", "plain"), ("a b", "plain"),
-    ('a"b', "plain"), ("x", "other"),
-])
+@pytest.mark.parametrize(
+    "value,kind",
+    [
+        (INJECTION, "word"),
+        (INJECTION, "assignment"),
+        ("a\rb", "plain"),
+        ("a b", "plain"),
+        ('a"b', "plain"),
+        ("x", "other"),
+    ],
+)
 def test_systemd_quote_refuses(layline, value, kind):
     with pytest.raises(CommandExecutionError):
         layline.systemd_quote(value, kind)
@@ -202,45 +278,64 @@ def test_systemd_quote_refuses(layline, value, kind):
 
 def _render_template(path, **context):
     layline = load_module()
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)),  # noqa: S701 - not HTML
-                             extensions=["jinja2.ext.do"])
+    env = jinja2.Environment(  # noqa: S701 - not HTML
+        loader=jinja2.FileSystemLoader(str(ROOT)),
+        extensions=["jinja2.ext.do"],
+    )
     funcs = {"layline.systemd_quote": layline.systemd_quote}
     return env.get_template(path).render(salt=funcs, **context)
 
 
 def _unit(**overrides):
-    context = {"description": "layline.io reactive engine", "user": "layline",
-               "group": "layline", "home": "/var/lib/layline",
-               "exec_start": ["/opt/layline/bin/reactive-engine",
-                              "-J-Dlayline.configDirectory=/etc/layline/reactive-engine"],
-               "exec_start_pre": [], "after": ["network-online.target"], "protect_home": True}
+    context = {
+        "description": "layline.io reactive engine",
+        "user": "layline",
+        "group": "layline",
+        "home": "/var/lib/layline",
+        "exec_start": [
+            "/opt/layline/bin/reactive-engine",
+            "-J-Dlayline.configDirectory=/etc/layline/reactive-engine",
+        ],
+        "exec_start_pre": [],
+        "after": ["network-online.target"],
+        "protect_home": True,
+    }
     context.update(overrides)
     return _render_template("layline/service/files/layline.service.jinja", **context)
 
 
 def test_unit_template_quotes_and_hardens():
     unit = _unit()
-    assert ('ExecStart="/opt/layline/bin/reactive-engine" '
-            '"-J-Dlayline.configDirectory=/etc/layline/reactive-engine"') in unit
+    assert (
+        'ExecStart="/opt/layline/bin/reactive-engine" '
+        '"-J-Dlayline.configDirectory=/etc/layline/reactive-engine"'
+    ) in unit
     assert 'Environment="HOME=/var/lib/layline"' in unit
     assert 'ReadWritePaths="/var/lib/layline"' in unit
-    for line in ("ProtectSystem=strict", "CapabilityBoundingSet=", "UMask=0027",
-                 "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "PrivateDevices=yes",
-                 "SystemCallFilter=@system-service", "TimeoutStopSec=90"):
+    for line in (
+        "ProtectSystem=strict",
+        "CapabilityBoundingSet=",
+        "UMask=0027",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "PrivateDevices=yes",
+        "SystemCallFilter=@system-service",
+        "TimeoutStopSec=90",
+    ):
         assert line in unit.splitlines(), line
     assert not any(line.startswith("MemoryDenyWriteExecute") for line in unit.splitlines())
 
 
 def test_unit_template_restarts_a_downed_member_forever_but_not_a_clean_stop():
     lines = _unit().splitlines()
-    unit_section = lines[:lines.index("[Service]")]
+    unit_section = lines[: lines.index("[Service]")]
     # no start limit: a member downed during a long partition is always started again
     assert "StartLimitIntervalSec=0" in unit_section
     assert "Restart=on-failure" in lines and "RestartSec=5" in lines
     # 143 (SIGTERM: graceful leave) is success, so a stop is never undone by Restart=
     assert "SuccessExitStatus=143" in lines
-    assert not any(line.startswith(("Restart=always", "RestartPreventExitStatus"))
-                   for line in lines)
+    assert not any(
+        line.startswith(("Restart=always", "RestartPreventExitStatus")) for line in lines
+    )
 
 
 @pytest.mark.parametrize("field", ["user", "group", "home"])
@@ -256,8 +351,12 @@ def test_unit_template_keeps_a_hostile_argument_one_word():
 
 
 def test_my_cnf_template_quotes():
-    text = _render_template("layline/mysql/files/layline.cnf.jinja", bind_address="10.0.0.1",
-                            port=3306, socket="/run/mysqld/mysqld.sock")
+    text = _render_template(
+        "layline/mysql/files/layline.cnf.jinja",
+        bind_address="10.0.0.1",
+        port=3306,
+        socket="/run/mysqld/mysqld.sock",
+    )
     assert 'bind-address = "10.0.0.1"' in text and "port = 3306" in text
 
 
@@ -269,8 +368,9 @@ def states(tmp_path, make_config):
     """_states/layline.py with the execution module as its model (tests run as root)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("layline_states_hardening",
-                                                  ROOT / "_states" / "layline.py")
+    spec = importlib.util.spec_from_file_location(
+        "layline_states_hardening", ROOT / "_states" / "layline.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     model = load_module("ll-config-server")
@@ -329,8 +429,14 @@ def test_missing_directories_are_created_for_the_user_without_links(states, tmp_
     home.mkdir()
     os.chown(home, nobody.pw_uid, nobody.pw_gid)
     target = home / ".layline" / "config-server" / "clusters" / "Production.json"
-    ret = states._file_state(str(target), b"{}\n", "nobody", "nogroup", 0o640,
-                             create_dirs=(nobody.pw_uid, nobody.pw_gid, 0o750))
+    ret = states._file_state(
+        str(target),
+        b"{}\n",
+        "nobody",
+        "nogroup",
+        0o640,
+        create_dirs=(nobody.pw_uid, nobody.pw_gid, 0o750),
+    )
     assert ret["result"] is True
     created = target.parent
     assert (created.stat().st_uid, oct(created.stat().st_mode & 0o777)) == (nobody.pw_uid, "0o750")
@@ -339,8 +445,9 @@ def test_missing_directories_are_created_for_the_user_without_links(states, tmp_
 
 
 @needs_root
-def test_application_conf_is_never_world_readable_and_never_shown(states, tmp_path,
-                                                                   make_config, monkeypatch):
+def test_application_conf_is_never_world_readable_and_never_shown(
+    states, tmp_path, make_config, monkeypatch
+):
     conf_dir = tmp_path / "etc"
     conf_dir.mkdir()
     (conf_dir / "application.conf").write_text("installer default\n")
@@ -366,8 +473,9 @@ def test_application_conf_is_never_world_readable_and_never_shown(states, tmp_pa
     monkeypatch.setattr(states, "_write_at", spy)
     config = make_config(copy.deepcopy(SINGLE_PILLAR), {"database": {"password": SECRET}})
     states.__opts__["id"] = "ll-single"
-    ret = states.config_managed(str(conf_dir / "application.conf"), "config-server", "root",
-                                config=config)
+    ret = states.config_managed(
+        str(conf_dir / "application.conf"), "config-server", "root", config=config
+    )
     assert ret["result"] is True, ret
     assert modes and all(mode & 0o007 == 0 for mode in modes)  # never readable by others
     assert SECRET not in repr(ret)
@@ -381,8 +489,9 @@ def test_application_conf_is_never_world_readable_and_never_shown(states, tmp_pa
 def test_test_mode_changes_nothing(states, tmp_path, make_config):
     states.__opts__.update(test=True, id="ll-single")
     target = tmp_path / "application.conf"
-    ret = states.config_managed(str(target), "config-server", "root",
-                                config=make_config(SINGLE_PILLAR))
+    ret = states.config_managed(
+        str(target), "config-server", "root", config=make_config(SINGLE_PILLAR)
+    )
     assert ret["result"] is None and ret["changes"] and not target.exists()
 
 

@@ -59,28 +59,41 @@ def engines():
 def config(make_config, engines):
     _start, port = engines
     nodes = [{"minion": f"ll-node-{i}", "hostname": host} for i, host in enumerate(HOSTS, 1)]
-    return make_config(SEED_PILLAR, {
-        "cluster": {"nodes": nodes},
-        "ports": {"rest": port, "management": port, "cluster": port},
-        # fake engines on loopback addresses: canonical addresses would refuse loopback
-        "network": {"bind_any": True},
-    })
+    return make_config(
+        SEED_PILLAR,
+        {
+            "cluster": {"nodes": nodes},
+            "ports": {"rest": port, "management": port, "cluster": port},
+            # fake engines on loopback addresses: canonical addresses would refuse loopback
+            "network": {"bind_any": True},
+        },
+    )
 
 
 def _members(port, up=HOSTS, unreachable=(), status="Up"):
     return {
         "selfNode": _address(HOSTS[0], port),
-        "members": [{"node": _address(h, port), "nodeUid": "1", "status": status,
-                     "roles": ["dc-default"]} for h in up],
-        "unreachable": [{"node": _address(h, port), "observedBy": [_address(HOSTS[0], port)]}
-                        for h in unreachable],
-        "leader": _address(HOSTS[0], port), "oldest": _address(HOSTS[0], port),
+        "members": [
+            {"node": _address(h, port), "nodeUid": "1", "status": status, "roles": ["dc-default"]}
+            for h in up
+        ],
+        "unreachable": [
+            {"node": _address(h, port), "observedBy": [_address(HOSTS[0], port)]}
+            for h in unreachable
+        ],
+        "leader": _address(HOSTS[0], port),
+        "oldest": _address(HOSTS[0], port),
     }
 
 
 def _engine_status(host, port, state="Up"):
-    return {"name": host, "state": state, "version": "2.5.4", "uptime": 12.5,
-            "address": _address(host, port)}
+    return {
+        "name": host,
+        "state": state,
+        "version": "2.5.4",
+        "uptime": 12.5,
+        "address": _address(host, port),
+    }
 
 
 def test_members_and_ready(layline, engines, config):
@@ -100,8 +113,14 @@ def test_cluster_health_healthy(layline, engines, config):
     start(HOSTS[0], {"/cluster/members": (200, _members(port))})
     health = layline.cluster_health(config=config)
     everyone = [_address(h, port) for h in HOSTS]
-    assert health == {"healthy": True, "expected": everyone, "up": everyone, "missing": [],
-                      "unreachable": [], "comment": f"all 3 node(s) Up (seen from {HOSTS[0]})"}
+    assert health == {
+        "healthy": True,
+        "expected": everyone,
+        "up": everyone,
+        "missing": [],
+        "unreachable": [],
+        "comment": f"all 3 node(s) Up (seen from {HOSTS[0]})",
+    }
     assert layline.__context__.get("retcode", 0) == 0
 
 
@@ -123,27 +142,55 @@ def test_cluster_health_nobody_answers(layline, config):
     health = layline.cluster_health(config=config, timeout=1)
     everyone = [_address(h, int(config["ports"]["management"])) for h in HOSTS]
     assert health == {
-        "healthy": False, "expected": everyone, "up": [], "missing": everyone, "unreachable": [],
+        "healthy": False,
+        "expected": everyone,
+        "up": [],
+        "missing": everyone,
+        "unreachable": [],
         "comment": f"no engine node answered on its management port "
-                   f"{config['ports']['management']} (layline:ports:management); are the "
-                   "reactive engines running?"}
+        f"{config['ports']['management']} (layline:ports:management); are the "
+        "reactive engines running?",
+    }
     assert layline.__context__["retcode"] == 1
 
 
 def test_status_rows(layline, engines, config):
     start, port = engines
     view = _members(port, up=HOSTS[:2], unreachable=[HOSTS[1]])
-    start(HOSTS[0], {"/cluster/members": (200, view),
-                     "/engine/status": (200, _engine_status(HOSTS[0], port))})
+    start(
+        HOSTS[0],
+        {"/cluster/members": (200, view), "/engine/status": (200, _engine_status(HOSTS[0], port))},
+    )
     start(HOSTS[1], {"/engine/status": (200, _engine_status(HOSTS[1], port, "WeaklyUp"))})
     rows = layline.status(config=config, timeout=1)
     assert rows == [
-        {"node": "ll-node-1", "hostname": HOSTS[0], "state": "Up", "version": "2.5.4",
-         "uptime": 12.5, "unreachable": False, "in_pillar": True},
-        {"node": "ll-node-2", "hostname": HOSTS[1], "state": "WeaklyUp", "version": "2.5.4",
-         "uptime": 12.5, "unreachable": True, "in_pillar": True},
-        {"node": "ll-node-3", "hostname": HOSTS[2], "state": "Unreachable", "version": None,
-         "uptime": None, "unreachable": True, "in_pillar": True},
+        {
+            "node": "ll-node-1",
+            "hostname": HOSTS[0],
+            "state": "Up",
+            "version": "2.5.4",
+            "uptime": 12.5,
+            "unreachable": False,
+            "in_pillar": True,
+        },
+        {
+            "node": "ll-node-2",
+            "hostname": HOSTS[1],
+            "state": "WeaklyUp",
+            "version": "2.5.4",
+            "uptime": 12.5,
+            "unreachable": True,
+            "in_pillar": True,
+        },
+        {
+            "node": "ll-node-3",
+            "hostname": HOSTS[2],
+            "state": "Unreachable",
+            "version": None,
+            "uptime": None,
+            "unreachable": True,
+            "in_pillar": True,
+        },
     ]
     assert layline.__context__["retcode"] == 1
 
@@ -165,13 +212,19 @@ def test_status_lists_members_the_pillar_does_not_know(layline, engines, config)
     config["cluster"]["nodes"] = config["cluster"]["nodes"][:1]  # ll-node-2 and -3 removed
     view = _members(port, up=HOSTS[:2])
     view["members"].append({"node": _address(HOSTS[2], port), "status": "Leaving"})
-    start(HOSTS[0], {"/cluster/members": (200, view),
-                     "/engine/status": (200, _engine_status(HOSTS[0], port))})
-    start(HOSTS[1], {"/engine/status": (200, dict(_engine_status(HOSTS[1], port),
-                                                  version="2.5.5"))})
+    start(
+        HOSTS[0],
+        {"/cluster/members": (200, view), "/engine/status": (200, _engine_status(HOSTS[0], port))},
+    )
+    start(
+        HOSTS[1], {"/engine/status": (200, dict(_engine_status(HOSTS[1], port), version="2.5.5"))}
+    )
     rows = layline.status(config=config, timeout=1)
     assert [(r["node"], r["hostname"], r["in_pillar"]) for r in rows] == [
-        ("ll-node-1", HOSTS[0], True), (None, HOSTS[1], False), (None, HOSTS[2], False)]
+        ("ll-node-1", HOSTS[0], True),
+        (None, HOSTS[1], False),
+        (None, HOSTS[2], False),
+    ]
     assert rows[1]["version"] == "2.5.5" and rows[1]["state"] == "Up"
     # a member that does not answer on REST keeps the state the cluster reports
     assert rows[2]["state"] == "Leaving" and rows[2]["unreachable"] is True
@@ -186,8 +239,10 @@ def test_diagnose_reports_closed_cluster_port(layline, engines, config):
     config["home"] = "/nonexistent-layline-home"
     calls = []
     layline.__salt__ = {
-        "layline_db.check_connection": lambda cfg: calls.append(cfg) or (
-            False, f"Access denied for user 'layline' (using password: {SECRET})"),
+        "layline_db.check_connection": lambda cfg: (
+            calls.append(cfg)
+            or (False, f"Access denied for user 'layline' (using password: {SECRET})")
+        ),
     }
     report = layline.diagnose(config=config, timeout=1)
     assert report["ok"] is False
@@ -197,8 +252,9 @@ def test_diagnose_reports_closed_cluster_port(layline, engines, config):
     assert node2["result"] == "failed" and node2["fix"]
     assert by_target[("cluster port reachable", f"ll-node-3 (127.0.0.3:{port})")]["result"] == "ok"
     assert by_target[("seed nodes match canonical hostnames", "rendered config")]["result"] == "ok"
-    assert all(row["result"] == "ok" for row in report["checks"]
-               if row["check"] == "hostname resolves")
+    assert all(
+        row["result"] == "ok" for row in report["checks"] if row["check"] == "hostname resolves"
+    )
     login = [row for row in report["checks"] if row["check"] == "database login"][0]
     assert login["result"] == "failed" and "Access denied" in login["detail"]
     assert SECRET not in json.dumps(report)
@@ -219,8 +275,11 @@ def test_diagnose_flags_unresolvable_hostname(layline, make_config):
     config = make_config(SEED_PILLAR)
     config["cluster"]["nodes"][1]["hostname"] = "no-such-host.invalid"
     report = layline.diagnose(config=config, timeout=0.2)
-    failed = [row for row in report["checks"]
-              if row["check"] == "hostname resolves" and row["result"] == "failed"]
+    failed = [
+        row
+        for row in report["checks"]
+        if row["check"] == "hostname resolves" and row["result"] == "failed"
+    ]
     assert "no-such-host.invalid" in [row["target"] for row in failed]
     assert "/etc/hosts" in failed[0]["fix"]
 
@@ -244,14 +303,20 @@ def test_cluster_health_lists_who_is_up(layline, engines, config):
     assert health["up"] == [_address(HOSTS[0], port)]
     missing = [_address(h, port) for h in HOSTS[1:]]
     assert health["missing"] == missing and health["healthy"] is False
-    assert health["comment"] == (f"cluster not healthy (seen from {HOSTS[0]}): "
-                                 f"not Up: {', '.join(missing)}")
+    assert health["comment"] == (
+        f"cluster not healthy (seen from {HOSTS[0]}): not Up: {', '.join(missing)}"
+    )
 
 
 def test_status_error_answer_with_json_body_is_unreachable(layline, engines, config):
     start, port = engines
-    start(HOSTS[0], {"/cluster/members": (200, _members(port)),
-                     "/engine/status": (500, _engine_status(HOSTS[0], port))})
+    start(
+        HOSTS[0],
+        {
+            "/cluster/members": (200, _members(port)),
+            "/engine/status": (500, _engine_status(HOSTS[0], port)),
+        },
+    )
     row = layline.status(config=config, timeout=1)[0]
     assert (row["state"], row["version"], row["unreachable"]) == ("Unreachable", None, True)
 
@@ -260,20 +325,22 @@ def test_status_error_answer_with_json_body_is_unreachable(layline, engines, con
 
 
 def _seed_rows(layline, config):
-    return [(r["target"], r["result"], r["detail"])
-            for r in layline._diagnose_seed_nodes(config, "ll-node-1")]
+    return [
+        (r["target"], r["result"], r["detail"])
+        for r in layline._diagnose_seed_nodes(config, "ll-node-1")
+    ]
 
 
 def test_diagnose_seed_nodes_of_rendered_and_deployed_file(layline, make_config, tmp_path):
     config = make_config(SEED_PILLAR, {"config_dir": str(tmp_path / "etc")})
     assert _seed_rows(layline, config) == [
-        ("rendered config", "ok", "3 seed node(s) in pillar order")]
+        ("rendered config", "ok", "3 seed node(s) in pillar order")
+    ]
     # the file config_managed deploys: <config_dir>/reactive-engine/application.conf
     deployed = tmp_path / "etc/reactive-engine/application.conf"
     deployed.parent.mkdir(parents=True)
     deployed.write_text(layline._render_text("reactive-engine", config, "ll-node-1"))
-    assert _seed_rows(layline, config)[1] == (str(deployed), "ok",
-                                              "3 seed node(s) in pillar order")
+    assert _seed_rows(layline, config)[1] == (str(deployed), "ok", "3 seed node(s) in pillar order")
     # a hand-edited file: seed list in another order
     text = deployed.read_text().replace("ll-node-1.orb.local:5843", "ll-node-9.orb.local:5843")
     deployed.write_text(text)
@@ -298,48 +365,85 @@ def test_diagnose_seed_nodes_flags_an_override_in_extra_config(layline, make_con
 
 def test_status_on_the_single_host_names_this_minion(layline, engines, make_config):
     start, port = engines
-    config = make_config(SINGLE_PILLAR,
-                         {"ports": {"rest": port, "management": port, "cluster": port}})
-    start("127.0.0.1", {"/cluster/members": (200, _members(port, up=["127.0.0.1"])),
-                        "/engine/status": (200, _engine_status("127.0.0.1", port))})
+    config = make_config(
+        SINGLE_PILLAR, {"ports": {"rest": port, "management": port, "cluster": port}}
+    )
+    start(
+        "127.0.0.1",
+        {
+            "/cluster/members": (200, _members(port, up=["127.0.0.1"])),
+            "/engine/status": (200, _engine_status("127.0.0.1", port)),
+        },
+    )
     layline.__opts__["id"] = "ll-single"
     assert layline.status(config=config, timeout=1) == [
-        {"node": "ll-single", "hostname": "127.0.0.1", "state": "Up", "version": "2.5.4",
-         "uptime": 12.5, "unreachable": False, "in_pillar": True}]
+        {
+            "node": "ll-single",
+            "hostname": "127.0.0.1",
+            "state": "Up",
+            "version": "2.5.4",
+            "uptime": 12.5,
+            "unreachable": False,
+            "in_pillar": True,
+        }
+    ]
 
 
 def test_diagnose_database_rows_login_and_tables(layline, config):
     config["database"].update({"hostname": "127.0.0.1", "port": 1})  # nothing listens
     target = "layline@127.0.0.1:1/layline"
     missing = []
-    layline.__salt__ = {"layline_db.check_connection": lambda cfg: (True, "login ok"),
-                        "layline_db.missing_tables": lambda cfg: list(missing)}
+    layline.__salt__ = {
+        "layline_db.check_connection": lambda cfg: (True, "login ok"),
+        "layline_db.missing_tables": lambda cfg: list(missing),
+    }
 
     def rows():
-        return [(r["check"], r["target"], r["result"], r["detail"], bool(r["fix"]))
-                for r in layline._diagnose_database(config, 0.2)]
+        return [
+            (r["check"], r["target"], r["result"], r["detail"], bool(r["fix"]))
+            for r in layline._diagnose_database(config, 0.2)
+        ]
 
     port_row, *rest = rows()
     assert port_row[:3] == ("database port reachable", "mysql (127.0.0.1:1)", "failed")
-    assert rest == [("database login", target, "ok", "login ok", False),
-                    ("database tables present", target, "ok", "all tables present", False)]
+    assert rest == [
+        ("database login", target, "ok", "login ok", False),
+        ("database tables present", target, "ok", "all tables present", False),
+    ]
     missing[:] = ["event_tag", "snapshot"]
-    assert rows()[2] == ("database tables present", target, "failed",
-                         "missing: event_tag, snapshot", True)
+    assert rows()[2] == (
+        "database tables present",
+        target,
+        "failed",
+        "missing: event_tag, snapshot",
+        True,
+    )
     layline.__salt__ = {"layline_db.check_connection": lambda cfg: (False, "denied")}
     assert [r[2] for r in rows()[1:]] == ["failed", "skipped"]
 
 
 def test_diagnose_resolution_rows_every_role_host_once(layline, make_config):
-    nodes = [{"minion": "ll-node-1", "hostname": "127.0.0.2"},
-             {"minion": "ll-node-2", "hostname": "127.0.0.3"}]
-    config = make_config(SEED_PILLAR, {"cluster": {"nodes": nodes},
-                                       "config_server": {"hostname": "127.0.0.2"},
-                                       "database": {"hostname": "127.0.0.9"}})
-    rows = [(r["check"], r["target"], r["result"], r["detail"])
-            for r in layline._diagnose_resolution(config, "ll-node-1")]
-    assert rows == [("hostname resolves", h, "ok", h)
-                    for h in ("127.0.0.2", "127.0.0.3", "127.0.0.9")]
+    nodes = [
+        {"minion": "ll-node-1", "hostname": "127.0.0.2"},
+        {"minion": "ll-node-2", "hostname": "127.0.0.3"},
+    ]
+    config = make_config(
+        SEED_PILLAR,
+        {
+            "cluster": {"nodes": nodes},
+            "config_server": {"hostname": "127.0.0.2"},
+            "database": {"hostname": "127.0.0.9"},
+        },
+    )
+    rows = [
+        (r["check"], r["target"], r["result"], r["detail"])
+        for r in layline._diagnose_resolution(config, "ll-node-1")
+    ]
+    assert rows == [
+        ("hostname resolves", h, "ok", h) for h in ("127.0.0.2", "127.0.0.3", "127.0.0.9")
+    ]
     config["database"]["backend"] = "h2"
     assert [r["target"] for r in layline._diagnose_resolution(config, "ll-node-1")] == [
-        "127.0.0.2", "127.0.0.3"]
+        "127.0.0.2",
+        "127.0.0.3",
+    ]

@@ -29,7 +29,8 @@ def monitored(make_config):
 @pytest.fixture
 def builders(layline):
     spec = importlib.util.spec_from_file_location(
-        "layline_monitoring_under_test", ROOT / "_modules" / "layline_monitoring.py")
+        "layline_monitoring_under_test", ROOT / "_modules" / "layline_monitoring.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.__salt__ = {"layline.monitoring": layline.monitoring}
@@ -42,7 +43,8 @@ def _errors(layline, config, minion_id="ll-node-1"):
 
 def _engine_conf(layline, config):
     return ConfigFactory.parse_string(
-        layline._render_text("reactive-engine", config, "ll-node-1"), resolve=False)
+        layline._render_text("reactive-engine", config, "ll-node-1"), resolve=False
+    )
 
 
 def _rules(builders, config, layline):
@@ -77,10 +79,10 @@ def test_enabled_metrics_render_the_guide_block(layline, make_config):
     assert conf["layline.reactive-engine.metrics"] == {"enabled": True, "port": 9300}
 
 
-def test_metrics_on_the_rest_port_use_layline_s_documented_endpoint(layline, builders,
-                                                                    monitored):
-    config = monitored({"metrics": {"port": 5842},
-                        "monitoring": {"metrics_path": "/engine/prometheus"}})
+def test_metrics_on_the_rest_port_use_layline_s_documented_endpoint(layline, builders, monitored):
+    config = monitored(
+        {"metrics": {"port": 5842}, "monitoring": {"metrics_path": "/engine/prometheus"}}
+    )
     assert _errors(layline, config) == []
     assert "metrics" not in _engine_conf(layline, config)["layline.reactive-engine"]
     job = _jobs(builders, config, layline)["layline-engine"]
@@ -95,26 +97,34 @@ def test_monitoring_config_is_valid_and_gives_the_role(layline, monitored):
     assert layline.roles(config, "ll-node-1") == ["engine"]
 
 
-@pytest.mark.parametrize(("extra", "key"), [
-    ({"metrics": {"enabled": False}}, "layline:metrics:enabled"),
-    ({"metrics": {"port": 70000}}, "layline:metrics:port"),
-    ({"metrics": {"port": 8558}}, "layline:metrics:port"),  # clashes with management
-    ({"metrics": {"enabled": "yes"}}, "layline:metrics:enabled"),
-    ({"monitoring": {"hostname": None}}, "layline:monitoring:hostname"),
-    ({"monitoring": {"hostname": "bad host"}}, "layline:monitoring:hostname"),
-    ({"monitoring": {"address": "ll-mysql"}}, "layline:monitoring:address"),
-    ({"monitoring": {"address": "127.0.0.1"}}, "layline:monitoring:address"),
-    ({"monitoring": {"port": 3306}}, "layline:monitoring:port"),  # MySQL on the same minion
-    ({"monitoring": {"node_exporter_port": 0}}, "layline:monitoring:node_exporter_port"),
-    ({"monitoring": {"scrape_interval": "15"}}, "layline:monitoring:scrape_interval"),
-    ({"monitoring": {"scrape_interval": "0s"}}, "layline:monitoring:scrape_interval"),
-    ({"monitoring": {"metrics_path": "metrics"}}, "layline:monitoring:metrics_path"),
-    ({"monitoring": {"alerts": {"member_not_up": "1 min"}}},
-     "layline:monitoring:alerts:member_not_up"),
-    ({"monitoring": {"alerts": {"member_down": "1m"}}}, "layline:monitoring:alerts:member_down"),
-    ({"monitoring": {"backup_max_age": "a day"}}, "layline:monitoring:backup_max_age"),
-    ({"monitoring": {"scrape": "1s"}}, "layline:monitoring:scrape"),
-])
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"metrics": {"enabled": False}}, "layline:metrics:enabled"),
+        ({"metrics": {"port": 70000}}, "layline:metrics:port"),
+        ({"metrics": {"port": 8558}}, "layline:metrics:port"),  # clashes with management
+        ({"metrics": {"enabled": "yes"}}, "layline:metrics:enabled"),
+        ({"monitoring": {"hostname": None}}, "layline:monitoring:hostname"),
+        ({"monitoring": {"hostname": "bad host"}}, "layline:monitoring:hostname"),
+        ({"monitoring": {"address": "ll-mysql"}}, "layline:monitoring:address"),
+        ({"monitoring": {"address": "127.0.0.1"}}, "layline:monitoring:address"),
+        ({"monitoring": {"port": 3306}}, "layline:monitoring:port"),  # MySQL on the same minion
+        ({"monitoring": {"node_exporter_port": 0}}, "layline:monitoring:node_exporter_port"),
+        ({"monitoring": {"scrape_interval": "15"}}, "layline:monitoring:scrape_interval"),
+        ({"monitoring": {"scrape_interval": "0s"}}, "layline:monitoring:scrape_interval"),
+        ({"monitoring": {"metrics_path": "metrics"}}, "layline:monitoring:metrics_path"),
+        (
+            {"monitoring": {"alerts": {"member_not_up": "1 min"}}},
+            "layline:monitoring:alerts:member_not_up",
+        ),
+        (
+            {"monitoring": {"alerts": {"member_down": "1m"}}},
+            "layline:monitoring:alerts:member_down",
+        ),
+        ({"monitoring": {"backup_max_age": "a day"}}, "layline:monitoring:backup_max_age"),
+        ({"monitoring": {"scrape": "1s"}}, "layline:monitoring:scrape"),
+    ],
+)
 def test_bad_metrics_and_monitoring_values_name_their_key(layline, monitored, extra, key):
     errors = _errors(layline, monitored(extra))
     assert any(error.startswith(key + ":") for error in errors), errors
@@ -137,8 +147,10 @@ def test_a_backup_schedule_without_a_known_period_needs_backup_max_age(layline, 
 
 
 def test_extra_config_cannot_set_the_metrics_block(layline, make_config):
-    config = make_config(SEED_PILLAR, {"extra_config": {"reactive_engine": {
-        "layline.reactive-engine.metrics.port": 1234}}})
+    config = make_config(
+        SEED_PILLAR,
+        {"extra_config": {"reactive_engine": {"layline.reactive-engine.metrics.port": 1234}}},
+    )
     errors = _errors(layline, config)
     assert any("layline:metrics" in e for e in errors), errors
 
@@ -155,19 +167,23 @@ def test_every_engine_and_the_node_exporter_are_targets(layline, builders, monit
     jobs = {job["job_name"]: job for job in data["scrape_configs"]}
     assert jobs["layline-engine"]["metrics_path"] == "/m"
     assert _targets(jobs["layline-engine"]) == {
-        (f"ll-node-{i}.orb.local:9095", f"ll-node-{i}") for i in (1, 2, 3)}
+        (f"ll-node-{i}.orb.local:9095", f"ll-node-{i}") for i in (1, 2, 3)
+    }
     assert _targets(jobs["layline-node-exporter"]) == {("ll-mysql.orb.local:9100", "ll-mysql")}
 
 
 def test_node_addition_and_removal_change_the_targets(layline, builders, monitored):
     nodes = copy.deepcopy(SEED_PILLAR["cluster"]["nodes"])
-    added = monitored({"cluster": {"nodes": [*nodes, {"minion": "ll-node-4",
-                                                      "hostname": "ll-node-4.orb.local"}]}})
+    added = monitored(
+        {"cluster": {"nodes": [*nodes, {"minion": "ll-node-4", "hostname": "ll-node-4.orb.local"}]}}
+    )
     assert ("ll-node-4.orb.local:9095", "ll-node-4") in _targets(
-        _jobs(builders, added, layline)["layline-engine"])
+        _jobs(builders, added, layline)["layline-engine"]
+    )
     removed = monitored({"cluster": {"nodes": nodes[:2]}})
-    assert {minion for _t, minion in _targets(
-        _jobs(builders, removed, layline)["layline-engine"])} == {"ll-node-1", "ll-node-2"}
+    assert {
+        minion for _t, minion in _targets(_jobs(builders, removed, layline)["layline-engine"])
+    } == {"ll-node-1", "ll-node-2"}
     assert "< 2" in _rules(builders, removed, layline)["LaylineMembersMissing"]["expr"]
 
 
@@ -183,8 +199,10 @@ def test_a_node_address_is_preferred_and_ipv6_is_bracketed(layline, builders, mo
 
 def test_the_text_is_the_data_dumped_as_yaml(builders, layline, monitored):
     model = layline.monitoring(monitored())
-    for text, data in ((builders.config_text(model), builders.build_config(model)),
-                       (builders.rules_text(model), builders.build_rules(model))):
+    for text, data in (
+        (builders.config_text(model), builders.build_config(model)),
+        (builders.rules_text(model), builders.build_rules(model)),
+    ):
         assert text.startswith("# Managed by Salt (layline-formula). Do not edit by hand.\n")
         assert yaml.safe_load(text) == data
 
@@ -199,13 +217,16 @@ def test_builders_refuse_without_a_monitoring_role(builders, layline, seed_confi
 
 
 def test_alert_rules_and_their_for_durations(layline, builders, monitored):
-    config = monitored({"monitoring": {"alerts": {"member_not_up": "30s",
-                                                  "members_missing": "5m"}}})
+    config = monitored(
+        {"monitoring": {"alerts": {"member_not_up": "30s", "members_missing": "5m"}}}
+    )
     rules = _rules(builders, config, layline)
     assert rules["LaylineMemberNotUp"]["for"] == "30s"
     assert 'up{job="layline-engine"} == 0' in rules["LaylineMemberNotUp"]["expr"]
-    assert 'layline_member_status{job="layline-engine",status="Up"} == 0' in (
-        rules["LaylineMemberNotUp"]["expr"])
+    assert (
+        'layline_member_status{job="layline-engine",status="Up"} == 0'
+        in (rules["LaylineMemberNotUp"]["expr"])
+    )
     assert rules["LaylineUnreachableMembers"]["for"] == "1m"
     assert "layline_cluster_unreachable_members" in rules["LaylineUnreachableMembers"]["expr"]
     assert rules["LaylineMembersMissing"]["for"] == "5m"
@@ -213,17 +234,19 @@ def test_alert_rules_and_their_for_durations(layline, builders, monitored):
     assert "{{ $labels.minion }}" in rules["LaylineMemberNotUp"]["annotations"]["summary"]
 
 
-@pytest.mark.parametrize(("schedule", "seconds"), [
-    (None, 86400 + 3600), ("hourly", 3600 + 3600), ("weekly", 604800 + 3600)])
-def test_backup_alerts_follow_the_backup_schedule(layline, builders, monitored, schedule,
-                                                   seconds):
+@pytest.mark.parametrize(
+    ("schedule", "seconds"),
+    [(None, 86400 + 3600), ("hourly", 3600 + 3600), ("weekly", 604800 + 3600)],
+)
+def test_backup_alerts_follow_the_backup_schedule(layline, builders, monitored, schedule, seconds):
     config = monitored()
     if schedule:
         config["backup"] = {"on_calendar": schedule}
     rules = _rules(builders, config, layline)
     assert rules["LaylineBackupStale"]["expr"] == (
-        'time() - max(layline_backup_last_success_timestamp_seconds'
-        f'{{job="layline-node-exporter"}}) > {seconds}')
+        "time() - max(layline_backup_last_success_timestamp_seconds"
+        f'{{job="layline-node-exporter"}}) > {seconds}'
+    )
     assert rules["LaylineBackupStale"]["for"] == "10m"
     assert rules["LaylineBackupMissing"]["for"] == f"{seconds}s"
 

@@ -18,8 +18,13 @@ MARKER = "/var/lib/layline/.layline/reactive-engine/ended-in-failure"
 
 def test_only_the_first_seed_node_gets_the_gate(layline, seed_config):
     gate = layline.seed_gate(seed_config, minion_id="ll-node-1")
-    assert gate["check"] == [layline.SEED_GATE, "check", MARKER,
-                             "ll-node-2.orb.local:5843", "ll-node-3.orb.local:5843"]
+    assert gate["check"] == [
+        layline.SEED_GATE,
+        "check",
+        MARKER,
+        "ll-node-2.orb.local:5843",
+        "ll-node-3.orb.local:5843",
+    ]
     assert gate["record"] == [layline.SEED_GATE, "record", MARKER]
     for minion in ("ll-node-2", "ll-node-3", "ll-config-server"):
         assert layline.seed_gate(seed_config, minion_id=minion) == {}
@@ -35,16 +40,20 @@ def test_the_gate_follows_the_seed_order(layline, make_config):
 
 def test_no_gate_for_a_single_engine(layline, single_config, make_config):
     assert layline.seed_gate(single_config) == {}
-    one = make_config(SEED_PILLAR, {"cluster": {"nodes": SEED_PILLAR["cluster"]["nodes"][:1],
-                                                "min_nr_of_members": 1}})
+    one = make_config(
+        SEED_PILLAR,
+        {"cluster": {"nodes": SEED_PILLAR["cluster"]["nodes"][:1], "min_nr_of_members": 1}},
+    )
     assert layline.seed_gate(one, minion_id="ll-node-1") == {}
 
 
 def test_the_unit_runs_the_gate_around_the_engine(layline, seed_config):
     gate = layline.seed_gate(seed_config, minion_id="ll-node-1")
     lines = _unit(exec_start_pre=[gate["check"]], exec_stop_post=[gate["record"]]).splitlines()
-    assert (f'ExecStartPre="{layline.SEED_GATE}" "check" "{MARKER}" '
-            '"ll-node-2.orb.local:5843" "ll-node-3.orb.local:5843"') in lines
+    assert (
+        f'ExecStartPre="{layline.SEED_GATE}" "check" "{MARKER}" '
+        '"ll-node-2.orb.local:5843" "ll-node-3.orb.local:5843"'
+    ) in lines
     assert f'ExecStopPost="{layline.SEED_GATE}" "record" "{MARKER}"' in lines
     assert not any(line.startswith("ExecStopPost") for line in _unit().splitlines())
 
@@ -56,8 +65,9 @@ def _gate(*args, result=None):
     env = {"PATH": os.environ["PATH"]}
     if result is not None:
         env.update(SERVICE_RESULT=result, EXIT_CODE="exited", EXIT_STATUS="255")
-    return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True,
-                          text=True, timeout=30)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=30
+    )
 
 
 @pytest.fixture
@@ -112,8 +122,7 @@ def test_after_a_failure_the_start_waits_while_no_other_seed_answers(tmp_path, c
     assert marker.exists()
 
 
-def test_after_a_failure_the_start_goes_on_once_a_seed_answers(tmp_path, closed_port,
-                                                                listener):
+def test_after_a_failure_the_start_goes_on_once_a_seed_answers(tmp_path, closed_port, listener):
     marker = tmp_path / "ended-in-failure"
     marker.write_text("")
     proc = _gate("check", str(marker), closed_port, listener)
@@ -133,14 +142,22 @@ def test_bad_usage_is_refused(tmp_path, args):
 # ------------------------------------------------------------------ diagnose: membership
 
 ME, TWO, THREE = (f"pekko://layline@ll-node-{i}.orb.local:5843" for i in (1, 2, 3))
-RUNNING = {"ActiveState": "active", "SubState": "running", "Result": "success",
-           "NRestarts": "0", "ExecMainStatus": "0"}
+RUNNING = {
+    "ActiveState": "active",
+    "SubState": "running",
+    "Result": "success",
+    "NRestarts": "0",
+    "ExecMainStatus": "0",
+}
 
 
 def _view(members, leader=None, unreachable=()):
-    return {"selfNode": ME, "leader": leader or members[0][0],
-            "members": [{"node": node, "status": status} for node, status in members],
-            "unreachable": [{"node": node, "observedBy": [ME]} for node in unreachable]}
+    return {
+        "selfNode": ME,
+        "leader": leader or members[0][0],
+        "members": [{"node": node, "status": status} for node, status in members],
+        "unreachable": [{"node": node, "observedBy": [ME]} for node in unreachable],
+    }
 
 
 ONE_CLUSTER = _view([(ME, "Up"), (TWO, "Up"), (THREE, "Up")])
@@ -160,8 +177,9 @@ def test_a_member_of_the_one_cluster_is_ok(layline):
 
 
 def test_downed_and_not_restarted(layline):
-    unit = dict(RUNNING, ActiveState="failed", SubState="failed", Result="exit-code",
-                ExecMainStatus="255")
+    unit = dict(
+        RUNNING, ActiveState="failed", SubState="failed", Result="exit-code", ExecMainStatus="255"
+    )
     row = _finding(layline, unit=unit, own=None)
     assert row["result"] == "failed"
     assert "downed by the split-brain resolver (exit 255)" in row["detail"]
@@ -169,18 +187,36 @@ def test_downed_and_not_restarted(layline):
 
 
 def test_the_restart_limit_was_hit(layline):
-    unit = dict(RUNNING, ActiveState="failed", SubState="failed", Result="start-limit-hit",
-                NRestarts="5", ExecMainStatus="255")
+    unit = dict(
+        RUNNING,
+        ActiveState="failed",
+        SubState="failed",
+        Result="start-limit-hit",
+        NRestarts="5",
+        ExecMainStatus="255",
+    )
     row = _finding(layline, unit=unit, own=None)
     assert "hit its start limit" in row["detail"] and "5 restarts" in row["detail"]
     assert "systemctl reset-failed layline-reactive-engine" in row["fix"]
 
 
 def test_the_first_seed_waits_at_the_gate(layline):
-    unit = dict(RUNNING, ActiveState="activating", SubState="auto-restart", Result="exit-code",
-                NRestarts="7", ExecMainStatus="1")
-    row = _finding(layline, unit=unit, own=None, others={"ll-node-2": None, "ll-node-3": None},
-                   gated=True, marker="/var/lib/layline/m")
+    unit = dict(
+        RUNNING,
+        ActiveState="activating",
+        SubState="auto-restart",
+        Result="exit-code",
+        NRestarts="7",
+        ExecMainStatus="1",
+    )
+    row = _finding(
+        layline,
+        unit=unit,
+        own=None,
+        others={"ll-node-2": None, "ll-node-3": None},
+        gated=True,
+        marker="/var/lib/layline/m",
+    )
     assert "held back by the seed gate" in row["detail"]
     assert "restore the network" in row["fix"] and "rm /var/lib/layline/m" in row["fix"]
     # caught while the gate itself runs (ExecStartPre): the same finding
@@ -225,8 +261,7 @@ def test_an_island_names_both_clusters_and_the_smaller_one(layline):
     assert "smaller cluster (this node's)" in row["fix"]
     # seen from the bigger side the other one is named
     big = _view([(ME, "Up"), (TWO, "Up")])
-    row = _finding(layline, own=big, others={"ll-node-2": big, "ll-node-3": _view([(THREE,
-                                                                                   "Up")])})
+    row = _finding(layline, own=big, others={"ll-node-2": big, "ll-node-3": _view([(THREE, "Up")])})
     assert "smaller cluster (ll-node-3's)" in row["fix"]
 
 
@@ -244,11 +279,14 @@ def test_unreachable_members_and_a_downed_self(layline):
     assert "this member is Down" in row["detail"]
 
 
-def test_diagnose_reports_membership_from_the_unit_and_the_views(layline, seed_config,
-                                                                 monkeypatch):
-    layline.__salt__ = {"cmd.run_all": lambda args, **kw: {
-        "retcode": 0, "stdout": "ActiveState=failed\nSubState=failed\nResult=exit-code\n"
-                                "NRestarts=0\nExecMainStatus=255\n"}}
+def test_diagnose_reports_membership_from_the_unit_and_the_views(layline, seed_config, monkeypatch):
+    layline.__salt__ = {
+        "cmd.run_all": lambda args, **kw: {
+            "retcode": 0,
+            "stdout": "ActiveState=failed\nSubState=failed\nResult=exit-code\n"
+            "NRestarts=0\nExecMainStatus=255\n",
+        }
+    }
     monkeypatch.setattr(layline, "_http_get", lambda url, timeout, **kw: (0, None, "refused"))
     report = layline.diagnose(config=seed_config, timeout=0.2)
     rows = [row for row in report["checks"] if row["check"] == "member of the cluster"]

@@ -26,9 +26,11 @@ def test_shipped_requirements_pin_every_package_with_a_hash(layline):
 
 
 def test_requirement_pins_parse_continuations_and_skip_options(layline):
-    text = ("# comment\n--index-url https://pypi.example.com/simple/\n"
-            "foo.bar==1.2 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n"
-            "Baz_Qux==0.3.63  # trailing comment\n")
+    text = (
+        "# comment\n--index-url https://pypi.example.com/simple/\n"
+        "foo.bar==1.2 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n"
+        "Baz_Qux==0.3.63  # trailing comment\n"
+    )
     assert layline._requirement_pins(text) == [("foo.bar", "1.2"), ("Baz_Qux", "0.3.63")]
 
 
@@ -43,8 +45,10 @@ def test_python_missing_compares_installed_versions(layline, tmp_path, monkeypat
     req.write_text("a==1.0 --hash=sha256:00\nb==2.0 --hash=sha256:00\nc==3.0\n")
     installed = {"a": "1.0", "b": "1.9"}
     monkeypatch.setattr(layline, "_installed_version", installed.get)
-    assert layline.python_missing(str(req)) == ["b==2.0 (installed: 1.9)",
-                                                "c==3.0 (installed: none)"]
+    assert layline.python_missing(str(req)) == [
+        "b==2.0 (installed: 1.9)",
+        "c==3.0 (installed: none)",
+    ]
     assert layline.python_ready(str(req)) is False
     installed.update(b="2.0", c="3.0")
     assert layline.python_missing(str(req)) == []
@@ -69,14 +73,17 @@ def test_python_missing_unreadable_file(layline, tmp_path):
     assert layline.python_ready(str(tmp_path / "nope.txt")) is False
 
 
-@pytest.mark.parametrize("key,value", [
-    ("index_url", "ftp://mirror.example.com/simple/"),
-    ("index_url", "pypi.example.com/simple"),
-    ("extra_index_url", "https://"),
-    ("extra_index_url", ["https://a.example.com/simple/"]),
-    ("requirements", "/srv/requirements.txt"),
-    ("requirements", None),
-])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("index_url", "ftp://mirror.example.com/simple/"),
+        ("index_url", "pypi.example.com/simple"),
+        ("extra_index_url", "https://"),
+        ("extra_index_url", ["https://a.example.com/simple/"]),
+        ("requirements", "/srv/requirements.txt"),
+        ("requirements", None),
+    ],
+)
 def test_bad_python_keys_are_named(layline, make_config, key, value):
     config = make_config(SEED_PILLAR, {"python": {key: value}})
     errors = layline._validate(config, "ll-node-1")[0]
@@ -84,10 +91,16 @@ def test_bad_python_keys_are_named(layline, make_config, key, value):
 
 
 def test_good_python_keys_and_unknown_key(layline, make_config):
-    config = make_config(SEED_PILLAR, {"python": {
-        "index_url": "http://10.231.7.1:8080/simple/",
-        "extra_index_url": "https://pypi.example.com/simple/",
-        "requirements": "https://files.example.com/layline-requirements.txt"}})
+    config = make_config(
+        SEED_PILLAR,
+        {
+            "python": {
+                "index_url": "http://10.231.7.1:8080/simple/",
+                "extra_index_url": "https://pypi.example.com/simple/",
+                "requirements": "https://files.example.com/layline-requirements.txt",
+            }
+        },
+    )
     assert layline._validate(config, "ll-node-1")[0] == []
     config["python"]["packages"] = ["pyhocon"]
     errors = layline._validate(config, "ll-node-1")[0]  # unknown keys are errors (issue 8)
@@ -120,12 +133,15 @@ def test_module_loads_and_validates_without_pyhocon(monkeypatch, seed_config):
         module.render("reactive-engine", config=seed_config)
 
 
-@pytest.mark.parametrize("filename,project", [
-    ("pyhocon-0.3.63.tar.gz", "pyhocon"),
-    ("saltext.mysql-1.1.0-py2.py3-none-any.whl", "saltext-mysql"),
-    ("PyMySQL-1.2.4-py3-none-any.whl", "pymysql"),
-    ("typing_extensions-4.16.0-py3-none-any.whl", "typing-extensions"),
-])
+@pytest.mark.parametrize(
+    "filename,project",
+    [
+        ("pyhocon-0.3.63.tar.gz", "pyhocon"),
+        ("saltext.mysql-1.1.0-py2.py3-none-any.whl", "saltext-mysql"),
+        ("PyMySQL-1.2.4-py3-none-any.whl", "pymysql"),
+        ("typing_extensions-4.16.0-py3-none-any.whl", "typing-extensions"),
+    ],
+)
 def test_index_project_names_are_pep503_normalized(filename, project):
     assert pyindex.project_name(filename) == project
 

@@ -27,8 +27,10 @@ def release():
 def release_state(release):
     mod = _load("_states/layline_release.py", "layline_release_state_under_test")
     mod.__opts__ = {"test": False}
-    mod.__salt__ = {f"layline_release.{name}": getattr(release, name)
-                    for name in ("active", "switch", "switch_now", "rollout_problems")}
+    mod.__salt__ = {
+        f"layline_release.{name}": getattr(release, name)
+        for name in ("active", "switch", "switch_now", "rollout_problems")
+    }
     return mod
 
 
@@ -42,13 +44,16 @@ def _install(install_dir, version):
 # --------------------------------------------------------------------------- pure rules
 
 
-@pytest.mark.parametrize(("multi_node", "roles", "active", "running", "expected"), [
-    (True, ["engine"], None, True, True),             # nothing active yet: the first install
-    (True, ["engine"], "2.5.4", True, False),         # the rolling restart moves it
-    (True, ["engine"], "2.5.4", False, True),         # no engine runs from it
-    (True, ["config-server"], "2.5.4", False, True),  # config server alone: no cluster member
-    (False, ["config-server", "engine"], "2.5.4", True, True),  # single host: switch + restart
-])
+@pytest.mark.parametrize(
+    ("multi_node", "roles", "active", "running", "expected"),
+    [
+        (True, ["engine"], None, True, True),  # nothing active yet: the first install
+        (True, ["engine"], "2.5.4", True, False),  # the rolling restart moves it
+        (True, ["engine"], "2.5.4", False, True),  # no engine runs from it
+        (True, ["config-server"], "2.5.4", False, True),  # config server alone: no cluster member
+        (False, ["config-server", "engine"], "2.5.4", True, True),  # single host: switch + restart
+    ],
+)
 def test_decide_switch(release, multi_node, roles, active, running, expected):
     assert release.decide_switch(multi_node, roles, active, running) is expected
 
@@ -63,13 +68,18 @@ def test_rollout_allows_two_versions_and_refuses_a_third(release):
     assert problems == [
         "layline:version: 2.5.6 would be a third version in the cluster (2.5.4 on n2, n3; "
         "2.5.5 on n1): a previous rollout is half done. Finish it first (salt-run state.orch "
-        "layline.rolling), or roll back to one of the running versions"]
+        "layline.rolling), or roll back to one of the running versions"
+    ]
 
 
 def test_release_dir_and_installer_args(release):
     assert release.release_dir("/opt/layline", "2.5.5") == "/opt/layline/releases/2.5.5"
     assert release.expand_installer_args(["-q", "-dir", "{dir}", "-Dx={dir}/y"], "/r/1") == [
-        "-q", "-dir", "/r/1", "-Dx=/r/1/y"]
+        "-q",
+        "-dir",
+        "/r/1",
+        "-Dx=/r/1/y",
+    ]
     for bad in ("../2.5.4", "2.5.4/..", "", None):
         with pytest.raises(CommandExecutionError, match="layline:version"):
             release.release_dir("/opt/layline", bad)
@@ -92,9 +102,15 @@ def test_switch_is_idempotent_and_atomic(release, tmp_path):
     _install(tmp_path, "2.5.4")
     _install(tmp_path, "2.5.5")
     assert release.switch("2.5.4", install_dir=str(tmp_path)) == {
-        "previous": None, "active": "2.5.4", "changed": True}
+        "previous": None,
+        "active": "2.5.4",
+        "changed": True,
+    }
     assert release.switch("2.5.5", install_dir=str(tmp_path)) == {
-        "previous": "2.5.4", "active": "2.5.5", "changed": True}
+        "previous": "2.5.4",
+        "active": "2.5.5",
+        "changed": True,
+    }
     assert os.readlink(tmp_path / "current") == "releases/2.5.5"
     assert release.switch("2.5.5", install_dir=str(tmp_path))["changed"] is False
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "releases"]
@@ -112,16 +128,21 @@ def test_switch_gives_the_link_the_install_dirs_owner(release, tmp_path):
 def test_switch_refuses_a_release_that_is_not_installed(release, tmp_path):
     _install(tmp_path, "2.5.4")
     release.switch("2.5.4", install_dir=str(tmp_path))
-    with pytest.raises(CommandExecutionError, match=r"release 2\.5\.7 is not installed.*"
-                       r"installed: 2\.5\.4"):
+    with pytest.raises(
+        CommandExecutionError,
+        match=r"release 2\.5\.7 is not installed.*"
+        r"installed: 2\.5\.4",
+    ):
         release.switch("2.5.7", install_dir=str(tmp_path))
     assert os.readlink(tmp_path / "current") == "releases/2.5.4"
 
 
 def test_switch_restarts_a_running_config_server_on_the_same_machine(release, tmp_path):
     restarted = []
-    release.__salt__ = {"service.status": lambda unit: unit == "layline-config-server",
-                        "service.restart": restarted.append}
+    release.__salt__ = {
+        "service.status": lambda unit: unit == "layline-config-server",
+        "service.restart": restarted.append,
+    }
     _install(tmp_path, "2.5.4")
     release.switch("2.5.4", install_dir=str(tmp_path))
     release.switch("2.5.4", install_dir=str(tmp_path))  # no change: no restart
@@ -147,15 +168,23 @@ def test_active_state_waits_for_the_rolling_restart(release_state, release, tmp_
 
 def test_rollout_allowed_state_fails_with_the_reason(release_state):
     release_state.__salt__["layline_release.rollout_problems"] = lambda v, timeout: [
-        f"layline:version: {v} would be a third version"]
+        f"layline:version: {v} would be a third version"
+    ]
     ret = release_state.rollout_allowed("cluster", "2.5.6")
     assert ret["result"] is False and "2.5.6 would be a third version" in ret["comment"]
 
 
 def test_pending_version_dropped(release_state, release, tmp_path):
     marker = tmp_path / "layline-reactive-engine.json"
-    marker.write_text(json.dumps({"reasons": ["configuration changed", "version 2.5.4 -> 2.5.5"],
-                                  "version": "2.5.5", "written": "x"}))
+    marker.write_text(
+        json.dumps(
+            {
+                "reasons": ["configuration changed", "version 2.5.4 -> 2.5.5"],
+                "version": "2.5.5",
+                "written": "x",
+            }
+        )
+    )
     assert release.pending_version(directory=str(tmp_path)) == "2.5.5"
     assert release_state.pending_version_dropped(str(marker), "2.5.5")["changes"] == {}
     ret = release_state.pending_version_dropped(str(marker), "2.5.4")  # rolled back
@@ -184,19 +213,24 @@ def test_retired_units(layline, make_config):
 
 def test_stale_account_hosts_only_of_the_layline_user():
     db = _load("_modules/layline_db.py", "layline_db_stale_under_test")
-    rows = [{"User": "layline", "Host": "ll-node-1.orb.local"},
-            {"User": "layline", "Host": "LL-NODE-2.orb.local"},
-            {"User": b"layline", "Host": b"ll-node-3.orb.local"},
-            {"User": "root", "Host": "ll-node-3.orb.local"},
-            {"User": "other", "Host": "gone.example.com"}]
+    rows = [
+        {"User": "layline", "Host": "ll-node-1.orb.local"},
+        {"User": "layline", "Host": "LL-NODE-2.orb.local"},
+        {"User": b"layline", "Host": b"ll-node-3.orb.local"},
+        {"User": "root", "Host": "ll-node-3.orb.local"},
+        {"User": "other", "Host": "gone.example.com"},
+    ]
     allowed = ["ll-node-1.orb.local", "ll-node-2.orb.local"]
     assert db.stale_account_hosts(rows, "layline", allowed) == ["ll-node-3.orb.local"]
 
 
 def test_switch_now_asks_the_service_only_when_it_matters(release, tmp_path):
     asked = []
-    release.__salt__ = {"layline.roles": lambda: ["engine"], "layline.is_multi_node": lambda: True,
-                        "service.status": lambda unit: asked.append(unit) or True}
+    release.__salt__ = {
+        "layline.roles": lambda: ["engine"],
+        "layline.is_multi_node": lambda: True,
+        "service.status": lambda unit: asked.append(unit) or True,
+    }
     assert release.switch_now(str(tmp_path)) is True and asked == []  # nothing installed yet
     _install(tmp_path, "2.5.4")
     release.switch("2.5.4", install_dir=str(tmp_path), restart_config_server=False)
@@ -225,5 +259,6 @@ def test_stale_hosts_leaves_no_mysql_error_for_the_states(tmp_path):
     assert len(calls) == 1 and "mysql.error" not in db.__context__
     db.__salt__["mysql.user_list"] = lambda **kw: [
         {"User": "layline", "Host": "ll-node-1.orb.local"},
-        {"User": "layline", "Host": "ll-node-3.orb.local"}]
+        {"User": "layline", "Host": "ll-node-3.orb.local"},
+    ]
     assert db.stale_hosts(config, connection_unix_socket=str(socket)) == ["ll-node-3.orb.local"]

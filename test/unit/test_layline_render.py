@@ -12,16 +12,19 @@ from unitsupport import SECRET, SEED_PILLAR
 
 UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 SAFE_TEXT = st.text(
-    alphabet=st.characters(exclude_categories=("Cs",),
-                           exclude_characters=[chr(c) for c in range(32) if c not in (9, 10, 13)])
+    alphabet=st.characters(
+        exclude_categories=("Cs",),
+        exclude_characters=[chr(c) for c in range(32) if c not in (9, 10, 13)],
+    )
 )
 # literal key segments: no dot (dots make paths), quote, backslash or control character
 SAFE_KEY = st.text(
     alphabet=st.characters(exclude_categories=("Cs",), exclude_characters=['"', "\\", "."]),
     min_size=1,
 ).filter(lambda key: not re.search(r"[\x00-\x1f]", key))
-FAST = settings(max_examples=25, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def _parse(text):
@@ -37,17 +40,21 @@ def test_render_masks_the_password_the_state_renderer_does_not(layline, seed_con
     shown = layline.render("reactive-engine", seed_config)
     assert SECRET not in shown
     assert _parse(shown)["pekko-persistence-jdbc.shared-databases.mysql.db.password"] == (
-        layline.MASK)
+        layline.MASK
+    )
     real = layline._render_text("reactive-engine", seed_config, "ll-node-1")
     assert shown == real.replace(SECRET, layline.MASK)
 
 
 def test_render_refuses_an_invalid_model(layline, seed_config):
     seed_config["cluster"]["split_brain_resolver"]["strategy"] = None
-    for render in (lambda: layline.render("reactive-engine", seed_config),
-                   lambda: layline._render_text("reactive-engine", seed_config, "ll-node-1")):
-        with pytest.raises(CommandExecutionError,
-                           match="(?s)invalid model.*cluster:split_brain_resolver:strategy"):
+    for render in (
+        lambda: layline.render("reactive-engine", seed_config),
+        lambda: layline._render_text("reactive-engine", seed_config, "ll-node-1"),
+    ):
+        with pytest.raises(
+            CommandExecutionError, match="(?s)invalid model.*cluster:split_brain_resolver:strategy"
+        ):
             render()
 
 
@@ -59,12 +66,16 @@ def test_engine_config_has_the_contract_keys(layline, seed_config):
     assert conf["pekko.remote.artery.canonical.hostname"] == "ll-node-1.orb.local"
     assert conf["pekko.remote.artery.canonical.port"] == 5843
     # every listener binds the canonical address (the lab's /etc/hosts: ll-node-1 .12)
-    for key in ("pekko.remote.artery.bind.hostname", "pekko.management.http.bind-hostname",
-                "layline.reactive-engine.rest-server.bind.hostname"):
+    for key in (
+        "pekko.remote.artery.bind.hostname",
+        "pekko.management.http.bind-hostname",
+        "layline.reactive-engine.rest-server.bind.hostname",
+    ):
         assert conf[key] == "10.231.7.12", key
     assert conf["pekko.cluster.min-nr-of-members"] == 2
     assert conf["pekko.cluster.downing-provider-class"] == (
-        "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider")
+        "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
+    )
     assert conf["pekko.cluster.split-brain-resolver.active-strategy"] == "keep-majority"
     assert conf["pekko.cluster.split-brain-resolver.stable-after"] == "20s"
     # a downed member exits (Pekko: exit code -1) so that its unit restarts it (issue 11)
@@ -80,15 +91,18 @@ def test_engine_config_has_the_contract_keys(layline, seed_config):
     assert db["db.url"].startswith(
         "jdbc:mysql://ll-mysql.orb.local:3306/layline?sslMode=VERIFY_IDENTITY"
         "&trustCertificateKeyStoreUrl=file:/etc/layline/tls/truststore.jks"
-        "&trustCertificateKeyStoreType=JKS&trustCertificateKeyStorePassword=changeit&")
+        "&trustCertificateKeyStoreType=JKS&trustCertificateKeyStorePassword=changeit&"
+    )
     assert "allowPublicKeyRetrieval" not in db["db.url"] and "useSSL" not in db["db.url"]
     assert db["db.password"] == SECRET
     assert db["db.driver"] == "com.mysql.cj.jdbc.Driver"
 
 
 def test_static_quorum_and_tls_disabled(layline, make_config):
-    pillar = {"cluster": {"split_brain_resolver": {"strategy": "static-quorum", "quorum_size": 2}},
-              "database": {"tls": "disabled"}}
+    pillar = {
+        "cluster": {"split_brain_resolver": {"strategy": "static-quorum", "quorum_size": 2}},
+        "database": {"tls": "disabled"},
+    }
     conf = _render_engine(layline, make_config(SEED_PILLAR, pillar))
     assert conf["pekko.cluster.split-brain-resolver.static-quorum.quorum-size"] == 2
     url = conf["pekko-persistence-jdbc.shared-databases.mysql.db.url"]
@@ -104,8 +118,10 @@ def test_config_server_and_engines_verify_the_same_server(layline, make_config):
     engine = _render_engine(layline, config, "ll-node-2")
     key = "pekko-persistence-jdbc.shared-databases.mysql.db.url"
     assert server[key] == engine[key]
-    assert "sslMode=VERIFY_IDENTITY&trustCertificateKeyStoreUrl=file:/srv/layline-etc/tls/" \
-           "truststore.jks&" in engine[key]
+    assert (
+        "sslMode=VERIFY_IDENTITY&trustCertificateKeyStoreUrl=file:/srv/layline-etc/tls/"
+        "truststore.jks&" in engine[key]
+    )
     assert layline.tls_paths(config)["ca"] == "/srv/layline-etc/tls/ca.crt"
 
 
@@ -116,8 +132,10 @@ def test_h2_default_has_no_tls_parameters(layline, single_config):
 
 
 def test_thirty_nodes_share_one_ordered_seed_list(layline, make_config):
-    nodes = [{"minion": f"node-{i:02d}", "hostname": f"node-{i:02d}.example.net"}
-             for i in range(30, 0, -1)]  # deliberately not sorted
+    nodes = [
+        {"minion": f"node-{i:02d}", "hostname": f"node-{i:02d}.example.net"}
+        for i in range(30, 0, -1)
+    ]  # deliberately not sorted
     config = make_config(SEED_PILLAR, {"cluster": {"nodes": nodes, "min_nr_of_members": 16}})
     expected = [f"pekko://layline@{node['hostname']}:5843" for node in nodes]
     users = set()
@@ -142,9 +160,11 @@ def test_single_host_default(layline, single_config):
     assert engine["jdbc-journal.use-shared-db"] == "h2file"
     assert engine["pekko-persistence-jdbc.shared-databases.h2file.db.url"] == (
         "jdbc:h2:file:/var/lib/layline/.layline/reactive-engine/database/h2/journal;"
-        "DATABASE_TO_UPPER=false")
+        "DATABASE_TO_UPPER=false"
+    )
     assert server["pekko-persistence-jdbc.shared-databases.h2file.db.url"].startswith(
-        "jdbc:h2:file:/var/lib/layline/.layline/config-server/database/h2/journal;")
+        "jdbc:h2:file:/var/lib/layline/.layline/config-server/database/h2/journal;"
+    )
 
 
 def test_roles_by_minion_id(layline, seed_config):
@@ -166,9 +186,11 @@ def test_unknown_role_and_wrong_minion(layline, seed_config):
 
 
 def test_extra_config_deep_merges_with_dotted_paths(layline, make_config):
-    extra = {"pekko": {"loglevel": "DEBUG", "cluster": {"roles": ["backend"]}},
-             "pekko.actor.serialization-bindings": {'"com.example.Event"': "jackson-json"},
-             "layline.reactive-engine.logging.short-logger-names": True}
+    extra = {
+        "pekko": {"loglevel": "DEBUG", "cluster": {"roles": ["backend"]}},
+        "pekko.actor.serialization-bindings": {'"com.example.Event"': "jackson-json"},
+        "layline.reactive-engine.logging.short-logger-names": True,
+    }
     config = make_config(SEED_PILLAR, {"extra_config": {"reactive_engine": extra}})
     conf = _render_engine(layline, config)
     assert conf["pekko.loglevel"] == "DEBUG"
@@ -177,7 +199,8 @@ def test_extra_config_deep_merges_with_dotted_paths(layline, make_config):
     assert conf["pekko.actor.provider"] == "cluster"  # sibling kept
     assert conf["pekko.actor.serialization-bindings"]['"com.example.Event"'] == "jackson-json"
     assert layline.render_data("reactive-engine", config)["pekko"]["actor"][
-        "serialization-bindings"] == {"com.example.Event": "jackson-json"}
+        "serialization-bindings"
+    ] == {"com.example.Event": "jackson-json"}
     assert conf["layline.reactive-engine.logging.short-logger-names"] is True
 
 
@@ -189,8 +212,15 @@ def test_substitution_syntax_stays_literal(layline, make_config):
     assert layline.render_data("reactive-engine", config)["custom"] == extra["custom"]
 
 
-@pytest.mark.parametrize("bad", [{"a..b": 1}, {"x": {"when": __import__("datetime").date.today()}},
-                                 {"x": float("nan")}, {'a"b': 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"a..b": 1},
+        {"x": {"when": __import__("datetime").date.today()}},
+        {"x": float("nan")},
+        {'a"b': 1},
+    ],
+)
 def test_unrenderable_extra_config_raises(layline, make_config, bad):
     config = make_config(SEED_PILLAR, {"extra_config": {"reactive_engine": bad}})
     with pytest.raises(CommandExecutionError, match="layline:extra_config:reactive_engine"):
@@ -256,12 +286,16 @@ def test_urls_and_strings_round_trip(layline, seed_config, hostname, name):
 
 
 @FAST
-@given(values=st.dictionaries(SAFE_KEY, SAFE_TEXT | st.integers() | st.booleans(), max_size=5),
-       dotted=st.lists(SAFE_KEY, min_size=1, max_size=3))
+@given(
+    values=st.dictionaries(SAFE_KEY, SAFE_TEXT | st.integers() | st.booleans(), max_size=5),
+    dotted=st.lists(SAFE_KEY, min_size=1, max_size=3),
+)
 def test_special_keys_round_trip(layline, seed_config, values, dotted):
     literal = {f'"{key}"': value for key, value in values.items()}
     seed_config["extra_config"]["reactive_engine"] = {
-        "custom": literal, "path." + ".".join(dotted): "leaf"}
+        "custom": literal,
+        "path." + ".".join(dotted): "leaf",
+    }
     text = layline._render_text("reactive-engine", seed_config, "ll-node-1")  # raises on mismatch
     data = layline._plain(_parse(text))
     assert data["custom"] == values

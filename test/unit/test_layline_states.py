@@ -30,8 +30,9 @@ def model(make_config):
 
 @pytest.fixture
 def states(model):
-    spec = importlib.util.spec_from_file_location("layline_state_under_test",
-                                                  ROOT / "_states" / "layline.py")
+    spec = importlib.util.spec_from_file_location(
+        "layline_state_under_test", ROOT / "_states" / "layline.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.__opts__ = {"test": False, "id": "ll-node-1"}
@@ -60,7 +61,9 @@ def test_validated_crash_comment_is_scrubbed(states, model):
 
 def test_validated_errors_and_warnings_are_scrubbed(states, model):
     model._validate = lambda config, minion_id, installing: (
-        [f"bad value {SECRET}"], [f"odd value {SECRET}"])
+        [f"bad value {SECRET}"],
+        [f"odd value {SECRET}"],
+    )
     ret = states.validated("layline pillar")
     assert ret["result"] is False
     _assert_clean(ret["comment"])
@@ -69,8 +72,9 @@ def test_validated_errors_and_warnings_are_scrubbed(states, model):
 
 def test_config_managed_render_failure_is_scrubbed(states, model, tmp_path):
     model._render_text = _raise
-    ret = states.config_managed(str(tmp_path / "application.conf"), role="reactive-engine",
-                                group="layline")
+    ret = states.config_managed(
+        str(tmp_path / "application.conf"), role="reactive-engine", group="layline"
+    )
     assert ret["result"] is False
     _assert_clean(ret)
 
@@ -80,12 +84,17 @@ def test_config_managed_file_result_is_scrubbed(states, model, tmp_path):
 
     def failing_write(name, data, *_args, **_kwargs):
         text = data.decode("utf-8")
-        return {"name": name, "result": False, "changes": {"diff": text},
-                "comment": f"could not write: {text}"}
+        return {
+            "name": name,
+            "result": False,
+            "changes": {"diff": text},
+            "comment": f"could not write: {text}",
+        }
 
     states._file_state = failing_write
-    ret = states.config_managed(str(tmp_path / "application.conf"), role="reactive-engine",
-                                group="layline")
+    ret = states.config_managed(
+        str(tmp_path / "application.conf"), role="reactive-engine", group="layline"
+    )
     assert ret["result"] is False
     _assert_clean(ret["comment"])
     _assert_clean(ret["changes"])
@@ -96,8 +105,8 @@ def test_scrub_replaces_exactly_and_leaves_no_password_alone(states, model):
     ret = states.validated("layline pillar")
     assert ret["name"] == "layline pillar"
     assert ret["comment"] == (
-        f"layline.validate failed: RuntimeError: driver said: Access denied for password "
-        f"'{MASK}'")
+        f"layline.validate failed: RuntimeError: driver said: Access denied for password '{MASK}'"
+    )
     model.config = dict(model.config, database=dict(model.config["database"], password=""))
     ret = states.validated("layline pillar")
     assert ret["comment"] == f"layline.validate failed: RuntimeError: {RAISING}"
@@ -105,8 +114,9 @@ def test_scrub_replaces_exactly_and_leaves_no_password_alone(states, model):
 
 def test_validated_passes_the_model_and_reports_exactly(states, model):
     seen = []
-    model._validate = lambda config, minion_id, installing: seen.append(
-        (config, minion_id, installing)) or ([], ["w1"])
+    model._validate = lambda config, minion_id, installing: (
+        seen.append((config, minion_id, installing)) or ([], ["w1"])
+    )
     ret = states.validated("layline pillar")
     assert seen == [(model.config, "ll-node-1", True)]
     assert ret["result"] is True
@@ -125,30 +135,41 @@ def test_validated_refuses_a_non_mapping(states, model):
     model.config = ["not", "a", "mapping"]
     ret = states.validated("layline pillar")
     assert ret["result"] is False
-    assert ret["comment"] == ("layline configuration is invalid (1 error(s)):\n"
-                              "  - layline: the configuration must be a mapping")
+    assert ret["comment"] == (
+        "layline configuration is invalid (1 error(s)):\n"
+        "  - layline: the configuration must be a mapping"
+    )
 
 
-@pytest.mark.parametrize("change, key", [
-    ({"distribution": {"source": ""}}, "layline:distribution:source:"),
-    ({"distribution": {"source_hash": ""}}, "layline:distribution:source_hash:"),
-    ({"distribution": {"installer_args": "-q"}}, "layline:distribution:installer_args:"),
-    ({"distribution": {"installer_args": [None]}}, "layline:distribution:installer_args:"),
-    ({"version": " "}, "layline:version:"),
-    ({"distribution": "x"}, "layline:distribution: must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"distribution": {"source": ""}}, "layline:distribution:source:"),
+        ({"distribution": {"source_hash": ""}}, "layline:distribution:source_hash:"),
+        ({"distribution": {"installer_args": "-q"}}, "layline:distribution:installer_args:"),
+        ({"distribution": {"installer_args": [None]}}, "layline:distribution:installer_args:"),
+        ({"version": " "}, "layline:version:"),
+        ({"distribution": "x"}, "layline:distribution: must be a mapping"),
+    ],
+)
 def test_validated_names_the_formula_keys(states, model, change, key):
     assert states.validated("layline pillar")["result"] is True
-    model.config = {**model.config, **{k: v if not isinstance(v, dict) else
-                                       {**model.config[k], **v} for k, v in change.items()}}
+    model.config = {
+        **model.config,
+        **{
+            k: v if not isinstance(v, dict) else {**model.config[k], **v} for k, v in change.items()
+        },
+    }
     ret = states.validated("layline pillar")
     assert ret["result"] is False, ret
     assert "(1 error(s))" in ret["comment"] and key in ret["comment"], ret["comment"]
 
 
 def test_validated_skips_the_installer_keys_where_nothing_is_installed(states, model):
-    model.config = {**model.config, "distribution": {**model.config["distribution"],
-                                                     "source": "", "source_hash": ""}}
+    model.config = {
+        **model.config,
+        "distribution": {**model.config["distribution"], "source": "", "source_hash": ""},
+    }
     assert states.validated("layline pillar")["result"] is False  # an engine installs
     assert states.validated("layline pillar", installing=False)["result"] is True
     states.__opts__["id"] = "ll-mysql"  # the database-only machine installs nothing
@@ -158,23 +179,30 @@ def test_validated_skips_the_installer_keys_where_nothing_is_installed(states, m
 def test_config_managed_hands_file_managed_the_private_file(states, model, tmp_path):
     calls = []
     real_render_text = model._render_text
-    model._render_text = lambda role, config, minion_id: calls.append(
-        (role, config, minion_id)) or "x"
+    model._render_text = lambda role, config, minion_id: (
+        calls.append((role, config, minion_id)) or "x"
+    )
     model.render = _raise  # the masked public renderer must not be what is written
     states._ids = lambda user, group: (1234, 5678)
-    states._file_state = lambda *args, **kwargs: calls.append((args, kwargs)) or {
-        "name": args[0], "result": True, "changes": {}, "comment": ""}
+    states._file_state = lambda *args, **kwargs: (
+        calls.append((args, kwargs))
+        or {"name": args[0], "result": True, "changes": {}, "comment": ""}
+    )
     target = str(tmp_path / "application.conf")
     ret = states.config_managed(target, role="reactive-engine", group="layline")
     assert ret == {"name": target, "result": True, "changes": {}, "comment": ""}
-    assert calls == [("reactive-engine", model.config, "ll-node-1"),
-                     ((target, b"x", "root", "layline", 0o640),
-                      {"create_dirs": (1234, 5678, 0o750), "secret": True})]
+    assert calls == [
+        ("reactive-engine", model.config, "ll-node-1"),
+        (
+            (target, b"x", "root", "layline", 0o640),
+            {"create_dirs": (1234, 5678, 0o750), "secret": True},
+        ),
+    ]
     # the real private renderer: the file gets the password, the masked render does not
     model._render_text = real_render_text
     calls.clear()
     states.config_managed(target, role="reactive-engine", group="layline", mode="0600")
-    (args, kwargs), = calls
+    ((args, kwargs),) = calls
     assert SECRET in args[1].decode("utf-8") and MASK not in args[1].decode("utf-8")
     assert args[2:] == ("root", "layline", 0o600) and kwargs["secret"] is True
 
@@ -186,8 +214,11 @@ def test_validated_resolves_the_canonical_addresses_before_anything_changes(stat
     model._getaddrinfo = lambda host: unitsupport.fake_getaddrinfo(host, table)
     ret = states.validated("layline pillar")
     assert ret["result"] is False
-    assert "layline:cluster:nodes[1]:hostname 'll-node-2.orb.local' resolves to 127.0.1.1" \
-        in ret["comment"] and "set layline:cluster:nodes[1]:address" in ret["comment"]
+    assert (
+        "layline:cluster:nodes[1]:hostname 'll-node-2.orb.local' resolves to 127.0.1.1"
+        in ret["comment"]
+        and "set layline:cluster:nodes[1]:address" in ret["comment"]
+    )
     assert states.validated("layline pillar", installing=False)["result"] is True
     model.config["cluster"]["nodes"][1]["address"] = "10.231.7.13"
     assert states.validated("layline pillar")["result"] is True

@@ -23,19 +23,22 @@ def _errors(layline, make_config, tls, base=SEED_PILLAR):
     return errors
 
 
-@pytest.mark.parametrize(("tls", "key"), [
-    ({"enabled": "yes"}, "tls:enabled"),
-    ({"days": 0}, "tls:days"),
-    ({"days": "30"}, "tls:days"),
-    ({"renew_days": 730}, "tls:renew_days"),
-    ({"ca_days": 700}, "tls:ca_days"),
-    ({"key_size": 256}, "tls:key_size"),
-    ({"signing_policy": "lay line"}, "tls:signing_policy"),
-    ({"wait_timeout": -1}, "tls:wait_timeout"),
-    ({"ca_minion": "ll-elsewhere"}, "tls:ca_minion"),
-    ({"ca_minion": "ll node"}, "tls:ca_minion"),
-    ({"ca": {"cert": "x"}}, "tls:ca"),
-])
+@pytest.mark.parametrize(
+    ("tls", "key"),
+    [
+        ({"enabled": "yes"}, "tls:enabled"),
+        ({"days": 0}, "tls:days"),
+        ({"days": "30"}, "tls:days"),
+        ({"renew_days": 730}, "tls:renew_days"),
+        ({"ca_days": 700}, "tls:ca_days"),
+        ({"key_size": 256}, "tls:key_size"),
+        ({"signing_policy": "lay line"}, "tls:signing_policy"),
+        ({"wait_timeout": -1}, "tls:wait_timeout"),
+        ({"ca_minion": "ll-elsewhere"}, "tls:ca_minion"),
+        ({"ca_minion": "ll node"}, "tls:ca_minion"),
+        ({"ca": {"cert": "x"}}, "tls:ca"),
+    ],
+)
 def test_bad_tls_settings_are_named(layline, make_config, tls, key):
     errors = _errors(layline, make_config, tls)
     assert errors, f"{tls} passed validation"
@@ -49,20 +52,26 @@ def test_defaults_and_every_layline_minion_as_ca_are_valid(layline, make_config)
 
 
 def test_extra_config_cannot_set_the_transport(layline, make_config):
-    config = make_config(SEED_PILLAR, {"extra_config": {"reactive_engine": {
-        "pekko.remote.artery.transport": "tcp"}}})
+    config = make_config(
+        SEED_PILLAR, {"extra_config": {"reactive_engine": {"pekko.remote.artery.transport": "tcp"}}}
+    )
     errors, _ = layline._validate(config, "ll-node-1")
-    assert errors == ["layline:extra_config:reactive_engine:pekko.remote.artery.transport: "
-                      "pekko.remote.artery.transport is set by the formula: set "
-                      "layline:tls:enabled instead"]
+    assert errors == [
+        "layline:extra_config:reactive_engine:pekko.remote.artery.transport: "
+        "pekko.remote.artery.transport is set by the formula: set "
+        "layline:tls:enabled instead"
+    ]
 
 
 def test_plan_per_role_of_the_seed_topology(layline, seed_config):
     node = layline._tls_plan(seed_config, "ll-node-1")
     assert node["enabled"] is True
     assert (node["dir"], node["ca_cert"], node["cert"], node["key"]) == (
-        "/etc/layline/tls", "/etc/layline/tls/ca.crt", "/etc/layline/tls/node.crt",
-        "/etc/layline/tls/node.key")
+        "/etc/layline/tls",
+        "/etc/layline/tls/ca.crt",
+        "/etc/layline/tls/node.crt",
+        "/etc/layline/tls/node.key",
+    )
     assert node["group"] == "layline"
     assert (node["ca_minion"], node["is_ca"]) == ("ll-config-server", False)
     assert node["common_name"] == "layline-Production-engine"
@@ -86,14 +95,19 @@ def test_plan_names_ip_literals_and_pillar_addresses_as_ip(layline, seed_config)
     config["cluster"]["nodes"][0]["address"] = "10.0.0.11"
     config["database"]["hostname"] = "10.0.0.5"
     assert layline._tls_plan(config, "ll-node-1")["subject_alt_name"] == (
-        "DNS:ll-node-1.orb.local, IP:10.0.0.11")
+        "DNS:ll-node-1.orb.local, IP:10.0.0.11"
+    )
     assert layline._tls_plan(config, "ll-mysql")["subject_alt_name"] == "IP:10.0.0.5"
 
 
 def test_plan_of_a_minion_with_several_roles_lists_each_name_once(layline, make_config):
-    config = make_config(SEED_PILLAR, {
-        "config_server": {"minion": "ll-node-1", "hostname": "LL-NODE-1.orb.local"},
-        "database": {"minion": "ll-node-1", "hostname": "db.orb.local"}})
+    config = make_config(
+        SEED_PILLAR,
+        {
+            "config_server": {"minion": "ll-node-1", "hostname": "LL-NODE-1.orb.local"},
+            "database": {"minion": "ll-node-1", "hostname": "db.orb.local"},
+        },
+    )
     plan = layline._tls_plan(config, "ll-node-1")
     assert plan["subject_alt_name"] == "DNS:ll-node-1.orb.local, DNS:db.orb.local"
     assert plan["group"] == "layline" and plan["is_ca"] is True
@@ -103,7 +117,10 @@ def test_plan_of_a_minion_with_several_roles_lists_each_name_once(layline, make_
 def test_single_host_signs_locally(layline, single_config):
     plan = layline._tls_plan(single_config, "ll-single")
     assert (plan["ca_minion"], plan["is_ca"], plan["signs_for_others"]) == (
-        "ll-single", True, False)
+        "ll-single",
+        True,
+        False,
+    )
     assert plan["subject_alt_name"] == "IP:127.0.0.1"
 
 
@@ -111,8 +128,7 @@ def test_disabled_tls_plans_nothing_and_renders_plain_tcp(layline, make_config):
     # database:tls verify-identity needs the certificates: off as well (issue 10c)
     config = make_config(SEED_PILLAR, {"tls": {"enabled": False}, "database": {"tls": "disabled"}})
     assert layline._tls_plan(config, "ll-node-1") == {"enabled": False}
-    conf = ConfigFactory.parse_string(layline._render_text("reactive-engine", config,
-                                                           "ll-node-1"))
+    conf = ConfigFactory.parse_string(layline._render_text("reactive-engine", config, "ll-node-1"))
     assert conf["pekko.remote.artery.transport"] == "tcp"
     assert "ssl" not in conf["pekko.remote.artery"]
 
@@ -127,7 +143,8 @@ def test_engine_renders_artery_over_mutual_tls_as_the_jvm_reads_it(layline, seed
         assert dict(parsed["ssl"]["rotating-keys-engine"]) == {
             "key-file": "/etc/layline/tls/node.key",
             "cert-file": "/etc/layline/tls/node.crt",
-            "ca-cert-file": "/etc/layline/tls/ca.crt"}
+            "ca-cert-file": "/etc/layline/tls/ca.crt",
+        }
 
 
 def test_config_server_renders_no_artery(layline, seed_config):
@@ -137,9 +154,11 @@ def test_config_server_renders_no_artery(layline, seed_config):
 
 # ------------------------------------------------------------------ remote signing helpers
 
+
 def _load(kind, name="layline_tls"):
-    spec = importlib.util.spec_from_file_location(f"{name}_{kind}_under_test",
-                                                  ROOT / f"_{kind}" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_{kind}_under_test", ROOT / f"_{kind}" / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -157,11 +176,19 @@ def ca_pem():
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     return cert.public_bytes(serialization.Encoding.PEM).decode(), cert.public_bytes(
-        serialization.Encoding.DER)
+        serialization.Encoding.DER
+    )
 
 
 @pytest.fixture
@@ -184,26 +211,49 @@ def test_ca_certificate_converts_the_policy_certificate(tls_module, ca_pem):
 
     tls_module.__salt__["publish.publish"] = _publish(reply)
     assert tls_module.ca_certificate("ll-config-server", "layline") == ca_pem[0]
-    assert calls == [("ll-config-server", "x509.sign_remote_certificate",
-                      ["layline", {}, True])]
+    assert calls == [("ll-config-server", "x509.sign_remote_certificate", ["layline", {}, True])]
 
 
-@pytest.mark.parametrize(("reply", "message"), [
-    ({}, "did not answer x509.sign_remote_certificate: it must be up, and the master's "
-         "configuration must allow it (peer:"),
-    ({"ll-ca": "'x509.sign_remote_certificate' is not available."},
-     "CA minion ll-ca cannot sign certificates"),
-    ({"ll-ca": {"data": None, "errors": [
-        "signing_policy must be specified and defined on signing minion"]}},
-     "CA minion ll-ca has no signing policy 'layline': add x509_signing_policies:layline"),
-    ({"ll-ca": {"data": None, "errors": ["minion not permitted to use specified signing "
-                                          "policy"]}},
-     "this minion is not in x509_signing_policies:layline:minions of CA minion ll-ca"),
-    ({"ll-ca": {"data": None, "errors": ["Could not load PEM-encoded certificate"]}},
-     "CA minion ll-ca has no CA certificate yet"),
-    ({"ll-ca": {"data": {"minions": "*"}, "errors": []}},
-     "x509_signing_policies:layline of CA minion ll-ca has no signing_cert"),
-])
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (
+            {},
+            "did not answer x509.sign_remote_certificate: it must be up, and the master's "
+            "configuration must allow it (peer:",
+        ),
+        (
+            {"ll-ca": "'x509.sign_remote_certificate' is not available."},
+            "CA minion ll-ca cannot sign certificates",
+        ),
+        (
+            {
+                "ll-ca": {
+                    "data": None,
+                    "errors": ["signing_policy must be specified and defined on signing minion"],
+                }
+            },
+            "CA minion ll-ca has no signing policy 'layline': add x509_signing_policies:layline",
+        ),
+        (
+            {
+                "ll-ca": {
+                    "data": None,
+                    "errors": ["minion not permitted to use specified signing policy"],
+                }
+            },
+            "this minion is not in x509_signing_policies:layline:minions of CA minion ll-ca",
+        ),
+        (
+            {"ll-ca": {"data": None, "errors": ["Could not load PEM-encoded certificate"]}},
+            "CA minion ll-ca has no CA certificate yet",
+        ),
+        (
+            {"ll-ca": {"data": {"minions": "*"}, "errors": []}},
+            "x509_signing_policies:layline of CA minion ll-ca has no signing_cert",
+        ),
+    ],
+)
 def test_ca_certificate_names_what_is_missing(tls_module, reply, message):
     tls_module.__salt__["publish.publish"] = _publish(lambda tgt, fun, arg: reply)
     with pytest.raises(CommandExecutionError) as info:
@@ -211,20 +261,39 @@ def test_ca_certificate_names_what_is_missing(tls_module, reply, message):
     assert message in str(info.value)
 
 
-@pytest.mark.parametrize(("policies", "problem"), [
-    ({}, "the pillar of this CA minion has no x509_signing_policies:layline"),
-    ({"layline": [{"signing_private_key": "/etc/layline/ca/ca.key"},
-                  {"signing_cert": "/elsewhere/ca.crt"}]},
-     "x509_signing_policies:layline:signing_cert must be '/etc/layline/tls/ca.crt', not "
-     "'/elsewhere/ca.crt'"),
-    ({"layline": [{"minions": "ll-*"}, {"signing_private_key": "/etc/layline/ca/ca.key"},
-                  {"signing_cert": "/etc/layline/tls/ca.crt"}]}, None),
-])
+@pytest.mark.parametrize(
+    ("policies", "problem"),
+    [
+        ({}, "the pillar of this CA minion has no x509_signing_policies:layline"),
+        (
+            {
+                "layline": [
+                    {"signing_private_key": "/etc/layline/ca/ca.key"},
+                    {"signing_cert": "/elsewhere/ca.crt"},
+                ]
+            },
+            "x509_signing_policies:layline:signing_cert must be '/etc/layline/tls/ca.crt', not "
+            "'/elsewhere/ca.crt'",
+        ),
+        (
+            {
+                "layline": [
+                    {"minions": "ll-*"},
+                    {"signing_private_key": "/etc/layline/ca/ca.key"},
+                    {"signing_cert": "/etc/layline/tls/ca.crt"},
+                ]
+            },
+            None,
+        ),
+    ],
+)
 def test_signing_policy_problem(tls_module, policies, problem):
     tls_module.__salt__["pillar.get"] = lambda key, default=None, unmask=False: (
-        policies if key == "x509_signing_policies" else default)
-    found = tls_module.signing_policy_problem("layline", "/etc/layline/ca/ca.key",
-                                              "/etc/layline/tls/ca.crt")
+        policies if key == "x509_signing_policies" else default
+    )
+    found = tls_module.signing_policy_problem(
+        "layline", "/etc/layline/ca/ca.key", "/etc/layline/tls/ca.crt"
+    )
     assert found == problem if problem is None else problem in found
 
 
@@ -234,8 +303,17 @@ def tls_state(tls_module, monkeypatch):
     written = []
     module.__opts__ = {"test": False}
     module.__salt__ = {"layline_tls.ca_certificate": None}
-    module.__states__ = {"file.managed": lambda **kwargs: written.append(kwargs) or {
-        "name": kwargs["name"], "result": True, "changes": {"diff": "New file"}, "comment": ""}}
+    module.__states__ = {
+        "file.managed": lambda **kwargs: (
+            written.append(kwargs)
+            or {
+                "name": kwargs["name"],
+                "result": True,
+                "changes": {"diff": "New file"},
+                "comment": "",
+            }
+        )
+    }
     module.written = written
     monkeypatch.setattr(module.time, "sleep", lambda seconds: None)
     module.errors = tls_module
@@ -260,15 +338,27 @@ def test_ca_certificate_present_waits_for_the_ca_minion(tls_state, ca_pem):
     left = _answers(tls_state, not_yet, not_yet, ca_pem[0])
     ret = tls_state.ca_certificate_present("/etc/layline/tls/ca.crt", "ll-ca", timeout=60)
     assert ret["result"] is True and left == []
-    assert tls_state.written == [{"name": "/etc/layline/tls/ca.crt", "contents": ca_pem[0],
-                                  "user": "root", "group": "root", "mode": "0644",
-                                  "makedirs": False, "follow_symlinks": False}]
+    assert tls_state.written == [
+        {
+            "name": "/etc/layline/tls/ca.crt",
+            "contents": ca_pem[0],
+            "user": "root",
+            "group": "root",
+            "mode": "0644",
+            "makedirs": False,
+            "follow_symlinks": False,
+        }
+    ]
 
 
 def test_ca_certificate_present_fails_at_once_without_a_policy(tls_state):
-    left = _answers(tls_state, CommandExecutionError(
-        "CA minion ll-ca has no signing policy 'layline': add x509_signing_policies:layline"),
-        "never asked")
+    left = _answers(
+        tls_state,
+        CommandExecutionError(
+            "CA minion ll-ca has no signing policy 'layline': add x509_signing_policies:layline"
+        ),
+        "never asked",
+    )
     ret = tls_state.ca_certificate_present("/etc/layline/tls/ca.crt", "ll-ca", timeout=60)
     assert ret["result"] is False and "x509_signing_policies:layline" in ret["comment"]
     assert left == ["never asked"] and tls_state.written == []
@@ -283,29 +373,34 @@ def test_ca_certificate_present_gives_up_after_the_timeout(tls_state):
 
 def test_ca_certificate_present_test_mode_predicts_without_waiting(tls_state):
     tls_state.__opts__["test"] = True
-    _answers(tls_state, tls_state.errors.CaNotReady("CA minion ll-ca has no CA certificate "
-                                                    "yet: x"))
+    _answers(tls_state, tls_state.errors.CaNotReady("CA minion ll-ca has no CA certificate yet: x"))
     ret = tls_state.ca_certificate_present("/etc/layline/tls/ca.crt", "ll-ca")
     assert ret["result"] is None and "would be fetched from ll-ca" in ret["comment"]
     assert tls_state.written == []
 
 
-@pytest.mark.parametrize(("deployed", "enabled", "change"), [
-    (None, True, ""),
-    ('    artery {\n      enabled = true\n      transport = "tcp"\n', True, "tcp -> tls-tcp"),
-    ('      transport = "tls-tcp"\n', False, "tls-tcp -> tcp"),
-    ('      transport = "tls-tcp"\n', True, ""),
-])
-def test_transport_change_names_a_full_cluster_restart(layline, make_config, tmp_path,
-                                                       deployed, enabled, change):
+@pytest.mark.parametrize(
+    ("deployed", "enabled", "change"),
+    [
+        (None, True, ""),
+        ('    artery {\n      enabled = true\n      transport = "tcp"\n', True, "tcp -> tls-tcp"),
+        ('      transport = "tls-tcp"\n', False, "tls-tcp -> tcp"),
+        ('      transport = "tls-tcp"\n', True, ""),
+    ],
+)
+def test_transport_change_names_a_full_cluster_restart(
+    layline, make_config, tmp_path, deployed, enabled, change
+):
     config = make_config(SEED_PILLAR, {"config_dir": str(tmp_path), "tls": {"enabled": enabled}})
     if deployed is not None:
         (tmp_path / "reactive-engine").mkdir()
         (tmp_path / "reactive-engine" / "application.conf").write_text(deployed)
     reason = layline.transport_change(config=config)
     if change:
-        assert reason == (f"full cluster restart needed: Artery transport {change} (members "
-                          "with different transports cannot talk)")
+        assert reason == (
+            f"full cluster restart needed: Artery transport {change} (members "
+            "with different transports cannot talk)"
+        )
         assert reason.startswith(_load("runners", "layline").FULL_RESTART)
     else:
         assert reason == ""
@@ -316,7 +411,8 @@ def test_the_rendered_file_is_what_transport_change_reads(layline, seed_config, 
     config["config_dir"] = str(tmp_path)
     (tmp_path / "reactive-engine").mkdir()
     (tmp_path / "reactive-engine" / "application.conf").write_text(
-        layline._render_text("reactive-engine", config, "ll-node-1"))
+        layline._render_text("reactive-engine", config, "ll-node-1")
+    )
     assert layline.transport_change(config=config) == ""
     config["tls"]["enabled"] = False
     assert "tls-tcp -> tcp" in layline.transport_change(config=config)

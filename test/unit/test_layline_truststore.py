@@ -22,8 +22,10 @@ from salt.exceptions import CommandExecutionError
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PASSWORD = "changeit"  # noqa: S105 - the public truststore password the JDBC URL names
 KEYTOOL = shutil.which("keytool")
-needs_keytool = pytest.mark.skipif(KEYTOOL is None, reason="needs the JDK's keytool "
-                                   "(test/setup-host installs default-jdk-headless)")
+needs_keytool = pytest.mark.skipif(
+    KEYTOOL is None,
+    reason="needs the JDK's keytool (test/setup-host installs default-jdk-headless)",
+)
 
 
 _load = unitsupport.load_file
@@ -48,7 +50,10 @@ def state(db):
 def _keytool_list(path, password=PASSWORD):
     return subprocess.run(
         [KEYTOOL, "-list", "-keystore", str(path), "-storepass", password, "-storetype", "JKS"],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _write(db, ca_path, target):
@@ -158,15 +163,17 @@ def test_account_tls_state_converges_and_honours_test_mode(db):
     st.__salt__ = {
         "layline_db.account_requires_tls": lambda user, host, **kw: current["value"],
         "layline_db.set_account_tls": lambda user, host, required, **kw: calls.append(
-            (user, host, required, kw)),
+            (user, host, required, kw)
+        ),
     }
     st.__opts__ = {"test": True}
     ret = st.account_tls("layline", "10.0.0.5", connection_user="root")
     assert ret["result"] is None and ret["changes"] == {"require": "REQUIRE SSL"} and not calls
     st.__opts__["test"] = False
     ret = st.account_tls("layline", "10.0.0.5", connection_user="root")
-    assert ret["result"] is True and calls == [("layline", "10.0.0.5", True,
-                                                {"connection_user": "root"})]
+    assert ret["result"] is True and calls == [
+        ("layline", "10.0.0.5", True, {"connection_user": "root"})
+    ]
     current["value"] = True
     assert st.account_tls("layline", "10.0.0.5")["changes"] == {}
     ret = st.account_tls("layline", "10.0.0.5", required=False)
@@ -179,8 +186,15 @@ def test_account_tls_state_converges_and_honours_test_mode(db):
 
 
 def _config(tls, **database):
-    base = {"backend": "mysql", "hostname": "ll-mysql.orb.local", "port": 3306,
-            "name": "layline", "user": "layline", "password": "pw", "tls": tls}
+    base = {
+        "backend": "mysql",
+        "hostname": "ll-mysql.orb.local",
+        "port": 3306,
+        "name": "layline",
+        "user": "layline",
+        "password": "pw",
+        "tls": tls,
+    }
     return {"database": dict(base, **database), "config_dir": "/etc/layline"}
 
 

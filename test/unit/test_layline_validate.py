@@ -47,8 +47,12 @@ def test_duplicate_hostname_names_both_keys(layline, make_config):
 def test_duplicate_minion_and_missing_hostname(layline, make_config):
     nodes = [{"minion": "a", "hostname": "a.example"}, {"minion": "a"}, "b"]
     errors = _errors(layline, make_config(SEED_PILLAR, {"cluster": {"nodes": nodes}}))
-    assert any(e.startswith("layline:cluster:nodes[1]:minion: duplicate of "
-                            "layline:cluster:nodes[0]:minion") for e in errors)
+    assert any(
+        e.startswith(
+            "layline:cluster:nodes[1]:minion: duplicate of layline:cluster:nodes[0]:minion"
+        )
+        for e in errors
+    )
     assert "layline:cluster:nodes[1]:hostname: is required" in errors
     assert any(e.startswith("layline:cluster:nodes[2]: must be a mapping") for e in errors)
 
@@ -64,8 +68,10 @@ def test_invalid_hostname(layline, make_config, hostname):
 def test_config_server_without_nodes(layline, make_config):
     config = make_config(SINGLE_PILLAR, {"config_server": {"minion": "cs", "hostname": "cs.x"}})
     errors = _errors(layline, config)
-    assert any(e.startswith("layline:cluster:nodes: is empty while layline:config_server:minion")
-               for e in errors)
+    assert any(
+        e.startswith("layline:cluster:nodes: is empty while layline:config_server:minion")
+        for e in errors
+    )
 
 
 def test_nodes_without_config_server(layline, make_config):
@@ -83,12 +89,16 @@ def test_min_nr_of_members(layline, make_config, value):
 
 
 def test_lease_majority_and_unknown_strategy(layline, make_config):
-    for strategy, text in (("lease-majority", "not supported by this formula"),
-                           ("keep-minority", "is not one of")):
+    for strategy, text in (
+        ("lease-majority", "not supported by this formula"),
+        ("keep-minority", "is not one of"),
+    ):
         pillar = {"cluster": {"split_brain_resolver": {"strategy": strategy}}}
         errors = _errors(layline, make_config(SEED_PILLAR, pillar))
-        assert any(e.startswith("layline:cluster:split_brain_resolver:strategy:") and text in e
-                   for e in errors), errors
+        assert any(
+            e.startswith("layline:cluster:split_brain_resolver:strategy:") and text in e
+            for e in errors
+        ), errors
 
 
 def test_static_quorum_size(layline, make_config):
@@ -99,8 +109,10 @@ def test_static_quorum_size(layline, make_config):
     sbr["quorum_size"] = 1
     errors, warnings = layline._validate(make_config(SEED_PILLAR, pillar), "ll-node-1")
     assert errors == []
-    assert any(w.startswith("layline:cluster:split_brain_resolver:quorum_size:") and
-               "split brain" in w for w in warnings)
+    assert any(
+        w.startswith("layline:cluster:split_brain_resolver:quorum_size:") and "split brain" in w
+        for w in warnings
+    )
     sbr["quorum_size"] = 2
     assert layline._validate(make_config(SEED_PILLAR, pillar), "ll-node-1") == ([], [])
 
@@ -152,8 +164,10 @@ def test_config_server_port_clash_only_when_sharing_a_host(layline, make_config)
 def test_database_port_clash_on_shared_minion(layline, make_config):
     pillar = {"database": {"minion": "ll-config-server", "port": 5841}}
     errors = _errors(layline, make_config(SEED_PILLAR, pillar))
-    assert any(e.startswith("layline:database:port:") and "layline:ports:config_server" in e
-               for e in errors), errors
+    assert any(
+        e.startswith("layline:database:port:") and "layline:ports:config_server" in e
+        for e in errors
+    ), errors
 
 
 def test_mysql_password_required_without_echo(layline, make_config):
@@ -163,8 +177,15 @@ def test_mysql_password_required_without_echo(layline, make_config):
 
 
 def test_mysql_required_fields_and_identifiers(layline, make_config):
-    pillar = {"database": {"minion": None, "hostname": None, "user": "u" * 33,
-                           "name": "bad-name", "allowed_hosts": "10.0.0.%"}}
+    pillar = {
+        "database": {
+            "minion": None,
+            "hostname": None,
+            "user": "u" * 33,
+            "name": "bad-name",
+            "allowed_hosts": "10.0.0.%",
+        }
+    }
     errors = _errors(layline, make_config(SEED_PILLAR, pillar))
     for key in ("minion", "hostname", "user", "name", "allowed_hosts"):
         assert any(e.startswith(f"layline:database:{key}:") for e in errors), (key, errors)
@@ -179,8 +200,9 @@ def test_non_string_password_is_reported_without_value(layline, make_config):
 def test_h2_cannot_serve_a_cluster(layline, make_config):
     config = make_config(SEED_PILLAR, {"database": {"backend": "h2"}})
     errors = _errors(layline, config)
-    assert any(e.startswith("layline:database:backend: h2 is a single-user database")
-               for e in errors)
+    assert any(
+        e.startswith("layline:database:backend: h2 is a single-user database") for e in errors
+    )
 
 
 def test_unknown_backend(layline, make_config):
@@ -188,10 +210,18 @@ def test_unknown_backend(layline, make_config):
     assert errors == ["layline:database:backend: 'postgres' is not one of h2, mysql"]
 
 
-@pytest.mark.parametrize("key,value", [
-    ("install_dir", "opt/layline"), ("home", "/"), ("user", "root"), ("group", "root"),
-    ("user", "Bad User"), ("version", "2.5 beta"), ("version", ""),
-])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("install_dir", "opt/layline"),
+        ("home", "/"),
+        ("user", "root"),
+        ("group", "root"),
+        ("user", "Bad User"),
+        ("version", "2.5 beta"),
+        ("version", ""),
+    ],
+)
 def test_paths_accounts_version(layline, make_config, key, value):
     errors = _errors(layline, make_config(SEED_PILLAR, {key: value}))
     assert any(e.startswith(f"layline:{key}:") for e in errors), errors
@@ -203,21 +233,36 @@ def test_cluster_name_is_a_safe_file_name(layline, make_config, name):
     assert any(e.startswith("layline:cluster:name:") for e in errors)
 
 
-@pytest.mark.parametrize("source_hash", [
-    "a" * 64, "b" * 128, "sha256=" + "c" * 64, "sha512=" + "d" * 128,
-    "salt://x/layline.sh.sha256",
-])
+@pytest.mark.parametrize(
+    "source_hash",
+    [
+        "a" * 64,
+        "b" * 128,
+        "sha256=" + "c" * 64,
+        "sha512=" + "d" * 128,
+        "salt://x/layline.sh.sha256",
+    ],
+)
 def test_source_hash_accepted(layline, make_config, source_hash):
     config = make_config(SEED_PILLAR, {"distribution": {"source_hash": source_hash}})
     assert _errors(layline, config) == []
 
 
-@pytest.mark.parametrize("source_hash", [
-    "", "abc", "md5=" + "a" * 32, "sha256=" + "a" * 63, "a" * 64 + "\n",
-    # a hash fetched from the same kind of place as the download proves nothing
-    "https://example.com/x.sha256", "http://example.com/x.sha256", "ftp://example.com/x.sha256",
-    "file:///srv/x.sha256",
-])
+@pytest.mark.parametrize(
+    "source_hash",
+    [
+        "",
+        "abc",
+        "md5=" + "a" * 32,
+        "sha256=" + "a" * 63,
+        "a" * 64 + "\n",
+        # a hash fetched from the same kind of place as the download proves nothing
+        "https://example.com/x.sha256",
+        "http://example.com/x.sha256",
+        "ftp://example.com/x.sha256",
+        "file:///srv/x.sha256",
+    ],
+)
 def test_source_hash_rejected(layline, make_config, source_hash):
     config = make_config(SEED_PILLAR, {"distribution": {"source_hash": source_hash}})
     errors = _errors(layline, config)
@@ -232,14 +277,17 @@ def test_source_hash_not_needed_on_database_only_minion(layline, make_config):
 
 def test_installer_args(layline, make_config):
     config = make_config(SEED_PILLAR, {"distribution": {"installer_args": ["-q", 1]}})
-    assert any(e.startswith("layline:distribution:installer_args:")
-               for e in _errors(layline, config))
+    assert any(
+        e.startswith("layline:distribution:installer_args:") for e in _errors(layline, config)
+    )
     # a fixed directory would install a new version over the one the node runs
     config = make_config(SEED_PILLAR, {"distribution": {"installer_args": ["-q", "-dir", "/x"]}})
-    assert [e for e in _errors(layline, config)
-            if e.startswith("layline:distribution:installer_args:")] == [
+    assert [
+        e for e in _errors(layline, config) if e.startswith("layline:distribution:installer_args:")
+    ] == [
         "layline:distribution:installer_args: must contain {dir} (replaced by the release "
-        "directory <install_dir>/releases/<version>), e.g. ['-q', '-dir', '{dir}']"]
+        "directory <install_dir>/releases/<version>), e.g. ['-q', '-dir', '{dir}']"
+    ]
     config = make_config(SEED_PILLAR, {"distribution": {"installer_args": ["-q", "-dir={dir}"]}})
     assert not _errors(layline, config)
 
@@ -254,9 +302,14 @@ def test_extra_config_must_be_mappings(layline, make_config):
 
 
 def test_unknown_keys_are_errors_with_the_nearest_known_key(layline, make_config):
-    config = make_config(SEED_PILLAR, {"clutser": {}, "database": {"pasword": "x"},
-                                       "cluster": {"nodes": [{"minion": "a", "hostname": "a",
-                                                              "hostnmae": "b"}]}})
+    config = make_config(
+        SEED_PILLAR,
+        {
+            "clutser": {},
+            "database": {"pasword": "x"},
+            "cluster": {"nodes": [{"minion": "a", "hostname": "a", "hostnmae": "b"}]},
+        },
+    )
     errors = _errors(layline, config)
     assert "layline:clutser: unknown key: did you mean 'cluster'?" in errors
     assert "layline:database:pasword: unknown key: did you mean 'password'?" in errors
@@ -278,8 +331,10 @@ def test_formula_files_hold_only_known_keys(layline, make_config):
 
 def test_all_errors_at_once_and_no_secret(layline, make_config):
     pillar = {
-        "user": "root", "cluster": {"name": "", "min_nr_of_members": 0},
-        "ports": {"rest": 5843}, "database": {"name": "x-y", "password": SECRET},
+        "user": "root",
+        "cluster": {"name": "", "min_nr_of_members": 0},
+        "ports": {"rest": 5843},
+        "database": {"name": "x-y", "password": SECRET},
         "extra_config": {"reactive_engine": {"db.password": SECRET + "\x01"}},
     }
     errors, warnings = layline._validate(make_config(SEED_PILLAR, pillar), "ll-node-1")
@@ -304,8 +359,9 @@ def test_redact_masks_secrets_from_three_characters(layline, make_config, passwo
 @pytest.mark.parametrize("old", [True, False])
 def test_old_database_ssl_key_is_an_error_naming_its_replacement(layline, make_config, old):
     errors = _errors(layline, make_config(SEED_PILLAR, {"database": {"ssl": old}}))
-    assert any(e.startswith("layline:database:ssl: was replaced by layline:database:tls")
-               for e in errors), errors
+    assert any(
+        e.startswith("layline:database:ssl: was replaced by layline:database:tls") for e in errors
+    ), errors
 
 
 def test_database_tls_modes(layline, make_config):

@@ -3,8 +3,12 @@
 import pytest
 from rollingsupport import FakeClock, FakeCluster, runner, settings
 
-BACKUP = {"file": "layline-20260101T020000Z.sql.gz", "size": 1234, "age": "2h 5m",
-          "path": "/var/backups/layline/layline-20260101T020000Z.sql.gz"}
+BACKUP = {
+    "file": "layline-20260101T020000Z.sql.gz",
+    "size": 1234,
+    "age": "2h 5m",
+    "path": "/var/backups/layline/layline-20260101T020000Z.sql.gz",
+}
 
 
 def restore_settings(count=3, min_nr=1, backend="mysql", **rolling):
@@ -39,8 +43,9 @@ class RestoreCluster(FakeCluster):
             if fun == "layline_db.journal_rows":
                 return True, self.rows
             if fun == "layline_db.restore":
-                assert not any(self.running.values()) and not self.server_running, \
+                assert not any(self.running.values()) and not self.server_running, (
                     "restore while a writer runs"
+                )
                 self.rows = 7
                 return True, {"file": args[0], "journal_rows": 7, "seconds": 0.5}
             return False, f"unexpected {fun}"
@@ -49,8 +54,9 @@ class RestoreCluster(FakeCluster):
 
 def run(cluster, conf, backup=BACKUP):
     plan = runner.restore_plan(conf, BACKUP["file"], backup)
-    restorer = runner.Restorer(conf, cluster, progress=lambda text: None, clock=cluster.clock,
-                               sleep=cluster.clock.sleep)
+    restorer = runner.Restorer(
+        conf, cluster, progress=lambda text: None, clock=cluster.clock, sleep=cluster.clock.sleep
+    )
     return plan, restorer.run(plan), restorer
 
 
@@ -61,8 +67,11 @@ def test_plan_refuses_without_a_file_and_names_the_pillar_key():
 
 
 def test_plan_refuses_a_file_the_database_minion_cannot_restore():
-    plan = runner.restore_plan(restore_settings(), "nope.sql.gz",
-                               "backup nope.sql.gz does not exist in /var/backups/layline")
+    plan = runner.restore_plan(
+        restore_settings(),
+        "nope.sql.gz",
+        "backup nope.sql.gz does not exist in /var/backups/layline",
+    )
     assert plan["refused"] == ["db: backup nope.sql.gz does not exist in /var/backups/layline"]
 
 
@@ -78,15 +87,28 @@ def test_plan_lists_stops_newest_first_and_starts_in_seed_order():
     assert plan["start_groups"] == [["n1", "n2"], ["n3"]]
     text = plan["text"]
     assert BACKUP["path"] in text and "1234 bytes" in text
-    order = ["stop the engines", "stop the config server cfg", "count the journal rows",
-             "drop database layline", "start the config server cfg", "start n1, n2", "start n3"]
+    order = [
+        "stop the engines",
+        "stop the config server cfg",
+        "count the journal rows",
+        "drop database layline",
+        "start the config server cfg",
+        "start n1, n2",
+        "start n3",
+    ]
     assert [text.index(step) for step in order] == sorted(text.index(step) for step in order)
 
 
-@pytest.mark.parametrize("count,min_nr,groups", [
-    (0, 1, []), (1, 1, [["a"]]), (3, 1, [["a"], ["b"], ["c"]]), (3, 2, [["a", "b"], ["c"]]),
-    (2, 3, [["a", "b"]]),
-])
+@pytest.mark.parametrize(
+    "count,min_nr,groups",
+    [
+        (0, 1, []),
+        (1, 1, [["a"]]),
+        (3, 1, [["a"], ["b"], ["c"]]),
+        (3, 2, [["a", "b"], ["c"]]),
+        (2, 3, [["a", "b"]]),
+    ],
+)
 def test_start_groups(count, min_nr, groups):
     nodes = ["a", "b", "c"][:count]
     assert runner.start_groups(nodes, min_nr) == groups
@@ -96,22 +118,32 @@ def test_restore_runs_stop_count_restore_start_in_order_and_reports_rows():
     cluster = RestoreCluster(3, rows=10, clock=FakeClock())
     plan, failure, restorer = run(cluster, restore_settings(3, min_nr=2, timeout=30))
     assert failure is None
-    sequence = [(m, f) for m, f, _a, _k in cluster.calls
-                if f in ("service.stop", "service.start", "layline_db.restore",
-                         "layline_db.journal_rows")]
+    sequence = [
+        (m, f)
+        for m, f, _a, _k in cluster.calls
+        if f in ("service.stop", "service.start", "layline_db.restore", "layline_db.journal_rows")
+    ]
     assert sequence == [
-        ("n3", "service.stop"), ("n2", "service.stop"), ("n1", "service.stop"),
-        ("cfg", "service.stop"), ("db", "layline_db.journal_rows"),
+        ("n3", "service.stop"),
+        ("n2", "service.stop"),
+        ("n1", "service.stop"),
+        ("cfg", "service.stop"),
+        ("db", "layline_db.journal_rows"),
         ("db", "layline_db.restore"),
-        ("cfg", "service.start"), ("n1", "service.start"), ("n2", "service.start"),
-        ("n3", "service.start"), ("db", "layline_db.journal_rows")]
+        ("cfg", "service.start"),
+        ("n1", "service.start"),
+        ("n2", "service.start"),
+        ("n3", "service.start"),
+        ("db", "layline_db.journal_rows"),
+    ]
     assert cluster.funs("layline_db.restore")[0][1] == (BACKUP["path"],)
     assert restorer.report == {"rows_before": 10, "rows_restored": 7, "rows_after": 7}
     assert "before 10, restored 7" in restorer.summary()
     # n3 was started only once n1 and n2 were Up and ready (the rolling gate)
     starts = [i for i, c in enumerate(cluster.calls) if c[:2] == ("n3", "service.start")]
-    ready = [i for i, c in enumerate(cluster.calls) if c[1] == "layline.ready"
-             and c[0] in ("n1", "n2")]
+    ready = [
+        i for i, c in enumerate(cluster.calls) if c[1] == "layline.ready" and c[0] in ("n1", "n2")
+    ]
     assert ready and max(ready) < starts[0]
 
 
@@ -181,8 +213,17 @@ def test_runner_restores_and_returns_the_rows_without_any_secret(salt_run):
 
 
 def test_settings_keep_only_the_non_secret_database_keys():
-    conf = runner.settings_of({"database": {"backend": "mysql", "minion": "db", "name": "x",
-                                            "password": "S3cret", "user": "layline"}})
+    conf = runner.settings_of(
+        {
+            "database": {
+                "backend": "mysql",
+                "minion": "db",
+                "name": "x",
+                "password": "S3cret",
+                "user": "layline",
+            }
+        }
+    )
     assert conf["database"] == {"backend": "mysql", "minion": "db", "name": "x"}
 
 

@@ -12,16 +12,18 @@ def plan_for(cluster, conf):
 
 def roll(cluster, conf):
     lines = []
-    roller = runner.Roller(conf, cluster, progress=lines.append, clock=cluster.clock,
-                           sleep=cluster.clock.sleep)
+    roller = runner.Roller(
+        conf, cluster, progress=lines.append, clock=cluster.clock, sleep=cluster.clock.sleep
+    )
     failure = roller.run(plan_for(cluster, conf))
     return failure, roller, lines
 
 
 def test_every_pending_engine_restarted_once_newest_to_oldest_and_markers_cleared():
     clock = FakeClock()
-    cluster = FakeCluster(3, oldest="n1", markers={m: MARK for m in ("n1", "n2", "n3")},
-                          clock=clock)
+    cluster = FakeCluster(
+        3, oldest="n1", markers={m: MARK for m in ("n1", "n2", "n3")}, clock=clock
+    )
     failure, roller, lines = roll(cluster, settings(3, timeout=30))
     assert failure is None
     assert [m for m, _a, _k in cluster.funs("service.stop")] == ["n3", "n2", "n1"]
@@ -42,17 +44,30 @@ def test_stop_and_start_target_the_engine_unit_and_one_node_at_a_time():
     stops = cluster.funs("service.stop")
     assert all(args == ("layline-reactive-engine",) for _m, args, _k in stops)
     # the node is stopped, left, started and cleared before the next one is stopped
-    order = [(m, f) for m, f, _a, _k in cluster.calls
-             if f in ("service.stop", "service.start", "layline.clear_pending")]
-    assert order == [("n3", "service.stop"), ("n3", "service.start"),
-                     ("n3", "layline.clear_pending"), ("n2", "service.stop"),
-                     ("n2", "service.start"), ("n2", "layline.clear_pending")]
+    order = [
+        (m, f)
+        for m, f, _a, _k in cluster.calls
+        if f in ("service.stop", "service.start", "layline.clear_pending")
+    ]
+    assert order == [
+        ("n3", "service.stop"),
+        ("n3", "service.start"),
+        ("n3", "layline.clear_pending"),
+        ("n2", "service.stop"),
+        ("n2", "service.start"),
+        ("n2", "layline.clear_pending"),
+    ]
 
 
 def test_stops_at_the_first_node_not_back_and_leaves_later_nodes_untouched():
     clock = FakeClock()
-    cluster = FakeCluster(4, oldest="n1", broken={"n3"},
-                          markers={m: MARK for m in ("n1", "n2", "n3", "n4")}, clock=clock)
+    cluster = FakeCluster(
+        4,
+        oldest="n1",
+        broken={"n3"},
+        markers={m: MARK for m in ("n1", "n2", "n3", "n4")},
+        clock=clock,
+    )
     failure, roller, lines = roll(cluster, settings(4, timeout=20))
     assert failure is not None
     assert failure.startswith("n3: not back within 20 s")
@@ -96,14 +111,18 @@ def test_a_broken_node_keeps_its_marker_so_a_rerun_continues():
 
 
 def test_switch_release_between_stop_and_start_when_the_marker_has_a_version():
-    cluster = FakeCluster(3, markers={"n2": {"reasons": ["version 2.5.4 -> 2.5.5"],
-                                            "version": "2.5.5"}, "n3": MARK})
+    cluster = FakeCluster(
+        3, markers={"n2": {"reasons": ["version 2.5.4 -> 2.5.5"], "version": "2.5.5"}, "n3": MARK}
+    )
     failure, _roller, lines = roll(cluster, settings(3, timeout=30))
     assert failure is None
     switches = cluster.funs("layline.switch_release")
     assert switches == [("n2", (), {"version": "2.5.5"})]
-    funs = [f for m, f, _a, _k in cluster.calls if m == "n2"
-            and f in ("service.stop", "layline.switch_release", "service.start")]
+    funs = [
+        f
+        for m, f, _a, _k in cluster.calls
+        if m == "n2" and f in ("service.stop", "layline.switch_release", "service.start")
+    ]
     assert funs == ["service.stop", "layline.switch_release", "service.start"]
     assert any("n2 switched to release 2.5.5" in line for line in lines)
 
@@ -130,6 +149,7 @@ def runner_with(monkeypatch):
         monkeypatch.setattr(runner, "_SLEEP", cluster.clock.sleep)
         monkeypatch.setattr(runner, "_CLOCK", cluster.clock)
         return context
+
     return use
 
 
@@ -184,10 +204,17 @@ def test_config_server_restarted_after_the_engines_when_pending():
     cluster = FakeCluster(3, markers={"n3": MARK, "cfg": MARK})
     failure, roller, _lines = roll(cluster, settings(3, timeout=30))
     assert failure is None
-    order = [(m, f) for m, f, _a, _k in cluster.calls
-             if f in ("service.start", "service.restart", "layline.clear_pending")]
-    assert order == [("n3", "service.start"), ("n3", "layline.clear_pending"),
-                     ("cfg", "service.restart"), ("cfg", "layline.clear_pending")]
+    order = [
+        (m, f)
+        for m, f, _a, _k in cluster.calls
+        if f in ("service.start", "service.restart", "layline.clear_pending")
+    ]
+    assert order == [
+        ("n3", "service.start"),
+        ("n3", "layline.clear_pending"),
+        ("cfg", "service.restart"),
+        ("cfg", "layline.clear_pending"),
+    ]
     assert cluster.funs("service.restart")[0][1] == ("layline-config-server",)
     assert cluster.markers == {}
     assert [row["node"] for row in roller.rows] == ["n3", "cfg"]

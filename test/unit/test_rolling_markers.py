@@ -13,21 +13,28 @@ def _errors(layline, config):
 
 
 def test_rolling_defaults_are_valid(layline, seed_config):
-    assert seed_config["rolling"] == {"all": False, "max_unavailable": 1, "timeout": 300,
-                                      "poll_interval": 1}
+    assert seed_config["rolling"] == {
+        "all": False,
+        "max_unavailable": 1,
+        "timeout": 300,
+        "poll_interval": 1,
+    }
     assert _errors(layline, seed_config) == []
 
 
-@pytest.mark.parametrize(("rolling", "key"), [
-    ({"all": "yes"}, "rolling:all"),
-    ({"max_unavailable": 0}, "rolling:max_unavailable"),
-    ({"max_unavailable": "2"}, "rolling:max_unavailable"),
-    ({"max_unavailable": True}, "rolling:max_unavailable"),
-    ({"timeout": 0}, "rolling:timeout"),
-    ({"timeout": 1.5}, "rolling:timeout"),
-    ({"poll_interval": 0}, "rolling:poll_interval"),
-    ({"poll_interval": "1"}, "rolling:poll_interval"),
-])
+@pytest.mark.parametrize(
+    ("rolling", "key"),
+    [
+        ({"all": "yes"}, "rolling:all"),
+        ({"max_unavailable": 0}, "rolling:max_unavailable"),
+        ({"max_unavailable": "2"}, "rolling:max_unavailable"),
+        ({"max_unavailable": True}, "rolling:max_unavailable"),
+        ({"timeout": 0}, "rolling:timeout"),
+        ({"timeout": 1.5}, "rolling:timeout"),
+        ({"poll_interval": 0}, "rolling:poll_interval"),
+        ({"poll_interval": "1"}, "rolling:poll_interval"),
+    ],
+)
 def test_wrong_rolling_values_are_errors_naming_the_key(layline, make_config, rolling, key):
     errors = _errors(layline, make_config(SEED_PILLAR, {"rolling": rolling}))
     assert any(error.startswith(f"layline:{key}") for error in errors), errors
@@ -36,8 +43,12 @@ def test_wrong_rolling_values_are_errors_naming_the_key(layline, make_config, ro
 def test_unknown_rolling_key_is_an_error_like_every_unknown_key(layline, make_config):
     config = make_config(SEED_PILLAR, {"rolling": {"max_unavailbale": 2}})
     errors = _errors(layline, config)
-    assert any(e.startswith("layline:rolling:max_unavailbale: unknown key: did you mean "
-                            "'max_unavailable'?") for e in errors), errors
+    assert any(
+        e.startswith(
+            "layline:rolling:max_unavailbale: unknown key: did you mean 'max_unavailable'?"
+        )
+        for e in errors
+    ), errors
 
 
 def test_rolling_must_be_a_mapping(layline, make_config):
@@ -75,8 +86,7 @@ def test_clear_pending_refuses_other_paths(layline, pending_dir, unit):
 
 @pytest.fixture
 def states(monkeypatch):
-    spec = importlib.util.spec_from_file_location("layline_states",
-                                                  ROOT / "_states" / "layline.py")
+    spec = importlib.util.spec_from_file_location("layline_states", ROOT / "_states" / "layline.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "__opts__", {"test": False}, raising=False)
@@ -85,13 +95,18 @@ def states(monkeypatch):
 
 def test_restart_pending_writes_a_root_marker_and_appends_reasons(states, tmp_path):
     directory = tmp_path / "pending"
-    ret = states.restart_pending("layline-reactive-engine", reason="configuration changed",
-                                 directory=str(directory))
+    ret = states.restart_pending(
+        "layline-reactive-engine", reason="configuration changed", directory=str(directory)
+    )
     assert ret["result"] is True and ret["changes"]["restart_pending"] == "configuration changed"
     path = directory / "layline-reactive-engine.json"
     assert oct(path.stat().st_mode & 0o777) == "0o644"
-    ret = states.restart_pending("layline-reactive-engine", reason="version 2.5.4 -> 2.5.5",
-                                 version="2.5.5", directory=str(directory))
+    ret = states.restart_pending(
+        "layline-reactive-engine",
+        reason="version 2.5.4 -> 2.5.5",
+        version="2.5.5",
+        directory=str(directory),
+    )
     marker = json.loads(path.read_text())
     assert marker["reasons"] == ["configuration changed", "version 2.5.4 -> 2.5.5"]
     assert marker["version"] == "2.5.5" and marker["written"].endswith("Z")

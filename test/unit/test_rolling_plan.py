@@ -7,8 +7,12 @@ STRATEGIES = ["keep-majority", "static-quorum", "keep-oldest", "down-all"]
 
 
 def expected_bound(count, strategy, quorum, min_nr):
-    by_strategy = {"keep-majority": (count - 1) // 2, "static-quorum": count - quorum,
-                   "keep-oldest": count - 1, "down-all": 1}[strategy]
+    by_strategy = {
+        "keep-majority": (count - 1) // 2,
+        "static-quorum": count - quorum,
+        "keep-oldest": count - 1,
+        "down-all": 1,
+    }[strategy]
     return max(1, min(by_strategy, count - min_nr, count - 1))
 
 
@@ -56,8 +60,9 @@ def test_max_unavailable_above_the_bound_is_refused_with_the_largest_safe_value(
     conf = settings(count, strategy, quorum_size=quorum, max_unavailable=safe + 1, all=True)
     plan = runner.build_plan(conf, view(names), {}, dict.fromkeys(names, True))
     assert len(plan["refused"]) == 1
-    assert f"max_unavailable {safe + 1} is above the largest safe value {safe}" \
-        in plan["refused"][0]
+    assert (
+        f"max_unavailable {safe + 1} is above the largest safe value {safe}" in plan["refused"][0]
+    )
     assert "REFUSED" in plan["text"]
 
 
@@ -111,21 +116,31 @@ def test_all_restarts_every_engine_not_the_config_server():
 
 def test_config_server_marker_restarts_it_after_the_engines():
     names = minions(3)
-    plan = runner.build_plan(settings(3), view(names), {}, dict.fromkeys(names, True),
-                             {"reasons": ["configuration changed"], "version": None})
+    plan = runner.build_plan(
+        settings(3),
+        view(names),
+        {},
+        dict.fromkeys(names, True),
+        {"reasons": ["configuration changed"], "version": None},
+    )
     assert plan["waves"] == []
     assert plan["config_server"]["reasons"] == ["configuration changed"]
 
 
-@pytest.mark.parametrize(("cluster_view", "needle"), [
-    (view(["n1", "n2"]), "not a cluster member: n3"),
-    (view(["n1", "n2", "n3"], status={"n3": "Joining"}), "not Up: n3 (Joining)"),
-    (view(["n1", "n2", "n3"], unreachable=["n2"]), "unreachable: n2"),
-    (view(["n1", "n2", "n3"], leader=False), "no leader"),
-    (view(["n1", "n2", "n3"], extra=["pekko://layline@old.example.com:5843"]),
-     "members not in layline:cluster:nodes: pekko://layline@old.example.com:5843"),
-    (None, "no engine answered"),
-])
+@pytest.mark.parametrize(
+    ("cluster_view", "needle"),
+    [
+        (view(["n1", "n2"]), "not a cluster member: n3"),
+        (view(["n1", "n2", "n3"], status={"n3": "Joining"}), "not Up: n3 (Joining)"),
+        (view(["n1", "n2", "n3"], unreachable=["n2"]), "unreachable: n2"),
+        (view(["n1", "n2", "n3"], leader=False), "no leader"),
+        (
+            view(["n1", "n2", "n3"], extra=["pekko://layline@old.example.com:5843"]),
+            "members not in layline:cluster:nodes: pekko://layline@old.example.com:5843",
+        ),
+        (None, "no engine answered"),
+    ],
+)
 def test_precheck_refuses_naming_the_nodes(cluster_view, needle):
     names = minions(3)
     plan = runner.build_plan(settings(3, all=True), cluster_view, {}, dict.fromkeys(names, True))
@@ -165,7 +180,7 @@ def old_jinja_deploy(nodes, min_nr, database, server):
         steps.append((deployed, last))
         last = deployed
         if position >= min_nr:
-            for check in (nodes[:position] if position == min_nr else [node]):
+            for check in nodes[:position] if position == min_nr else [node]:
                 steps.append((f"layline-orch-deploy-salt-function-ready-{check}", deployed))
                 last = steps[-1][0]
     return steps
@@ -176,25 +191,35 @@ def old_jinja_deploy(nodes, min_nr, database, server):
 @pytest.mark.parametrize("database", [True, False])
 def test_deploy_steps_keep_the_former_order(count, min_nr, database):
     nodes = minions(count)
-    config = {"database": {"backend": "mysql" if database else "h2", "minion": "db"},
-              "config_server": {"minion": "cfg"},
-              "cluster": {"nodes": [{"minion": m} for m in nodes], "min_nr_of_members": min_nr}}
+    config = {
+        "database": {"backend": "mysql" if database else "h2", "minion": "db"},
+        "config_server": {"minion": "cfg"},
+        "cluster": {"nodes": [{"minion": m} for m in nodes], "min_nr_of_members": min_nr},
+    }
     steps = runner.deploy_steps(config)
-    assert [(s["id"], s["require"]) for s in steps] == old_jinja_deploy(nodes, min_nr,
-                                                                       database, True)
+    assert [(s["id"], s["require"]) for s in steps] == old_jinja_deploy(
+        nodes, min_nr, database, True
+    )
     minion_of = {s["id"]: s["minion"] for s in steps}
     assert minion_of.get("layline-orch-deploy-salt-state-config-server") == "cfg"
     assert all(s["kind"] == ("ready" if "ready" in s["id"] else "state") for s in steps)
 
 
-@pytest.mark.parametrize(("tls", "first"), [
-    ({"enabled": True, "ca_minion": "cfg"}, ("layline-orch-deploy-salt-state-tls-ca", "cfg")),
-    ({"enabled": True, "ca_minion": "db"}, ("layline-orch-deploy-salt-state-database", "db")),
-    ({"enabled": False, "ca_minion": "cfg"}, ("layline-orch-deploy-salt-state-database", "db")),
-])
+@pytest.mark.parametrize(
+    ("tls", "first"),
+    [
+        ({"enabled": True, "ca_minion": "cfg"}, ("layline-orch-deploy-salt-state-tls-ca", "cfg")),
+        ({"enabled": True, "ca_minion": "db"}, ("layline-orch-deploy-salt-state-database", "db")),
+        ({"enabled": False, "ca_minion": "cfg"}, ("layline-orch-deploy-salt-state-database", "db")),
+    ],
+)
 def test_deploy_makes_the_ca_before_the_database_needs_it(tls, first):
-    config = {"database": {"backend": "mysql", "minion": "db"}, "config_server": {"minion": "cfg"},
-              "cluster": {"nodes": [{"minion": "n1"}], "min_nr_of_members": 1}, "tls": tls}
+    config = {
+        "database": {"backend": "mysql", "minion": "db"},
+        "config_server": {"minion": "cfg"},
+        "cluster": {"nodes": [{"minion": "n1"}], "min_nr_of_members": 1},
+        "tls": tls,
+    }
     steps = runner.deploy_steps(config)
     assert (steps[0]["id"], steps[0]["minion"]) == first
     assert steps[0]["require"] is None and steps[1]["require"] == steps[0]["id"]
@@ -203,15 +228,22 @@ def test_deploy_makes_the_ca_before_the_database_needs_it(tls, first):
 
 @pytest.mark.parametrize(("monitor", "extra_step"), [("mon", True), ("db", False), ("n1", False)])
 def test_a_monitoring_minion_without_another_role_is_deployed_last(monitor, extra_step):
-    config = {"database": {"backend": "mysql", "minion": "db"}, "config_server": {"minion": "cfg"},
-              "cluster": {"nodes": [{"minion": "n1"}, {"minion": "n2"}], "min_nr_of_members": 1},
-              "monitoring": {"minion": monitor}}
+    config = {
+        "database": {"backend": "mysql", "minion": "db"},
+        "config_server": {"minion": "cfg"},
+        "cluster": {"nodes": [{"minion": "n1"}, {"minion": "n2"}], "min_nr_of_members": 1},
+        "monitoring": {"minion": monitor},
+    }
     steps = runner.deploy_steps(config)
     before = runner.deploy_steps({**config, "monitoring": {"minion": None}})
     if extra_step:
         assert steps[:-1] == before
-        assert steps[-1] == {"id": "layline-orch-deploy-salt-state-monitoring", "kind": "state",
-                             "minion": "mon", "require": before[-1]["id"]}
+        assert steps[-1] == {
+            "id": "layline-orch-deploy-salt-state-monitoring",
+            "kind": "state",
+            "minion": "mon",
+            "require": before[-1]["id"],
+        }
     else:
         assert steps == before
 
@@ -223,10 +255,19 @@ def test_unreadable_markers_are_refused_naming_the_node():
     assert plan["refused"] == ["cannot read the restart markers of n2: n2 did not answer"]
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("1min 30s", 90), ("90s", 90), ("1min", 60), ("2min 500ms", 120.5), ("infinity", float("inf")),
-    ("", None), ("soon", None), ("5x", None),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1min 30s", 90),
+        ("90s", 90),
+        ("1min", 60),
+        ("2min 500ms", 120.5),
+        ("infinity", float("inf")),
+        ("", None),
+        ("soon", None),
+        ("5x", None),
+    ],
+)
 def test_systemd_timespans(text, seconds):
     assert runner.timespan_seconds(text) == seconds
 
@@ -235,23 +276,32 @@ def test_a_short_unit_stop_timeout_is_refused_naming_the_engine():
     names = minions(3)
     markers = {m: {"reasons": ["x"], "version": None} for m in names}
     timeouts = {"n1": "1min 30s", "n2": "1min", "n3": "1min 30s"}
-    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True),
-                             None, timeouts)
+    plan = runner.build_plan(
+        settings(3), view(names), markers, dict.fromkeys(names, True), None, timeouts
+    )
     assert len(plan["refused"]) == 1 and "n2 (1min)" in plan["refused"][0]
     # an engine that restarts nothing is not held against the plan
-    plan = runner.build_plan(settings(3), view(names), {"n1": markers["n1"]},
-                             dict.fromkeys(names, True), None, timeouts)
+    plan = runner.build_plan(
+        settings(3), view(names), {"n1": markers["n1"]}, dict.fromkeys(names, True), None, timeouts
+    )
     assert plan["refused"] == []
 
 
 def test_a_transport_change_is_refused_as_a_full_cluster_restart():
     names = minions(3)
-    reason = ("full cluster restart needed: Artery transport tcp -> tls-tcp (members with "
-              "different transports cannot talk)")
-    markers = {"n1": {"reasons": [reason]}, "n2": {"reasons": ["configuration changed"]},
-               "n3": None}
+    reason = (
+        "full cluster restart needed: Artery transport tcp -> tls-tcp (members with "
+        "different transports cannot talk)"
+    )
+    markers = {
+        "n1": {"reasons": [reason]},
+        "n2": {"reasons": ["configuration changed"]},
+        "n3": None,
+    }
     plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
-    assert plan["refused"] == [f"n1: {reason}: stop every engine, then start them all (README, "
-                               "TLS), then clear the markers (layline.clear_pending "
-                               "layline-reactive-engine)"]
+    assert plan["refused"] == [
+        f"n1: {reason}: stop every engine, then start them all (README, "
+        "TLS), then clear the markers (layline.clear_pending "
+        "layline-reactive-engine)"
+    ]
     assert "REFUSED" in plan["text"] and reason in plan["text"]

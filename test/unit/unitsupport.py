@@ -51,9 +51,16 @@ class MapJinja:
 
     def __init__(self, cachedir, os_family="Debian"):
         opts = salt.config.minion_config(None)
-        opts.update({"file_client": "local", "file_roots": {"base": [str(ROOT)]},
-                     "cachedir": str(cachedir), "id": "ll-node-1", "pillar": {},
-                     "grains": {"os_family": os_family}})
+        opts.update(
+            {
+                "file_client": "local",
+                "file_roots": {"base": [str(ROOT)]},
+                "cachedir": str(cachedir),
+                "id": "ll-node-1",
+                "pillar": {},
+                "grains": {"os_family": os_family},
+            }
+        )
         self._salt = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts))
         self._pillar = {}
         # map.jinja reads the pillar through pillar.get: answer from the test's pillar
@@ -61,13 +68,13 @@ class MapJinja:
 
     def _pillar_get(self, key, default="", merge=False, **_):
         return copy.deepcopy(
-            salt.utils.data.traverse_dict_and_list(self._pillar, key, default, delimiter=":"))
+            salt.utils.data.traverse_dict_and_list(self._pillar, key, default, delimiter=":")
+        )
 
     def render(self, layline_pillar):
         self._pillar = {"layline": copy.deepcopy(layline_pillar)}
         sink = []
-        self._salt["slsutil.renderer"](string=MAPDATA_TEMPLATE, default_renderer="jinja",
-                                       sink=sink)
+        self._salt["slsutil.renderer"](string=MAPDATA_TEMPLATE, default_renderer="jinja", sink=sink)
         assert len(sink) == 1, "layline/map.jinja did not give its mapdata"
         return copy.deepcopy(sink[0])
 

@@ -40,8 +40,11 @@ def _http_json(host, url, timeout=120):
 
 
 def _listening_ports(host):
-    return {int(sock.rsplit(":", 1)[1]) for sock in host.socket.get_listening_sockets()
-            if sock.startswith("tcp://")}
+    return {
+        int(sock.rsplit(":", 1)[1])
+        for sock in host.socket.get_listening_sockets()
+        if sock.startswith("tcp://")
+    }
 
 
 def check_account_and_install(host, version=VERSION):
@@ -75,7 +78,8 @@ def _check_unit(host, role, home=HOME):
         for line in host.check_output(
             "systemctl show -p User -p Group -p NoNewPrivileges -p ProtectSystem "
             "-p PrivateTmp -p SuccessExitStatus -p Restart -p TimeoutStopUSec "
-            "-p CapabilityBoundingSet -p ReadWritePaths -p UMask -p StartLimitIntervalUSec %s", unit
+            "-p CapabilityBoundingSet -p ReadWritePaths -p UMask -p StartLimitIntervalUSec %s",
+            unit,
         ).splitlines()
         if "=" in line
     )
@@ -145,8 +149,9 @@ def check_backup_timer(host, backup_dir="/var/backups/layline"):
     assert timer.is_enabled and timer.is_running
     options = host.file("/etc/layline-backup/client.cnf")
     assert (options.user, options.group, options.mode) == ("root", "root", 0o600)
-    assert not any(line.strip().startswith("password") for line in
-                   options.content_string.splitlines()), "a password option in the option file"
+    assert not any(
+        line.strip().startswith("password") for line in options.content_string.splitlines()
+    ), "a password option in the option file"
     directory = host.file(backup_dir)
     assert directory.is_directory and (directory.user, directory.mode) == ("root", 0o700)
 

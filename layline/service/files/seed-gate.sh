@@ -21,6 +21,7 @@ action=$1 marker=$2
 shift 2
 
 answers() {  # answers HOST PORT: a TCP connection within 3 s
+    # shellcheck disable=SC2016  # $0/$1 expand in the inner bash, from the arguments
     timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
 }
 

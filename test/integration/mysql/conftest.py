@@ -28,8 +28,16 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "unit"))
 from pkisupport import CA  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-DDL = (pathlib.Path(__file__).resolve().parents[3] / "test" / "simulator" / "payload" / "scripts"
-       / "sql" / "mysql" / "persistence-schema.sql")  # the DDL the distribution ships
+DDL = (
+    pathlib.Path(__file__).resolve().parents[3]
+    / "test"
+    / "simulator"
+    / "payload"
+    / "scripts"
+    / "sql"
+    / "mysql"
+    / "persistence-schema.sql"
+)  # the DDL the distribution ships
 
 
 def _free_port():

@@ -12,8 +12,16 @@ import pytest
 from salt.exceptions import CommandExecutionError
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-DDL = (pathlib.Path(__file__).resolve().parents[3] / "test" / "simulator" / "payload" / "scripts"
-       / "sql" / "mysql" / "persistence-schema.sql")  # the DDL the distribution ships
+DDL = (
+    pathlib.Path(__file__).resolve().parents[3]
+    / "test"
+    / "simulator"
+    / "payload"
+    / "scripts"
+    / "sql"
+    / "mysql"
+    / "persistence-schema.sql"
+)  # the DDL the distribution ships
 
 REQUIRED = ["event_journal", "event_tag", "snapshot"]
 
@@ -251,8 +259,11 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
             # validation wants every node entry resolvable and none loopback; the accounts
             # are keyed by hostname (skip_name_resolve false), 127.0.0.1 for this test's client
             "config_server": {"minion": "cs", "hostname": "127.0.0.1", "address": "192.0.2.10"},
-            "cluster": {"nodes": [{"minion": "n1", "hostname": "ll-node-1.orb.local",
-                                   "address": "192.0.2.12"}]},
+            "cluster": {
+                "nodes": [
+                    {"minion": "n1", "hostname": "ll-node-1.orb.local", "address": "192.0.2.12"}
+                ]
+            },
             "database": {
                 "address": "192.0.2.11",
                 "backend": "mysql",
@@ -308,10 +319,12 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
         # least privilege: the engine has the journal's DML, the config server owns the schema
         engine = [g[0] for g in mariadb.sql("SHOW GRANTS FOR 'layline_sls'@'ll-node-1.orb.local'")]
         assert [g.split(" ON ")[0] for g in engine if f"`{escaped}`" in g] == [
-            "GRANT SELECT, INSERT, UPDATE, DELETE"], engine
+            "GRANT SELECT, INSERT, UPDATE, DELETE"
+        ], engine
         owner = [g[0] for g in mariadb.sql("SHOW GRANTS FOR 'layline_sls'@'127.0.0.1'")]
         assert [g.split(" ON ")[0] for g in owner if f"`{escaped}`" in g] == [
-            "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, REFERENCES, INDEX, ALTER"], owner
+            "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, REFERENCES, INDEX, ALTER"
+        ], owner
         charset = mariadb.sql(
             "SELECT default_character_set_name, default_collation_name"
             " FROM information_schema.schemata WHERE schema_name = %s",
@@ -323,11 +336,18 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
         import pymysql
 
         # database:tls verify-identity (the default): the accounts REQUIRE SSL
-        assert mariadb.sql("SELECT DISTINCT ssl_type FROM mysql.user WHERE user = %s",
-                           ("layline_sls",)) == (("ANY",),)
+        assert mariadb.sql(
+            "SELECT DISTINCT ssl_type FROM mysql.user WHERE user = %s", ("layline_sls",)
+        ) == (("ANY",),)
         with pytest.raises(pymysql.err.OperationalError):
-            pymysql.connect(host="127.0.0.1", port=mariadb.port, user="layline_sls",
-                            password=password, database=name, ssl_disabled=True)
+            pymysql.connect(
+                host="127.0.0.1",
+                port=mariadb.port,
+                user="layline_sls",
+                password=password,
+                database=name,
+                ssl_disabled=True,
+            )
         conn = pymysql.connect(
             host="127.0.0.1",
             port=mariadb.port,

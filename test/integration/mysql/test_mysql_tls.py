@@ -36,8 +36,10 @@ def tls_config(mariadb, dbconfig, tmp_path):
     """dbconfig with database:tls verify-identity; the cluster CA in <config_dir>/tls."""
     (tmp_path / "tls").mkdir()
     shutil.copy(mariadb.ca.path, tmp_path / "tls" / "ca.crt")
-    config = {"database": dict(dbconfig["database"], tls="verify-identity"),
-              "config_dir": str(tmp_path)}
+    config = {
+        "database": dict(dbconfig["database"], tls="verify-identity"),
+        "config_dir": str(tmp_path),
+    }
     return config
 
 
@@ -90,8 +92,13 @@ def test_require_ssl_refuses_a_plain_client(mariadb, tls_config, layline_db):
     layline_db.set_account_tls(db["user"], "127.0.0.1", True, **root)
     assert layline_db.account_requires_tls(db["user"], "127.0.0.1", **root) is True
     with pytest.raises(pymysql.err.OperationalError) as info:
-        pymysql.connect(host="127.0.0.1", port=db["port"], user=db["user"],
-                        password=db["password"], ssl_disabled=True)
+        pymysql.connect(
+            host="127.0.0.1",
+            port=db["port"],
+            user=db["user"],
+            password=db["password"],
+            ssl_disabled=True,
+        )
     assert info.value.args[0] == 1045
     assert layline_db.check_connection(tls_config)[0]
     assert layline_db.account_requires_tls(db["user"], "nowhere.example", **root) is None
@@ -102,11 +109,15 @@ def _tls_engine(lab, layline_db, tls_config, tmp_path):  # noqa: F811 - the lab 
     store = tmp_path / "truststore.jks"
     ca = pathlib.Path(tls_config["config_dir"]) / "tls" / "ca.crt"
     store.write_bytes(base64.b64decode(layline_db.truststore_data(str(ca))))
-    url = (f"jdbc:mysql://127.0.0.1:{db['port']}/{db['name']}?sslMode=VERIFY_IDENTITY"
-           f"&trustCertificateKeyStoreUrl=file:{store}&trustCertificateKeyStoreType=JKS"
-           "&trustCertificateKeyStorePassword=changeit&serverTimezone=UTC")
-    credentials = (f'pekko-persistence-jdbc.shared-databases.mysql.db '
-                   f'{{ user = "{db["user"]}", password = "{db["password"]}" }}')
+    url = (
+        f"jdbc:mysql://127.0.0.1:{db['port']}/{db['name']}?sslMode=VERIFY_IDENTITY"
+        f"&trustCertificateKeyStoreUrl=file:{store}&trustCertificateKeyStoreType=JKS"
+        "&trustCertificateKeyStorePassword=changeit&serverTimezone=UTC"
+    )
+    credentials = (
+        f"pekko-persistence-jdbc.shared-databases.mysql.db "
+        f'{{ user = "{db["user"]}", password = "{db["password"]}" }}'
+    )
     return lab.engine(1, conf=engine_conf(1, seeds=(1,), journal=url, extra=credentials))
 
 
@@ -114,8 +125,13 @@ def _ready():
     return http_get(f"http://{host(1)}:{MGMT}/ready")[0]
 
 
-def test_engine_journal_is_tls_and_refuses_another_name(mariadb, tls_config, layline_db,
-                                                        lab, tmp_path):  # noqa: F811
+def test_engine_journal_is_tls_and_refuses_another_name(
+    mariadb,
+    tls_config,
+    layline_db,
+    lab,  # noqa: F811 - the fixture
+    tmp_path,
+):
     layline_db.apply_schema(tls_config, str(DDL))
     db = tls_config["database"]
     layline_db.set_account_tls(db["user"], "127.0.0.1", True, **_root_args(mariadb))
@@ -124,8 +140,10 @@ def test_engine_journal_is_tls_and_refuses_another_name(mariadb, tls_config, lay
     try:
         engine = _tls_engine(lab, layline_db, tls_config, tmp_path)
         wait_for(lambda: statuses(1) == {address(1): "Up"}, timeout=90, what="engine Up")
-        refused = ("Server identity verification failed. None of the DNS or IP Subject "
-                   "Alternative Name entries matched the server hostname/IP '127.0.0.1'")
+        refused = (
+            "Server identity verification failed. None of the DNS or IP Subject "
+            "Alternative Name entries matched the server hostname/IP '127.0.0.1'"
+        )
         wait_for(lambda: refused in engine.log(), what="the refused server in the log")
         assert _ready() == 500
     finally:
@@ -134,7 +152,9 @@ def test_engine_journal_is_tls_and_refuses_another_name(mariadb, tls_config, lay
     threads = mariadb.sql(
         "SELECT s.VARIABLE_VALUE FROM performance_schema.status_by_thread s"
         " JOIN performance_schema.threads t ON t.THREAD_ID = s.THREAD_ID"
-        " WHERE t.PROCESSLIST_USER = %s AND s.VARIABLE_NAME = 'Ssl_cipher'", (db["user"],))
+        " WHERE t.PROCESSLIST_USER = %s AND s.VARIABLE_NAME = 'Ssl_cipher'",
+        (db["user"],),
+    )
     assert threads and all(cipher for (cipher,) in threads), threads
     assert "host name verified" in engine.log()
     assert db["password"] not in engine.log()

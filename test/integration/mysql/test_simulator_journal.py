@@ -28,12 +28,14 @@ WRONG_PASSWORD = "not-the-password"  # noqa: S105 - a test value
 
 
 def _layline_db():
-    spec = importlib.util.spec_from_file_location("layline_db_sim_journal",
-                                                  ROOT / "_modules" / "layline_db.py")
+    spec = importlib.util.spec_from_file_location(
+        "layline_db_sim_journal", ROOT / "_modules" / "layline_db.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    spec = importlib.util.spec_from_file_location("layline_sim_journal_model",
-                                                  ROOT / "_modules" / "layline.py")
+    spec = importlib.util.spec_from_file_location(
+        "layline_sim_journal_model", ROOT / "_modules" / "layline.py"
+    )
     model = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(model)
     # the one configuration model (database:tls, TLS paths) is the execution module layline's
@@ -43,8 +45,10 @@ def _layline_db():
 
 def _engine(lab, db, password=None):  # noqa: F811 - the lab fixture
     url = f"jdbc:mysql://127.0.0.1:{db['port']}/{db['name']}?useSSL=false&serverTimezone=UTC"
-    credentials = (f'pekko-persistence-jdbc.shared-databases.mysql.db '
-                   f'{{ user = "{db["user"]}", password = "{password or db["password"]}" }}')
+    credentials = (
+        f"pekko-persistence-jdbc.shared-databases.mysql.db "
+        f'{{ user = "{db["user"]}", password = "{password or db["password"]}" }}'
+    )
     return lab.engine(1, conf=engine_conf(1, seeds=(1,), journal=url, extra=credentials))
 
 

@@ -12,8 +12,10 @@ from .util import MASTER_HINT, LabError, require_root
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="lab", description="layline lab: systemd-nspawn machines on bridge llbr0 "
-        "(10.231.7.0/24) with a salt-master on the host (10.231.7.1). Run as root.")
+        prog="lab",
+        description="layline lab: systemd-nspawn machines on bridge llbr0 "
+        "(10.231.7.0/24) with a salt-master on the host (10.231.7.1). Run as root.",
+    )
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     s = sub.add_parser("image", help="build the base image (or report the cached one)")
     s.add_argument("--force", action="store_true", help="rebuild even when cached")
@@ -22,11 +24,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--nodes", type=int, default=2, help="engine nodes of `seed` (default 2)")
     s.add_argument("--pillar", required=True, help="pillar root dir (with top.sls)")
     sub.add_parser("down", help="stop and remove everything the lab started (idempotent)")
-    s = sub.add_parser("add", help="boot one more machine into the running lab (next free "
-                       "address, /etc/hosts everywhere, minion key accepted)")
+    s = sub.add_parser(
+        "add",
+        help="boot one more machine into the running lab (next free "
+        "address, /etc/hosts everywhere, minion key accepted)",
+    )
     s.add_argument("machine")
-    s = sub.add_parser("remove", help="power a machine off and remove it (upper dir, minion "
-                       "key, /etc/hosts entries)")
+    s = sub.add_parser(
+        "remove",
+        help="power a machine off and remove it (upper dir, minion key, /etc/hosts entries)",
+    )
     s.add_argument("machine")
     sub.add_parser("status", help="show machines and their state")
     for name, what in (("salt", "salt"), ("run", "salt-run")):
@@ -35,9 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("shell", help="run a command (default bash) inside a machine")
     s.add_argument("machine")
     s.add_argument("command", nargs=argparse.REMAINDER)
-    for name, what in (("stop", "hard power-off (like a crash)"), ("start", "boot again"),
-                       ("cut", "take the machine's network link down"),
-                       ("heal", "bring the machine's network link back")):
+    for name, what in (
+        ("stop", "hard power-off (like a crash)"),
+        ("start", "boot again"),
+        ("cut", "take the machine's network link down"),
+        ("heal", "bring the machine's network link back"),
+    ):
         s = sub.add_parser(name, help=what)
         s.add_argument("machine")
         if name == "start":

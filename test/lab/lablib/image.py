@@ -32,14 +32,28 @@ SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # python3-venv: the minion's own venv; iputils-ping/curl: reachability and HTTP checks in tests.
 INCLUDE = [
-    "systemd", "systemd-sysv", "dbus", "python3", "python3-venv", "iproute2", "procps",
-    "ca-certificates", "netbase", "iputils-ping", "curl", "less",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "python3",
+    "python3-venv",
+    "iproute2",
+    "procps",
+    "ca-certificates",
+    "netbase",
+    "iputils-ping",
+    "curl",
+    "less",
 ]
 # Served offline to the machines from /srv/lab-mirror (none of them is installed): what the
 # formula installs itself - MariaDB, nftables for the firewall, Prometheus and the node
 # exporter for the monitoring role.
 MIRROR_PACKAGES = [
-    "mariadb-server", "mariadb-client", "nftables", "prometheus", "prometheus-node-exporter",
+    "mariadb-server",
+    "mariadb-client",
+    "nftables",
+    "prometheus",
+    "prometheus-node-exporter",
 ]
 MIRROR_DIR = "/srv/lab-mirror"
 # Only Salt (it brings cryptography, cffi, pycparser): what a user has after installing Salt.
@@ -117,10 +131,20 @@ def image_path(digest: str | None = None) -> Path:
 
 def _nspawn(root: Path, *cmd: str, network: bool = True) -> None:
     """Run a command in the image tree (chroot-like, but with /proc, /dev and cleanup by nspawn)."""
-    args = ["systemd-nspawn", "-q", "--register=no", "--keep-unit", "-D", str(root),
-            "--timezone=off",
-            "--resolv-conf=" + ("copy-host" if network else "off"),
-            "-E", "DEBIAN_FRONTEND=noninteractive", "-E", "LC_ALL=C"]
+    args = [
+        "systemd-nspawn",
+        "-q",
+        "--register=no",
+        "--keep-unit",
+        "-D",
+        str(root),
+        "--timezone=off",
+        "--resolv-conf=" + ("copy-host" if network else "off"),
+        "-E",
+        "DEBIAN_FRONTEND=noninteractive",
+        "-E",
+        "LC_ALL=C",
+    ]
     if not network:
         args.append("--private-network")
     run([*args, *cmd], quiet=True, stdin=subprocess.DEVNULL)
@@ -128,13 +152,29 @@ def _nspawn(root: Path, *cmd: str, network: bool = True) -> None:
 
 def _build_wheels(dest: Path) -> None:
     if _host_python_version() != "python3.11":
-        raise LabError(f"host venv is {_host_python_version()}, the image has python3.11: "
-                       "wheels would not match")
+        raise LabError(
+            f"host venv is {_host_python_version()}, the image has python3.11: "
+            "wheels would not match"
+        )
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "constraints.txt").write_text("\n".join(_host_pins()) + "\n")
     (dest / "requirements.txt").write_text("\n".join(SALT_REQUIREMENTS) + "\n")
-    run([str(VENV_BIN / "python"), "-m", "pip", "wheel", "-q", "-w", str(dest),
-         "-c", str(dest / "constraints.txt"), "-r", str(dest / "requirements.txt")], quiet=True)
+    run(
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "-w",
+            str(dest),
+            "-c",
+            str(dest / "constraints.txt"),
+            "-r",
+            str(dest / "requirements.txt"),
+        ],
+        quiet=True,
+    )
 
 
 def _wheels(work: Path) -> Path:
@@ -171,8 +211,17 @@ def _build(work: Path, digest: str) -> Path:
     thread.start()
     t0 = time.monotonic()
     log(f"debootstrap {SUITE} minbase into {root}")
-    run(["debootstrap", "--variant=minbase", "--include=" + ",".join(INCLUDE),
-         SUITE, str(root), DEBIAN_MIRROR], quiet=True)
+    run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            "--include=" + ",".join(INCLUDE),
+            SUITE,
+            str(root),
+            DEBIAN_MIRROR,
+        ],
+        quiet=True,
+    )
     log(f"debootstrap done in {time.monotonic() - t0:.0f}s")
     thread.join()
     if "error" in wheel_result:
@@ -185,10 +234,20 @@ def _build(work: Path, digest: str) -> Path:
     inroot_wheels = root / "opt" / "lab-wheels"
     run(["cp", "-a", str(wheels), str(inroot_wheels)])
     _nspawn(root, "python3", "-m", "venv", SALT_VENV, network=False)
-    _nspawn(root, f"{SALT_VENV}/bin/pip", "install", "-q", "--no-index", "--find-links",
-            "/opt/lab-wheels", "-c", "/opt/lab-wheels/constraints.txt",
-            "-r", "/opt/lab-wheels/requirements.txt",
-            network=False)
+    _nspawn(
+        root,
+        f"{SALT_VENV}/bin/pip",
+        "install",
+        "-q",
+        "--no-index",
+        "--find-links",
+        "/opt/lab-wheels",
+        "-c",
+        "/opt/lab-wheels/constraints.txt",
+        "-r",
+        "/opt/lab-wheels/requirements.txt",
+        network=False,
+    )
     remove_tree(inroot_wheels)
     for tool in ("salt-call", "salt-minion"):
         (root / "usr/local/bin" / tool).symlink_to(f"{SALT_VENV}/bin/{tool}")
@@ -204,8 +263,13 @@ def _build(work: Path, digest: str) -> Path:
     mirror.mkdir(parents=True)
     for deb in (root / "var/cache/apt/archives").glob("*.deb"):
         os.rename(deb, mirror / deb.name)
-    packages = run(["dpkg-scanpackages", "--multiversion", ".", "/dev/null"], cwd=mirror,
-                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    packages = run(
+        ["dpkg-scanpackages", "--multiversion", ".", "/dev/null"],
+        cwd=mirror,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ).stdout
     (mirror / "Packages").write_text(packages)
     for stale in (root / "etc/apt/sources.list.d").glob("*"):
         stale.unlink()
@@ -221,10 +285,22 @@ def _build(work: Path, digest: str) -> Path:
     for rel in ("etc/machine-id", "etc/hostname", "var/lib/dbus/machine-id"):
         (root / rel).unlink(missing_ok=True)
     _write(root, "/etc/resolv.conf", "# lab machines have no DNS: names come from /etc/hosts\n")
-    _write(root, "/etc/layline-lab-image.json", json.dumps(
-        {"hash": digest, "suite": SUITE, "include": INCLUDE, "mirror": MIRROR_PACKAGES,
-         "salt": SALT_REQUIREMENTS, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-        indent=2) + "\n")
+    _write(
+        root,
+        "/etc/layline-lab-image.json",
+        json.dumps(
+            {
+                "hash": digest,
+                "suite": SUITE,
+                "include": INCLUDE,
+                "mirror": MIRROR_PACKAGES,
+                "salt": SALT_REQUIREMENTS,
+                "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            indent=2,
+        )
+        + "\n",
+    )
     return root
 
 
@@ -263,8 +339,11 @@ def ensure(force: bool = False) -> Path:
         # Branches of the same checkout share this cache: keep the newest few images, not
         # only this one, so switching branches does not rebuild every time.
         keep = {digest} | _in_use()
-        images = sorted((d for d in images_dir().iterdir() if not d.name.startswith(".")),
-                        key=lambda d: d.stat().st_mtime, reverse=True)
+        images = sorted(
+            (d for d in images_dir().iterdir() if not d.name.startswith(".")),
+            key=lambda d: d.stat().st_mtime,
+            reverse=True,
+        )
         for old in images[KEEP_IMAGES:]:
             if old.name not in keep:
                 log(f"pruning old image {old.name}")

@@ -46,6 +46,7 @@ UP_TIMEOUT = int(os.environ.get("LAYLINE_LAB_UP_TIMEOUT", "180"))
 
 # ---------------------------------------------------------------- topology and state
 
+
 def topology(name: str, nodes: int = 2) -> dict[str, str]:
     """Machine name -> bridge address, per the lab contract."""
     if name == "single":
@@ -90,6 +91,7 @@ def need_machine(state: dict, name: str) -> dict:
 
 
 # ---------------------------------------------------------------- processes
+
 
 def _alive(pid: int | None) -> bool:
     if not pid:
@@ -198,6 +200,7 @@ def stop_machines(nspawn_pids: list[int], graceful: float) -> None:
 
 # ---------------------------------------------------------------- bridge and network
 
+
 def bridge_up() -> None:
     if Path(f"/sys/class/net/{BRIDGE}").exists():
         run(["ip", "link", "del", BRIDGE], quiet=True)
@@ -217,8 +220,11 @@ def host_veth(nspawn_pid: int) -> str | None:
     if not init:
         return None
     # Only the net namespace (host's /sys would show host devices): "2: host0@if7: <...>".
-    proc = run(["nsenter", "-t", str(init), "-n", "ip", "-o", "link", "show", "host0"],
-               check=False, quiet=True)
+    proc = run(
+        ["nsenter", "-t", str(init), "-n", "ip", "-o", "link", "show", "host0"],
+        check=False,
+        quiet=True,
+    )
     match = re.search(r"host0@if(\d+):", proc.stdout or "")
     if proc.returncode != 0 or not match:
         return None
@@ -231,6 +237,7 @@ def host_veth(nspawn_pid: int) -> str | None:
 
 
 # ---------------------------------------------------------------- machine files
+
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -246,9 +253,11 @@ def prepare_upper(name: str, address: str, machines: dict[str, str]) -> Path:
     _write(upper / "etc/salt/minion_id", name + "\n")
     _write(upper / "etc/hosts", _hosts_text(machines))
     # Sorts before nspawn's 80-container-host0.network (DHCP), so the static address wins.
-    _write(upper / "etc/systemd/network/10-host0.network",
-           f"[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nLinkLocalAddressing=no\n"
-           "IPv6AcceptRA=no\n")
+    _write(
+        upper / "etc/systemd/network/10-host0.network",
+        f"[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nLinkLocalAddressing=no\n"
+        "IPv6AcceptRA=no\n",
+    )
     return upper
 
 
@@ -258,11 +267,27 @@ def boot(name: str, base: Path) -> int:
     console = open(mdir / "console.log", "ab")  # noqa: SIM115 -- handed to the child
     try:
         proc = subprocess.Popen(
-            ["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", str(base),
-             f"--overlay={base}:{upper}:/", "-M", name, f"--network-bridge={BRIDGE}",
-             "--resolv-conf=off", "--timezone=off", "--console=read-only", "-b"],
-            stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-            start_new_session=True)  # own session: a Ctrl-C of `lab up` does not kill machines
+            [
+                "systemd-nspawn",
+                "--register=no",
+                "--keep-unit",
+                "-q",
+                "-D",
+                str(base),
+                f"--overlay={base}:{upper}:/",
+                "-M",
+                name,
+                f"--network-bridge={BRIDGE}",
+                "--resolv-conf=off",
+                "--timezone=off",
+                "--console=read-only",
+                "-b",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # own session: a Ctrl-C of `lab up` does not kill machines
     finally:
         console.close()
     return proc.pid
@@ -276,6 +301,7 @@ def _console_tail(name: str, lines: int = 15) -> str:
 
 
 # ---------------------------------------------------------------- salt-master
+
 
 def write_master_config(pillar: Path) -> None:
     MASTER_CONF_DIR.mkdir(parents=True, exist_ok=True)
@@ -303,8 +329,11 @@ def start_master() -> int:
     try:
         proc = subprocess.Popen(
             [str(VENV_BIN / "salt-master"), "-c", str(MASTER_CONF_DIR), "-l", "warning"],
-            stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            stdin=subprocess.DEVNULL,
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     finally:
         log_fh.close()
     return proc.pid
@@ -313,7 +342,10 @@ def start_master() -> int:
 def salt_json(args: list[str], timeout: int = 30) -> dict:
     proc = subprocess.run(
         [str(VENV_BIN / "salt"), "-c", str(MASTER_CONF_DIR), "--out=json", "--static", *args],
-        capture_output=True, text=True, timeout=timeout)
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     try:
         return json.loads(proc.stdout or "{}")
     except ValueError:
@@ -323,13 +355,23 @@ def salt_json(args: list[str], timeout: int = 30) -> dict:
 def sync_runners() -> None:
     """The formula's runners (salt://_runners, the checkout) for state.orch layline.rolling."""
     proc = subprocess.run(
-        [str(VENV_BIN / "salt-run"), "-c", str(MASTER_CONF_DIR), "--out=json",
-         "saltutil.sync_runners"], capture_output=True, text=True, timeout=120)
+        [
+            str(VENV_BIN / "salt-run"),
+            "-c",
+            str(MASTER_CONF_DIR),
+            "--out=json",
+            "saltutil.sync_runners",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if proc.returncode != 0:
         raise LabError(f"salt-run saltutil.sync_runners failed:\n{proc.stdout}{proc.stderr}")
 
 
 # ---------------------------------------------------------------- commands
+
 
 def up(topo: str, nodes: int, pillar: str) -> dict:
     pillar_dir = Path(pillar).resolve()
@@ -342,8 +384,12 @@ def up(topo: str, nodes: int, pillar: str) -> dict:
     base = image.ensure()
     index_root = pyindex.ensure()
 
-    if load_state() is not None or any(lab_pids().values()) or Path(
-            f"/sys/class/net/{BRIDGE}").exists() or MACHINES_DIR.exists():
+    if (
+        load_state() is not None
+        or any(lab_pids().values())
+        or Path(f"/sys/class/net/{BRIDGE}").exists()
+        or MACHINES_DIR.exists()
+    ):
         log("cleaning up a previous lab first")
         down()
 
@@ -352,11 +398,17 @@ def up(topo: str, nodes: int, pillar: str) -> dict:
         log("building the simulator distribution (test/simulator/build)")
         run([str(build)], quiet=True, cwd=CHECKOUT)
 
-    state = {"topology": topo, "nodes": nodes, "pillar": str(pillar_dir),
-             "image": base.name, "base": str(base), "bridge": BRIDGE,
-             "master": {"pid": None, "config_dir": str(MASTER_CONF_DIR)},
-             "index": {"pid": None, "url": pyindex.URL, "root": str(index_root)},
-             "machines": {}}
+    state = {
+        "topology": topo,
+        "nodes": nodes,
+        "pillar": str(pillar_dir),
+        "image": base.name,
+        "base": str(base),
+        "bridge": BRIDGE,
+        "master": {"pid": None, "config_dir": str(MASTER_CONF_DIR)},
+        "index": {"pid": None, "url": pyindex.URL, "root": str(index_root)},
+        "machines": {},
+    }
     save_state(state)  # early, so a failing `up` is still cleaned by `down`
     try:
         bridge_up()
@@ -366,8 +418,11 @@ def up(topo: str, nodes: int, pillar: str) -> dict:
         save_state(state)
         for name, address in machines.items():
             prepare_upper(name, address, machines)
-            state["machines"][name] = {"address": address, "pid": boot(name, base),
-                                       "upper": str(MACHINES_DIR / name / "upper")}
+            state["machines"][name] = {
+                "address": address,
+                "pid": boot(name, base),
+                "upper": str(MACHINES_DIR / name / "upper"),
+            }
             save_state(state)
         wait_minions(state, UP_TIMEOUT)
         for info in state["machines"].values():
@@ -389,11 +444,15 @@ def wait_minions(state: dict, timeout: float, names: list[str] | None = None) ->
         for name in sorted(pending):
             pid = state["machines"][name]["pid"]
             if not _alive(pid):
-                raise LabError(f"machine {name} exited during boot; console "
-                               f"({MACHINES_DIR / name / 'console.log'}):\n{_console_tail(name)}")
+                raise LabError(
+                    f"machine {name} exited during boot; console "
+                    f"({MACHINES_DIR / name / 'console.log'}):\n{_console_tail(name)}"
+                )
         if not _alive(state["master"]["pid"]):
-            raise LabError(f"salt-master exited; see {MASTER_ROOT / 'master.console.log'} "
-                           f"and {MASTER_ROOT / 'master.log'}")
+            raise LabError(
+                f"salt-master exited; see {MASTER_ROOT / 'master.console.log'} "
+                f"and {MASTER_ROOT / 'master.log'}"
+            )
         with contextlib.suppress(subprocess.TimeoutExpired):
             answers = salt_json(["-t", "5", "-L", ",".join(sorted(pending)), "test.ping"], 20)
             pending -= {m for m, ok in answers.items() if ok is True}
@@ -403,9 +462,12 @@ def wait_minions(state: dict, timeout: float, names: list[str] | None = None) ->
             details = "\n".join(
                 f"  {n}: console {MACHINES_DIR / n / 'console.log'}, minion log "
                 f"/var/log/salt/minion inside (lab shell {n})\n{_console_tail(n, 5)}"
-                for n in sorted(pending))
-            raise LabError(f"timed out after {timeout:.0f}s waiting for test.ping from: "
-                           f"{', '.join(sorted(pending))}\n{details}")
+                for n in sorted(pending)
+            )
+            raise LabError(
+                f"timed out after {timeout:.0f}s waiting for test.ping from: "
+                f"{', '.join(sorted(pending))}\n{details}"
+            )
         time.sleep(1)
 
 
@@ -413,9 +475,14 @@ def down() -> None:
     """Stop everything the lab started (also after a killed run). Idempotent."""
     state = load_state() or {}
     found = lab_pids()
-    nspawn = sorted(set(found["nspawn"]) | {m["pid"] for m in state.get("machines", {}).values()
-                                             if _alive(m.get("pid"))
-                                             and "systemd-nspawn" in " ".join(_cmdline(m["pid"]))})
+    nspawn = sorted(
+        set(found["nspawn"])
+        | {
+            m["pid"]
+            for m in state.get("machines", {}).values()
+            if _alive(m.get("pid")) and "systemd-nspawn" in " ".join(_cmdline(m["pid"]))
+        }
+    )
     if nspawn:
         log(f"stopping {len(nspawn)} machine(s)")
         # A clean poweroff takes ~8 s (salt-minion alone stops in ~5 s) and `down` discards the
@@ -510,8 +577,11 @@ _MACHINE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 
 
 def _hosts_text(machines: dict[str, str]) -> str:
-    hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-             f"{HOST_ADDRESS}\tsalt-master"]
+    hosts = [
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        f"{HOST_ADDRESS}\tsalt-master",
+    ]
     hosts += [f"{addr}\t{m}.{DOMAIN} {m}" for m, addr in machines.items()]
     return "\n".join(hosts) + "\n"
 
@@ -539,8 +609,12 @@ def _write_hosts_everywhere(state: dict) -> None:
         if init:
             # Through the machine's own mount namespace: writing an overlay's upper dir while it
             # is mounted is undefined.
-            run(["nsenter", "-t", str(init), "-m", "sh", "-c", "cat > /etc/hosts"],
-                input=text, text=True, capture_output=True)
+            run(
+                ["nsenter", "-t", str(init), "-m", "sh", "-c", "cat > /etc/hosts"],
+                input=text,
+                text=True,
+                capture_output=True,
+            )
         else:
             _write(Path(info["upper"]) / "etc/hosts", text)
 
@@ -558,8 +632,12 @@ def add(name: str) -> dict:
     machines = {m: info["address"] for m, info in state["machines"].items()}
     machines[name] = address
     prepare_upper(name, address, machines)
-    state["machines"][name] = {"address": address, "pid": boot(name, Path(state["base"])),
-                               "upper": str(MACHINES_DIR / name / "upper"), "added": True}
+    state["machines"][name] = {
+        "address": address,
+        "pid": boot(name, Path(state["base"])),
+        "upper": str(MACHINES_DIR / name / "upper"),
+        "added": True,
+    }
     save_state(state)
     _write_hosts_everywhere(state)
     wait_minions(state, UP_TIMEOUT, [name])
@@ -574,8 +652,9 @@ def remove(name: str) -> None:
     state = need_state()
     info = need_machine(state, name)
     if _alive(info["pid"]):
-        stop_machines([info["pid"]], graceful=float(os.environ.get("LAYLINE_LAB_POWEROFF_WAIT",
-                                                                   "3")))
+        stop_machines(
+            [info["pid"]], graceful=float(os.environ.get("LAYLINE_LAB_POWEROFF_WAIT", "3"))
+        )
     run([venv_tool("salt-key"), "-c", str(MASTER_CONF_DIR), "-y", "-d", name], quiet=True)
     remove_tree(MACHINES_DIR / name)
     del state["machines"][name]
@@ -615,8 +694,12 @@ def machine_init_pid(name: str) -> int:
 
 def shell_argv(name: str, cmd: list[str]) -> tuple[list[str], dict[str, str]]:
     pid = machine_init_pid(name)
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "HOME": "/root", "LANG": "C.UTF-8", "TERM": os.environ.get("TERM", "dumb")}
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "TERM": os.environ.get("TERM", "dumb"),
+    }
     return ["nsenter", "-t", str(pid), "-a", *(cmd or ["bash"])], env
 
 
@@ -624,16 +707,19 @@ def status() -> str:
     state = load_state()
     if not state:
         leftovers = lab_pids()
-        extra = f" (leftover processes: {leftovers}; run `lab down`)" if any(
-            leftovers.values()) else ""
+        extra = (
+            f" (leftover processes: {leftovers}; run `lab down`)" if any(leftovers.values()) else ""
+        )
         return "lab is down" + extra
     index_pid = (state.get("index") or {}).get("pid")
-    lines = [f"topology {state['topology']}  pillar {state['pillar']}  image {state['image']}",
-             f"package index {pyindex.URL} pid {index_pid} "
-             f"{'running' if _alive(index_pid) else 'NOT RUNNING'}",
-             f"salt-master pid {state['master']['pid']} "
-             f"{'running' if _alive(state['master']['pid']) else 'NOT RUNNING'}",
-             f"{'MACHINE':<20} {'ADDRESS':<14} {'PID':>8}  {'STATE':<8} LINK"]
+    lines = [
+        f"topology {state['topology']}  pillar {state['pillar']}  image {state['image']}",
+        f"package index {pyindex.URL} pid {index_pid} "
+        f"{'running' if _alive(index_pid) else 'NOT RUNNING'}",
+        f"salt-master pid {state['master']['pid']} "
+        f"{'running' if _alive(state['master']['pid']) else 'NOT RUNNING'}",
+        f"{'MACHINE':<20} {'ADDRESS':<14} {'PID':>8}  {'STATE':<8} LINK",
+    ]
     for name, info in state["machines"].items():
         alive = _alive(info["pid"])
         link = "-"
@@ -642,8 +728,10 @@ def status() -> str:
             if veth:
                 flags = Path(f"/sys/class/net/{veth}/operstate").read_text().strip()
                 link = f"{veth} {'cut' if info.get('cut') else flags}"
-        lines.append(f"{name:<20} {info['address']:<14} {info['pid']:>8}  "
-                     f"{'running' if alive else 'stopped':<8} {link}")
+        lines.append(
+            f"{name:<20} {info['address']:<14} {info['pid']:>8}  "
+            f"{'running' if alive else 'stopped':<8} {link}"
+        )
     return "\n".join(lines)
 
 

@@ -56,16 +56,19 @@ def write_simple_index(root: Path) -> None:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         href = f"../../files/{html.escape(path.name)}#sha256={digest}"
         projects.setdefault(project_name(path.name), []).append(
-            f'<a href="{href}">{html.escape(path.name)}</a><br>')
+            f'<a href="{href}">{html.escape(path.name)}</a><br>'
+        )
     simple = root / "simple"
     for project, links in projects.items():
         (simple / project).mkdir(parents=True, exist_ok=True)
         (simple / project / "index.html").write_text(
-            "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n")
+            "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n"
+        )
     (simple / "index.html").write_text(
         "<!DOCTYPE html><html><body>\n"
         + "\n".join(f'<a href="{p}/">{p}</a><br>' for p in sorted(projects))
-        + "\n</body></html>\n")
+        + "\n</body></html>\n"
+    )
 
 
 def ensure() -> Path:
@@ -78,8 +81,16 @@ def ensure() -> Path:
     try:
         log("downloading the lab's Python package index")
         files = work / "files"
-        pip = [str(VENV_BIN / "python"), "-m", "pip", "download", "-q", "--no-deps", "-d",
-               str(files)]
+        pip = [
+            str(VENV_BIN / "python"),
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "-d",
+            str(files),
+        ]
         # --require-hashes: the index holds exactly the artefacts the formula pins.
         run([*pip, "--require-hashes", "-r", str(REQUIREMENTS)], quiet=True)
         run([*pip, *BUILD_DEPS], quiet=True)
@@ -95,10 +106,21 @@ def start(root: Path, log_file: Path) -> int:
     out = open(log_file, "ab")  # noqa: SIM115 -- handed to the child
     try:
         proc = subprocess.Popen(
-            [str(VENV_BIN / "python"), "-m", "http.server", str(PORT), "--bind", HOST,
-             "--directory", str(root)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                str(VENV_BIN / "python"),
+                "-m",
+                "http.server",
+                str(PORT),
+                "--bind",
+                HOST,
+                "--directory",
+                str(root),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     finally:
         out.close()
     deadline = time.monotonic() + 10

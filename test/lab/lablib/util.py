@@ -23,8 +23,9 @@ def log(msg: str) -> None:
     print(f"lab: {msg}", file=sys.stderr, flush=True)
 
 
-def run(cmd: list[str], *, check: bool = True, quiet: bool = False,
-        **kw) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str], *, check: bool = True, quiet: bool = False, **kw
+) -> subprocess.CompletedProcess:
     """Run a command; on failure raise LabError with the command and its output tail."""
     if quiet:
         kw.setdefault("stdout", subprocess.PIPE)

@@ -64,13 +64,22 @@ def wait_for(predicate, timeout=30.0, interval=0.2, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
-def engine_conf(i, seeds=(1, 2, 3), min_nr=1, provider=SBR, strategy="keep-majority",
-                stable_after="2s", journal=None, extra=""):
+def engine_conf(
+    i,
+    seeds=(1, 2, 3),
+    min_nr=1,
+    provider=SBR,
+    strategy="keep-majority",
+    stable_after="2s",
+    journal=None,
+    extra="",
+):
     """application.conf text for node ``i``."""
     seed_list = ", ".join(f'"{address(s)}"' for s in seeds)
     if journal is None:
-        journal = ("jdbc:h2:file:~/.layline/reactive-engine/database/h2/journal;"
-                   "DATABASE_TO_UPPER=false")
+        journal = (
+            "jdbc:h2:file:~/.layline/reactive-engine/database/h2/journal;DATABASE_TO_UPPER=false"
+        )
     db = "mysql" if journal.startswith("jdbc:mysql") else "h2file"
     return f"""
 layline.reactive-engine.rest-server {{
@@ -112,8 +121,12 @@ pekko-persistence-jdbc.shared-databases.{db} {{
 def dist(tmp_path_factory):
     """Build the installer into a tmp dir; return the installer path."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, BUILD, "--version", VERSION, "--out", str(out)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, BUILD, "--version", VERSION, "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return out / f"layline-linux-amd64-{VERSION}.sh"
 
 
@@ -121,20 +134,25 @@ def dist(tmp_path_factory):
 def install_dir(dist, tmp_path_factory):
     """The simulator installed with ``-q -dir``."""
     target = tmp_path_factory.mktemp("inst") / "layline"
-    subprocess.run(["sh", str(dist), "-q", "-dir", str(target)], check=True,
-                   stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    subprocess.run(
+        ["sh", str(dist), "-q", "-dir", str(target)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
     return target
 
 
 def sim_env(home):
     """Environment for a simulator process: own HOME, fast start, no venv leaking in."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+    }
     env["HOME"] = str(home)
     env["LAYLINE_SIM_STARTUP_DELAY"] = "0.2"
     venv_bin = os.path.dirname(sys.executable)
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p != venv_bin)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
     return env
 
 
@@ -145,9 +163,13 @@ class Proc:
         self.name, self.home = name, home
         self.out_path = home / "stdout.log"
         self.err_path = home / "stderr.log"
-        self.proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=open(self.out_path, "wb"),  # noqa: SIM115
-                                     stderr=open(self.err_path, "wb"))  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=open(self.out_path, "wb"),  # noqa: SIM115
+            stderr=open(self.err_path, "wb"),  # noqa: SIM115
+        )
 
     def log(self):
         """The engine's log file (falls back to stdout)."""
@@ -192,8 +214,12 @@ class Lab:
         conf_dir = home / ".layline" / "reactive-engine" / "config"
         conf_dir.mkdir(parents=True, exist_ok=True)
         (conf_dir / "application.conf").write_text(conf or engine_conf(i, **conf_kwargs))
-        proc = Proc(f"node{i}", home, [str(self.install / "bin" / "reactive-engine"), *args],
-                    {**sim_env(home), **(env or {})})
+        proc = Proc(
+            f"node{i}",
+            home,
+            [str(self.install / "bin" / "reactive-engine"), *args],
+            {**sim_env(home), **(env or {})},
+        )
         self.procs.append(proc)
         return proc
 
@@ -207,9 +233,16 @@ class Lab:
         cluster_dir.mkdir(parents=True, exist_ok=True)
         for name, doc in (clusters or {}).items():
             (cluster_dir / f"{name}.json").write_text(json.dumps(doc))
-        proc = Proc("config-server", home,
-                    [str(self.install / "bin" / "config-server"),
-                     f"-J-Dlayline.configDirectory={conf_dir}", "-J-Xmx1g"], sim_env(home))
+        proc = Proc(
+            "config-server",
+            home,
+            [
+                str(self.install / "bin" / "config-server"),
+                f"-J-Dlayline.configDirectory={conf_dir}",
+                "-J-Xmx1g",
+            ],
+            sim_env(home),
+        )
         self.procs.append(proc)
         return proc
 

@@ -20,25 +20,31 @@ def test_three_engines_form_a_cluster(lab):
         assert doc["unreachable"] == []
         assert all(m["roles"] == ["dc-default"] and m["nodeUid"] for m in doc["members"])
         assert doc["oldestPerRole"] == {"dc-default": doc["oldest"]}
-        assert wait_for(lambda i=i: http_get(f"http://{host(i)}:{MGMT}/ready")[0] == 200,
-                        what="ready")
+        assert wait_for(
+            lambda i=i: http_get(f"http://{host(i)}:{MGMT}/ready")[0] == 200, what="ready"
+        )
         status = json.loads(http_get(f"http://{host(i)}:{REST}/engine/status")[1])
         assert status["state"] == "Up" and status["version"] == "2.5.4"
         assert status["address"] == address(i) and status["name"] == host(i)
         code, text = http_get(f"http://{host(i)}:{REST}/engine/prometheus")
         assert code == 200 and 'layline_cluster_members{status="Up"} 3' in text
     # H2 journal rows for own membership changes
-    rows = [json.loads(line) for line in
-            (procs[0].home / ".layline/reactive-engine/database/h2/journal.mv.db")
-            .read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (procs[0].home / ".layline/reactive-engine/database/h2/journal.mv.db")
+        .read_text()
+        .splitlines()
+    ]
     assert [r["sequence_number"] for r in rows][:2] == [1, 2]
     assert {r["persistence_id"] for r in rows} == {"reactive-engine|127.0.0.11"}
     assert [json.loads(r["event_payload"])["status"] for r in rows][:2] == ["Joining", "Up"]
-    assert all(r["event_ser_id"] == 1 and r["event_ser_manifest"] == "membership"
-               for r in rows)
+    assert all(r["event_ser_id"] == 1 and r["event_ser_manifest"] == "membership" for r in rows)
     # write routes are read-only by default; passwords never reach the log
-    req = urllib.request.Request(f"http://{host(1)}:{MGMT}/cluster/members/{address(3)}",
-                                 data=b"operation=Down", method="PUT")
+    req = urllib.request.Request(
+        f"http://{host(1)}:{MGMT}/cluster/members/{address(3)}",
+        data=b"operation=Down",
+        method="PUT",
+    )
     try:
         urllib.request.urlopen(req, timeout=2)  # noqa: S310
         raise AssertionError("PUT accepted")
@@ -81,11 +87,16 @@ def test_restarted_node_replaces_old_incarnation(lab):
     old_uid = {m["node"]: m["nodeUid"] for m in members(1)["members"]}[address(3)]
     procs[2].kill(signal.SIGKILL)
     procs[2].wait(10)
-    wait_for(lambda: any(u["node"] == address(3) for u in members(1)["unreachable"]),
-             timeout=15, what="node 3 unreachable")
+    wait_for(
+        lambda: any(u["node"] == address(3) for u in members(1)["unreachable"]),
+        timeout=15,
+        what="node 3 unreachable",
+    )
     lab.engine(3, provider="")
-    wait_for(lambda: all_up((1, 2, 3), among=(1, 2, 3)) and not members(1)["unreachable"],
-             what="new incarnation Up")
+    wait_for(
+        lambda: all_up((1, 2, 3), among=(1, 2, 3)) and not members(1)["unreachable"],
+        what="new incarnation Up",
+    )
     new_uid = {m["node"]: m["nodeUid"] for m in members(1)["members"]}[address(3)]
     assert new_uid != old_uid
 
@@ -94,8 +105,11 @@ def test_sbr_keep_majority_downs_a_killed_node(lab):
     procs = [lab.engine(i, stable_after="1s") for i in (1, 2, 3)]
     wait_for(lambda: all_up((1, 2, 3), among=(1, 2, 3)), what="cluster")
     procs[1].kill(signal.SIGKILL)
-    wait_for(lambda: all_up((1, 3), among=(1, 3)) and not members(1)["unreachable"],
-             timeout=20, what="SBR removed node 2")
+    wait_for(
+        lambda: all_up((1, 3), among=(1, 3)) and not members(1)["unreachable"],
+        timeout=20,
+        what="SBR removed node 2",
+    )
     assert "SBR took decision keep-majority" in procs[0].log()
 
 

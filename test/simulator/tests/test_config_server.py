@@ -17,13 +17,20 @@ pekko-persistence-jdbc.shared-databases.h2file.db {{
 
 def test_config_server_api(lab):
     lab.engine(1, seeds=(1,))
-    cluster = {"@type": "deploy/cluster", "name": "Production", "bootstrapNodes": [
-        {"modifier": "add", "uuid": "u1", "data": f"http://127.0.0.11:{REST}"},
-        {"modifier": "add", "uuid": "u2", "data": f"http://127.0.0.13:{REST}"}]}
+    cluster = {
+        "@type": "deploy/cluster",
+        "name": "Production",
+        "bootstrapNodes": [
+            {"modifier": "add", "uuid": "u1", "data": f"http://127.0.0.11:{REST}"},
+            {"modifier": "add", "uuid": "u2", "data": f"http://127.0.0.13:{REST}"},
+        ],
+    }
     server = lab.config_server(CONF, {"Production": cluster})
     base = f"http://127.0.0.1:{PORT}"
-    wait_for(lambda: "[LAY-10018] layline configuration server is up and running"
-             in server.log(), what="LAY-10018")
+    wait_for(
+        lambda: "[LAY-10018] layline configuration server is up and running" in server.log(),
+        what="LAY-10018",
+    )
     assert "[LAY-00360]" in server.log()
     code, body = http_get(base + "/")
     assert code == 200 and "<form" in body
@@ -31,12 +38,17 @@ def test_config_server_api(lab):
     assert http_get(base + "/api/clusters", auth=("admin", "wrong"))[0] == 401
     code, body = http_get(base + "/api/clusters", auth=("admin", "admin"))
     assert code == 200
-    assert json.loads(body) == [{"name": "Production", "bootstrapNodes": [
-        f"http://127.0.0.11:{REST}", f"http://127.0.0.13:{REST}"]}]
+    assert json.loads(body) == [
+        {
+            "name": "Production",
+            "bootstrapNodes": [f"http://127.0.0.11:{REST}", f"http://127.0.0.13:{REST}"],
+        }
+    ]
 
     def nodes():
-        code, body = http_get(base + "/api/clusters/Production/nodes", timeout=5,
-                              auth=("admin", "admin"))
+        code, body = http_get(
+            base + "/api/clusters/Production/nodes", timeout=5, auth=("admin", "admin")
+        )
         rows = json.loads(body) if code == 200 else []
         return rows if [r["state"] for r in rows] == ["Up", "Unreachable"] else None
 

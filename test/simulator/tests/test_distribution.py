@@ -13,12 +13,19 @@ from simsupport import BUILD, VERSION
 def test_build_is_reproducible_and_a_noop_when_unchanged(dist, tmp_path):
     digest = hashlib.sha256(dist.read_bytes()).hexdigest()
     assert (dist.parent / (dist.name + ".sha256")).read_text().strip() == digest
-    again = subprocess.run([sys.executable, BUILD, "--version", VERSION, "--out",
-                            str(dist.parent)], capture_output=True, text=True, check=True)
+    again = subprocess.run(
+        [sys.executable, BUILD, "--version", VERSION, "--out", str(dist.parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "up to date" in again.stdout
     other = tmp_path / "other"
-    subprocess.run([sys.executable, BUILD, "--version", VERSION, "--out", str(other)],
-                   capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, BUILD, "--version", VERSION, "--out", str(other)],
+        capture_output=True,
+        check=True,
+    )
     assert hashlib.sha256((other / dist.name).read_bytes()).hexdigest() == digest
 
 
@@ -52,22 +59,32 @@ def test_reinstall_replaces_but_keeps_config(dist, tmp_path):
 
 
 def test_installer_refuses_without_q_and_tty_and_rejects_unknown_args(dist, tmp_path):
-    res = subprocess.run(["sh", str(dist), "-dir", str(tmp_path / "x")],
-                         stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    res = subprocess.run(
+        ["sh", str(dist), "-dir", str(tmp_path / "x")],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 1
     assert "unattended installation needs -q -dir DIR" in res.stderr
     assert not (tmp_path / "x").exists()
-    res = subprocess.run(["sh", str(dist), "-q", "--bogus"], stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        ["sh", str(dist), "-q", "--bogus"], stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
     assert res.returncode == 2 and "unknown argument: --bogus" in res.stderr
-    res = subprocess.run(["sh", str(dist), "-q", "-dir"], stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        ["sh", str(dist), "-q", "-dir"], stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
     assert res.returncode == 2
 
 
 def test_default_build_makes_both_versions_of_the_upgrade_tests(tmp_path):
-    subprocess.run([sys.executable, BUILD, "--out", str(tmp_path)], capture_output=True,
-                   check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, BUILD, "--out", str(tmp_path)],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
     for version in ("2.5.4", "2.5.5"):
         installer = tmp_path / f"layline-linux-amd64-{version}.sh"
         header, payload = installer.read_bytes().split(b"__PAYLOAD_BELOW__\n", 1)

@@ -12,8 +12,10 @@ def test_bad_hocon_exits_naming_the_parse_problem(lab):
 
 
 def test_missing_required_key_is_named(lab):
-    conf = engine_conf(1).replace("canonical { hostname = \"127.0.0.11\", port = 25843 }",
-                                  "canonical { hostname = \"127.0.0.11\" }")
+    conf = engine_conf(1).replace(
+        'canonical { hostname = "127.0.0.11", port = 25843 }',
+        'canonical { hostname = "127.0.0.11" }',
+    )
     proc = lab.engine(1, conf=conf)
     assert proc.wait(20) == 1
     assert "pekko.remote.artery.canonical.port" in proc.stderr()

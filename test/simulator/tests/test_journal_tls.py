@@ -22,15 +22,18 @@ sys.path.insert(0, str(ROOT / "test" / "unit"))
 from pkisupport import CA  # noqa: E402
 
 PASSWORD = "changeit"  # noqa: S105 - the formula's public truststore password
-URL = ("jdbc:mysql://ll-mysql.orb.local:3306/layline?sslMode=VERIFY_IDENTITY"
-       "&trustCertificateKeyStoreUrl=file:{store}&trustCertificateKeyStoreType=JKS"
-       "&trustCertificateKeyStorePassword=changeit&serverTimezone=UTC")
+URL = (
+    "jdbc:mysql://ll-mysql.orb.local:3306/layline?sslMode=VERIFY_IDENTITY"
+    "&trustCertificateKeyStoreUrl=file:{store}&trustCertificateKeyStoreType=JKS"
+    "&trustCertificateKeyStorePassword=changeit&serverTimezone=UTC"
+)
 
 
 def _formula_truststore(ca, path):
     """The truststore as the formula writes it (_modules/layline_db.py)."""
-    spec = importlib.util.spec_from_file_location("layline_db_sim_tls",
-                                                  ROOT / "_modules" / "layline_db.py")
+    spec = importlib.util.spec_from_file_location(
+        "layline_db_sim_tls", ROOT / "_modules" / "layline_db.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     entries = [("layline-ca", ca.der, 0)]
@@ -71,9 +74,26 @@ def test_reader_reads_the_formulas_truststore_and_checks_the_password(tmp_path):
 def test_reader_reads_a_truststore_made_by_keytool(tmp_path):
     ca = CA(tmp_path / "pki")
     store = tmp_path / "keytool.jks"
-    subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "some-ca", "-file",
-                    str(ca.path), "-keystore", str(store), "-storepass", "s3cret-store",
-                    "-storetype", "JKS"], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            "keytool",
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "some-ca",
+            "-file",
+            str(ca.path),
+            "-keystore",
+            str(store),
+            "-storepass",
+            "s3cret-store",
+            "-storetype",
+            "JKS",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert truststore.load(f"file:{store}", "JKS", "s3cret-store") == [ca.der]
 
 
@@ -97,8 +117,10 @@ class _TLSServer:
             pass
 
     def handshake(self, context, hostname):
-        with (socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw,
-              context.wrap_socket(raw, server_hostname=hostname) as tls):
+        with (
+            socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=hostname) as tls,
+        ):
             return tls.version()
 
     def close(self):
@@ -110,10 +132,13 @@ def _settings(store):
     return _mysql_settings("mysql", URL.format(store=store), "layline", "pw")
 
 
-@pytest.mark.parametrize("names,accepted", [
-    (["ll-mysql.orb.local", "10.231.7.10"], True),
-    (["ll-other.orb.local", "10.231.7.10"], False),
-])
+@pytest.mark.parametrize(
+    "names,accepted",
+    [
+        (["ll-mysql.orb.local", "10.231.7.10"], True),
+        (["ll-other.orb.local", "10.231.7.10"], False),
+    ],
+)
 def test_verify_identity_checks_the_server_name(tmp_path, names, accepted):
     ca = CA(tmp_path / "pki")
     settings = _settings(_formula_truststore(ca, tmp_path / "truststore.jks"))
@@ -128,9 +153,11 @@ def test_verify_identity_checks_the_server_name(tmp_path, names, accepted):
     finally:
         server.close()
     message = _tls_message(info.value, settings)
-    assert message == ("Communications link failure: Server identity verification failed. None "
-                       "of the DNS or IP Subject Alternative Name entries matched the server "
-                       "hostname/IP 'll-mysql.orb.local'.")
+    assert message == (
+        "Communications link failure: Server identity verification failed. None "
+        "of the DNS or IP Subject Alternative Name entries matched the server "
+        "hostname/IP 'll-mysql.orb.local'."
+    )
 
 
 def test_a_server_from_another_ca_is_not_trusted(tmp_path):

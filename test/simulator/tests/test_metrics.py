@@ -14,14 +14,18 @@ def _samples(i):
     code, text = http_get(f"http://{host(i)}:{METRICS_PORT}/metrics")
     assert code == 200, text
     families = {family.name: family for family in text_string_to_metric_families(text)}
-    return families, {(s.name, tuple(sorted(s.labels.items()))): s.value
-                      for family in families.values() for s in family.samples}
+    return families, {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in families.values()
+        for s in family.samples
+    }
 
 
 def _up_everywhere(nodes):
     try:
-        return all(_samples(i)[1][("layline_cluster_members", (("status", "Up"),))] == 2
-                   for i in nodes)
+        return all(
+            _samples(i)[1][("layline_cluster_members", (("status", "Up"),))] == 2 for i in nodes
+        )
     except (OSError, AssertionError, KeyError):
         return False
 
@@ -54,14 +58,17 @@ def test_a_stopped_member_leaves_the_survivors_counts(lab):
     second = lab.engine(2, seeds=(1, 2), extra=ENABLED)
     wait_for(lambda: _up_everywhere((1, 2)), what="both engines report 2 Up members")
     second.kill(15)  # SIGTERM: graceful leave
-    wait_for(lambda: _samples(1)[1][("layline_cluster_size", ())] == 1,
-             what="node 1 reporting a cluster of one")
+    wait_for(
+        lambda: _samples(1)[1][("layline_cluster_size", ())] == 1,
+        what="node 1 reporting a cluster of one",
+    )
     assert _samples(1)[1][("layline_cluster_members", (("status", "Up"),))] == 1
 
 
 def test_metrics_port_is_closed_unless_enabled(lab):
     lab.engine(1, seeds=(1,))
-    wait_for(lambda: http_get(f"http://{host(1)}:{REST}/engine/status")[0] == 200,
-             what="engine REST up")
+    wait_for(
+        lambda: http_get(f"http://{host(1)}:{REST}/engine/status")[0] == 200, what="engine REST up"
+    )
     code, _text = http_get(f"http://{host(1)}:{METRICS_PORT}/metrics")
     assert code != 200

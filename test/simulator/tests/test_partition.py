@@ -21,8 +21,10 @@ def _isolate(tmp_path, name, *peers):
 
 
 def _cluster(lab, extra, isolated, env):
-    procs = {i: lab.engine(i, stable_after="1s", extra=extra,
-                           env=env if i == isolated else None) for i in (1, 2, 3)}
+    procs = {
+        i: lab.engine(i, stable_after="1s", extra=extra, env=env if i == isolated else None)
+        for i in (1, 2, 3)
+    }
     wait_for(lambda: all_up((1, 2, 3), among=(1, 2, 3)), what="3 members Up")
     return procs
 
@@ -68,11 +70,13 @@ def test_without_exit_jvm_a_downed_member_lingers_as_no_member(lab, tmp_path):
 def test_run_coordinated_shutdown_when_down_off_keeps_http_with_the_node_down(lab, tmp_path):
     env, cut = _isolate(tmp_path, "node3", 1, 2)
     cut.write_text("")
-    procs = _cluster(lab, "pekko.cluster.run-coordinated-shutdown-when-down = off\n"
-                          + EXIT_JVM, 3, env)
+    procs = _cluster(
+        lab, "pekko.cluster.run-coordinated-shutdown-when-down = off\n" + EXIT_JVM, 3, env
+    )
     cut.write_text(f"{host(1)}\n{host(2)}\n")
-    wait_for(lambda: "the cluster extension stopped" in procs[3].log(), timeout=30,
-             what="node 3 downed")
+    wait_for(
+        lambda: "the cluster extension stopped" in procs[3].log(), timeout=30, what="node 3 downed"
+    )
     time.sleep(1)
     assert procs[3].proc.poll() is None  # exit-jvm alone does not exit: nothing ran it
     assert statuses(3)[address(3)] == "Down"

@@ -12,8 +12,14 @@ from urllib.parse import quote
 
 from simsupport import MGMT, address, all_up, host, http_get, members, wait_for
 
-REFERENCE = json.loads((pathlib.Path(__file__).resolve().parents[2] / "fixtures"
-                        / "pekko-management" / "cluster-members.json").read_text())
+REFERENCE = json.loads(
+    (
+        pathlib.Path(__file__).resolve().parents[2]
+        / "fixtures"
+        / "pekko-management"
+        / "cluster-members.json"
+    ).read_text()
+)
 TYPES = REFERENCE["types"]
 
 

@@ -30,12 +30,16 @@ def _name(common_name):
 
 def _cert(subject_key, common_name, issuer_key, issuer_name, ca=False, sans=()):
     now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (x509.CertificateBuilder()
-               .subject_name(_name(common_name)).issuer_name(issuer_name)
-               .public_key(subject_key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + datetime.timedelta(days=2))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(issuer_name)
+        .public_key(subject_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
@@ -52,12 +56,20 @@ class Ca:
     def issue(self, directory, common_name, ip):
         directory.mkdir(parents=True, exist_ok=True)
         key = _key()
-        cert = _cert(key, common_name, self.key, self.name,
-                     sans=[x509.DNSName(f"node-{ip}.test"),
-                           x509.IPAddress(ipaddress.ip_address(ip))])
-        (directory / "node.key").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
+        cert = _cert(
+            key,
+            common_name,
+            self.key,
+            self.name,
+            sans=[x509.DNSName(f"node-{ip}.test"), x509.IPAddress(ipaddress.ip_address(ip))],
+        )
+        (directory / "node.key").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
         (directory / "node.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         (directory / "ca.crt").write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         return directory
@@ -112,8 +124,10 @@ def test_joiner_with_a_certificate_of_another_ca_is_refused(lab, cluster_ca, tmp
     wait_for(lambda: all_up((1, 2), among=(1, 2)), what="2 members Up")
     intruder = _tls_engine(lab, 3, Ca("layline Test cluster CA"), tmp_path, seeds=(1, 2))
     wait_for(lambda: "TLS connection to" in intruder.log(), what="the intruder's failed joins")
-    wait_for(lambda: "refused Artery connection" in lab.procs[0].log(),
-             what="node 1 refusing the intruder")
+    wait_for(
+        lambda: "refused Artery connection" in lab.procs[0].log(),
+        what="node 1 refusing the intruder",
+    )
     assert address(3) not in json.dumps(members(1))
     assert all_up((1, 2), among=(1, 2))
 
@@ -124,8 +138,10 @@ def test_cluster_ca_certificate_without_the_cluster_name_is_refused(lab, cluster
     wait_for(lambda: all_up((1, 2), among=(1, 2)), what="2 members Up")
     # e.g. the config server's or the database's certificate: same CA, its own hostname
     _tls_engine(lab, 3, cluster_ca, tmp_path, common_name="ll-mysql.test", seeds=(1, 2))
-    wait_for(lambda: "None of the peer subject names" in lab.procs[0].log(),
-             what="node 1 refusing a certificate without the cluster's name")
+    wait_for(
+        lambda: "None of the peer subject names" in lab.procs[0].log(),
+        what="node 1 refusing a certificate without the cluster's name",
+    )
     assert address(3) not in json.dumps(members(1))
     assert all_up((1, 2), among=(1, 2))
 
@@ -141,14 +157,18 @@ def test_client_without_a_cluster_certificate_is_refused(lab, cluster_ca, tmp_pa
     if client_cert:
         own = Ca("layline Test cluster CA").issue(tmp_path / "own", ENGINE_CN, host(2))
         context.load_cert_chain(own / "node.crt", own / "node.key")
-    with pytest.raises((ssl.SSLError, ConnectionResetError)), \
-            socket.create_connection((host(1), ARTERY), timeout=3) as raw, \
-            context.wrap_socket(raw) as sock:
+    with (
+        pytest.raises((ssl.SSLError, ConnectionResetError)),
+        socket.create_connection((host(1), ARTERY), timeout=3) as raw,
+        context.wrap_socket(raw) as sock,
+    ):
         sock.sendall(json.dumps({"type": "gossip"}).encode() + b"\n")
         sock.recv(65536)
     reason = "certificate verify failed" if client_cert else "certificate"
-    wait_for(lambda: "refused Artery connection" in lab.procs[0].log()
-             and reason in lab.procs[0].log(), what="the refusal logged with its reason")
+    wait_for(
+        lambda: "refused Artery connection" in lab.procs[0].log() and reason in lab.procs[0].log(),
+        what="the refusal logged with its reason",
+    )
     assert all_up((1,), among=(1,))
 
 

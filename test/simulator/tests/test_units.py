@@ -56,8 +56,9 @@ def test_leader_is_first_reachable_up_member():
     assert leader_of([Member(A, 1, 1, "Joining"), Member(B, 1, 1, "Joining")], set()) == A
 
 
-@pytest.mark.parametrize("value,seconds", [("20s", 20), ("5 s", 5), ("500ms", 0.5),
-                                           (1500, 1.5), ("2 minutes", 120)])
+@pytest.mark.parametrize(
+    "value,seconds", [("20s", 20), ("5 s", 5), ("500ms", 0.5), (1500, 1.5), ("2 minutes", 120)]
+)
 def test_durations(value, seconds):
     assert duration_seconds(value) == pytest.approx(seconds)
 
@@ -66,7 +67,12 @@ def test_mysql_url_tls_flags():
     url = "jdbc:mysql://db.example:3307/layline?useSSL=true&verifyServerCertificate=false"
     s = _mysql_settings("mysql", url, "layline", "pw")
     assert (s.host, s.port, s.database, s.ssl_required, s.ssl_verify) == (
-        "db.example", 3307, "layline", True, False)
+        "db.example",
+        3307,
+        "layline",
+        True,
+        False,
+    )
     s = _mysql_settings("mysql", "jdbc:mysql://db/layline?useSSL=false", "u", "p")
     assert (s.port, s.ssl_required) == (3306, False)
     assert "p" not in s.describe().split()

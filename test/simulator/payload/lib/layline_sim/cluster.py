@@ -43,8 +43,15 @@ from dataclasses import asdict, dataclass
 log = logging.getLogger("Cluster")
 GOSSIP_INTERVAL = 0.5
 CONNECT_TIMEOUT = 1.0
-STATUS_RANK = {"Joining": 0, "WeaklyUp": 1, "Up": 2, "Leaving": 3, "Exiting": 4, "Down": 5,
-               "Removed": 6}
+STATUS_RANK = {
+    "Joining": 0,
+    "WeaklyUp": 1,
+    "Up": 2,
+    "Leaving": 3,
+    "Exiting": 4,
+    "Down": 5,
+    "Removed": 6,
+}
 GONE = ("Down", "Removed")
 
 
@@ -77,8 +84,13 @@ class Member:
     @classmethod
     def from_dict(cls, data):
         """Inverse of ``asdict``."""
-        return cls(str(data["address"]), int(data["uid"]), int(data["incarnation"]),
-                   str(data["status"]), int(data.get("up_number", 0)))
+        return cls(
+            str(data["address"]),
+            int(data["uid"]),
+            int(data["incarnation"]),
+            str(data["status"]),
+            int(data.get("up_number", 0)),
+        )
 
 
 def merge_members(mine, theirs):
@@ -101,12 +113,15 @@ def leader_of(members, unreachable):
     reachable = [m for m in members if m.status != "Removed" and m.address not in unreachable]
     if not reachable:
         return None
-    preferred = sorted((m for m in reachable if m.status in ("Up", "Leaving")),
-                       key=lambda m: address_key(m.address))
+    preferred = sorted(
+        (m for m in reachable if m.status in ("Up", "Leaving")),
+        key=lambda m: address_key(m.address),
+    )
     if preferred:
         return preferred[0].address
-    return min(reachable, key=lambda m: (m.status in ("Down", "Exiting"),
-                                         address_key(m.address))).address
+    return min(
+        reachable, key=lambda m: (m.status in ("Down", "Exiting"), address_key(m.address))
+    ).address
 
 
 def oldest_of(members):
@@ -159,8 +174,7 @@ def sbr_decide(strategy, members, unreachable, quorum_size=0, down_if_alone=True
 
 def _subject_names(cert):
     """CN and DNS SANs of a decoded certificate (``getpeercert()`` form)."""
-    names = {value for rdn in cert.get("subject", ()) for key, value in rdn
-             if key == "commonName"}
+    names = {value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"}
     names.update(value for kind, value in cert.get("subjectAltName", ()) if kind == "DNS")
     return names
 
@@ -185,8 +199,10 @@ class ArteryTlsContext:
         """Pekko's PeerSubjectVerifier: refuse a peer sharing no subject name with us."""
         peer = _subject_names(sock.getpeercert() or {})
         if not peer & self.own_names:
-            raise ssl.SSLError(f"None of the peer subject names {sorted(peer)} were in local "
-                               f"subject names {sorted(self.own_names)}")
+            raise ssl.SSLError(
+                f"None of the peer subject names {sorted(peer)} were in local "
+                f"subject names {sorted(self.own_names)}"
+            )
 
 
 _last_client_error = {}
@@ -252,9 +268,12 @@ class _ArteryHandler(socketserver.StreamRequestHandler):
                 seen = self.server.node.refused_peers
                 if (self.client_address[0], str(exc)) not in seen:
                     seen.add((self.client_address[0], str(exc)))
-                    log.warning("refused Artery connection from [%s]: TLS handshake failed "
-                                "(no valid certificate of the cluster CA): %s",
-                                self.client_address[0], exc)
+                    log.warning(
+                        "refused Artery connection from [%s]: TLS handshake failed "
+                        "(no valid certificate of the cluster CA): %s",
+                        self.client_address[0],
+                        exc,
+                    )
                 with contextlib.suppress(OSError):
                     self.request.close()
                 return
@@ -341,21 +360,34 @@ class ClusterNode:
                 for address in seen:
                     if address != self.address:
                         result.setdefault(address, set()).add(observer)
-            return {a: o for a, o in result.items()
-                    if a in self.members and self.members[a].status != "Removed"}
+            return {
+                a: o
+                for a, o in result.items()
+                if a in self.members and self.members[a].status != "Removed"
+            }
 
     def snapshot(self):
         """Pekko management ``/cluster/members`` document."""
         with self.lock:
-            members = sorted((m for m in self.members.values() if m.status != "Removed"),
-                             key=lambda m: address_key(m.address))
+            members = sorted(
+                (m for m in self.members.values() if m.status != "Removed"),
+                key=lambda m: address_key(m.address),
+            )
             unreachable = self.unreachable()
             doc = {
                 "selfNode": self.address,
-                "members": [{"node": m.address, "nodeUid": str(m.uid), "status": m.status,
-                             "roles": ["dc-default"]} for m in members],
-                "unreachable": [{"node": a, "observedBy": sorted(o)}
-                                for a, o in sorted(unreachable.items())],
+                "members": [
+                    {
+                        "node": m.address,
+                        "nodeUid": str(m.uid),
+                        "status": m.status,
+                        "roles": ["dc-default"],
+                    }
+                    for m in members
+                ],
+                "unreachable": [
+                    {"node": a, "observedBy": sorted(o)} for a, o in sorted(unreachable.items())
+                ],
             }
             leader = leader_of(members, unreachable) if self.joined else None
             oldest = oldest_of(members)
@@ -374,8 +406,12 @@ class ClusterNode:
         self.server = _ArteryServer((self.s.bind_hostname, self.s.bind_port), _ArteryHandler)
         self.server.node = self
         threading.Thread(target=self.server.serve_forever, name="artery", daemon=True).start()
-        log.info("Remoting started with transport [Artery %s]; listening on address [%s] "
-                 "with UID [%s]", self.s.transport, self.address, self.uid)
+        log.info(
+            "Remoting started with transport [Artery %s]; listening on address [%s] with UID [%s]",
+            self.s.transport,
+            self.address,
+            self.uid,
+        )
         threading.Thread(target=self._join_loop, name="join", daemon=True).start()
         threading.Thread(target=self._tick_loop, name="gossip-tick", daemon=True).start()
 
@@ -420,8 +456,10 @@ class ClusterNode:
         mine = self.s.compat()
         for key, value in mine.items():
             if str(theirs.get(key, "")) != str(value):
-                return (f"{key} is [{theirs.get(key, '')}] on the joining node but "
-                        f"[{value}] in the cluster")
+                return (
+                    f"{key} is [{theirs.get(key, '')}] on the joining node but "
+                    f"[{value}] in the cluster"
+                )
         return None
 
     def _join_loop(self):
@@ -429,8 +467,9 @@ class ClusterNode:
         seeds = self.s.seed_nodes
         others = [s for s in seeds if s != self.address]
         if self.address not in seeds:
-            log.info("this node [%s] is not a seed node; joining via seed nodes %s",
-                     self.address, seeds)
+            log.info(
+                "this node [%s] is not a seed node; joining via seed nodes %s", self.address, seeds
+            )
         started = time.monotonic()
         attempts = 0
         first_seed = seeds[0] == self.address
@@ -441,8 +480,15 @@ class ClusterNode:
             attempts += 1
             acked = False
             for seed in others:
-                reply = self._send(seed, {"type": "init_join", "from": self.address,
-                                          "compat": self.s.compat(), "seeds": seeds})
+                reply = self._send(
+                    seed,
+                    {
+                        "type": "init_join",
+                        "from": self.address,
+                        "compat": self.s.compat(),
+                        "seeds": seeds,
+                    },
+                )
                 if not reply or reply.get("type") != "init_join_ack":
                     continue
                 acked = True
@@ -455,31 +501,44 @@ class ClusterNode:
                 self._join_self()
                 return
             if attempts % 10 == 0:
-                log.warning("Couldn't join seed nodes after [%d] attempts, will try again. "
-                            "seed-nodes=[%s]", attempts, ", ".join(others))
+                log.warning(
+                    "Couldn't join seed nodes after [%d] attempts, will try again. seed-nodes=[%s]",
+                    attempts,
+                    ", ".join(others),
+                )
             self.stopping.wait(1.0)
 
     def _refused(self, seed, problem):
-        message = (f"Couldn't join seed node [{seed}] because of incompatible cluster "
-                   f"configuration: {problem}. Changing it needs a full cluster shutdown.")
+        message = (
+            f"Couldn't join seed node [{seed}] because of incompatible cluster "
+            f"configuration: {problem}. Changing it needs a full cluster shutdown."
+        )
         if message != self.refusal:
             log.error(message)
             self.refusal = message
 
     def _join_self(self):
         with self.lock:
-            self.members[self.address] = Member(self.address, self.uid, self.incarnation,
-                                                "Joining")
+            self.members[self.address] = Member(self.address, self.uid, self.incarnation, "Joining")
             self.status_since[self.address] = time.monotonic()
             self.joined = True
-        log.info("Node [%s] is JOINING itself (with roles [dc-default]) and forming new "
-                 "cluster", self.address)
+        log.info(
+            "Node [%s] is JOINING itself (with roles [dc-default]) and forming new cluster",
+            self.address,
+        )
         self._after_change()
 
     def _join_via(self, seed):
         me = Member(self.address, self.uid, self.incarnation, "Joining")
-        reply = self._send(seed, {"type": "join", "member": asdict(me),
-                                  "compat": self.s.compat(), "seeds": self.s.seed_nodes})
+        reply = self._send(
+            seed,
+            {
+                "type": "join",
+                "member": asdict(me),
+                "compat": self.s.compat(),
+                "seeds": self.s.seed_nodes,
+            },
+        )
         if not reply:
             return False
         if reply.get("type") == "refused":
@@ -508,9 +567,13 @@ class ClusterNode:
 
     def _gossip_message(self):
         with self.lock:
-            return {"type": "gossip", "from": self.address, "uid": self.uid,
-                    "members": [asdict(m) for m in self.members.values()],
-                    "unreachable": sorted(self.own_unreachable)}
+            return {
+                "type": "gossip",
+                "from": self.address,
+                "uid": self.uid,
+                "members": [asdict(m) for m in self.members.values()],
+                "unreachable": sorted(self.own_unreachable),
+            }
 
     def _on_init_join(self, message):
         with self.lock:
@@ -520,14 +583,17 @@ class ClusterNode:
         joiner = message.get("from")
         if message.get("seeds", []) != self.s.seed_nodes and ("seeds", joiner) not in self.warned:
             self.warned.add(("seeds", joiner))
-            log.warning("node [%s] uses different seed-nodes %s than this node %s; every "
-                        "node needs the same list", message.get("from"), message.get("seeds"),
-                        self.s.seed_nodes)
+            log.warning(
+                "node [%s] uses different seed-nodes %s than this node %s; every "
+                "node needs the same list",
+                message.get("from"),
+                message.get("seeds"),
+                self.s.seed_nodes,
+            )
         problem = self._compat_problem(message.get("compat", {}))
         if problem and ("compat", joiner, problem) not in self.warned:
             self.warned.add(("compat", joiner, problem))
-            log.warning("refusing join of [%s]: incompatible configuration: %s",
-                        joiner, problem)
+            log.warning("refusing join of [%s]: incompatible configuration: %s", joiner, problem)
         return {"type": "init_join_ack", "address": self.address, "incompatible": problem}
 
     def _on_join(self, message):
@@ -541,9 +607,12 @@ class ClusterNode:
             current = self.members.get(joiner.address)
             if current is None or joiner.incarnation > current.incarnation:
                 if current is not None:
-                    log.info("New incarnation of existing member [%s] is trying to join. "
-                             "Existing will be removed from the cluster and then new member "
-                             "will be allowed to join.", joiner.address)
+                    log.info(
+                        "New incarnation of existing member [%s] is trying to join. "
+                        "Existing will be removed from the cluster and then new member "
+                        "will be allowed to join.",
+                        joiner.address,
+                    )
                 joiner.status = "Joining"
                 joiner.up_number = 0
                 self.members[joiner.address] = joiner
@@ -553,8 +622,10 @@ class ClusterNode:
                 self.own_unreachable.discard(joiner.address)
                 log.info("Node [%s] is JOINING, roles [dc-default]", joiner.address)
             elif current.incarnation == joiner.incarnation and current.status in GONE:
-                return {"type": "refused", "reason": "this incarnation was downed/removed; "
-                                                     "restart the node"}
+                return {
+                    "type": "refused",
+                    "reason": "this incarnation was downed/removed; restart the node",
+                }
             reply = self._gossip_message()
         reply["type"] = "welcome"
         return reply
@@ -597,8 +668,11 @@ class ClusterNode:
 
     def _gossip_round(self):
         with self.lock:
-            targets = [m for m in self.members.values()
-                       if m.address != self.address and m.status not in GONE]
+            targets = [
+                m
+                for m in self.members.values()
+                if m.address != self.address and m.status not in GONE
+            ]
             message = self._gossip_message()
         futures = [(m, self.pool.submit(self._send, m.address, message)) for m in targets]
         for _member, future in futures:
@@ -629,24 +703,37 @@ class ClusterNode:
                     log.info("Marking node as REACHABLE [%s]", address)
             self.own_unreachable = unreachable
             all_unreachable = set(self.unreachable())
-            key = (frozenset(all_unreachable),
-                   frozenset((a, m.status) for a, m in self.members.items()
-                             if m.status in ("Up", "Leaving", "Exiting")))
+            key = (
+                frozenset(all_unreachable),
+                frozenset(
+                    (a, m.status)
+                    for a, m in self.members.items()
+                    if m.status in ("Up", "Leaving", "Exiting")
+                ),
+            )
             if key != self.unreachable_state[0]:
                 self.unreachable_state = (key, now)
             members = list(self.members.values())
             leader = leader_of(members, all_unreachable)
             if leader == self.address:
                 self._leader_actions(all_unreachable, now)
-                if self.s.sbr_enabled and all_unreachable and \
-                        now - self.unreachable_state[1] >= self.s.stable_after:
+                if (
+                    self.s.sbr_enabled
+                    and all_unreachable
+                    and now - self.unreachable_state[1] >= self.s.stable_after
+                ):
                     self._split_brain(all_unreachable)
         self._after_change()
 
     def _set_status(self, address, status, up_number=None):
         member = self.members[address]
-        new = Member(member.address, member.uid, member.incarnation, status,
-                     member.up_number if up_number is None else up_number)
+        new = Member(
+            member.address,
+            member.uid,
+            member.incarnation,
+            status,
+            member.up_number if up_number is None else up_number,
+        )
         self.members[address] = new
         self.status_since[address] = time.monotonic()
 
@@ -654,8 +741,9 @@ class ClusterNode:
         members = list(self.members.values())
         for m in members:
             age = now - self.status_since.get(m.address, now)
-            if m.status == "Exiting" and (age >= 1.0 or m.address in unreachable or
-                                          m.address == self.address):
+            if m.status == "Exiting" and (
+                age >= 1.0 or m.address in unreachable or m.address == self.address
+            ):
                 if m.address != self.address:
                     log.info("Leader is removing exiting node [%s]", m.address)
                     self._set_status(m.address, "Removed")
@@ -680,14 +768,19 @@ class ClusterNode:
 
     def _split_brain(self, unreachable):
         members = live(self.members.values())
-        victims = sbr_decide(self.s.active_strategy, members, unreachable,
-                             self.s.quorum_size, self.s.down_if_alone)
+        victims = sbr_decide(
+            self.s.active_strategy, members, unreachable, self.s.quorum_size, self.s.down_if_alone
+        )
         if not victims:
             return
         side = "this side" if self.address in victims else "the unreachable side"
-        log.warning("SBR took decision %s and is downing [%s] (%s), based on unreachable %s",
-                    self.s.active_strategy, ", ".join(sorted(victims)), side,
-                    sorted(unreachable))
+        log.warning(
+            "SBR took decision %s and is downing [%s] (%s), based on unreachable %s",
+            self.s.active_strategy,
+            ", ".join(sorted(victims)),
+            side,
+            sorted(unreachable),
+        )
         for address in victims:
             if self.members[address].status not in GONE:
                 self._set_status(address, "Down")
@@ -713,14 +806,20 @@ class ClusterNode:
         if status == "Up":
             log.info("[LAY-11001] cluster successfully joined, member status is up")
         if status == "Down":
-            log.error("this node [%s] has been downed; running coordinated shutdown "
-                      "(reason ClusterDowningReason)", self.address)
+            log.error(
+                "this node [%s] has been downed; running coordinated shutdown "
+                "(reason ClusterDowningReason)",
+                self.address,
+            )
             self.on_shutdown("downed", "downing")
         elif status in ("Exiting", "Removed") and not self.leaving_requested:
             reason = "leaving" if self.was_leaving else "downing"
-            log.warning("this node [%s] was removed from the cluster; running coordinated "
-                        "shutdown (reason %s)", self.address,
-                        "ClusterLeavingReason" if self.was_leaving else "ClusterDowningReason")
+            log.warning(
+                "this node [%s] was removed from the cluster; running coordinated "
+                "shutdown (reason %s)",
+                self.address,
+                "ClusterLeavingReason" if self.was_leaving else "ClusterDowningReason",
+            )
             self.on_shutdown("removed from the cluster", reason)
 
     def farewell(self):

@@ -22,9 +22,23 @@ _MISSING = object()
 _SEED_RE = re.compile(r"^pekko://(?P<system>[^@/]+)@(?P<host>[^:/]+):(?P<port>\d+)$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _UNITS = {
-    "": 0.001, "ms": 0.001, "milli": 0.001, "millis": 0.001, "millisecond": 0.001,
-    "milliseconds": 0.001, "s": 1, "second": 1, "seconds": 1, "m": 60, "minute": 60,
-    "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
+    "": 0.001,
+    "ms": 0.001,
+    "milli": 0.001,
+    "millis": 0.001,
+    "millisecond": 0.001,
+    "milliseconds": 0.001,
+    "s": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
     "days": 86400,
 }
 
@@ -89,9 +103,13 @@ def duration_seconds(value, key="duration"):
     if isinstance(value, int | float):
         return value / 1000.0
     if hasattr(value, "seconds") and hasattr(value, "days"):  # dateutil relativedelta
-        return (getattr(value, "days", 0) * 86400 + getattr(value, "hours", 0) * 3600
-                + getattr(value, "minutes", 0) * 60 + getattr(value, "seconds", 0)
-                + getattr(value, "microseconds", 0) / 1e6)
+        return (
+            getattr(value, "days", 0) * 86400
+            + getattr(value, "hours", 0) * 3600
+            + getattr(value, "minutes", 0) * 60
+            + getattr(value, "seconds", 0)
+            + getattr(value, "microseconds", 0) / 1e6
+        )
     match = _DURATION_RE.match(str(value))
     if not match or match.group(2).lower() not in _UNITS:
         raise ConfigError(f"configuration key {key} must be a duration, got {value!r}")
@@ -108,11 +126,14 @@ def parse_seed(seed, key="pekko.cluster.seed-nodes"):
     """Validate a seed address ``pekko://layline@host:port`` and return it normalised."""
     match = _SEED_RE.match(str(seed).strip())
     if not match:
-        raise ConfigError(f"{key}: invalid seed node address {seed!r}, "
-                          f"expected pekko://{SYSTEM_NAME}@host:port")
+        raise ConfigError(
+            f"{key}: invalid seed node address {seed!r}, expected pekko://{SYSTEM_NAME}@host:port"
+        )
     if match.group("system") != SYSTEM_NAME:
-        raise ConfigError(f"{key}: seed node {seed!r} uses actor system name "
-                          f"{match.group('system')!r}, expected {SYSTEM_NAME!r}")
+        raise ConfigError(
+            f"{key}: seed node {seed!r} uses actor system name "
+            f"{match.group('system')!r}, expected {SYSTEM_NAME!r}"
+        )
     return f"pekko://{SYSTEM_NAME}@{match.group('host')}:{int(match.group('port'))}"
 
 
@@ -161,23 +182,35 @@ def _mysql_settings(db_name, url, user, password):
     params = {k.lower(): v for k, v in parse_qsl(match.group(4) or "", keep_blank_values=True)}
     truthy = ("true", "yes", "1")
     ssl_mode = params.get("sslmode", "").upper()
-    required = (params.get("usessl", "").lower() in truthy
-                or params.get("requiressl", "").lower() in truthy
-                or ssl_mode in ("REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"))
+    required = (
+        params.get("usessl", "").lower() in truthy
+        or params.get("requiressl", "").lower() in truthy
+        or ssl_mode in ("REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
+    )
     if ssl_mode == "DISABLED" or params.get("usessl", "").lower() in ("false", "no", "0"):
         required = False
-    verify = (params.get("verifyservercertificate", "").lower() in truthy
-              or ssl_mode in ("VERIFY_CA", "VERIFY_IDENTITY"))
+    verify = params.get("verifyservercertificate", "").lower() in truthy or ssl_mode in (
+        "VERIFY_CA",
+        "VERIFY_IDENTITY",
+    )
     # Connector/J property names are case-sensitive; parse_qsl keeps the last value
     raw = dict(parse_qsl(match.group(4) or "", keep_blank_values=True))
     return JournalSettings(
-        kind="mysql", db_name=db_name, url=url, host=match.group(1),
-        port=int(match.group(2) or 3306), database=match.group(3), user=str(user),
-        password=str(password), ssl_required=required, ssl_verify=verify and required,
+        kind="mysql",
+        db_name=db_name,
+        url=url,
+        host=match.group(1),
+        port=int(match.group(2) or 3306),
+        database=match.group(3),
+        user=str(user),
+        password=str(password),
+        ssl_required=required,
+        ssl_verify=verify and required,
         ssl_verify_identity=required and ssl_mode == "VERIFY_IDENTITY",
         truststore_url=raw.get("trustCertificateKeyStoreUrl", ""),
         truststore_type=raw.get("trustCertificateKeyStoreType") or "JKS",
-        truststore_password=raw.get("trustCertificateKeyStorePassword", ""))
+        truststore_password=raw.get("trustCertificateKeyStorePassword", ""),
+    )
 
 
 def journal_settings(conf):
@@ -189,8 +222,10 @@ def journal_settings(conf):
     for other in ("jdbc-read-journal.use-shared-db", "jdbc-snapshot-store.use-shared-db"):
         value = get(conf, other, None)
         if value is not None and str(value) != db_name:
-            raise ConfigError(f"{other} is {value!r} but jdbc-journal.use-shared-db is "
-                              f"{db_name!r}: they must name the same shared database")
+            raise ConfigError(
+                f"{other} is {value!r} but jdbc-journal.use-shared-db is "
+                f"{db_name!r}: they must name the same shared database"
+            )
     base = f"pekko-persistence-jdbc.shared-databases.{db_name}"
     get(conf, base)
     url = str(get(conf, f"{base}.db.url"))
@@ -199,13 +234,14 @@ def journal_settings(conf):
     if url.startswith("jdbc:mysql:"):
         return _mysql_settings(db_name, url, user, password)
     if url.startswith("jdbc:h2:file:"):
-        path = url[len("jdbc:h2:file:"):].split(";", 1)[0]
+        path = url[len("jdbc:h2:file:") :].split(";", 1)[0]
         path = os.path.expanduser(path)
         return JournalSettings(kind="h2", db_name=db_name, url=url, h2_file=path + ".mv.db")
     if url.startswith("jdbc:h2:mem:"):
         return JournalSettings(kind="memory", db_name=db_name, url=url)
-    raise ConfigError(f"{base}.db.url: unsupported JDBC url (simulator knows jdbc:mysql: "
-                      f"and jdbc:h2:file:)")
+    raise ConfigError(
+        f"{base}.db.url: unsupported JDBC url (simulator knows jdbc:mysql: and jdbc:h2:file:)"
+    )
 
 
 @dataclass
@@ -237,12 +273,15 @@ def artery_tls(conf):
     if transport == "tcp":
         return None
     if transport != "tls-tcp":
-        raise ConfigError(f"{ARTERY}.transport: the simulator knows tcp and tls-tcp, got "
-                          f"{transport!r}")
+        raise ConfigError(
+            f"{ARTERY}.transport: the simulator knows tcp and tls-tcp, got {transport!r}"
+        )
     provider = str(get(conf, f"{ARTERY}.ssl.ssl-engine-provider", CONFIG_SSL_ENGINE))
     if provider != ROTATING_KEYS:
-        raise ConfigError(f"{ARTERY}.ssl.ssl-engine-provider: the simulator reads PEM files "
-                          f"with {ROTATING_KEYS} only, got {provider!r}")
+        raise ConfigError(
+            f"{ARTERY}.ssl.ssl-engine-provider: the simulator reads PEM files "
+            f"with {ROTATING_KEYS} only, got {provider!r}"
+        )
     engine = f"{ARTERY}.ssl.rotating-keys-engine"
     mount = str(get(conf, f"{engine}.secret-mount-point", ROTATING_KEYS_MOUNT))
     return ArteryTls(
@@ -326,16 +365,18 @@ def engine_settings(conf):
     seeds = [parse_seed(s) for s in seeds]
     if not seeds:
         raise ConfigError("pekko.cluster.seed-nodes is empty (missing required seed nodes)")
-    strategy = str(get(conf, "pekko.cluster.split-brain-resolver.active-strategy",
-                       "keep-majority"))
+    strategy = str(get(conf, "pekko.cluster.split-brain-resolver.active-strategy", "keep-majority"))
     provider_class = str(get(conf, "pekko.cluster.downing-provider-class", ""))
     if provider_class == SBR_PROVIDER and strategy not in SBR_STRATEGIES:
-        raise ConfigError(f"pekko.cluster.split-brain-resolver.active-strategy: unknown "
-                          f"strategy {strategy!r}")
+        raise ConfigError(
+            f"pekko.cluster.split-brain-resolver.active-strategy: unknown strategy {strategy!r}"
+        )
     quorum = get_int(conf, "pekko.cluster.split-brain-resolver.static-quorum.quorum-size", 0)
     if provider_class == SBR_PROVIDER and strategy == "static-quorum" and quorum < 1:
-        raise ConfigError("missing required configuration key "
-                          "pekko.cluster.split-brain-resolver.static-quorum.quorum-size")
+        raise ConfigError(
+            "missing required configuration key "
+            "pekko.cluster.split-brain-resolver.static-quorum.quorum-size"
+        )
     mgmt = "pekko.management.http"
     mgmt_host = get(conf, f"{mgmt}.bind-hostname", None) or get(conf, f"{mgmt}.hostname", None)
     mgmt_port = get(conf, f"{mgmt}.bind-port", None) or get(conf, f"{mgmt}.port", 7626)
@@ -353,13 +394,14 @@ def engine_settings(conf):
         active_strategy=strategy,
         stable_after=get_duration(conf, "pekko.cluster.split-brain-resolver.stable-after", 20.0),
         quorum_size=quorum,
-        down_if_alone=get_bool(conf, "pekko.cluster.split-brain-resolver.keep-oldest."
-                               "down-if-alone", True),
+        down_if_alone=get_bool(
+            conf, "pekko.cluster.split-brain-resolver.keep-oldest.down-if-alone", True
+        ),
         seed_node_timeout=get_duration(conf, "pekko.cluster.seed-node-timeout", 5.0),
         heartbeat_pause=get_duration(
-            conf, "pekko.cluster.failure-detector.acceptable-heartbeat-pause", 3.0),
-        run_cs_when_down=get_bool(conf, "pekko.cluster.run-coordinated-shutdown-when-down",
-                                  True),
+            conf, "pekko.cluster.failure-detector.acceptable-heartbeat-pause", 3.0
+        ),
+        run_cs_when_down=get_bool(conf, "pekko.cluster.run-coordinated-shutdown-when-down", True),
         exit_jvm=get_bool(conf, "pekko.coordinated-shutdown.exit-jvm", False),
         mgmt_bind_hostname=str(mgmt_host or "0.0.0.0"),
         mgmt_port=_port(mgmt_port, f"{mgmt}.bind-port"),

@@ -50,8 +50,11 @@ def load_clusters(directory):
             log.warning("ignoring cluster definition %s: %s", path, exc)
             continue
         name = doc.get("name") or os.path.splitext(os.path.basename(path))[0]
-        nodes = [n.get("data") for n in doc.get("bootstrapNodes", [])
-                 if isinstance(n, dict) and n.get("modifier", "add") == "add" and n.get("data")]
+        nodes = [
+            n.get("data")
+            for n in doc.get("bootstrapNodes", [])
+            if isinstance(n, dict) and n.get("modifier", "add") == "add" and n.get("data")
+        ]
         clusters[name] = nodes
     return clusters
 
@@ -60,13 +63,20 @@ def node_status(url, timeout=NODE_TIMEOUT):
     """Ask a bootstrap node's ``/engine/status``; ``Unreachable`` when it does not answer."""
     host = urlsplit(url).hostname or url
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/engine/status",  # noqa: S310
-                                    timeout=timeout) as resp:
+        with urllib.request.urlopen(  # noqa: S310 - http(s) URLs of the cluster definition
+            url.rstrip("/") + "/engine/status",
+            timeout=timeout,
+        ) as resp:
             doc = json.loads(resp.read())
         return {k: doc.get(k) for k in ("name", "state", "version", "uptime", "address")}
     except (OSError, ValueError):
-        return {"name": host, "state": "Unreachable", "version": None, "uptime": None,
-                "address": None}
+        return {
+            "name": host,
+            "state": "Unreachable",
+            "version": None,
+            "uptime": None,
+            "address": None,
+        }
 
 
 class ConfigServer:
@@ -77,24 +87,33 @@ class ConfigServer:
         self.version = version
         self.clusters_dir = clusters_dir
         self.started = time.monotonic()
-        self.journal = Journal(settings.journal, f"config-server|{settings.canonical_hostname}",
-                               writer="config-server#sim")
+        self.journal = Journal(
+            settings.journal,
+            f"config-server|{settings.canonical_hostname}",
+            writer="config-server#sim",
+        )
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="node-status")
 
     def app(self, request):
         """Route one request."""
         path = request.path.rstrip("/") or "/"
         if path == "/" or path == "/login":
-            return Response(200, LOGIN_PAGE.format(version=self.version),
-                            "text/html; charset=utf-8")
+            return Response(
+                200, LOGIN_PAGE.format(version=self.version), "text/html; charset=utf-8"
+            )
         if path == "/health":
-            return Response(200 if self.journal.healthy else 500,
-                            "OK" if self.journal.healthy else f"journal: {self.journal.error}")
+            return Response(
+                200 if self.journal.healthy else 500,
+                "OK" if self.journal.healthy else f"journal: {self.journal.error}",
+            )
         if not path.startswith("/api/"):
             return Response(404, "not found")
         if request.basic_auth() != (USER, PASSWORD):
-            return Response(401, "authentication required",
-                            headers={"WWW-Authenticate": 'Basic realm="layline"'})
+            return Response(
+                401,
+                "authentication required",
+                headers={"WWW-Authenticate": 'Basic realm="layline"'},
+            )
         if request.method != "GET":
             return Response(405, "method not allowed")
         clusters = load_clusters(self.clusters_dir)
@@ -127,14 +146,17 @@ def main(argv=None):
     log.info("[LAY-00050] Layline Config Server %s (simulator)", version)
     try:
         settings = config.config_server_settings(
-            config.load(os.path.join(config_dir, "application.conf")))
+            config.load(os.path.join(config_dir, "application.conf"))
+        )
     except config.ConfigError as exc:
         log.error("configuration error: %s", exc)
         print(f"ERROR {exc}", file=sys.stderr)
         return 1
     if settings.bind_hostname_defaulted:
-        log.info("[LAY-00360] layline.config-server.rest-server.bind.hostname not set, "
-                 "binding to 127.0.0.1 only")
+        log.info(
+            "[LAY-00360] layline.config-server.rest-server.bind.hostname not set, "
+            "binding to 127.0.0.1 only"
+        )
     deadline = time.monotonic() + startup_delay()
     while time.monotonic() < deadline:
         if stop.wait(0.05):
@@ -144,16 +166,20 @@ def main(argv=None):
         http = Server(settings.bind_hostname, settings.port, server.app)
     except OSError as exc:
         log.error("cannot bind %s:%d: %s", settings.bind_hostname, settings.port, exc)
-        print(f"ERROR cannot bind {settings.bind_hostname}:{settings.port}: {exc}",
-              file=sys.stderr)
+        print(f"ERROR cannot bind {settings.bind_hostname}:{settings.port}: {exc}", file=sys.stderr)
         return 1
     http.start("http")
     log.info("REST server bound to %s:%d", settings.bind_hostname, settings.port)
-    server.journal.on_first_healthy(lambda: log.info(
-        "[LAY-10018] layline configuration server is up and running at http://%s:%d",
-        settings.canonical_hostname, settings.port))
-    server.journal.append({"event": "ConfigServerStarted", "version": version,
-                           "timestamp": int(time.time() * 1000)})
+    server.journal.on_first_healthy(
+        lambda: log.info(
+            "[LAY-10018] layline configuration server is up and running at http://%s:%d",
+            settings.canonical_hostname,
+            settings.port,
+        )
+    )
+    server.journal.append(
+        {"event": "ConfigServerStarted", "version": version, "timestamp": int(time.time() * 1000)}
+    )
     server.journal.start()
     while not stop.wait(0.5):
         pass

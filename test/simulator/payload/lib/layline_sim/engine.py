@@ -76,17 +76,25 @@ class Engine:
         self.exit_kind = None
         self.exit_reason = None
         self.done = threading.Event()
-        self.journal = Journal(settings.journal, f"reactive-engine|{settings.rest_hostname}",
-                               writer=f"{settings.address}#sim")
-        self.node = ClusterNode(settings, on_status=self._on_status,
-                                on_shutdown=self._request_exit)
+        self.journal = Journal(
+            settings.journal,
+            f"reactive-engine|{settings.rest_hostname}",
+            writer=f"{settings.address}#sim",
+        )
+        self.node = ClusterNode(settings, on_status=self._on_status, on_shutdown=self._request_exit)
         self.servers = []
 
     # ------------------------------------------------------------------ callbacks
     def _on_status(self, status):
-        self.journal.append({"event": "MemberStatusChanged", "address": self.s.address,
-                             "uid": str(self.node.uid), "status": status,
-                             "timestamp": int(time.time() * 1000)})
+        self.journal.append(
+            {
+                "event": "MemberStatusChanged",
+                "address": self.s.address,
+                "uid": str(self.node.uid),
+                "status": status,
+                "timestamp": int(time.time() * 1000),
+            }
+        )
 
     def _request_exit(self, reason, kind):
         if self.exit_kind is None:
@@ -96,9 +104,13 @@ class Engine:
     # ------------------------------------------------------------------ HTTP
     def status_doc(self):
         """``GET /engine/status`` document."""
-        return {"name": self.s.rest_hostname, "state": self.node.status,
-                "version": self.version, "uptime": round(time.monotonic() - self.started, 3),
-                "address": self.s.address}
+        return {
+            "name": self.s.rest_hostname,
+            "state": self.node.status,
+            "version": self.version,
+            "uptime": round(time.monotonic() - self.started, 3),
+            "address": self.s.address,
+        }
 
     def rest_app(self, request):
         """Engine REST server (port 5842)."""
@@ -113,8 +125,13 @@ class Engine:
     def prometheus(self):
         """Prometheus text (metrics.py): membership, own status, journal, uptime."""
         return metrics.exposition(
-            self.node.snapshot(), self.s.address, self.node.status, self.journal.healthy,
-            self.journal.written, time.monotonic() - self.started)
+            self.node.snapshot(),
+            self.s.address,
+            self.node.status,
+            self.journal.healthy,
+            self.journal.written,
+            time.monotonic() - self.started,
+        )
 
     def metrics_app(self, request):
         """Metrics server (layline.reactive-engine.metrics.port)."""
@@ -134,7 +151,7 @@ class Engine:
         if path == "/cluster/members" and request.method == "GET":
             return json_response(self.node.snapshot())
         if path.startswith("/cluster/members"):
-            return self._member_write(request, unquote(path[len("/cluster/members/"):]))
+            return self._member_write(request, unquote(path[len("/cluster/members/") :]))
         return Response(404, "The requested resource could not be found.")
 
     def _ready(self):
@@ -155,8 +172,11 @@ class Engine:
         if request.method not in ("PUT", "DELETE"):
             return Response(405, "HTTP method not allowed, supported methods: GET")
         if self.s.mgmt_read_only:
-            return Response(405, "HTTP method not allowed, supported methods: GET "
-                                 "(route-providers-read-only = true)")
+            return Response(
+                405,
+                "HTTP method not allowed, supported methods: GET "
+                "(route-providers-read-only = true)",
+            )
         operation = "Leave" if request.method == "DELETE" else request.form().get("operation")
         if operation not in ("Leave", "Down"):
             return json_response({"message": "Operation not supported"}, 400)
@@ -195,10 +215,16 @@ class Engine:
             scrape = Server(self.s.rest_bind_hostname, self.s.metrics_port, self.metrics_app)
             scrape.start("metrics")
             self.servers.append(scrape)
-            log.info("metrics server bound to %s:%d", self.s.rest_bind_hostname,
-                     self.s.metrics_port)
-        log.info("REST server bound to %s:%d, management to %s:%d", self.s.rest_bind_hostname,
-                 self.s.rest_port, self.s.mgmt_bind_hostname, self.s.mgmt_port)
+            log.info(
+                "metrics server bound to %s:%d", self.s.rest_bind_hostname, self.s.metrics_port
+            )
+        log.info(
+            "REST server bound to %s:%d, management to %s:%d",
+            self.s.rest_bind_hostname,
+            self.s.rest_port,
+            self.s.mgmt_bind_hostname,
+            self.s.mgmt_port,
+        )
 
     def run(self, stop_signal):
         """Run until downed/removed or ``stop_signal`` is set; return the exit code."""
@@ -217,20 +243,28 @@ class Engine:
         if not leaving and not self.s.run_cs_when_down:
             # only the cluster extension stops; the actor system and its HTTP servers go on
             self.node.stop()
-            log.error("%s: the cluster extension stopped (run-coordinated-shutdown-when-down "
-                      "= off); this process is no cluster member any more and never rejoins",
-                      self.exit_reason)
+            log.error(
+                "%s: the cluster extension stopped (run-coordinated-shutdown-when-down "
+                "= off); this process is no cluster member any more and never rejoins",
+                self.exit_reason,
+            )
             return self._linger(stop_signal, closed=False)
         self.journal.flush(3.0)
         self.shutdown()
         if self.s.exit_jvm:
             code = 0 if leaving else DOWNING_EXIT
-            log.warning("%s: coordinated shutdown done, exiting the JVM with code %d",
-                        self.exit_reason, code)
+            log.warning(
+                "%s: coordinated shutdown done, exiting the JVM with code %d",
+                self.exit_reason,
+                code,
+            )
             return code
-        log.error("%s: coordinated shutdown terminated the actor system, but "
-                  "pekko.coordinated-shutdown.exit-jvm is off: the process keeps running "
-                  "without being a cluster member and never rejoins", self.exit_reason)
+        log.error(
+            "%s: coordinated shutdown terminated the actor system, but "
+            "pekko.coordinated-shutdown.exit-jvm is off: the process keeps running "
+            "without being a cluster member and never rejoins",
+            self.exit_reason,
+        )
         return self._linger(stop_signal, closed=True)
 
     def _linger(self, stop_signal, closed):
@@ -266,8 +300,11 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info("[LAY-00050] layline reactive engine %s (simulator) starting, config %s",
-             version, os.path.join(config_dir, "application.conf"))
+    log.info(
+        "[LAY-00050] layline reactive engine %s (simulator) starting, config %s",
+        version,
+        os.path.join(config_dir, "application.conf"),
+    )
     try:
         conf = config.load(os.path.join(config_dir, "application.conf"))
         settings = config.engine_settings(conf)
@@ -280,8 +317,12 @@ def main(argv=None):
         if stop_signal.wait(0.05):
             return SIGTERM_EXIT
     engine = Engine(settings, version)
-    log.info("cluster address %s, seed nodes %s, journal %s", settings.address,
-             json.dumps(settings.seed_nodes), settings.journal.describe())
+    log.info(
+        "cluster address %s, seed nodes %s, journal %s",
+        settings.address,
+        json.dumps(settings.seed_nodes),
+        settings.journal.describe(),
+    )
     try:
         return engine.run(stop_signal)
     except OSError as exc:

@@ -99,14 +99,24 @@ class MySQLBackend:
             kwargs["ssl_disabled"] = True
         try:
             self.conn = pymysql.connect(
-                host=s.host, port=s.port, user=s.user, password=s.password,
-                database=s.database or None, connect_timeout=3, read_timeout=5,
-                write_timeout=5, autocommit=True, charset="utf8mb4", **kwargs)
+                host=s.host,
+                port=s.port,
+                user=s.user,
+                password=s.password,
+                database=s.database or None,
+                connect_timeout=3,
+                read_timeout=5,
+                write_timeout=5,
+                autocommit=True,
+                charset="utf8mb4",
+                **kwargs,
+            )
         except pymysql.MySQLError as exc:
             raise JournalError(_tls_message(exc, s) or _mysql_message(exc)) from exc
         except (TimeoutError, OSError, ssl.SSLError) as exc:
-            raise JournalError(_tls_message(exc, s) or f"Communications link failure: {exc}") \
-                from exc
+            raise JournalError(
+                _tls_message(exc, s) or f"Communications link failure: {exc}"
+            ) from exc
 
     def _execute(self, sql, args=None):
         import pymysql
@@ -131,8 +141,9 @@ class MySQLBackend:
     def next_sequence_number(self, persistence_id):
         """One more than the highest stored sequence number of ``persistence_id``."""
         rows = self._execute(
-            "SELECT COALESCE(MAX(sequence_number), 0) FROM event_journal "
-            "WHERE persistence_id = %s", (persistence_id,))
+            "SELECT COALESCE(MAX(sequence_number), 0) FROM event_journal WHERE persistence_id = %s",
+            (persistence_id,),
+        )
         return int(rows[0][0]) + 1
 
     def write(self, row):
@@ -141,9 +152,16 @@ class MySQLBackend:
             "INSERT INTO event_journal (deleted, persistence_id, sequence_number, writer, "
             "write_timestamp, adapter_manifest, event_payload, event_ser_id, "
             "event_ser_manifest) VALUES (false, %s, %s, %s, %s, '', %s, %s, %s)",
-            (row["persistence_id"], row["sequence_number"], row["writer"],
-             row["write_timestamp"], row["event_payload"], row["event_ser_id"],
-             row["event_ser_manifest"]))
+            (
+                row["persistence_id"],
+                row["sequence_number"],
+                row["writer"],
+                row["write_timestamp"],
+                row["event_payload"],
+                row["event_ser_id"],
+                row["event_ser_manifest"],
+            ),
+        )
 
     def close(self):
         """Drop the connection (reconnect on next use)."""
@@ -165,8 +183,9 @@ def tls_context(settings):
         return ctx
     if settings.truststore_url:
         try:
-            ders = truststore.load(settings.truststore_url, settings.truststore_type,
-                                   settings.truststore_password)
+            ders = truststore.load(
+                settings.truststore_url, settings.truststore_type, settings.truststore_password
+            )
         except truststore.TruststoreError as exc:
             raise JournalError(f"Communications link failure: {exc}") from exc
         ctx.load_verify_locations(cadata=b"".join(ders))
@@ -181,13 +200,17 @@ def _tls_message(exc, settings):
     """Connector/J's words for a refused server certificate, or None."""
     text = str(exc)
     if "Hostname mismatch" in text or "IP address mismatch" in text:
-        return ("Communications link failure: Server identity verification failed. None of the "
-                "DNS or IP Subject Alternative Name entries matched the server hostname/IP "
-                f"'{settings.host}'.")
+        return (
+            "Communications link failure: Server identity verification failed. None of the "
+            "DNS or IP Subject Alternative Name entries matched the server hostname/IP "
+            f"'{settings.host}'."
+        )
     if "CERTIFICATE_VERIFY_FAILED" in text:
-        return ("Communications link failure: the server certificate is not trusted "
-                f"(PKIX path validation failed against {settings.truststore_url or 'the JVM'}"
-                f"'s CAs): {text}")
+        return (
+            "Communications link failure: the server certificate is not trusted "
+            f"(PKIX path validation failed against {settings.truststore_url or 'the JVM'}"
+            f"'s CAs): {text}"
+        )
     return None
 
 
@@ -282,8 +305,12 @@ class Journal:
                 self._next_seq = None
                 now = time.monotonic()
                 if str(exc) != last_error or now - last_logged > 30:
-                    log.error("journal %s failed: %s (retrying every %.0f s)",
-                              self.settings.describe(), exc, self.retry)
+                    log.error(
+                        "journal %s failed: %s (retrying every %.0f s)",
+                        self.settings.describe(),
+                        exc,
+                        self.retry,
+                    )
                     last_error, last_logged = str(exc), now
                 self._stop.wait(self.retry)
             except Exception as exc:  # unexpected: keep the engine alive, report unhealthy
@@ -301,15 +328,17 @@ class Journal:
                 if not self._pending:
                     return
                 stamp, event = self._pending[0]
-            self.backend.write({
-                "persistence_id": self.persistence_id,
-                "sequence_number": self._next_seq,
-                "writer": self.writer,
-                "write_timestamp": stamp,
-                "event_payload": json.dumps(event, sort_keys=True).encode("utf-8"),
-                "event_ser_id": 1,
-                "event_ser_manifest": "membership",
-            })
+            self.backend.write(
+                {
+                    "persistence_id": self.persistence_id,
+                    "sequence_number": self._next_seq,
+                    "writer": self.writer,
+                    "write_timestamp": stamp,
+                    "event_payload": json.dumps(event, sort_keys=True).encode("utf-8"),
+                    "event_ser_id": 1,
+                    "event_ser_manifest": "membership",
+                }
+            )
             self._next_seq += 1
             self.written += 1
             with self._lock:

@@ -24,25 +24,60 @@ def exposition(snapshot, self_address, self_status, journal_healthy, journal_wri
     for member in snapshot["members"]:
         counts[member["status"]] = counts.get(member["status"], 0) + 1
     lines = []
-    _family(lines, "layline_cluster_size", "gauge",
-            "Cluster members this engine sees (every status but Removed).",
-            [({}, len(snapshot["members"]))])
-    _family(lines, "layline_cluster_members", "gauge",
-            "Cluster members this engine sees, by member status.",
-            [({"status": status}, counts[status]) for status in counts])
-    _family(lines, "layline_member_status", "gauge",
-            "This engine's own member status: 1 for the current status, 0 for the others.",
-            [({"status": status}, int(status == self_status)) for status in STATUSES])
-    _family(lines, "layline_cluster_unreachable_members", "gauge",
-            "Cluster members this engine sees as unreachable.",
-            [({}, len(snapshot["unreachable"]))])
-    _family(lines, "layline_cluster_is_leader", "gauge",
-            "1 when this engine is the cluster leader.",
-            [({}, int(snapshot.get("leader") == self_address))])
-    _family(lines, "layline_journal_healthy", "gauge",
-            "1 when the persistence journal works.", [({}, int(journal_healthy))])
-    _family(lines, "layline_journal_writes_total", "counter",
-            "Journal rows this engine has written since it started.", [({}, journal_writes)])
-    _family(lines, "layline_uptime_seconds", "gauge",
-            "Seconds since this engine started.", [({}, f"{uptime:.3f}")])
+    _family(
+        lines,
+        "layline_cluster_size",
+        "gauge",
+        "Cluster members this engine sees (every status but Removed).",
+        [({}, len(snapshot["members"]))],
+    )
+    _family(
+        lines,
+        "layline_cluster_members",
+        "gauge",
+        "Cluster members this engine sees, by member status.",
+        [({"status": status}, counts[status]) for status in counts],
+    )
+    _family(
+        lines,
+        "layline_member_status",
+        "gauge",
+        "This engine's own member status: 1 for the current status, 0 for the others.",
+        [({"status": status}, int(status == self_status)) for status in STATUSES],
+    )
+    _family(
+        lines,
+        "layline_cluster_unreachable_members",
+        "gauge",
+        "Cluster members this engine sees as unreachable.",
+        [({}, len(snapshot["unreachable"]))],
+    )
+    _family(
+        lines,
+        "layline_cluster_is_leader",
+        "gauge",
+        "1 when this engine is the cluster leader.",
+        [({}, int(snapshot.get("leader") == self_address))],
+    )
+    _family(
+        lines,
+        "layline_journal_healthy",
+        "gauge",
+        "1 when the persistence journal works.",
+        [({}, int(journal_healthy))],
+    )
+    _family(
+        lines,
+        "layline_journal_writes_total",
+        "counter",
+        "Journal rows this engine has written since it started.",
+        [({}, journal_writes)],
+    )
+    _family(
+        lines,
+        "layline_uptime_seconds",
+        "gauge",
+        "Seconds since this engine started.",
+        [({}, f"{uptime:.3f}")],
+    )
     return "\n".join(lines) + "\n"

@@ -27,7 +27,7 @@ class _Reader:
     def take(self, count):
         if self.pos + count > len(self.data):
             raise TruststoreError(f"{self.where}: truncated JKS keystore")
-        chunk = self.data[self.pos:self.pos + count]
+        chunk = self.data[self.pos : self.pos + count]
         self.pos += count
         return chunk
 
@@ -81,9 +81,10 @@ def parse_jks(data, password, where="truststore"):
 def load(url, store_type, password):
     """DER certificates of the truststore at ``url`` (``file:/path`` or a plain path)."""
     if str(store_type or "JKS").upper() != "JKS":
-        raise TruststoreError(f"trustCertificateKeyStoreType {store_type!r}: the simulator "
-                              "reads JKS truststores only")
-    path = url[len("file:"):] if url.startswith("file:") else url
+        raise TruststoreError(
+            f"trustCertificateKeyStoreType {store_type!r}: the simulator reads JKS truststores only"
+        )
+    path = url[len("file:") :] if url.startswith("file:") else url
     while path.startswith("//"):
         path = path[1:]
     try:
