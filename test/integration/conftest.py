@@ -122,7 +122,7 @@ def _with_lab_addresses(path):
     data = yaml.safe_load(path.read_text())
     layline = data.get("layline") or {}
     entries = list((layline.get("cluster") or {}).get("nodes") or [])
-    entries += [layline.get(key) for key in ("config_server", "database")]
+    entries += [layline.get(key) for key in ("config_server", "database", "monitoring")]
     for entry in entries:
         if (
             isinstance(entry, dict)

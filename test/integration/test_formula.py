@@ -463,10 +463,15 @@ def test_mysql_tls_states_on_a_database_only_and_a_shared_minion(salt_cli, use_p
     }
     assert tls_ids <= _requisites(only["layline-mysql-file-managed-server-config"], "require")
     assert tls_ids <= _requisites(only["layline-mysql-service-running"], "watch")
-    accounts = [c for c in only.values() if c["state"] == "layline_db"]
-    assert accounts and all(
-        c["fun"] == "account_tls" and c["required"] is True for c in accounts
-    ), accounts
+    users = {
+        c["host"] for c in only.values() if c["state"] == "mysql_user" and c["fun"] == "present"
+    }
+    accounts = [
+        c for c in only.values() if c["state"] == "layline_db" and c["fun"] == "account_tls"
+    ]
+    # one REQUIRE SSL state per account of the layline user
+    assert users and {c["host"] for c in accounts} == users, (users, accounts)
+    assert all(c["required"] is True for c in accounts), accounts
     assert "layline-mysql-group-present-key-reader" not in only
     shared = yaml.safe_load((pillar_tree / "layline.sls").read_text())
     shared["layline"]["database"]["minion"] = "ll-config-server"
