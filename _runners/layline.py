@@ -661,17 +661,19 @@ class Roller:
         return self._poll(healthy, f"{', '.join(wave)} to be Up and ready")
 
     def wait_listening(self, minion):
-        """Poll until the config server on ``minion`` accepts connections on its port."""
+        """Poll until the config server on ``minion`` accepts connections on its port, at the
+        address it binds (its canonical address since the firewall work, not loopback)."""
         port = _section(self.settings, "ports").get("config_server")
 
         def listening():
             try:
-                return (
-                    self.client.call(minion, "network.connect", "127.0.0.1", port, _timeout=10).get(
-                        "result"
-                    )
-                    is True
+                address = self.client.call(
+                    minion, "layline.bind_address", "config_server", _timeout=10
                 )
+                # 0.0.0.0 (layline:network:bind_any) is reached through loopback
+                host = "127.0.0.1" if address in ("0.0.0.0", "::") else address
+                answer = self.client.call(minion, "network.connect", host, port, _timeout=10)
+                return answer.get("result") is True
             except MinionCallError:
                 return False
 

@@ -107,8 +107,10 @@ class FakeCluster:
             return True, {"version": kwargs["version"]}
         if fun == "service.restart":
             return True, True
+        if fun == "layline.bind_address":
+            return True, "10.0.0.9"
         if fun == "network.connect":
-            return True, {"result": True, "comment": "ok"}
+            return True, {"result": args[0] == "10.0.0.9", "comment": "ok"}
         if fun == "service.show":
             return True, {"TimeoutStopUSec": self.stop_timeout, "Id": args[0]}
         if fun == "cmd.run":

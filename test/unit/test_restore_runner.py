@@ -35,8 +35,11 @@ class RestoreCluster(FakeCluster):
             if fun in ("service.stop", "service.start"):
                 self.server_running = fun == "service.start"
                 return True, True
+            if fun == "layline.bind_address":
+                return True, "10.0.0.2"
             if fun == "network.connect":
-                return True, {"result": self.server_running}
+                # listening only at the address the config server binds
+                return True, {"result": self.server_running and args[0] == "10.0.0.2"}
             return False, f"unexpected {fun}"
         if minion == "db":
             self.calls.append((minion, fun, args, kwargs))
