@@ -10,7 +10,6 @@ package (``mariadbd``, ``mariadb-install-db``); without it the tests are skipped
 that hint.
 """
 
-import importlib.util
 import os
 import pathlib
 import secrets
@@ -27,6 +26,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "unit"))
 from pkisupport import CA  # noqa: E402
+from unitsupport import load_file as _load  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 DDL = (
@@ -201,13 +201,6 @@ def dbconfig(mariadb):
     yield config
     mariadb.sql(f"DROP DATABASE IF EXISTS {name}")
     mariadb.sql(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
-
-
-def _load(rel, name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture
