@@ -48,6 +48,21 @@ import socket
 import salt.utils.http
 from salt.exceptions import CommandExecutionError
 
+import layline_model
+from layline_model import is_single_host as _is_single_host
+from layline_model import nodes as _nodes
+from layline_model import section as _section
+from layline_model import seed_address as _seed_address
+from layline_model import url_host as _url_host
+from layline_schema import (
+    ANY_ADDRESS,
+    ENGINE_UNIT,
+    FULL_RESTART,
+    LOOPBACK,
+    PENDING_DIR,
+    UNITS,
+)
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "layline"
@@ -55,13 +70,10 @@ __virtualname__ = "layline"
 MASK = "******"
 CONTEXT_KEY = "layline.model"
 HEADER = "# Managed by Salt (layline-formula). Do not edit by hand.\n"
-SYSTEM_NAME = "layline"
-LOOPBACK = "127.0.0.1"
 # the first seed node's start gate (layline/service/files/seed-gate.sh): an engine that ended
 # in failure (downed, killed) does not form a cluster of its own while no other seed answers
 SEED_GATE = "/usr/local/lib/layline-formula/seed-gate"
 SEED_GATE_MARKER = ".layline/reactive-engine/ended-in-failure"
-ANY_ADDRESS = "0.0.0.0"
 SBR_PROVIDER = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
 SUPPORTED_STRATEGIES = ("keep-majority", "static-quorum", "keep-oldest", "down-all")
 ROLE_ORDER = ("database", "config-server", "engine", "monitoring")
@@ -509,25 +521,9 @@ def _minion_id(minion_id=None):
     return minion_id if minion_id is not None else __opts__["id"]
 
 
-def _section(config, key):
-    value = config.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _nodes(config):
-    nodes = _section(config, "cluster").get("nodes")
-    return nodes if isinstance(nodes, list) else []
-
-
-def _is_single_host(config):
-    return not _nodes(config) and not _section(config, "config_server").get("minion")
-
-
 def _engine_nodes(config, minion_id):
     """The ordered engine nodes; in the single-host default, this minion on 127.0.0.1."""
-    if _is_single_host(config):
-        return [{"minion": minion_id, "hostname": LOOPBACK}]
-    return [node for node in _nodes(config) if isinstance(node, dict)]
+    return layline_model.engine_nodes(config, minion_id)
 
 
 def _this_engine_node(config, minion_id):
@@ -558,15 +554,6 @@ def _config_server_hostname(config):
     if _is_single_host(config):
         return LOOPBACK
     return _section(config, "config_server").get("hostname")
-
-
-def _url_host(hostname):
-    """Hostname as it appears in a URL or a Pekko address (IPv6 in brackets)."""
-    return f"[{hostname}]" if ":" in str(hostname) else str(hostname)
-
-
-def _seed_address(hostname, cluster_port):
-    return f"pekko://{SYSTEM_NAME}@{_url_host(hostname)}:{cluster_port}"
 
 
 def _seed_nodes(config, minion_id):
@@ -2798,7 +2785,6 @@ def tls_plan(config=None, minion_id=None):
 _TRANSPORT_RE = re.compile(r'^\s*transport = "([A-Za-z0-9-]+)"$', re.MULTILINE)
 # a restart marker reason with this prefix makes the rolling restart refuse (Pekko: nodes
 # with different remote transports cannot talk, so no rolling restart can change it)
-FULL_RESTART = "full cluster restart needed"
 
 
 def transport_change(config=None):
@@ -3226,7 +3212,6 @@ def _diagnose_database(config, timeout):
     return rows
 
 
-ENGINE_UNIT = "layline-reactive-engine"
 _UNIT_PROPS = ("ActiveState", "SubState", "Result", "NRestarts", "ExecMainStatus")
 _MEMBERSHIP = "member of the cluster"
 
@@ -3617,7 +3602,6 @@ def version_installed(install_dir, version):
 # rolling restart runner once the node passed its health gate)
 # ---------------------------------------------------------------------------
 
-PENDING_DIR = "/var/lib/layline-formula/pending"
 _UNIT_RE = re.compile(r"^layline-[a-z-]+$")
 
 
@@ -3678,9 +3662,6 @@ def clear_pending(unit):
     except OSError as exc:
         raise CommandExecutionError(f"cannot remove the restart marker {path}: {exc}") from None
     return True
-
-
-UNITS = {"engine": "layline-reactive-engine", "config-server": "layline-config-server"}
 
 
 def _retired_units(config, minion_id, installed_units):

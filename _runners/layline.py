@@ -1,7 +1,7 @@
 """
 Runner for layline.io clusters: the rolling restart and the first deployment's order.
 
-Synced from ``salt://_runners`` with ``salt-run saltutil.sync_runners`` (or
+Synced from ``salt://_runners`` with ``salt-run saltutil.sync_all`` (or
 ``sync_all``). Used by ``salt-run state.orch layline.rolling`` and
 ``layline.orch.deploy``; see README "Operations" and ``docs/design.md``.
 
@@ -29,6 +29,14 @@ import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+import layline_model
+from layline_schema import (
+    CONFIG_SERVER_UNIT,
+    ENGINE_UNIT,
+    FULL_RESTART,
+    GRACEFUL_LEAVE_WORST_CASE,
+)
+
 try:
     import salt.client
 
@@ -40,19 +48,14 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "layline"
 
-ENGINE_UNIT = "layline-reactive-engine"
-CONFIG_SERVER_UNIT = "layline-config-server"
-SYSTEM_NAME = "layline"
 ROLLING_DEFAULTS = {"all": False, "max_unavailable": 1, "timeout": 300, "poll_interval": 1}
 SETTINGS_KEYS = ("cluster", "ports", "config_server", "home", "rolling", "database")
 # the part of layline:database the runner may see (never the password)
 DATABASE_KEYS = ("backend", "minion", "name")
 LOG_TAIL_LINES = 30
 # restart marker reasons that no rolling restart can carry out (layline.transport_change)
-FULL_RESTART = "full cluster restart needed"
 # Pekko's coordinated shutdown worst case with default phase timeouts (seconds): a unit
 # stop timeout below it can SIGKILL a node that was still leaving properly
-GRACEFUL_LEAVE_WORST_CASE = 75
 _TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "min": 60, "h": 3600, "d": 86400}
 # seconds the database minion may take to load a backup
 RESTORE_TIMEOUT = 6 * 3600
@@ -97,18 +100,17 @@ def settings_of(config):
     return settings
 
 
-def _url_host(hostname):
-    return f"[{hostname}]" if ":" in str(hostname) else str(hostname)
-
-
 def address_of(settings, hostname):
     port = _section(settings, "ports").get("cluster")
-    return f"pekko://{SYSTEM_NAME}@{_url_host(hostname)}:{port}".lower()
+    return layline_model.seed_address(hostname, port).lower()
 
 
 def engine_nodes(settings):
-    nodes = _section(settings, "cluster").get("nodes") or []
-    return [node for node in nodes if isinstance(node, dict) and node.get("minion")]
+    return [
+        node
+        for node in layline_model.nodes(settings)
+        if isinstance(node, dict) and node.get("minion")
+    ]
 
 
 def _norm(address):

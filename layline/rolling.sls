@@ -4,7 +4,7 @@
 #   salt-run state.orch layline.rolling test=True        (prints the plan only)
 #   salt-run state.orch layline.rolling pillar='{"layline": {"rolling": {"all": true}}}'
 # The work is done by the runner layline.rolling (_runners/layline.py; sync it
-# with `salt-run saltutil.sync_runners`). Only non-secret settings are passed
+# with `salt-run saltutil.sync_all`). Only non-secret settings are passed
 # to it. Under test=True Salt does not run salt.runner steps, so the plan is
 # computed while this file renders (saltutil.runner layline.plan) and shown.
 {%- set tplroot = tpldir.split('/')[0] %}
@@ -19,7 +19,7 @@
 {%-   if plan is not mapping %}
 {%-     set plan = {'waves': [], 'config_server': none, 'refused': [plan | string],
                     'text': 'layline.plan failed (is the runner synced? salt-run '
-                            ~ 'saltutil.sync_runners): ' ~ plan | string} %}
+                            ~ 'saltutil.sync_all): ' ~ plan | string} %}
 {%-   endif %}
 
 layline-rolling-test-configurable_test_state-plan:

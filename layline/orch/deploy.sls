@@ -13,7 +13,7 @@
 #      members joined: they are deployed back to back and checked together.
 #   4. the monitoring minion, when it has no other role (Prometheus).
 #      The order comes from the runner layline.deploy (_runners/layline.py;
-#      salt-run saltutil.sync_runners), given only non-secret settings.
+#      salt-run saltutil.sync_all), given only non-secret settings.
 #
 # Run:  salt-run state.orch layline.orch.deploy
 # The orchestration renders on the master with the pillar of the master's own

@@ -4,7 +4,7 @@
 #   salt-run state.orch layline.orch.restore \
 #     pillar='{"layline": {"restore": {"file": "layline-20260101T020000Z.sql.gz"}}}'
 #   ... test=True                                             (prints the plan only)
-# The runner layline.restore (_runners/layline.py; salt-run saltutil.sync_runners)
+# The runner layline.restore (_runners/layline.py; salt-run saltutil.sync_all)
 # checks the file on the database minion, stops the engines (graceful leave) and
 # the config server, counts the journal rows, restores (layline_db.restore: drop,
 # create, load, as root through the server socket), starts the config server and
@@ -38,7 +38,7 @@ layline-orch-restore-test-fail_without_changes:
 {%-   if plan is not mapping %}
 {%-     set plan = {'refused': [plan | string],
                     'text': 'layline.restore_check failed (is the runner synced? salt-run '
-                            ~ 'saltutil.sync_runners): ' ~ plan | string} %}
+                            ~ 'saltutil.sync_all): ' ~ plan | string} %}
 {%-   endif %}
 
 layline-orch-restore-test-configurable_test_state-plan:

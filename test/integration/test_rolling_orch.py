@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(scope="module")
 def salt_run(salt_master):
     cli = salt_master.salt_run_cli(timeout=300)
-    ret = cli.run("saltutil.sync_runners")
+    ret = cli.run("saltutil.sync_all")
     assert ret.returncode == 0, ret
     assert "runners.layline" in str(ret.data), ret.data
     return cli

@@ -40,7 +40,7 @@ def cluster(lab, tmp_path_factory):
     try:
         lab.up("seed", pillar=pillar, nodes=3)
         lab.salt("*", "saltutil.sync_all")
-        lab.run("saltutil.sync_runners")
+        lab.run("saltutil.sync_all")
         assert_applied(apply(lab, "*"), ALL)
         lab.wait_for(lambda: _up_count(lab) == 3, timeout=120, what="three engines Up")
         lab.pillar_dir = pillar

@@ -353,21 +353,21 @@ def salt_json(args: list[str], timeout: int = 30) -> dict:
 
 
 def sync_runners() -> None:
-    """The formula's runners (salt://_runners, the checkout) for state.orch layline.rolling."""
+    """The formula's runners and the _utils they import (salt://, the checkout) on the master."""
     proc = subprocess.run(
         [
             str(VENV_BIN / "salt-run"),
             "-c",
             str(MASTER_CONF_DIR),
             "--out=json",
-            "saltutil.sync_runners",
+            "saltutil.sync_all",
         ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     if proc.returncode != 0:
-        raise LabError(f"salt-run saltutil.sync_runners failed:\n{proc.stdout}{proc.stderr}")
+        raise LabError(f"salt-run saltutil.sync_all failed:\n{proc.stdout}{proc.stderr}")
 
 
 # ---------------------------------------------------------------- commands

@@ -1,0 +1,28 @@
+"""
+Constants of the layline formula shared by its execution, state and runner modules.
+
+One place for names that more than one module needs: systemd unit names, the restart
+marker directory, Pekko's timing facts. Pure Python: the Salt loader puts the synced
+``_utils`` directory on ``sys.path`` while it loads modules, so they ``import layline_schema``.
+"""
+
+# Pekko's actor system name: member addresses are pekko://layline@host:port
+SYSTEM_NAME = "layline"
+LOOPBACK = "127.0.0.1"
+ANY_ADDRESS = "0.0.0.0"
+
+ENGINE_UNIT = "layline-reactive-engine"
+CONFIG_SERVER_UNIT = "layline-config-server"
+# role -> systemd unit of that role
+UNITS = {"engine": ENGINE_UNIT, "config-server": CONFIG_SERVER_UNIT}
+
+# restart markers: written by the state layline.restart_pending, cleared by the rolling
+# restart once the node passed its health gate (root-owned, outside every service path)
+PENDING_DIR = "/var/lib/layline-formula/pending"
+
+# Worst case of a graceful leave with Pekko's default coordinated-shutdown phase timeouts
+# (most phases 5 s, three 10 s): a unit's stop timeout must be above it.
+GRACEFUL_LEAVE_WORST_CASE = 75
+
+# the reason the rolling runner gives when only a full-cluster restart is safe
+FULL_RESTART = "full cluster restart needed"
