@@ -1,19 +1,23 @@
 """
-Runner for layline.io clusters: the rolling restart and the first deployment's order.
+Runner for layline.io clusters: the rolling restart, the first deployment's order and
+the restore of a database backup.
 
-Synced from ``salt://_runners`` with ``salt-run saltutil.sync_all`` (or
-``sync_all``). Used by ``salt-run state.orch layline.rolling`` and
-``layline.orch.deploy``; see README "Operations" and ``docs/design.md``.
+Synced with ``salt-run saltutil.sync_all`` (it imports ``_utils``: ``layline_plan``,
+``layline_model``, ``layline_schema``). See README "Operations" and ``docs/design.md``.
 
-The runner never sees a secret: it takes the non-secret part of the formula
-configuration (``settings``: cluster, ports, config_server, home, rolling) from
-the orchestration, or reads ``layline.mapdata`` (secrets masked) from a minion,
-and asks the minions for the live state: ``layline.members``, ``layline.ready``,
-``layline.pending`` (the restart markers).
+Functions: :py:func:`plan` and :py:func:`rolling` (``salt-run state.orch
+layline.rolling``), :py:func:`deploy` (``layline.orch.deploy``), :py:func:`restore_check`
+and :py:func:`restore` (``layline.orch.restore``).
 
-Planning (pure, unit-tested): :py:func:`build_plan`, :py:func:`largest_safe`,
-:py:func:`deploy_steps`. Execution: :py:class:`Roller` with a client that
-calls minions (:py:class:`SaltClient`, a fake in the unit tests).
+The runner never sees a secret and never trusts a minion for the cluster's shape: the
+orchestrations render on the master with the master's own pillar and pass its non-secret
+part (``settings``, built in ``layline/orch/settings.jinja``); the runner validates it
+(``layline_plan.settings_of``) and asks the minions only for the live state:
+``layline.members``, ``layline.ready``, ``layline.pending`` (the restart markers).
+
+Planning is pure and lives in ``layline_plan`` (unit-tested without Salt). Execution:
+:py:class:`Roller` and :py:class:`Restorer` with a client that calls minions
+(:py:class:`SaltClient`, a fake in the unit tests).
 
 Order rule. Nodes whose ``/ready`` is not 200 go first. Pekko's
 ``/cluster/members`` names the ``oldest`` member but gives no age for the
@@ -506,16 +510,15 @@ def _gather(settings, client):
     return view, markers, ready, server_marker, stop_timeouts
 
 
-def _settings(settings, minion):
+def _settings(settings, required=layline_plan.REQUIRED_KEYS):
+    """The orchestration's settings (layline/orch/settings.jinja, the master's pillar),
+    validated; never a minion's answer (a minion must not name the others)."""
     if settings is None:
-        if not minion:
-            raise SaltInvocationError(
-                "pass settings (the orchestration does) or minion=<a "
-                "minion with the layline pillar>"
-            )
-        config = SaltClient(__opts__).call(minion, "layline.mapdata")
-        return layline_plan.settings_of(config)
-    return layline_plan.settings_of(settings)
+        raise SaltInvocationError(
+            "pass settings: salt-run state.orch layline.rolling (or layline.orch.restore, "
+            "layline.orch.deploy) builds them from the master's pillar"
+        )
+    return layline_plan.settings_of(settings, required)
 
 
 def _rolling_overrides(settings, overrides):
@@ -550,16 +553,14 @@ def _progress(text):
 # ---------------------------------------------------------------------------
 
 
-def plan(settings=None, minion=None, **overrides):
+def plan(settings=None, **overrides):
     """
     Return the rolling restart's plan without changing anything (what
     ``salt-run state.orch layline.rolling test=True`` prints).
 
     settings
         the non-secret formula settings (cluster, ports, config_server, home,
-        rolling); the orchestration passes them
-    minion
-        without settings: read ``layline.mapdata`` from this minion
+        rolling) of the master's pillar; ``layline/orch/settings.jinja`` builds them
     all, max_unavailable, timeout, poll_interval
         override ``layline:rolling:*``
 
@@ -567,14 +568,15 @@ def plan(settings=None, minion=None, **overrides):
 
     .. code-block:: bash
 
-        salt-run layline.plan minion=cfg.example.com
+        salt-run state.orch layline.rolling test=True
+        salt-run layline.plan settings='{"cluster": {"nodes": [...]}, "ports": {...}}'
     """
-    settings = _rolling_overrides(_settings(settings, minion), overrides)
+    settings = _rolling_overrides(_settings(settings), overrides)
     client = SaltClient(__opts__)
     return layline_plan.build_plan(settings, *_gather(settings, client))
 
 
-def rolling(settings=None, minion=None, **overrides):
+def rolling(settings=None, **overrides):
     """
     Restart the engines (and the config server) whose restart is pending, in
     waves that keep the cluster's decision, each gated on health; stop at the
@@ -586,9 +588,10 @@ def rolling(settings=None, minion=None, **overrides):
     .. code-block:: bash
 
         salt-run state.orch layline.rolling
-        salt-run layline.rolling minion=cfg.example.com max_unavailable=2
+        salt-run state.orch layline.rolling \\
+            pillar='{"layline": {"rolling": {"max_unavailable": 2}}}'
     """
-    settings = _rolling_overrides(_settings(settings, minion), overrides)
+    settings = _rolling_overrides(_settings(settings), overrides)
     client = SaltClient(__opts__)
     the_plan = layline_plan.build_plan(settings, *_gather(settings, client))
     _progress(the_plan["text"])
@@ -616,7 +619,7 @@ def rolling(settings=None, minion=None, **overrides):
     }
 
 
-def deploy(config=None):
+def deploy(settings=None):
     """
     Return the first deployment's ordered steps (see :py:func:`deploy_steps`);
     ``layline.orch.deploy`` renders them.
@@ -625,13 +628,14 @@ def deploy(config=None):
 
     .. code-block:: bash
 
-        salt-run layline.deploy config='{"cluster": {"nodes": [...]}}'
+        salt-run state.orchestrate_show_sls layline.orch.deploy
+        salt-run layline.deploy settings='{"cluster": {"nodes": [...]}}'
     """
-    return layline_plan.deploy_steps(config or {})
+    return layline_plan.deploy_steps(_settings(settings, required=("cluster",)))
 
 
-def _restore_inputs(file, settings, minion):
-    settings = _settings(settings, minion)
+def _restore_inputs(file, settings):
+    settings = _settings(settings)
     client = SaltClient(__opts__)
     database = layline_model.section(settings, "database").get("minion")
     backup = None
@@ -643,7 +647,7 @@ def _restore_inputs(file, settings, minion):
     return settings, client, layline_plan.restore_plan(settings, file, backup)
 
 
-def restore_check(file=None, settings=None, minion=None):
+def restore_check(file=None, settings=None):
     """
     Return the restore's plan without changing anything (what ``salt-run state.orch
     layline.orch.restore test=True`` prints): the database minion checks the file
@@ -653,12 +657,13 @@ def restore_check(file=None, settings=None, minion=None):
 
     .. code-block:: bash
 
-        salt-run layline.restore_check file=layline-20260101T020000Z.sql.gz minion=ll-mysql
+        salt-run state.orch layline.orch.restore test=True \\
+            pillar='{"layline": {"restore": {"file": "layline-20260101T020000Z.sql.gz"}}}'
     """
-    return _restore_inputs(file, settings, minion)[2]
+    return _restore_inputs(file, settings)[2]
 
 
-def restore(file=None, settings=None, minion=None, test=False):
+def restore(file=None, settings=None, test=False):
     """
     Restore backup ``file`` (a name from ``salt <database minion> layline_db.backups``)
     as one operation: stop the engines gracefully and the config server, count the
@@ -675,9 +680,8 @@ def restore(file=None, settings=None, minion=None, test=False):
 
         salt-run state.orch layline.orch.restore \\
             pillar='{"layline": {"restore": {"file": "layline-20260101T020000Z.sql.gz"}}}'
-        salt-run layline.restore file=layline-20260101T020000Z.sql.gz minion=ll-mysql
     """
-    settings, client, the_plan = _restore_inputs(file, settings, minion)
+    settings, client, the_plan = _restore_inputs(file, settings)
     _progress(the_plan["text"])
     if the_plan["refused"]:
         __context__["retcode"] = 1

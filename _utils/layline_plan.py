@@ -20,9 +20,25 @@ import layline_model
 from layline_schema import ENGINE_UNIT, FULL_RESTART, GRACEFUL_LEAVE_WORST_CASE
 
 ROLLING_DEFAULTS = {"all": False, "max_unavailable": 1, "timeout": 300, "poll_interval": 1}
-SETTINGS_KEYS = ("cluster", "ports", "config_server", "home", "rolling", "database")
-# the part of layline:database the runner may see (never the password)
-DATABASE_KEYS = ("backend", "minion", "name")
+SETTINGS_KEYS = (
+    "cluster",
+    "ports",
+    "config_server",
+    "home",
+    "rolling",
+    "database",
+    "tls",
+    "monitoring",
+)
+# the keys of those sections the runner may see (never layline:database:password)
+SECTION_KEYS = {
+    "database": ("backend", "minion", "name"),
+    "tls": ("enabled", "ca_minion"),
+    "monitoring": ("minion",),
+}
+DATABASE_KEYS = SECTION_KEYS["database"]
+# what the rolling restart and the restore cannot work without
+REQUIRED_KEYS = ("cluster", "ports")
 # systemd time span units (systemctl show) in seconds
 _TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "min": 60, "h": 3600, "d": 86400}
 
@@ -31,16 +47,44 @@ _TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "min": 60, "h": 360
 # ---------------------------------------------------------------------------
 
 
-def settings_of(config):
-    """The non-secret part of the formula configuration the runner works with."""
+def settings_of(config, required=()):
+    """
+    The non-secret part of the formula configuration the runner works with, validated:
+    SaltInvocationError naming the key when a ``required`` key is missing or a key has
+    the wrong type. Sections in ``SECTION_KEYS`` keep only their listed keys (the
+    database password never passes).
+    """
+    if not isinstance(config, dict):
+        raise SaltInvocationError(
+            f"the runner's settings must be a mapping, not {type(config).__name__} "
+            "(the orchestrations build them in layline/orch/settings.jinja)"
+        )
+    for key in required:
+        if config.get(key) is None:
+            raise SaltInvocationError(
+                f"the runner's settings lack layline:{key} "
+                "(the orchestrations build them in layline/orch/settings.jinja)"
+            )
+    for key in SETTINGS_KEYS:
+        value = config.get(key)
+        wanted = str if key == "home" else dict
+        if value is not None and not isinstance(value, wanted):
+            raise SaltInvocationError(
+                f"layline:{key} must be a {'string' if wanted is str else 'mapping'}, "
+                f"not {type(value).__name__}"
+            )
+    if "ports" in required:
+        port = layline_model.section(config, "ports").get("cluster")
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise SaltInvocationError(f"layline:ports:cluster must be an integer, not {port!r}")
     settings = {key: config.get(key) for key in SETTINGS_KEYS if key in config}
-    if "database" in settings:
-        database = layline_model.section(config, "database")
-        settings["database"] = {key: database.get(key) for key in DATABASE_KEYS}
+    for key, keep in SECTION_KEYS.items():
+        if key in settings:
+            section = layline_model.section(config, key)
+            settings[key] = {name: section.get(name) for name in keep}
     rolling = dict(ROLLING_DEFAULTS)
-    rolling.update(
-        {k: v for k, v in layline_model.section(config, "rolling").items() if v is not None}
-    )
+    overrides = layline_model.section(config, "rolling")
+    rolling.update({key: value for key, value in overrides.items() if value is not None})
     settings["rolling"] = rolling
     return settings
 
