@@ -1,19 +1,23 @@
 """
-Runner for layline.io clusters: the rolling restart and the first deployment's order.
+Runner for layline.io clusters: the rolling restart, the first deployment's order and
+the restore of a database backup.
 
-Synced from ``salt://_runners`` with ``salt-run saltutil.sync_all`` (or
-``sync_all``). Used by ``salt-run state.orch layline.rolling`` and
-``layline.orch.deploy``; see README "Operations" and ``docs/design.md``.
+Synced with ``salt-run saltutil.sync_all`` (it imports ``_utils``: ``layline_plan``,
+``layline_model``, ``layline_schema``). See README "Operations" and ``docs/design.md``.
 
-The runner never sees a secret: it takes the non-secret part of the formula
-configuration (``settings``: cluster, ports, config_server, home, rolling) from
-the orchestration, or reads ``layline.mapdata`` (secrets masked) from a minion,
-and asks the minions for the live state: ``layline.members``, ``layline.ready``,
-``layline.pending`` (the restart markers).
+Functions: :py:func:`plan` and :py:func:`rolling` (``salt-run state.orch
+layline.rolling``), :py:func:`deploy` (``layline.orch.deploy``), :py:func:`restore_check`
+and :py:func:`restore` (``layline.orch.restore``).
 
-Planning (pure, unit-tested): :py:func:`build_plan`, :py:func:`largest_safe`,
-:py:func:`deploy_steps`. Execution: :py:class:`Roller` with a client that
-calls minions (:py:class:`SaltClient`, a fake in the unit tests).
+The runner never sees a secret and never trusts a minion for the cluster's shape: the
+orchestrations render on the master with the master's own pillar and pass its non-secret
+part (``settings``, built in ``layline/orch/settings.jinja``); the runner validates it
+(``layline_plan.settings_of``) and asks the minions only for the live state:
+``layline.members``, ``layline.ready``, ``layline.pending`` (the restart markers).
+
+Planning is pure and lives in ``layline_plan`` (unit-tested without Salt). Execution:
+:py:class:`Roller` and :py:class:`Restorer` with a client that calls minions
+(:py:class:`SaltClient`, a fake in the unit tests).
 
 Order rule. Nodes whose ``/ready`` is not 200 go first. Pekko's
 ``/cluster/members`` names the ``oldest`` member but gives no age for the
@@ -30,11 +34,10 @@ import time
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 import layline_model
+import layline_plan
 from layline_schema import (
     CONFIG_SERVER_UNIT,
     ENGINE_UNIT,
-    FULL_RESTART,
-    GRACEFUL_LEAVE_WORST_CASE,
 )
 
 try:
@@ -48,15 +51,7 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "layline"
 
-ROLLING_DEFAULTS = {"all": False, "max_unavailable": 1, "timeout": 300, "poll_interval": 1}
-SETTINGS_KEYS = ("cluster", "ports", "config_server", "home", "rolling", "database")
-# the part of layline:database the runner may see (never the password)
-DATABASE_KEYS = ("backend", "minion", "name")
 LOG_TAIL_LINES = 30
-# restart marker reasons that no rolling restart can carry out (layline.transport_change)
-# Pekko's coordinated shutdown worst case with default phase timeouts (seconds): a unit
-# stop timeout below it can SIGKILL a node that was still leaving properly
-_TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "min": 60, "h": 3600, "d": 86400}
 # seconds the database minion may take to load a backup
 RESTORE_TIMEOUT = 6 * 3600
 # consecutive polls the gate must pass
@@ -76,467 +71,6 @@ class PlanRefused(CommandExecutionError):
 
 class MinionCallError(CommandExecutionError):
     """A minion did not answer or its function failed."""
-
-
-# ---------------------------------------------------------------------------
-# settings and addresses (pure)
-# ---------------------------------------------------------------------------
-
-
-def _section(data, key):
-    value = (data or {}).get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def settings_of(config):
-    """The non-secret part of the formula configuration the runner works with."""
-    settings = {key: config.get(key) for key in SETTINGS_KEYS if key in config}
-    if "database" in settings:
-        database = _section(config, "database")
-        settings["database"] = {key: database.get(key) for key in DATABASE_KEYS}
-    rolling = dict(ROLLING_DEFAULTS)
-    rolling.update({k: v for k, v in _section(config, "rolling").items() if v is not None})
-    settings["rolling"] = rolling
-    return settings
-
-
-def address_of(settings, hostname):
-    port = _section(settings, "ports").get("cluster")
-    return layline_model.seed_address(hostname, port).lower()
-
-
-def engine_nodes(settings):
-    return [
-        node
-        for node in layline_model.nodes(settings)
-        if isinstance(node, dict) and node.get("minion")
-    ]
-
-
-def _norm(address):
-    return str(address or "").strip().lower()
-
-
-def _up_addresses(view):
-    return {
-        _norm(m.get("node"))
-        for m in (view or {}).get("members", [])
-        if isinstance(m, dict) and m.get("status") == "Up"
-    }
-
-
-# ---------------------------------------------------------------------------
-# the split-brain resolver bound (pure)
-# ---------------------------------------------------------------------------
-
-
-def wave_bounds(count, strategy, quorum_size=None, min_nr_of_members=1):
-    """
-    Upper bounds on k, the engines restarting at once out of ``count`` members,
-    as ``[(bound, why), ...]``: the running side keeps the split-brain
-    resolver's decision and stays a cluster (docs/design.md, "Rolling restart").
-    """
-    bounds = []
-    if strategy == "keep-majority":
-        bounds.append(
-            (
-                (count - 1) // 2,
-                f"keep-majority with {count} members: k <= (N-1)//2 = {(count - 1) // 2}",
-            )
-        )
-    elif strategy == "static-quorum":
-        quorum = quorum_size if isinstance(quorum_size, int) else count
-        bounds.append(
-            (
-                count - quorum,
-                f"static-quorum with quorum_size {quorum}: k <= N - quorum_size = {count - quorum}",
-            )
-        )
-    elif strategy == "keep-oldest":
-        bounds.append(
-            (
-                count - 1,
-                "keep-oldest: the oldest restarts alone and a seed stays Up: "
-                f"k <= N-1 = {count - 1}",
-            )
-        )
-    elif strategy == "down-all":
-        bounds.append(
-            (1, "down-all: any unreachable member downs the whole cluster, so one node at a time")
-        )
-    else:
-        bounds.append((1, f"unknown strategy {strategy!r}: one node at a time"))
-    members = min_nr_of_members if isinstance(min_nr_of_members, int) else 1
-    bounds.append(
-        (
-            count - members,
-            f"min_nr_of_members {members}: k <= N - min_nr_of_members = {count - members}",
-        )
-    )
-    bounds.append((count - 1, f"a seed node stays Up: k <= N-1 = {count - 1}"))
-    return bounds
-
-
-def largest_safe(count, strategy, quorum_size=None, min_nr_of_members=1):
-    """
-    Return ``(k, why, notes)``: the largest wave size and the rule that binds.
-
-    One node at a time is always allowed (a graceful leave involves no
-    downing decision, and a restart has to be possible at all); when even
-    k = 1 exceeds a bound, ``notes`` says that a failure during the restart
-    can cost the cluster (e.g. two members with keep-majority). A single
-    engine (N = 1) restarts alone: that is a full outage, noted too.
-    """
-    bounds = wave_bounds(count, strategy, quorum_size, min_nr_of_members)
-    bound, why = min(bounds, key=lambda item: item[0])
-    notes = []
-    if count <= 1:
-        notes.append("a single engine: its restart is a full outage of the cluster")
-    elif bound < 1:
-        notes.append(
-            f"{why}: even one node at a time leaves no margin; a failure of another "
-            "node during a restart can down the cluster"
-        )
-    return max(bound, 1), why, notes
-
-
-# ---------------------------------------------------------------------------
-# the plan (pure)
-# ---------------------------------------------------------------------------
-
-
-def precheck(settings, view):
-    """Problems that forbid a rolling restart (empty list: go), each naming nodes."""
-    if view is None:
-        return [
-            "no engine answered on its management endpoint (layline.members): "
-            "are the engines running?"
-        ]
-    problems = []
-    nodes = engine_nodes(settings)
-    by_address = {_norm(m.get("node")): m for m in view.get("members", []) if isinstance(m, dict)}
-    configured = {address_of(settings, node["hostname"]): node["minion"] for node in nodes}
-    missing = [minion for address, minion in configured.items() if address not in by_address]
-    not_up = [
-        f"{minion} ({by_address[address].get('status')})"
-        for address, minion in configured.items()
-        if address in by_address and by_address[address].get("status") != "Up"
-    ]
-    unreachable = [
-        _norm(entry.get("node")) for entry in view.get("unreachable", []) if isinstance(entry, dict)
-    ]
-    unknown = sorted(address for address in by_address if address not in configured)
-    if missing:
-        problems.append(f"not a cluster member: {', '.join(missing)}")
-    if not_up:
-        problems.append(f"not Up: {', '.join(not_up)}")
-    if unreachable:
-        names = [configured.get(address, address) for address in unreachable]
-        problems.append(f"unreachable: {', '.join(names)}")
-    if not view.get("leader"):
-        problems.append("the cluster has no leader")
-    if unknown:
-        problems.append(
-            f"members not in layline:cluster:nodes: {', '.join(unknown)} "
-            "(remove them from the cluster or add them to the pillar)"
-        )
-    return problems
-
-
-def timespan_seconds(text):
-    """Seconds of a systemd time span as ``systemctl show`` prints it ("1min 30s", "90s",
-    "infinity"); None when it cannot be read."""
-    text = str(text or "").strip()
-    if text == "infinity":
-        return float("inf")
-    total, found = 0.0, False
-    for part in text.split():
-        number = part.rstrip("abcdefghijklmnopqrstuvwxyz")
-        unit = part[len(number) :] or "s"
-        if unit not in _TIMESPAN_UNITS:
-            return None
-        try:
-            total += float(number) * _TIMESPAN_UNITS[unit]
-        except ValueError:
-            return None
-        found = True
-    return total if found else None
-
-
-def stop_timeout_problems(stop_timeouts):
-    """Engines whose unit stop timeout is not above the graceful leave's worst case."""
-    short = []
-    for minion, text in sorted((stop_timeouts or {}).items()):
-        seconds = timespan_seconds(text)
-        if seconds is None or seconds <= GRACEFUL_LEAVE_WORST_CASE:
-            short.append(f"{minion} ({text or 'unknown'})")
-    if not short:
-        return []
-    return [
-        f"TimeoutStopSec of {ENGINE_UNIT} not above {GRACEFUL_LEAVE_WORST_CASE} s (Pekko's "
-        f"worst case of a graceful leave) on: {', '.join(short)}; apply the layline state "
-        "there first (its unit sets 90 s)"
-    ]
-
-
-def order_nodes(settings, view, pending, not_ready):
-    """Pending minions in restart order: not ready first, then newest to oldest."""
-    nodes = {node["minion"]: node for node in engine_nodes(settings)}
-    position = {
-        _norm(m.get("node")): index
-        for index, m in enumerate((view or {}).get("members", []))
-        if isinstance(m, dict)
-    }
-    oldest = _norm((view or {}).get("oldest"))
-
-    def key(minion):
-        address = address_of(settings, nodes[minion]["hostname"])
-        return (minion not in not_ready, address == oldest, -position.get(address, -1), minion)
-
-    return sorted((m for m in pending if m in nodes), key=key)
-
-
-def make_waves(ordered, oldest_minion, size):
-    """Waves of at most ``size``; the oldest member alone in the last wave."""
-    rest = [minion for minion in ordered if minion != oldest_minion]
-    waves = [rest[index : index + size] for index in range(0, len(rest), size)]
-    if oldest_minion in ordered:
-        waves.append([oldest_minion])
-    return waves
-
-
-def _oldest_minion(settings, view):
-    oldest = _norm((view or {}).get("oldest"))
-    for node in engine_nodes(settings):
-        if address_of(settings, node["hostname"]) == oldest:
-            return node["minion"]
-    return None
-
-
-def _requested_size(rolling):
-    size = rolling.get("max_unavailable", 1)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise SaltInvocationError(
-            f"layline:rolling:max_unavailable must be an integer >= 1, not {size!r}"
-        )
-    return size
-
-
-def build_plan(settings, view, markers, ready, config_server_marker=None, stop_timeouts=None):
-    """
-    The rolling restart's plan, from live data.
-
-    settings
-        :py:func:`settings_of` the formula configuration
-    view
-        ``/cluster/members`` of one engine (None when none answered)
-    markers
-        ``{minion: marker or None}``: each engine's restart marker
-        (``{"reasons": [...], "version": ...}``)
-    ready
-        ``{minion: bool}``: each engine's ``/ready``
-    config_server_marker
-        the config server's marker, or None
-    stop_timeouts
-        ``{minion: TimeoutStopUSec}`` of each engine's unit (``service.show``)
-
-    Returns ``{"refused": [...], "nodes": [...], "waves": [[minion, ...]],
-    "max_unavailable", "largest_safe", "bound", "notes", "config_server",
-    "text"}``; ``refused`` non-empty means nothing may be restarted.
-    """
-    rolling = settings["rolling"]
-    cluster = _section(settings, "cluster")
-    sbr = _section(cluster, "split_brain_resolver")
-    nodes = engine_nodes(settings)
-    refused = precheck(settings, view)
-    count = len(nodes)
-    safe, why, notes = largest_safe(
-        count, sbr.get("strategy"), sbr.get("quorum_size"), cluster.get("min_nr_of_members", 1)
-    )
-    size = _requested_size(rolling)
-    if size > safe:
-        refused.append(
-            f"layline:rolling:max_unavailable {size} is above the largest safe "
-            f"value {safe} ({why}); use max_unavailable <= {safe}"
-        )
-    refused += [marker["error"] for marker in markers.values() if marker and "error" in marker]
-    refused += [
-        f"{minion}: {reason}: stop every engine, then start them all (README, TLS), "
-        "then clear the markers (layline.clear_pending layline-reactive-engine)"
-        for minion, marker in sorted(markers.items())
-        if marker and "error" not in marker
-        for reason in marker.get("reasons") or []
-        if str(reason).startswith(FULL_RESTART)
-    ]
-    pending_minions = (
-        {m for m, marker in markers.items() if marker}
-        if not rolling.get("all")
-        else {node["minion"] for node in nodes}
-    )
-    refused += stop_timeout_problems(
-        {m: t for m, t in (stop_timeouts or {}).items() if m in pending_minions}
-    )
-    pending = {}
-    for node in nodes:
-        marker = markers.get(node["minion"])
-        if rolling.get("all"):
-            reasons = ["layline:rolling:all"] + list((marker or {}).get("reasons") or [])
-            pending[node["minion"]] = {"reasons": reasons, "version": (marker or {}).get("version")}
-        elif marker:
-            pending[node["minion"]] = {
-                "reasons": list(marker.get("reasons") or ["pending"]),
-                "version": marker.get("version"),
-            }
-    not_ready = {minion for minion in pending if not ready.get(minion, False)}
-    ordered = order_nodes(settings, view, pending, not_ready)
-    oldest = _oldest_minion(settings, view)
-    waves = make_waves(ordered, oldest, min(size, safe))
-    hostnames = {node["minion"]: node["hostname"] for node in nodes}
-    plan = {
-        "refused": refused,
-        "nodes": [
-            {
-                "minion": minion,
-                "hostname": hostnames[minion],
-                "reasons": pending[minion]["reasons"],
-                "version": pending[minion]["version"],
-                "ready": minion not in not_ready,
-                "oldest": minion == oldest,
-            }
-            for minion in ordered
-        ],
-        "waves": waves,
-        "max_unavailable": size,
-        "largest_safe": safe,
-        "bound": why,
-        "notes": notes,
-        "config_server": None,
-    }
-    server = _section(settings, "config_server").get("minion")
-    if server and config_server_marker:
-        plan["config_server"] = {
-            "minion": server,
-            "reasons": list(config_server_marker.get("reasons") or ["pending"]),
-            "version": config_server_marker.get("version"),
-        }
-    plan["text"] = plan_text(plan)
-    return plan
-
-
-def plan_text(plan):
-    """The plan as the operator reads it (test=True and the runner's first lines)."""
-    lines = []
-    if plan["refused"]:
-        lines.append("rolling restart REFUSED, nothing was restarted:")
-        lines += [f"  - {reason}" for reason in plan["refused"]]
-        return "\n".join(lines)
-    if not plan["waves"] and not plan["config_server"]:
-        return "nothing to restart: no engine and no config server has a restart pending"
-    lines.append(
-        f"rolling restart: {len(plan['nodes'])} engine(s) in {len(plan['waves'])} "
-        f"wave(s) of at most {plan['max_unavailable']} (largest safe "
-        f"{plan['largest_safe']}: {plan['bound']})"
-    )
-    details = {node["minion"]: node for node in plan["nodes"]}
-    for index, wave in enumerate(plan["waves"], 1):
-        for minion in wave:
-            node = details[minion]
-            extra = []
-            if not node["ready"]:
-                extra.append("not ready")
-            if node["oldest"]:
-                extra.append("oldest member")
-            if node["version"]:
-                extra.append(f"switch to {node['version']}")
-            suffix = f" [{', '.join(extra)}]" if extra else ""
-            lines.append(f"  wave {index}: {minion}{suffix}: {'; '.join(node['reasons'])}")
-    if plan["config_server"]:
-        server = plan["config_server"]
-        lines.append(f"  then config server {server['minion']}: {'; '.join(server['reasons'])}")
-    lines += [f"  note: {note}" for note in plan["notes"]]
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------
-# first deployment order (pure; layline/orch/deploy.sls renders it)
-# ---------------------------------------------------------------------------
-
-
-def deploy_steps(config):
-    """
-    The ordered steps of the first deployment: the database minion, the config
-    server, then each engine in seed order, each gated on health
-    (``layline.ready``), last the monitoring minion when it has no other role.
-    With ``tls: {enabled, ca_minion}`` and a database minion that is not the CA
-    minion, ``layline.tls`` on the CA minion comes first (kind ``tls``): the
-    database's certificate is signed there. With ``min_nr_of_members`` = m the
-    first m engines cannot be Up before m members joined: they are deployed back
-    to back and checked together.
-
-    Returns ``[{"id", "kind": "state"|"ready"|"tls", "minion", "require"}]``
-    (``require``: the id of the previous step or None).
-    """
-    steps = []
-    database = _section(config, "database")
-    server = _section(config, "config_server").get("minion")
-    nodes = [
-        node for node in (_section(config, "cluster").get("nodes") or []) if isinstance(node, dict)
-    ]
-    members = _section(config, "cluster").get("min_nr_of_members")
-    members = max(members if isinstance(members, int) else 1, 1)
-
-    def add(step_id, kind, minion, require):
-        steps.append({"id": step_id, "kind": kind, "minion": minion, "require": require})
-        return step_id
-
-    last = None
-    tls = _section(config, "tls")
-    has_database = database.get("backend") == "mysql" and database.get("minion")
-    if (
-        tls.get("enabled")
-        and has_database
-        and tls.get("ca_minion") not in (None, database["minion"])
-    ):
-        # the database's certificate is signed by the CA minion: its CA comes first
-        last = add("layline-orch-deploy-salt-state-tls-ca", "tls", tls["ca_minion"], last)
-    if has_database:
-        last = add("layline-orch-deploy-salt-state-database", "state", database["minion"], last)
-    if server:
-        last = add("layline-orch-deploy-salt-state-config-server", "state", server, last)
-    started = 0
-    for group in start_groups(nodes, members):
-        for node in group:
-            deployed = add(
-                f"layline-orch-deploy-salt-state-{node['minion']}", "state", node["minion"], last
-            )
-            last = deployed
-        started += len(group)
-        # fewer engines than min_nr_of_members can never be Up: nothing to gate on
-        for check in group if started >= members else []:
-            last = add(
-                f"layline-orch-deploy-salt-function-ready-{check['minion']}",
-                "ready",
-                check["minion"],
-                deployed,
-            )
-    monitoring = _section(config, "monitoring").get("minion")
-    if monitoring and monitoring not in {step["minion"] for step in steps}:
-        add("layline-orch-deploy-salt-state-monitoring", "state", monitoring, last)
-    return steps
-
-
-def start_groups(nodes, min_nr_of_members=1):
-    """
-    Engines in seed order, grouped for a gated start: the first ``min_nr_of_members``
-    cannot be Up before that many members joined, so they start back to back and are
-    gated together; every later engine is started and gated alone.
-    """
-    members = min_nr_of_members if isinstance(min_nr_of_members, int) else 1
-    members = max(members, 1)
-    nodes = list(nodes)
-    if not nodes:
-        return []
-    return [nodes[:members]] + [[node] for node in nodes[members:]]
 
 
 # ---------------------------------------------------------------------------
@@ -596,7 +130,9 @@ class Roller:
         rolling = settings["rolling"]
         self.timeout = float(rolling.get("timeout", 300))
         self.interval = float(rolling.get("poll_interval", 1))
-        self.hostnames = {node["minion"]: node["hostname"] for node in engine_nodes(settings)}
+        self.hostnames = {
+            node["minion"]: node["hostname"] for node in layline_plan.engine_nodes(settings)
+        }
         self.started = self.clock()
         self.rows = []
 
@@ -607,7 +143,7 @@ class Roller:
         self.progress(line)
 
     def _address(self, minion):
-        return address_of(self.settings, self.hostnames[minion])
+        return layline_plan.address_of(self.settings, self.hostnames[minion])
 
     def _view(self, observers):
         """``/cluster/members`` from the first observer that answers, or None."""
@@ -654,7 +190,7 @@ class Roller:
             view = self._view(observers or list(wave))
             if view is None:
                 return False
-            up = _up_addresses(view)
+            up = layline_plan.up_addresses(view)
             if not addresses <= up or len(up) < expected:
                 return False
             answers = self.client.call_many(wave, "layline.ready", _timeout=10)
@@ -665,7 +201,7 @@ class Roller:
     def wait_listening(self, minion):
         """Poll until the config server on ``minion`` accepts connections on its port, at the
         address it binds (its canonical address since the firewall work, not loopback)."""
-        port = _section(self.settings, "ports").get("config_server")
+        port = layline_model.section(self.settings, "ports").get("config_server")
 
         def listening():
             try:
@@ -697,7 +233,7 @@ class Roller:
         """Restart ``wave``; returns None on success or the failure message."""
         observers = [minion for minion in everyone if minion not in wave]
         before = self._view(observers or list(wave))
-        expected = len(_up_addresses(before)) if before else len(everyone)
+        expected = len(layline_plan.up_addresses(before)) if before else len(everyone)
         t0 = {minion: self.clock() for minion in wave}
         stopped = self.client.call_many(wave, "service.stop", ENGINE_UNIT, _timeout=120)
         bad = [
@@ -713,7 +249,11 @@ class Roller:
             view = self._view(observers)
             if view is None:
                 return not observers
-            listed = {_norm(m.get("node")) for m in view.get("members", []) if isinstance(m, dict)}
+            listed = {
+                layline_plan.norm(m.get("node"))
+                for m in view.get("members", [])
+                if isinstance(m, dict)
+            }
             return not listed & addresses
 
         # a removed member does not come back before its start: one observation is enough
@@ -726,7 +266,7 @@ class Roller:
             if version:
                 try:
                     self.client.call(
-                        minion, "layline.switch_release", version=version, _timeout=600
+                        minion, "layline_release.switch", version=version, _timeout=600
                     )
                 except MinionCallError as exc:
                     return self._fail([minion], f"switch to release {version} failed", exc)
@@ -762,10 +302,10 @@ class Roller:
         if server.get("version"):
             self.client.call(minion, "service.stop", CONFIG_SERVER_UNIT, _timeout=120)
             self.client.call(
-                minion, "layline.switch_release", version=server["version"], _timeout=600
+                minion, "layline_release.switch", version=server["version"], _timeout=600
             )
         self.client.call(minion, "service.restart", CONFIG_SERVER_UNIT, _timeout=120)
-        port = _section(self.settings, "ports").get("config_server")
+        port = layline_model.section(self.settings, "ports").get("config_server")
         if not self.wait_listening(minion):
             self.rows.append({"node": minion, "result": "FAILED (not listening)", "seconds": None})
             return f"config server {minion}: not listening on port {port} after its restart"
@@ -777,7 +317,7 @@ class Roller:
 
     def run(self, plan):
         """Execute ``plan``; returns None on success or the failure message."""
-        everyone = [node["minion"] for node in engine_nodes(self.settings)]
+        everyone = [node["minion"] for node in layline_plan.engine_nodes(self.settings)]
         plan_nodes = {node["minion"]: node for node in plan["nodes"]}
         for index, wave in enumerate(plan["waves"]):
             self._say(f"wave {index + 1}/{len(plan['waves'])}: stopping {', '.join(wave)}")
@@ -801,99 +341,6 @@ class Roller:
             lines.append(f"{row['node']:<{width}}  {row['result']:<28}  {seconds}")
         lines.append(f"total {self.clock() - self.started:.1f}s")
         return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------
-# restore of a database backup (plan: pure; Restorer: through the client)
-# ---------------------------------------------------------------------------
-
-
-def restore_plan(settings, file, backup):
-    """
-    The restore's plan.
-
-    settings
-        :py:func:`settings_of` the formula configuration (with ``database``)
-    file
-        the backup to restore (``layline:restore:file``)
-    backup
-        the database minion's ``layline_db.check_backup`` answer for it (a dict), or
-        the reason it cannot be restored (a string); None when not asked
-
-    Returns ``{"refused": [...], "file", "database", "config_server", "stop",
-    "start_groups", "text"}``; ``refused`` non-empty means nothing may change.
-    """
-    database = _section(settings, "database")
-    server = _section(settings, "config_server").get("minion")
-    nodes = engine_nodes(settings)
-    cluster = _section(settings, "cluster")
-    refused = []
-    if not file:
-        refused.append(
-            "no backup file given: pass it as pillar layline:restore:file, e.g. "
-            'salt-run state.orch layline.orch.restore pillar=\'{"layline": '
-            '{"restore": {"file": "<name>"}}}\' (names: salt <database '
-            "minion> layline_db.backups)"
-        )
-    if database.get("backend") != "mysql" or not database.get("minion"):
-        refused.append(
-            "layline:database:backend is not mysql with a layline:database:minion: "
-            "only the MySQL backend has backups to restore"
-        )
-    elif file and not isinstance(backup, dict):
-        refused.append(f"{database['minion']}: {backup}")
-    groups = [
-        [node["minion"] for node in group]
-        for group in start_groups(nodes, cluster.get("min_nr_of_members", 1))
-    ]
-    plan = {
-        "refused": refused,
-        "file": backup.get("path", file) if isinstance(backup, dict) else file,
-        "backup": backup if isinstance(backup, dict) else None,
-        "database": database.get("minion"),
-        "config_server": server,
-        # the oldest (first seed) last: the others leave without moving singletons twice
-        "stop": [node["minion"] for node in reversed(nodes)],
-        "start_groups": groups,
-    }
-    plan["text"] = restore_plan_text(plan, database.get("name") or "layline")
-    return plan
-
-
-def restore_plan_text(plan, name):
-    """The restore plan as the operator reads it (test=True and the runner's first lines)."""
-    if plan["refused"]:
-        return "\n".join(
-            ["restore REFUSED, nothing was changed:"]
-            + [f"  - {reason}" for reason in plan["refused"]]
-        )
-    backup = plan["backup"] or {}
-    lines = [
-        f"restore of {plan['file']} ({backup.get('size', '?')} bytes, "
-        f"{backup.get('age', '?')} old) on {plan['database']}:"
-    ]
-    step = 0
-
-    def add(text):
-        nonlocal step
-        step += 1
-        lines.append(f"  {step}. {text}")
-
-    if plan["stop"]:
-        add(
-            f"stop the engines gracefully (SIGTERM, they leave the cluster): "
-            f"{', '.join(plan['stop'])}"
-        )
-    if plan["config_server"]:
-        add(f"stop the config server {plan['config_server']}")
-    add("count the journal rows")
-    add(f"drop database {name}, create it again and load the backup")
-    add("count the journal rows")
-    if plan["config_server"]:
-        add(f"start the config server {plan['config_server']}, wait until it listens")
-    for group in plan["start_groups"]:
-        add(f"start {', '.join(group)}, wait until Up and ready")
-    return "\n".join(lines)
 
 
 class Restorer:
@@ -1026,9 +473,9 @@ def _marker(value):
     return value if isinstance(value, dict) else None
 
 
-def gather(settings, client):
+def _gather(settings, client):
     """Ask the minions: ``(view, markers, ready, config_server_marker)``."""
-    minions = [node["minion"] for node in engine_nodes(settings)]
+    minions = [node["minion"] for node in layline_plan.engine_nodes(settings)]
     view = None
     for minion in minions:
         try:
@@ -1036,7 +483,7 @@ def gather(settings, client):
             break
         except MinionCallError:
             continue
-    if precheck(settings, view):
+    if layline_plan.precheck(settings, view):
         # refused anyway: answer at once instead of waiting for nodes that may be cut off
         return view, {}, {}, None, {}
     pending = client.call_many(minions, "layline.pending", _timeout=15) if minions else {}
@@ -1050,7 +497,7 @@ def gather(settings, client):
     answers = client.call_many(minions, "layline.ready", _timeout=10) if minions else {}
     ready = {minion: ok and value is True for minion, (ok, value) in answers.items()}
     server_marker = None
-    server = _section(settings, "config_server").get("minion")
+    server = layline_model.section(settings, "config_server").get("minion")
     if server:
         ok, value = client.call_many([server], "layline.pending", _timeout=15)[server]
         if ok:
@@ -1063,16 +510,15 @@ def gather(settings, client):
     return view, markers, ready, server_marker, stop_timeouts
 
 
-def _settings(settings, minion):
+def _settings(settings, required=layline_plan.REQUIRED_KEYS):
+    """The orchestration's settings (layline/orch/settings.jinja, the master's pillar),
+    validated; never a minion's answer (a minion must not name the others)."""
     if settings is None:
-        if not minion:
-            raise SaltInvocationError(
-                "pass settings (the orchestration does) or minion=<a "
-                "minion with the layline pillar>"
-            )
-        config = SaltClient(__opts__).call(minion, "layline.mapdata")
-        return settings_of(config)
-    return settings_of(settings)
+        raise SaltInvocationError(
+            "pass settings: salt-run state.orch layline.rolling (or layline.orch.restore, "
+            "layline.orch.deploy) builds them from the master's pillar"
+        )
+    return layline_plan.settings_of(settings, required)
 
 
 def _rolling_overrides(settings, overrides):
@@ -1107,16 +553,14 @@ def _progress(text):
 # ---------------------------------------------------------------------------
 
 
-def plan(settings=None, minion=None, **overrides):
+def plan(settings=None, **overrides):
     """
     Return the rolling restart's plan without changing anything (what
     ``salt-run state.orch layline.rolling test=True`` prints).
 
     settings
         the non-secret formula settings (cluster, ports, config_server, home,
-        rolling); the orchestration passes them
-    minion
-        without settings: read ``layline.mapdata`` from this minion
+        rolling) of the master's pillar; ``layline/orch/settings.jinja`` builds them
     all, max_unavailable, timeout, poll_interval
         override ``layline:rolling:*``
 
@@ -1124,14 +568,15 @@ def plan(settings=None, minion=None, **overrides):
 
     .. code-block:: bash
 
-        salt-run layline.plan minion=cfg.example.com
+        salt-run state.orch layline.rolling test=True
+        salt-run layline.plan settings='{"cluster": {"nodes": [...]}, "ports": {...}}'
     """
-    settings = _rolling_overrides(_settings(settings, minion), overrides)
+    settings = _rolling_overrides(_settings(settings), overrides)
     client = SaltClient(__opts__)
-    return build_plan(settings, *gather(settings, client))
+    return layline_plan.build_plan(settings, *_gather(settings, client))
 
 
-def rolling(settings=None, minion=None, **overrides):
+def rolling(settings=None, **overrides):
     """
     Restart the engines (and the config server) whose restart is pending, in
     waves that keep the cluster's decision, each gated on health; stop at the
@@ -1143,11 +588,12 @@ def rolling(settings=None, minion=None, **overrides):
     .. code-block:: bash
 
         salt-run state.orch layline.rolling
-        salt-run layline.rolling minion=cfg.example.com max_unavailable=2
+        salt-run state.orch layline.rolling \\
+            pillar='{"layline": {"rolling": {"max_unavailable": 2}}}'
     """
-    settings = _rolling_overrides(_settings(settings, minion), overrides)
+    settings = _rolling_overrides(_settings(settings), overrides)
     client = SaltClient(__opts__)
-    the_plan = build_plan(settings, *gather(settings, client))
+    the_plan = layline_plan.build_plan(settings, *_gather(settings, client))
     _progress(the_plan["text"])
     if the_plan["refused"]:
         __context__["retcode"] = 1
@@ -1173,7 +619,7 @@ def rolling(settings=None, minion=None, **overrides):
     }
 
 
-def deploy(config=None):
+def deploy(settings=None):
     """
     Return the first deployment's ordered steps (see :py:func:`deploy_steps`);
     ``layline.orch.deploy`` renders them.
@@ -1182,25 +628,26 @@ def deploy(config=None):
 
     .. code-block:: bash
 
-        salt-run layline.deploy config='{"cluster": {"nodes": [...]}}'
+        salt-run state.orchestrate_show_sls layline.orch.deploy
+        salt-run layline.deploy settings='{"cluster": {"nodes": [...]}}'
     """
-    return deploy_steps(config or {})
+    return layline_plan.deploy_steps(_settings(settings, required=("cluster",)))
 
 
-def _restore_inputs(file, settings, minion):
-    settings = _settings(settings, minion)
+def _restore_inputs(file, settings):
+    settings = _settings(settings)
     client = SaltClient(__opts__)
-    database = _section(settings, "database").get("minion")
+    database = layline_model.section(settings, "database").get("minion")
     backup = None
-    if file and database and _section(settings, "database").get("backend") == "mysql":
+    if file and database and layline_model.section(settings, "database").get("backend") == "mysql":
         try:
             backup = client.call(database, "layline_db.check_backup", file, _timeout=600)
         except MinionCallError as exc:
             backup = str(exc)
-    return settings, client, restore_plan(settings, file, backup)
+    return settings, client, layline_plan.restore_plan(settings, file, backup)
 
 
-def restore_check(file=None, settings=None, minion=None):
+def restore_check(file=None, settings=None):
     """
     Return the restore's plan without changing anything (what ``salt-run state.orch
     layline.orch.restore test=True`` prints): the database minion checks the file
@@ -1210,12 +657,13 @@ def restore_check(file=None, settings=None, minion=None):
 
     .. code-block:: bash
 
-        salt-run layline.restore_check file=layline-20260101T020000Z.sql.gz minion=ll-mysql
+        salt-run state.orch layline.orch.restore test=True \\
+            pillar='{"layline": {"restore": {"file": "layline-20260101T020000Z.sql.gz"}}}'
     """
-    return _restore_inputs(file, settings, minion)[2]
+    return _restore_inputs(file, settings)[2]
 
 
-def restore(file=None, settings=None, minion=None, test=False):
+def restore(file=None, settings=None, test=False):
     """
     Restore backup ``file`` (a name from ``salt <database minion> layline_db.backups``)
     as one operation: stop the engines gracefully and the config server, count the
@@ -1232,9 +680,8 @@ def restore(file=None, settings=None, minion=None, test=False):
 
         salt-run state.orch layline.orch.restore \\
             pillar='{"layline": {"restore": {"file": "layline-20260101T020000Z.sql.gz"}}}'
-        salt-run layline.restore file=layline-20260101T020000Z.sql.gz minion=ll-mysql
     """
-    settings, client, the_plan = _restore_inputs(file, settings, minion)
+    settings, client, the_plan = _restore_inputs(file, settings)
     _progress(the_plan["text"])
     if the_plan["refused"]:
         __context__["retcode"] = 1

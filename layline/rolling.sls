@@ -5,14 +5,11 @@
 #   salt-run state.orch layline.rolling pillar='{"layline": {"rolling": {"all": true}}}'
 # The work is done by the runner layline.rolling (_runners/layline.py; sync it
 # with `salt-run saltutil.sync_all`). Only non-secret settings are passed
-# to it. Under test=True Salt does not run salt.runner steps, so the plan is
-# computed while this file renders (saltutil.runner layline.plan) and shown.
+# to it (layline/orch/settings.jinja). Under test=True Salt does not run
+# salt.runner steps, so the plan is computed while this file renders
+# (saltutil.runner layline.plan) and shown.
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
-{%- set settings = {} %}
-{%- for key in ['cluster', 'ports', 'config_server', 'home', 'rolling'] %}
-{%-   do settings.update({key: layline[key]}) %}
-{%- endfor %}
+{%- from tplroot ~ "/orch/settings.jinja" import settings with context %}
 
 {%- if opts.get('test') %}
 {%-   set plan = salt['saltutil.runner']('layline.plan', kwarg={'settings': settings}) %}

@@ -13,7 +13,8 @@
 #      members joined: they are deployed back to back and checked together.
 #   4. the monitoring minion, when it has no other role (Prometheus).
 #      The order comes from the runner layline.deploy (_runners/layline.py;
-#      salt-run saltutil.sync_all), given only non-secret settings.
+#      salt-run saltutil.sync_all), given only non-secret settings
+#      (layline/orch/settings.jinja).
 #
 # Run:  salt-run state.orch layline.orch.deploy
 # The orchestration renders on the master with the pillar of the master's own
@@ -23,14 +24,7 @@
 # test=True on the minions, but the salt.function health steps do not run.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
-{%- set settings = {
-      'database': {'backend': layline.database.backend, 'minion': layline.database.minion},
-      'config_server': {'minion': layline.config_server.minion},
-      'cluster': {'nodes': layline.cluster.nodes,
-                  'min_nr_of_members': layline.cluster.min_nr_of_members | int},
-      'tls': {'enabled': layline.tls.enabled,
-              'ca_minion': layline.tls.ca_minion or layline.config_server.minion},
-      'monitoring': {'minion': layline.monitoring.minion} } %}
+{%- from tplroot ~ "/orch/settings.jinja" import settings with context %}
 
 {%- if not layline.cluster.nodes and not layline.config_server.minion %}
 
@@ -42,7 +36,7 @@ layline-orch-deploy-test-fail_without_changes:
         minion id or pass pillar= to state.orch
     - failhard: True
 {%- else %}
-{%-   for step in salt['saltutil.runner']('layline.deploy', kwarg={'config': settings}) %}
+{%-   for step in salt['saltutil.runner']('layline.deploy', kwarg={'settings': settings}) %}
 {%-     if step.kind in ('state', 'tls') %}
 
 {{ step.id }}:

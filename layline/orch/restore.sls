@@ -14,13 +14,7 @@
 # renders (saltutil.runner layline.restore_check: read only) and shown.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
-{%- set settings = {} %}
-{%- for key in ['cluster', 'ports', 'config_server', 'home', 'rolling'] %}
-{%-   do settings.update({key: layline[key]}) %}
-{%- endfor %}
-{%- do settings.update({'database': {'backend': layline.database.backend,
-                                     'minion': layline.database.minion,
-                                     'name': layline.database.name} }) %}
+{%- from tplroot ~ "/orch/settings.jinja" import settings with context %}
 {%- set file = (layline.restore or {}).get('file') %}
 
 {%- if not file %}

@@ -66,3 +66,30 @@ def test_deploy_orchestration_renders_the_runner_order(salt_run, use_pillar):
         for k, v in item.items()
     }
     assert (first["tgt"], first["sls"]) == ("ll-config-server", ["layline.tls"]), first
+
+
+def test_restore_orchestration_passes_the_master_settings_without_the_password(
+    salt_run, use_pillar
+):
+    use_pillar("seed")
+    ret = salt_run.run(
+        "state.orchestrate_show_sls",
+        "layline.orch.restore",
+        'pillar={"layline": {"restore": {"file": "layline-20260101T020000Z.sql.gz"}}}',
+    )
+    assert ret.returncode == 0, ret
+    steps = next(iter(ret.data.values()))
+    assert list(steps) == ["layline-orch-restore-salt-runner-restore"], steps
+    args = {
+        k: v
+        for item in steps["layline-orch-restore-salt-runner-restore"]["salt"]
+        if isinstance(item, dict)
+        for k, v in item.items()
+    }
+    assert args["file"] == "layline-20260101T020000Z.sql.gz"
+    settings = args["settings"]
+    # the same builder as layline.rolling and layline.orch.deploy (layline/orch/settings.jinja)
+    assert settings["database"] == {"backend": "mysql", "minion": "ll-mysql", "name": "layline"}
+    assert [n["minion"] for n in settings["cluster"]["nodes"]] == ["ll-node-1", "ll-node-2"]
+    assert settings["ports"]["cluster"] == 5843
+    assert "S3cr" not in ret.stdout

@@ -3,6 +3,8 @@
 import importlib.util
 import pathlib
 
+import layline_plan
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -31,7 +33,7 @@ def settings(count=3, strategy="keep-majority", quorum_size=None, min_nr=1, **ro
         "home": "/var/lib/layline",
         "rolling": rolling,
     }
-    return runner.settings_of(config)
+    return layline_plan.settings_of(config)
 
 
 def address(minion):
@@ -103,7 +105,7 @@ class FakeCluster:
             marker = self.markers.get(minion)
             unit = "layline-config-server" if minion == "cfg" else "layline-reactive-engine"
             return True, ({unit: marker} if marker else {})
-        if fun == "layline.switch_release":
+        if fun == "layline_release.switch":
             return True, {"version": kwargs["version"]}
         if fun == "service.restart":
             return True, True

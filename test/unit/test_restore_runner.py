@@ -3,6 +3,8 @@
 import pytest
 from rollingsupport import FakeClock, FakeCluster, runner, settings
 
+import layline_plan
+
 BACKUP = {
     "file": "layline-20260101T020000Z.sql.gz",
     "size": 1234,
@@ -56,7 +58,7 @@ class RestoreCluster(FakeCluster):
 
 
 def run(cluster, conf, backup=BACKUP):
-    plan = runner.restore_plan(conf, BACKUP["file"], backup)
+    plan = layline_plan.restore_plan(conf, BACKUP["file"], backup)
     restorer = runner.Restorer(
         conf, cluster, progress=lambda text: None, clock=cluster.clock, sleep=cluster.clock.sleep
     )
@@ -64,13 +66,13 @@ def run(cluster, conf, backup=BACKUP):
 
 
 def test_plan_refuses_without_a_file_and_names_the_pillar_key():
-    plan = runner.restore_plan(restore_settings(), None, None)
+    plan = layline_plan.restore_plan(restore_settings(), None, None)
     assert plan["refused"] and "layline:restore:file" in plan["refused"][0]
     assert plan["text"].startswith("restore REFUSED, nothing was changed")
 
 
 def test_plan_refuses_a_file_the_database_minion_cannot_restore():
-    plan = runner.restore_plan(
+    plan = layline_plan.restore_plan(
         restore_settings(),
         "nope.sql.gz",
         "backup nope.sql.gz does not exist in /var/backups/layline",
@@ -79,12 +81,12 @@ def test_plan_refuses_a_file_the_database_minion_cannot_restore():
 
 
 def test_plan_refuses_the_h2_backend():
-    plan = runner.restore_plan(restore_settings(backend="h2"), BACKUP["file"], None)
+    plan = layline_plan.restore_plan(restore_settings(backend="h2"), BACKUP["file"], None)
     assert any("backend is not mysql" in reason for reason in plan["refused"])
 
 
 def test_plan_lists_stops_newest_first_and_starts_in_seed_order():
-    plan = runner.restore_plan(restore_settings(count=3, min_nr=2), BACKUP["file"], BACKUP)
+    plan = layline_plan.restore_plan(restore_settings(count=3, min_nr=2), BACKUP["file"], BACKUP)
     assert plan["refused"] == []
     assert plan["stop"] == ["n3", "n2", "n1"]
     assert plan["start_groups"] == [["n1", "n2"], ["n3"]]
@@ -114,7 +116,7 @@ def test_plan_lists_stops_newest_first_and_starts_in_seed_order():
 )
 def test_start_groups(count, min_nr, groups):
     nodes = ["a", "b", "c"][:count]
-    assert runner.start_groups(nodes, min_nr) == groups
+    assert layline_plan.start_groups(nodes, min_nr) == groups
 
 
 def test_restore_runs_stop_count_restore_start_in_order_and_reports_rows():
@@ -216,7 +218,7 @@ def test_runner_restores_and_returns_the_rows_without_any_secret(salt_run):
 
 
 def test_settings_keep_only_the_non_secret_database_keys():
-    conf = runner.settings_of(
+    conf = layline_plan.settings_of(
         {
             "database": {
                 "backend": "mysql",

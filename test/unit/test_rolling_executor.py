@@ -3,11 +3,13 @@
 import pytest
 from rollingsupport import FakeClock, FakeCluster, runner, settings
 
+import layline_plan
+
 MARK = {"reasons": ["configuration changed"], "version": None}
 
 
 def plan_for(cluster, conf):
-    return runner.build_plan(conf, *runner.gather(conf, cluster))
+    return layline_plan.build_plan(conf, *runner._gather(conf, cluster))
 
 
 def roll(cluster, conf):
@@ -116,14 +118,14 @@ def test_switch_release_between_stop_and_start_when_the_marker_has_a_version():
     )
     failure, _roller, lines = roll(cluster, settings(3, timeout=30))
     assert failure is None
-    switches = cluster.funs("layline.switch_release")
+    switches = cluster.funs("layline_release.switch")
     assert switches == [("n2", (), {"version": "2.5.5"})]
     funs = [
         f
         for m, f, _a, _k in cluster.calls
-        if m == "n2" and f in ("service.stop", "layline.switch_release", "service.start")
+        if m == "n2" and f in ("service.stop", "layline_release.switch", "service.start")
     ]
-    assert funs == ["service.stop", "layline.switch_release", "service.start"]
+    assert funs == ["service.stop", "layline_release.switch", "service.start"]
     assert any("n2 switched to release 2.5.5" in line for line in lines)
 
 

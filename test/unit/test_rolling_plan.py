@@ -3,6 +3,8 @@
 import pytest
 from rollingsupport import address, runner, settings, view
 
+import layline_plan
+
 STRATEGIES = ["keep-majority", "static-quorum", "keep-oldest", "down-all"]
 
 
@@ -25,7 +27,7 @@ def minions(count):
 def test_largest_safe_wave_for_every_strategy_and_size(strategy, count):
     quorum = count // 2 + 1
     for min_nr in range(1, count + 1):
-        safe, why, notes = runner.largest_safe(count, strategy, quorum, min_nr)
+        safe, why, notes = layline_plan.largest_safe(count, strategy, quorum, min_nr)
         assert safe == expected_bound(count, strategy, quorum, min_nr), (count, min_nr, why)
         assert ("full outage" in " ".join(notes)) == (count == 1)
 
@@ -38,7 +40,7 @@ def test_waves_all_nodes_once_oldest_last_and_alone_bounded(strategy, count):
     names = minions(count)
     oldest = names[count // 2]
     conf = settings(count, strategy, quorum_size=quorum, max_unavailable=safe, all=True)
-    plan = runner.build_plan(conf, view(names, oldest=oldest), {}, dict.fromkeys(names, True))
+    plan = layline_plan.build_plan(conf, view(names, oldest=oldest), {}, dict.fromkeys(names, True))
     assert plan["refused"] == []
     waves = plan["waves"]
     assert sorted(m for wave in waves for m in wave) == names
@@ -58,7 +60,7 @@ def test_max_unavailable_above_the_bound_is_refused_with_the_largest_safe_value(
     safe = expected_bound(count, strategy, quorum, 1)
     names = minions(count)
     conf = settings(count, strategy, quorum_size=quorum, max_unavailable=safe + 1, all=True)
-    plan = runner.build_plan(conf, view(names), {}, dict.fromkeys(names, True))
+    plan = layline_plan.build_plan(conf, view(names), {}, dict.fromkeys(names, True))
     assert len(plan["refused"]) == 1
     assert (
         f"max_unavailable {safe + 1} is above the largest safe value {safe}" in plan["refused"][0]
@@ -69,14 +71,14 @@ def test_max_unavailable_above_the_bound_is_refused_with_the_largest_safe_value(
 def test_keep_majority_five_nodes_allows_two_at_once_oldest_alone():
     names = minions(5)
     conf = settings(5, max_unavailable=2, all=True)
-    plan = runner.build_plan(conf, view(names, oldest="n1"), {}, dict.fromkeys(names, True))
+    plan = layline_plan.build_plan(conf, view(names, oldest="n1"), {}, dict.fromkeys(names, True))
     assert plan["waves"] == [["n5", "n4"], ["n3", "n2"], ["n1"]]
 
 
 def test_min_nr_of_members_bounds_the_wave():
     names = minions(5)
     conf = settings(5, min_nr=4, max_unavailable=2, all=True)
-    plan = runner.build_plan(conf, view(names), {}, dict.fromkeys(names, True))
+    plan = layline_plan.build_plan(conf, view(names), {}, dict.fromkeys(names, True))
     assert "min_nr_of_members 4" in plan["refused"][0]
 
 
@@ -85,7 +87,7 @@ def test_order_not_ready_first_then_newest_to_oldest():
     markers = {m: {"reasons": ["configuration changed"], "version": None} for m in names}
     ready = {"n1": True, "n2": True, "n3": True, "n4": True}
     ready["n2"] = False
-    plan = runner.build_plan(settings(4), view(names, oldest="n3"), markers, ready)
+    plan = layline_plan.build_plan(settings(4), view(names, oldest="n3"), markers, ready)
     assert plan["waves"] == [["n2"], ["n4"], ["n1"], ["n3"]]
     assert [n["ready"] for n in plan["nodes"]] == [False, True, True, True]
     assert "not ready" in plan["text"] and "oldest member" in plan["text"]
@@ -94,7 +96,7 @@ def test_order_not_ready_first_then_newest_to_oldest():
 def test_only_nodes_with_a_marker_with_their_reasons_and_version():
     names = minions(3)
     markers = {"n2": {"reasons": ["version 2.5.4 -> 2.5.5"], "version": "2.5.5"}, "n3": None}
-    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
+    plan = layline_plan.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
     assert plan["waves"] == [["n2"]]
     assert plan["nodes"][0]["version"] == "2.5.5"
     assert "version 2.5.4 -> 2.5.5" in plan["text"] and "switch to 2.5.5" in plan["text"]
@@ -102,21 +104,23 @@ def test_only_nodes_with_a_marker_with_their_reasons_and_version():
 
 def test_nothing_pending_says_so():
     names = minions(3)
-    plan = runner.build_plan(settings(3), view(names), {}, dict.fromkeys(names, True))
+    plan = layline_plan.build_plan(settings(3), view(names), {}, dict.fromkeys(names, True))
     assert plan["waves"] == [] and plan["refused"] == []
     assert plan["text"].startswith("nothing to restart")
 
 
 def test_all_restarts_every_engine_not_the_config_server():
     names = minions(3)
-    plan = runner.build_plan(settings(3, all=True), view(names), {}, dict.fromkeys(names, True))
+    plan = layline_plan.build_plan(
+        settings(3, all=True), view(names), {}, dict.fromkeys(names, True)
+    )
     assert sorted(m for w in plan["waves"] for m in w) == names
     assert plan["config_server"] is None
 
 
 def test_config_server_marker_restarts_it_after_the_engines():
     names = minions(3)
-    plan = runner.build_plan(
+    plan = layline_plan.build_plan(
         settings(3),
         view(names),
         {},
@@ -143,27 +147,29 @@ def test_config_server_marker_restarts_it_after_the_engines():
 )
 def test_precheck_refuses_naming_the_nodes(cluster_view, needle):
     names = minions(3)
-    plan = runner.build_plan(settings(3, all=True), cluster_view, {}, dict.fromkeys(names, True))
+    plan = layline_plan.build_plan(
+        settings(3, all=True), cluster_view, {}, dict.fromkeys(names, True)
+    )
     assert any(needle in reason for reason in plan["refused"]), plan["refused"]
     assert needle in plan["text"]
 
 
 def test_healthy_cluster_passes_the_precheck():
-    assert runner.precheck(settings(3), view(minions(3))) == []
+    assert layline_plan.precheck(settings(3), view(minions(3))) == []
 
 
 @pytest.mark.parametrize("value", [0, -1, "2", True, 1.5])
 def test_bad_max_unavailable_is_an_error(value):
     names = minions(3)
     with pytest.raises(runner.SaltInvocationError, match="layline:rolling:max_unavailable"):
-        runner.build_plan(settings(3, max_unavailable=value), view(names), {}, {})
+        layline_plan.build_plan(settings(3, max_unavailable=value), view(names), {}, {})
 
 
 def test_addresses_are_compared_case_insensitively():
     names = minions(3)
     cluster_view = view(names)
     cluster_view["members"][0]["node"] = address("n1").upper().replace("PEKKO", "pekko")
-    assert runner.precheck(settings(3), cluster_view) == []
+    assert layline_plan.precheck(settings(3), cluster_view) == []
 
 
 def old_jinja_deploy(nodes, min_nr, database, server):
@@ -196,7 +202,7 @@ def test_deploy_steps_keep_the_former_order(count, min_nr, database):
         "config_server": {"minion": "cfg"},
         "cluster": {"nodes": [{"minion": m} for m in nodes], "min_nr_of_members": min_nr},
     }
-    steps = runner.deploy_steps(config)
+    steps = layline_plan.deploy_steps(config)
     assert [(s["id"], s["require"]) for s in steps] == old_jinja_deploy(
         nodes, min_nr, database, True
     )
@@ -220,7 +226,7 @@ def test_deploy_makes_the_ca_before_the_database_needs_it(tls, first):
         "cluster": {"nodes": [{"minion": "n1"}], "min_nr_of_members": 1},
         "tls": tls,
     }
-    steps = runner.deploy_steps(config)
+    steps = layline_plan.deploy_steps(config)
     assert (steps[0]["id"], steps[0]["minion"]) == first
     assert steps[0]["require"] is None and steps[1]["require"] == steps[0]["id"]
     assert [s["kind"] for s in steps].count("tls") == (first[1] == "cfg")
@@ -234,8 +240,8 @@ def test_a_monitoring_minion_without_another_role_is_deployed_last(monitor, extr
         "cluster": {"nodes": [{"minion": "n1"}, {"minion": "n2"}], "min_nr_of_members": 1},
         "monitoring": {"minion": monitor},
     }
-    steps = runner.deploy_steps(config)
-    before = runner.deploy_steps({**config, "monitoring": {"minion": None}})
+    steps = layline_plan.deploy_steps(config)
+    before = layline_plan.deploy_steps({**config, "monitoring": {"minion": None}})
     if extra_step:
         assert steps[:-1] == before
         assert steps[-1] == {
@@ -251,7 +257,7 @@ def test_a_monitoring_minion_without_another_role_is_deployed_last(monitor, extr
 def test_unreadable_markers_are_refused_naming_the_node():
     names = minions(3)
     markers = {"n2": {"error": "cannot read the restart markers of n2: n2 did not answer"}}
-    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
+    plan = layline_plan.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
     assert plan["refused"] == ["cannot read the restart markers of n2: n2 did not answer"]
 
 
@@ -269,19 +275,19 @@ def test_unreadable_markers_are_refused_naming_the_node():
     ],
 )
 def test_systemd_timespans(text, seconds):
-    assert runner.timespan_seconds(text) == seconds
+    assert layline_plan.timespan_seconds(text) == seconds
 
 
 def test_a_short_unit_stop_timeout_is_refused_naming_the_engine():
     names = minions(3)
     markers = {m: {"reasons": ["x"], "version": None} for m in names}
     timeouts = {"n1": "1min 30s", "n2": "1min", "n3": "1min 30s"}
-    plan = runner.build_plan(
+    plan = layline_plan.build_plan(
         settings(3), view(names), markers, dict.fromkeys(names, True), None, timeouts
     )
     assert len(plan["refused"]) == 1 and "n2 (1min)" in plan["refused"][0]
     # an engine that restarts nothing is not held against the plan
-    plan = runner.build_plan(
+    plan = layline_plan.build_plan(
         settings(3), view(names), {"n1": markers["n1"]}, dict.fromkeys(names, True), None, timeouts
     )
     assert plan["refused"] == []
@@ -298,7 +304,7 @@ def test_a_transport_change_is_refused_as_a_full_cluster_restart():
         "n2": {"reasons": ["configuration changed"]},
         "n3": None,
     }
-    plan = runner.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
+    plan = layline_plan.build_plan(settings(3), view(names), markers, dict.fromkeys(names, True))
     assert plan["refused"] == [
         f"n1: {reason}: stop every engine, then start them all (README, "
         "TLS), then clear the markers (layline.clear_pending "
