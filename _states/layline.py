@@ -34,6 +34,9 @@ import uuid
 
 from salt.exceptions import CommandExecutionError
 
+import layline_model
+from layline_schema import PENDING_DIR
+
 __virtualname__ = "layline"
 
 log = logging.getLogger(__name__)
@@ -77,11 +80,16 @@ def _private(name):
 
 
 def _model(config):
-    return _private("_load_config")() if config is None else config
+    """``config`` when given (tests), else the one model of this run (see layline_model.load)."""
+    if config is not None:
+        return config
+    try:
+        return layline_model.load(__salt__["slsutil.renderer"], __context__, __pillar__)
+    except layline_model.ModelError as exc:
+        raise CommandExecutionError(str(exc)) from None
 
 
-def _redact(value, config):
-    return _private("_redact")(value, config)
+_redact = layline_model.redact
 
 
 def _ids(user, group):
@@ -478,9 +486,6 @@ def cluster_definition_absent(name):
     return ret
 
 
-PENDING_DIR = "/var/lib/layline-formula/pending"
-
-
 def _read_marker(path):
     try:
         with open(path, encoding="utf-8") as handle:
@@ -519,7 +524,7 @@ def restart_pending(name, reason="configuration changed", version=None, director
     ``/var/lib/layline-formula/pending``), JSON ``{"reasons": [...], "version":
     <target version or null>, "written": "<UTC ISO time>"}``; a second change
     before the restart adds its reason. ``version``: the release the node
-    switches to at its restart (``layline.switch_release``).
+    switches to at its restart (``layline_release.switch``).
 
     .. code-block:: yaml
 
