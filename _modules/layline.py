@@ -48,21 +48,26 @@ import salt.utils.http
 from salt.exceptions import CommandExecutionError
 
 import layline_model
-from layline_model import is_single_host as _is_single_host
-from layline_model import nodes as _nodes
-from layline_model import section as _section
-from layline_model import seed_address as _seed_address
-from layline_model import url_host as _url_host
-from layline_schema import (
-    ANY_ADDRESS,
-    ENGINE_UNIT,
-    FULL_RESTART,
-    LOOPBACK,
-    PENDING_DIR,
-    TRUSTSTORE_NAME,
-    TRUSTSTORE_PASSWORD,
-    UNITS,
-)
+import layline_schema
+import layline_sync
+
+# a re-sync in this process takes effect (see layline_sync); bind names after it
+layline_sync.refresh(layline_schema, layline_model)
+_is_single_host = layline_model.is_single_host
+_nodes = layline_model.nodes
+_section = layline_model.section
+_seed_address = layline_model.seed_address
+_url_host = layline_model.url_host
+ANY_ADDRESS = layline_schema.ANY_ADDRESS
+ENGINE_UNIT = layline_schema.ENGINE_UNIT
+FULL_RESTART = layline_schema.FULL_RESTART
+LOOPBACK = layline_schema.LOOPBACK
+PENDING_DIR = layline_schema.PENDING_DIR
+TRUSTSTORE_NAME = layline_schema.TRUSTSTORE_NAME
+TRUSTSTORE_PASSWORD = layline_schema.TRUSTSTORE_PASSWORD
+UNITS = layline_schema.UNITS
+# the utils this module was written for: an older synced copy counts as not synced
+UTILS_API = 2
 
 log = logging.getLogger(__name__)
 
@@ -431,6 +436,13 @@ for _role in ("reactive_engine", "config_server"):
 
 
 def __virtual__():
+    if getattr(layline_schema, "API_VERSION", None) != UTILS_API:
+        return (
+            False,
+            "the layline formula's _utils on this minion are out of date "
+            f"(layline_schema API {getattr(layline_schema, 'API_VERSION', None)}, "
+            f"need {UTILS_API}): run salt '*' saltutil.sync_all",
+        )
     # No dependency check: the SLS files call this module while they render, before the
     # layline.python state installed pyhocon. Functions that parse HOCON import it themselves.
     return __virtualname__

@@ -49,7 +49,10 @@ import zlib
 from salt.exceptions import CommandExecutionError
 
 import layline_model
-from layline_schema import TRUSTSTORE_PASSWORD
+import layline_schema
+import layline_sync
+
+layline_sync.refresh(layline_schema, layline_model)  # a re-sync in this process takes effect
 
 try:
     import pymysql
@@ -1013,7 +1016,7 @@ def _pem_certificates(ca):
 
 def _truststore_password():
     """The public truststore password of the layline module (the one the JDBC URL names)."""
-    return TRUSTSTORE_PASSWORD
+    return layline_schema.TRUSTSTORE_PASSWORD
 
 
 def truststore_data(ca):

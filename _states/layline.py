@@ -35,7 +35,11 @@ import uuid
 from salt.exceptions import CommandExecutionError
 
 import layline_model
-from layline_schema import PENDING_DIR
+import layline_schema
+import layline_sync
+
+layline_sync.refresh(layline_schema, layline_model)  # a re-sync in this process takes effect
+PENDING_DIR = layline_schema.PENDING_DIR
 
 __virtualname__ = "layline"
 

@@ -6,6 +6,10 @@ marker directory, Pekko's timing facts. Pure Python: the Salt loader puts the sy
 ``_utils`` directory on ``sys.path`` while it loads modules, so they ``import layline_schema``.
 """
 
+# The interface version of the utils: the execution module refuses to load (so
+# layline/synced.jinja says "not synced") when the synced copy is older than it expects.
+API_VERSION = 2
+
 # Pekko's actor system name: member addresses are pekko://layline@host:port
 SYSTEM_NAME = "layline"
 LOOPBACK = "127.0.0.1"
