@@ -187,7 +187,7 @@ def test_reachable_times_out_on_closed_port(dbconfig, layline_db_state):
 
 
 def _salt_call(tmp_path, args, pillar=None, file_roots=()):
-    """salt-call --local with the repo's _modules/_states synced as extension modules."""
+    """salt-call --local with the repo's _modules/_states/_utils as extension modules."""
     conf = tmp_path / "conf"
     conf.mkdir(exist_ok=True)
     root = tmp_path / "root"
@@ -201,6 +201,7 @@ def _salt_call(tmp_path, args, pillar=None, file_roots=()):
             pillar_roots: {{base: [{tmp_path / "pillar"}]}}
             module_dirs: [{ROOT / "_modules"}]
             states_dirs: [{ROOT / "_states"}]
+            utils_dirs: [{ROOT / "_utils"}]
             log_level_logfile: debug
             log_file: {tmp_path / "minion.log"}
             """
