@@ -14,7 +14,7 @@ renders ``salt://layline/map.jinja`` itself, so there is one merge only.
 Functions:
 
 - configuration: ``mapdata``, ``roles``, ``monitoring``, ``is_multi_node``,
-  ``validate``, ``check``, ``render``, ``render_data``
+  ``validate``, ``render``, ``render_data``
 - addresses: ``address`` (canonical address of a node entry), ``bind_address``
 - Salt's own Python: ``python_missing``, ``python_ready``
 - installation: ``version_installed``
@@ -35,7 +35,6 @@ is ``pekko { loglevel }``); a key wrapped in double quotes is one literal key
 
 import copy
 import difflib
-import hashlib
 import importlib.metadata
 import ipaddress
 import json
@@ -49,26 +48,31 @@ import salt.utils.http
 from salt.exceptions import CommandExecutionError
 
 import layline_model
-from layline_model import is_single_host as _is_single_host
-from layline_model import nodes as _nodes
-from layline_model import section as _section
-from layline_model import seed_address as _seed_address
-from layline_model import url_host as _url_host
-from layline_schema import (
-    ANY_ADDRESS,
-    ENGINE_UNIT,
-    FULL_RESTART,
-    LOOPBACK,
-    PENDING_DIR,
-    UNITS,
-)
+import layline_schema
+import layline_sync
+
+# a re-sync in this process takes effect (see layline_sync); bind names after it
+layline_sync.refresh(layline_schema, layline_model)
+_is_single_host = layline_model.is_single_host
+_nodes = layline_model.nodes
+_section = layline_model.section
+_seed_address = layline_model.seed_address
+_url_host = layline_model.url_host
+ANY_ADDRESS = layline_schema.ANY_ADDRESS
+ENGINE_UNIT = layline_schema.ENGINE_UNIT
+FULL_RESTART = layline_schema.FULL_RESTART
+LOOPBACK = layline_schema.LOOPBACK
+PENDING_DIR = layline_schema.PENDING_DIR
+TRUSTSTORE_NAME = layline_schema.TRUSTSTORE_NAME
+TRUSTSTORE_PASSWORD = layline_schema.TRUSTSTORE_PASSWORD
+UNITS = layline_schema.UNITS
+# the utils this module was written for: an older synced copy counts as not synced
+UTILS_API = 2
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "layline"
 
-MASK = "******"
-CONTEXT_KEY = "layline.model"
 HEADER = "# Managed by Salt (layline-formula). Do not edit by hand.\n"
 # the first seed node's start gate (layline/service/files/seed-gate.sh): an engine that ended
 # in failure (downed, killed) does not form a cluster of its own while no other seed answers
@@ -95,8 +99,6 @@ H2_DRIVER = "org.h2.Driver"
 DB_TLS_MODES = ("verify-identity", "disabled")
 # The JDBC truststore only holds the public CA certificate; its password guards nothing but the
 # file's checksum (the file is root-owned), so it is a fixed, documented value (Java's default).
-TRUSTSTORE_NAME = "truststore.jks"
-TRUSTSTORE_PASSWORD = "changeit"  # noqa: S105 - public by design, see README (TLS)
 POOL = {"numThreads": 5, "maxConnections": 5, "minConnections": 1}
 # Artery over mutual TLS: Pekko's PEM-reading engine provider (remote/reference.conf)
 ROTATING_KEYS_PROVIDER = "org.apache.pekko.remote.artery.tcp.ssl.RotatingKeysSSLEngineProvider"
@@ -201,7 +203,6 @@ KNOWN_KEYS = {
     "monitoring:alerts": set(ALERT_KEYS),
 }
 
-_SECRET_KEY_RE = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential", re.IGNORECASE)
 _HEX_DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
 # source_hash: a literal digest or a file the master serves (authenticated by Salt itself)
 _HASH_URL_RE = re.compile(r"salt://[^\s\x00-\x1f\x7f]+")
@@ -435,6 +436,13 @@ for _role in ("reactive_engine", "config_server"):
 
 
 def __virtual__():
+    if getattr(layline_schema, "API_VERSION", None) != UTILS_API:
+        return (
+            False,
+            "the layline formula's _utils on this minion are out of date "
+            f"(layline_schema API {getattr(layline_schema, 'API_VERSION', None)}, "
+            f"need {UTILS_API}): run salt '*' saltutil.sync_all",
+        )
     # No dependency check: the SLS files call this module while they render, before the
     # layline.python state installed pyhocon. Functions that parse HOCON import it themselves.
     return __virtualname__
@@ -463,53 +471,23 @@ def _set_retcode(failed):
 # ---------------------------------------------------------------------------
 
 
-# The states' configuration comes from layline/map.jinja (defaults.yaml, osfamilymap.yaml,
-# pillar); functions called without ``config`` render that same file, so there is one merge.
-MAPDATA_TEMPLATE = (
-    '{%- set tpldir = "layline" %}'
-    '{%- from "layline/map.jinja" import mapdata %}'
-    "{{ mapdata | json }}"
-)
-
-
-def _mapdata():
-    """The formula's configuration as the states see it, rendered by salt://layline/map.jinja."""
-    try:
-        text = __salt__["slsutil.renderer"](string=MAPDATA_TEMPLATE, default_renderer="jinja")
-        config = json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - any render failure gets the same advice
-        raise CommandExecutionError(
-            f"cannot render salt://layline/map.jinja: {exc}; is the layline "
-            "formula in the master's file_roots (or gitfs), and is pillar layline a mapping?"
-        ) from None
-    if not isinstance(config, dict):
-        raise CommandExecutionError("salt://layline/map.jinja did not give a mapping")
-    return config
-
-
-def _pillar_fingerprint():
-    """A digest of pillar ``layline``: the cached model is reused only while it is unchanged."""
-    try:
-        pillar = __pillar__.get("layline")
-    except NameError:  # outside the loader (unit tests)
-        return None
-    text = json.dumps(pillar, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _load_config():
     """
-    The merged model with its real secrets, rendered on the minion and cached in
-    ``__context__``. Private on purpose: the state modules and ``layline_db`` reach it
-    through :py:func:`_private`, never through a state argument, a return or the CLI.
+    The merged model with its real secrets, rendered on the minion by salt://layline/map.jinja
+    and cached in ``__context__`` (see :py:func:`layline_model.load`). Private on purpose:
+    never a state argument, a return or a CLI answer.
     """
-    fingerprint = _pillar_fingerprint()
-    cached = __context__.get(CONTEXT_KEY)
-    if cached is not None and cached[0] == fingerprint:
-        return copy.deepcopy(cached[1])
-    config = _mapdata()
-    __context__[CONTEXT_KEY] = (fingerprint, config)
-    return copy.deepcopy(config)
+    try:
+        return layline_model.load(__salt__["slsutil.renderer"], __context__, _pillar())
+    except layline_model.ModelError as exc:
+        raise CommandExecutionError(str(exc)) from None
+
+
+def _pillar():
+    try:
+        return __pillar__
+    except NameError:  # outside the loader (unit tests)
+        return None
 
 
 def _config(config):
@@ -779,52 +757,10 @@ def _address_errors(config, minion_id):
 # ---------------------------------------------------------------------------
 
 
-def _is_secret_key(key):
-    return isinstance(key, str) and bool(_SECRET_KEY_RE.search(key))
-
-
-def _mask_url_credentials(value):
-    return re.sub(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]*@", rf"\1:{MASK}@", value)
-
-
-def _mask_secrets(data):
-    """Copy of ``data`` with values under secret-looking keys replaced by ``******``."""
-    if isinstance(data, dict):
-        return {
-            key: (MASK if _is_secret_key(key) and value not in (None, "") else _mask_secrets(value))
-            for key, value in data.items()
-        }
-    if isinstance(data, list):
-        return [_mask_secrets(item) for item in data]
-    if isinstance(data, str):
-        return _mask_url_credentials(data)
-    return data
-
-
-def _secret_values(config):
-    if not isinstance(config, dict):  # an invalid model: validation reports it
-        return []
-    password = _section(config, "database").get("password")
-    return [str(password)] if password not in (None, "") else []
-
-
-def _redact(value, config):
-    """
-    Remove the known secret values from free text (a driver's error message, a state
-    comment); dicts and lists are scrubbed recursively. The one scrubber of the formula:
-    ``layline_db`` and the state modules call it too.
-    """
-    if isinstance(value, dict):
-        return {key: _redact(item, config) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redact(item, config) for item in value]
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    text = str(value)
-    for secret in sorted(_secret_values(config), key=len, reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, MASK)
-    return _mask_url_credentials(text)
+_is_secret_key = layline_model.is_secret_key
+_mask_url_credentials = layline_model.mask_url_credentials
+_mask_secrets = layline_model.mask_secrets
+_redact = layline_model.redact
 
 
 # ---------------------------------------------------------------------------
@@ -2691,25 +2627,6 @@ def validate(config=None):
     return {"errors": errors, "warnings": warnings}
 
 
-def check(config=None):
-    """
-    Like :py:func:`validate` but raise CommandExecutionError listing every
-    error; returns the warnings when the configuration is valid.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' layline.check
-    """
-    errors, warnings = _validate(_config(config), _minion_id())
-    if errors:
-        raise CommandExecutionError(
-            f"invalid layline configuration ({len(errors)} error(s)):\n- " + "\n- ".join(errors)
-        )
-    return warnings
-
-
 def render(role, config=None, minion_id=None):
     """
     Return the text of ``application.conf`` for ``role`` on this minion, with
@@ -3690,24 +3607,3 @@ def retired_units(config=None, unit_dir="/etc/systemd/system"):
         unit for unit in UNITS.values() if os.path.isfile(os.path.join(unit_dir, f"{unit}.service"))
     ]
     return _retired_units(_config(config), _minion_id(), installed)
-
-
-def switch_release(version, install_dir=None):
-    """
-    Point this node at the installed release ``version``
-    (``<install_dir>/current -> releases/<version>``); idempotent. Refuses, changing
-    nothing, when that release is not installed. The rolling restart calls it between
-    an engine's graceful stop and its start; a configuration server on the same
-    machine is restarted to follow. See the module ``layline_release``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt ll-node-1 layline.switch_release version=2.5.5
-    """
-    if "layline_release.switch" not in __salt__:
-        raise CommandExecutionError(
-            "the layline_release execution module is not loaded: run saltutil.sync_all"
-        )
-    return __salt__["layline_release.switch"](str(version), install_dir=install_dir)

@@ -48,6 +48,12 @@ import zlib
 
 from salt.exceptions import CommandExecutionError
 
+import layline_model
+import layline_schema
+import layline_sync
+
+layline_sync.refresh(layline_schema, layline_model)  # a re-sync in this process takes effect
+
 try:
     import pymysql
 
@@ -111,7 +117,10 @@ def _private(name):
 def _config(config=None):
     """The merged layline model: ``config`` (tests) or the one read on this minion."""
     if config is None:
-        config = _private("_load_config")()
+        try:
+            config = layline_model.load(__salt__["slsutil.renderer"], __context__, __pillar__)
+        except layline_model.ModelError as exc:
+            raise CommandExecutionError(str(exc)) from None
     if not isinstance(config, dict):
         raise CommandExecutionError(
             f"layline_db: config must be the merged layline mapping, got {type(config).__name__}"
@@ -169,7 +178,7 @@ def required_tables():
 
 def _redact(text, db):
     """Remove the password from ``text`` in case a driver message echoes it."""
-    return _private("_redact")(str(text), {"database": db})
+    return layline_model.redact(str(text), {"database": db})
 
 
 def password_hash(config=None):
@@ -1007,8 +1016,7 @@ def _pem_certificates(ca):
 
 def _truststore_password():
     """The public truststore password of the layline module (the one the JDBC URL names)."""
-    _private("db_tls")  # the same actionable error when the layline module is missing
-    return __salt__["layline.roles"].__globals__["TRUSTSTORE_PASSWORD"]
+    return layline_schema.TRUSTSTORE_PASSWORD
 
 
 def truststore_data(ca):

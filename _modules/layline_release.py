@@ -11,7 +11,7 @@ Every version is installed into its own directory and a node runs the release th
 The units start ``<install_dir>/current/bin/...``, so a running process keeps the
 release it started from and a new version is installed without touching it. On a
 multi-node cluster ``current`` of an engine node is moved only between the graceful
-stop and the start of the rolling restart (``layline.switch_release``); a single
+stop and the start of the rolling restart (``layline_release.switch``); a single
 host, a machine without a running engine and the configuration server alone switch
 at once. At most two versions run in a cluster at a time (``rollout_problems``).
 
@@ -202,7 +202,7 @@ def switch(version, install_dir=None, restart_config_server=True):
     a new symlink renamed over the old one). Idempotent. Refuses, changing nothing,
     when ``<install_dir>/releases/<version>/VERSION`` is not ``version``.
 
-    The rolling restart calls it (as ``layline.switch_release``) between the engine's
+    The rolling restart calls it between the engine's
     graceful stop and its start. A configuration server on the same machine is no
     cluster member: it is restarted right away to follow (``restart_config_server``).
 

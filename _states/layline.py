@@ -1,13 +1,14 @@
 """
 State module ``layline``: the states the layline formula needs beyond Salt core.
 
-The states read the configuration model on the minion (the execution module
-``layline``'s private loader: ``layline/map.jinja`` over the pillar, cached in
-``__context__``), so no SLS passes the model - or the database password in it -
-as a state argument. ``config`` remains an optional argument for tests only.
+The states read the configuration model on the minion (``layline_model.load``
+in ``_utils``: ``layline/map.jinja`` over the pillar, cached in ``__context__``,
+the same code the execution modules use), so no SLS passes the model - or the
+database password in it - as a state argument. ``config`` remains an optional
+argument for tests only.
 
 Root never writes through a path the service user controls: files are written
-by :py:func:`_write_file`, which opens every directory component with
+by :py:func:`_write_at`, which opens every directory component with
 ``O_NOFOLLOW`` relative to its parent, creates the file under a temporary name
 with its final owner and mode (never world-readable) and renames it into place
 within the same directory.
@@ -34,6 +35,13 @@ import uuid
 
 from salt.exceptions import CommandExecutionError
 
+import layline_model
+import layline_schema
+import layline_sync
+
+layline_sync.refresh(layline_schema, layline_model)  # a re-sync in this process takes effect
+PENDING_DIR = layline_schema.PENDING_DIR
+
 __virtualname__ = "layline"
 
 log = logging.getLogger(__name__)
@@ -48,6 +56,14 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def __virtual__():
+    # the states validate and render through the execution module layline: without it
+    # (not synced, or its _utils out of date) every state here would fail at run time
+    if "layline.roles" not in __salt__:
+        return (
+            False,
+            "the layline execution module is not loaded (not synced, or its _utils are out "
+            "of date): run salt '*' saltutil.sync_all",
+        )
     return __virtualname__
 
 
@@ -77,11 +93,16 @@ def _private(name):
 
 
 def _model(config):
-    return _private("_load_config")() if config is None else config
+    """``config`` when given (tests), else the one model of this run (see layline_model.load)."""
+    if config is not None:
+        return config
+    try:
+        return layline_model.load(__salt__["slsutil.renderer"], __context__, __pillar__)
+    except layline_model.ModelError as exc:
+        raise CommandExecutionError(str(exc)) from None
 
 
-def _redact(value, config):
-    return _private("_redact")(value, config)
+_redact = layline_model.redact
 
 
 def _ids(user, group):
@@ -247,7 +268,7 @@ def _engine_rest_urls(config):
     return urls
 
 
-def cluster_definition(config):
+def _cluster_definition(config):
     """
     The configuration server's cluster definition for ``config`` as a dict.
 
@@ -417,7 +438,7 @@ def cluster_definition_managed(name, user, group, mode="0640", config=None):
             - group: layline
     """
     try:
-        definition = cluster_definition(_model(config))
+        definition = _cluster_definition(_model(config))
     except (KeyError, TypeError, AttributeError, CommandExecutionError) as exc:
         ret = _ret(name)
         ret["result"] = False
@@ -478,9 +499,6 @@ def cluster_definition_absent(name):
     return ret
 
 
-PENDING_DIR = "/var/lib/layline-formula/pending"
-
-
 def _read_marker(path):
     try:
         with open(path, encoding="utf-8") as handle:
@@ -519,7 +537,7 @@ def restart_pending(name, reason="configuration changed", version=None, director
     ``/var/lib/layline-formula/pending``), JSON ``{"reasons": [...], "version":
     <target version or null>, "written": "<UTC ISO time>"}``; a second change
     before the restart adds its reason. ``version``: the release the node
-    switches to at its restart (``layline.switch_release``).
+    switches to at its restart (``layline_release.switch``).
 
     .. code-block:: yaml
 

@@ -5,7 +5,26 @@ Pure functions over plain dicts, shared by the execution modules on the minions 
 runner on the master, so both compute nodes and addresses the same way.
 """
 
-from layline_schema import LOOPBACK, SYSTEM_NAME
+import copy
+import hashlib
+import json
+import re
+
+from layline_schema import CONTEXT_KEY, LOOPBACK, MASK, SYSTEM_NAME
+
+_SECRET_KEY_RE = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential", re.IGNORECASE)
+
+# The states' configuration comes from layline/map.jinja (defaults.yaml, osfamilymap.yaml,
+# pillar); Python renders that same file, so there is one merge.
+MAPDATA_TEMPLATE = (
+    '{%- set tpldir = "layline" %}'
+    '{%- from "layline/map.jinja" import mapdata %}'
+    "{{ mapdata | json }}"
+)
+
+
+class ModelError(Exception):
+    """The model cannot be produced; the message says what to fix."""
 
 
 def section(config, key):
@@ -43,3 +62,90 @@ def url_host(hostname):
 def seed_address(hostname, cluster_port):
     """The Pekko address of a member: ``pekko://layline@host:port``."""
     return f"pekko://{SYSTEM_NAME}@{url_host(hostname)}:{cluster_port}"
+
+
+def _fingerprint(pillar):
+    """A digest of pillar ``layline``: the cached model is reused only while it is unchanged."""
+    if pillar is None:
+        return None
+    text = json.dumps(pillar.get("layline"), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load(renderer, context, pillar):
+    """
+    The merged model with its real secrets: ``renderer`` (the loader's ``slsutil.renderer``)
+    renders salt://layline/map.jinja, the result is cached in ``context`` (the loader's
+    ``__context__``, shared by the execution and state modules of one run) while pillar
+    ``layline`` is unchanged. Every module reads the model through this one function; it
+    returns a copy, so a caller cannot change the cache. Raises ModelError.
+    """
+    fingerprint = _fingerprint(pillar)
+    cached = context.get(CONTEXT_KEY)
+    if cached is not None and cached[0] == fingerprint:
+        return copy.deepcopy(cached[1])
+    try:
+        config = json.loads(renderer(string=MAPDATA_TEMPLATE, default_renderer="jinja"))
+    except Exception as exc:  # noqa: BLE001 - any render failure gets the same advice
+        raise ModelError(
+            f"cannot render salt://layline/map.jinja: {exc}; is the layline "
+            "formula in the master's file_roots (or gitfs), and is pillar layline a mapping?"
+        ) from None
+    if not isinstance(config, dict):
+        raise ModelError("salt://layline/map.jinja did not give a mapping")
+    context[CONTEXT_KEY] = (fingerprint, config)
+    return copy.deepcopy(config)
+
+
+# ---------------------------------------------------------------------------
+# secrets: the one masker (keys named like secrets) and the one redactor (known values)
+# ---------------------------------------------------------------------------
+
+
+def is_secret_key(key):
+    """True for a key named like a password, secret, token or credential."""
+    return isinstance(key, str) and bool(_SECRET_KEY_RE.search(key))
+
+
+def mask_url_credentials(value):
+    """``scheme://user:pw@host`` -> ``scheme://user:******@host``."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]*@", rf"\1:{MASK}@", value)
+
+
+def mask_secrets(data):
+    """Copy of ``data`` with values under secret-looking keys replaced by ``******``."""
+    if isinstance(data, dict):
+        return {
+            key: (MASK if is_secret_key(key) and value not in (None, "") else mask_secrets(value))
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [mask_secrets(item) for item in data]
+    if isinstance(data, str):
+        return mask_url_credentials(data)
+    return data
+
+
+def _secret_values(config):
+    if not isinstance(config, dict):  # an invalid model: validation reports it
+        return []
+    password = section(config, "database").get("password")
+    return [str(password)] if password not in (None, "") else []
+
+
+def redact(value, config):
+    """
+    Remove the known secret values of ``config`` from free text (a driver's error message, a
+    state comment); dicts and lists are scrubbed recursively. The one scrubber of the formula.
+    """
+    if isinstance(value, dict):
+        return {key: redact(item, config) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(item, config) for item in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = str(value)
+    for secret in sorted(_secret_values(config), key=len, reverse=True):
+        if len(secret) >= 3:
+            text = text.replace(secret, MASK)
+    return mask_url_credentials(text)

@@ -6,10 +6,19 @@ marker directory, Pekko's timing facts. Pure Python: the Salt loader puts the sy
 ``_utils`` directory on ``sys.path`` while it loads modules, so they ``import layline_schema``.
 """
 
+# The interface version of the utils: the execution module refuses to load (so
+# layline/synced.jinja says "not synced") when the synced copy is older than it expects.
+API_VERSION = 2
+
 # Pekko's actor system name: member addresses are pekko://layline@host:port
 SYSTEM_NAME = "layline"
 LOOPBACK = "127.0.0.1"
 ANY_ADDRESS = "0.0.0.0"
+
+# what a secret looks like in a return, a message or a log line
+MASK = "******"
+# the __context__ key of the cached model (execution and state modules of one run share it)
+CONTEXT_KEY = "layline.model"
 
 ENGINE_UNIT = "layline-reactive-engine"
 CONFIG_SERVER_UNIT = "layline-config-server"
@@ -19,6 +28,11 @@ UNITS = {"engine": ENGINE_UNIT, "config-server": CONFIG_SERVER_UNIT}
 # restart markers: written by the state layline.restart_pending, cleared by the rolling
 # restart once the node passed its health gate (root-owned, outside every service path)
 PENDING_DIR = "/var/lib/layline-formula/pending"
+
+# The JDBC truststore only holds the public CA certificate; its password guards nothing but the
+# file's checksum (the file is root-owned), so it is a fixed, documented value (Java's default).
+TRUSTSTORE_NAME = "truststore.jks"
+TRUSTSTORE_PASSWORD = "changeit"  # noqa: S105 - public by design, see README (TLS)
 
 # Worst case of a graceful leave with Pekko's default coordinated-shutdown phase timeouts
 # (most phases 5 s, three 10 s): a unit's stop timeout must be above it.

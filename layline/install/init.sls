@@ -7,7 +7,7 @@
 # nothing. Ownership of the install tree is root:<group> (the service reads,
 # never modifies, its binaries). <install_dir>/current points at the release
 # the node runs: moved here unless a running engine of a multi-node cluster
-# uses it (that node moves at its rolling restart, layline.switch_release).
+# uses it (that node moves at its rolling restart, layline_release.switch).
 # Installing a release this node does not run yet is refused when it would be
 # a third version in the cluster (a previous rollout is half done).
 {%- set tplroot = tpldir.split('/')[0] %}

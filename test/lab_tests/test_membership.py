@@ -11,7 +11,7 @@ is added to or removed from its scrape targets by the same apply.
 
 The restarts go through `salt-run state.orch layline.rolling` when the checkout has it (issue
 9a); otherwise the test restarts the marked engines itself, one at a time, the way the runner
-does (graceful stop, `layline.switch_release` when the marker carries a version, start, wait
+does (graceful stop, `layline_release.switch` when the marker carries a version, start, wait
 until Up on another member and ready).
 """
 
@@ -128,7 +128,7 @@ class Cluster:
         self.lab.wait_for(gone, timeout=60, what=f"{machine} to leave")
         if marker.get("version"):
             switched = self.lab.salt(
-                machine, "layline.switch_release", f"version={marker['version']}"
+                machine, "layline_release.switch", f"version={marker['version']}"
             )
             assert switched[machine]["active"] == marker["version"], switched
         self.lab.shell(machine, f"systemctl start {UNIT}", check=True)

@@ -1,5 +1,6 @@
 """Unit tests of _modules/layline_db.py and _states/layline_db.py (no database needed)."""
 
+import json
 import pathlib
 
 import pymysql
@@ -20,6 +21,7 @@ def db():
     # the one configuration model (loader, scrubber) of the execution module layline
     mod.__salt__ = {"layline.roles": unitsupport.load_module().roles}
     mod.__opts__ = {"test": False}
+    mod.__context__, mod.__pillar__ = {}, {}
     return mod
 
 
@@ -331,8 +333,7 @@ def test_connect_args_need_the_merged_model(db):
 
 def test_without_config_the_unmasked_model_is_read_on_the_minion(db):
     # pillar.get masks secrets in module context (Salt 3008); the private loader does not
-    model = db.__salt__["layline.roles"].__globals__
-    model["_mapdata"] = lambda: CONFIG
+    db.__salt__["slsutil.renderer"] = lambda **_: json.dumps(CONFIG)
     assert db._connect_args()["password"] == PASSWORD
     assert db._connect_args()["host"] == "ll-mysql.orb.local"
 

@@ -10,6 +10,8 @@ from pyhocon import ConfigFactory
 from salt.exceptions import CommandExecutionError
 from unitsupport import SECRET, SEED_PILLAR
 
+from layline_schema import MASK
+
 UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 SAFE_TEXT = st.text(
     alphabet=st.characters(
@@ -39,11 +41,9 @@ def _render_engine(layline, config, minion_id="ll-node-1"):
 def test_render_masks_the_password_the_state_renderer_does_not(layline, seed_config):
     shown = layline.render("reactive-engine", seed_config)
     assert SECRET not in shown
-    assert _parse(shown)["pekko-persistence-jdbc.shared-databases.mysql.db.password"] == (
-        layline.MASK
-    )
+    assert _parse(shown)["pekko-persistence-jdbc.shared-databases.mysql.db.password"] == (MASK)
     real = layline._render_text("reactive-engine", seed_config, "ll-node-1")
-    assert shown == real.replace(SECRET, layline.MASK)
+    assert shown == real.replace(SECRET, MASK)
 
 
 def test_render_refuses_an_invalid_model(layline, seed_config):
@@ -231,7 +231,7 @@ def test_no_secret_in_render_data_and_mapdata(layline, seed_config, make_config)
     data = layline.render_data("reactive-engine", seed_config)
     assert SECRET not in repr(data)
     db = data["pekko-persistence-jdbc"]["shared-databases"]["mysql"]["db"]
-    assert db["password"] == layline.MASK
+    assert db["password"] == MASK
     # Without config, the module renders salt://layline/map.jinja (stubbed: seed_config).
     calls = []
 
@@ -243,7 +243,7 @@ def test_no_secret_in_render_data_and_mapdata(layline, seed_config, make_config)
     merged = layline.mapdata()
     assert "layline/map.jinja" in calls[0][0] and calls[0][1] == "jinja"
     assert SECRET not in repr(merged)
-    assert merged["database"]["password"] == layline.MASK
+    assert merged["database"]["password"] == MASK
     assert merged["distribution"]["source"].endswith("layline-linux-amd64-2.5.4.sh")
     assert merged["cluster"]["nodes"] == SEED_PILLAR["cluster"]["nodes"]
     assert layline.roles() == ["engine"]

@@ -1,7 +1,7 @@
 """_states/layline.py: no state comment, warning or change carries the database password.
 
 The states read the model on the minion through the execution module's private
-functions (``_private("_load_config")``, ``_validate``, ``_render_text``, ``_redact``):
+functions (``layline_model.load``, ``_validate``, ``_render_text``, ``layline_model.redact``):
 the tests load the real execution module, hand it the model through its loader and
 replace single private functions of it where a test needs a crash or a fixed answer.
 """
@@ -29,16 +29,21 @@ def model(make_config):
 
 
 @pytest.fixture
-def states(model):
+def states(model, monkeypatch):
     spec = importlib.util.spec_from_file_location(
         "layline_state_under_test", ROOT / "_states" / "layline.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.__opts__ = {"test": False, "id": "ll-node-1"}
-    module.__salt__ = {"layline.roles": model.roles}
+    module.__salt__ = {"layline.roles": model.roles, "slsutil.renderer": _raise}
     module.__states__ = {}
     module.__pillar__ = {}
+    module.__context__ = {}
+    # the one loader (map.jinja over the pillar on a real minion) answers model.config
+    monkeypatch.setattr(
+        module.layline_model, "load", lambda *_: copy.deepcopy(model.config), raising=True
+    )
     module.config = model.config
     return module
 

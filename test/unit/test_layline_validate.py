@@ -1,9 +1,8 @@
-"""layline.validate / layline.check: every message names the pillar key; no secret leaks."""
+"""layline.validate: every message names the pillar key; no secret leaks."""
 
 import copy
 
 import pytest
-from salt.exceptions import CommandExecutionError
 from unitsupport import ROOT, SECRET, SEED_PILLAR, SINGLE_PILLAR
 
 
@@ -24,14 +23,15 @@ def test_seed_and_single_host_configs_are_valid(layline, seed_config, single_con
     assert layline._validate(single_config, "ll-single") == ([], [])
 
 
-def test_validate_and_check_public_api(layline, seed_config, make_config):
+def test_validate_public_api(layline, seed_config, make_config):
     assert layline.validate(seed_config) == {"errors": [], "warnings": []}
-    assert layline.check(seed_config) == []
+    assert "retcode" not in layline.__context__
     broken = make_config(SEED_PILLAR, {"user": "root", "ports": {"rest": 0}})
-    with pytest.raises(CommandExecutionError) as info:
-        layline.check(broken)
-    assert "layline:user" in str(info.value) and "layline:ports:rest" in str(info.value)
-    assert "2 error(s)" in str(info.value)
+    errors = layline.validate(broken)["errors"]
+    assert len(errors) == 2
+    assert errors[0].startswith("layline:user") and errors[1].startswith("layline:ports:rest")
+    assert layline.__context__["retcode"] == 1
+    assert not hasattr(layline, "check")  # removed: validate is the one check
 
 
 def test_duplicate_hostname_names_both_keys(layline, make_config):

@@ -1,0 +1,45 @@
+"""_utils/layline_sync.py: a utils file changed by a re-sync is reloaded in the same process."""
+
+import importlib
+import os
+import sys
+
+import layline_sync
+
+
+def _write(path, text, mtime_ns):
+    path.write_text(text)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_refresh_reloads_a_changed_file_in_place_and_only_then(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    util = tmp_path / "layline_sync_probe.py"
+    _write(util, "VALUE = 1\n", 1_000_000_000)
+    module = importlib.import_module("layline_sync_probe")
+    try:
+        assert layline_sync.refresh(module) == []  # first sight: stamped, not reloaded
+        assert layline_sync.refresh(module) == []
+        _write(util, "VALUE = 22\n", 2_000_000_000)  # what saltutil.sync_all does
+        assert layline_sync.refresh(module) == ["layline_sync_probe"]
+        assert module.VALUE == 22  # same module object: `import x` bindings see it
+        assert sys.modules["layline_sync_probe"] is module
+        assert layline_sync.refresh(module) == []
+    finally:
+        sys.modules.pop("layline_sync_probe", None)
+
+
+def test_refresh_leaves_a_module_without_a_file_alone():
+    assert layline_sync.refresh(sys) == []  # built in: no __file__
+
+
+def test_the_module_refuses_to_load_with_older_utils(monkeypatch):
+    import unitsupport
+
+    import layline_schema
+
+    layline = unitsupport.load_module()
+    assert layline.__virtual__() == "layline"
+    monkeypatch.setattr(layline_schema, "API_VERSION", layline.UTILS_API - 1)
+    loaded, why = layline.__virtual__()
+    assert loaded is False and "saltutil.sync_all" in why and "out of date" in why
