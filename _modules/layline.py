@@ -58,14 +58,6 @@ _nodes = layline_model.nodes
 _section = layline_model.section
 _seed_address = layline_model.seed_address
 _url_host = layline_model.url_host
-ANY_ADDRESS = layline_schema.ANY_ADDRESS
-ENGINE_UNIT = layline_schema.ENGINE_UNIT
-FULL_RESTART = layline_schema.FULL_RESTART
-LOOPBACK = layline_schema.LOOPBACK
-PENDING_DIR = layline_schema.PENDING_DIR
-TRUSTSTORE_NAME = layline_schema.TRUSTSTORE_NAME
-TRUSTSTORE_PASSWORD = layline_schema.TRUSTSTORE_PASSWORD
-UNITS = layline_schema.UNITS
 # the utils this module was written for: an older synced copy counts as not synced
 UTILS_API = 2
 
@@ -477,10 +469,7 @@ def _load_config():
     and cached in ``__context__`` (see :py:func:`layline_model.load`). Private on purpose:
     never a state argument, a return or a CLI answer.
     """
-    try:
-        return layline_model.load(__salt__["slsutil.renderer"], __context__, _pillar())
-    except layline_model.ModelError as exc:
-        raise CommandExecutionError(str(exc)) from None
+    return layline_model.load(__salt__["slsutil.renderer"], __context__, _pillar())
 
 
 def _pillar():
@@ -530,7 +519,7 @@ def _roles_for(config, minion_id):
 
 def _config_server_hostname(config):
     if _is_single_host(config):
-        return LOOPBACK
+        return layline_schema.LOOPBACK
     return _section(config, "config_server").get("hostname")
 
 
@@ -695,7 +684,7 @@ def _address(config, key=None, minion_id=None):
         key = _own_key(config, minion_id)
         if key is None:
             if _is_single_host(config):
-                return LOOPBACK
+                return layline_schema.LOOPBACK
             raise CommandExecutionError(
                 f"minion {minion_id!r} has no entry in layline:cluster:nodes, config_server, "
                 "database or monitoring"
@@ -724,9 +713,9 @@ def _bind_for(config, key, minion_id):
     """Where the listeners of entry ``key`` bind: 0.0.0.0 when layline:network:bind_any,
     127.0.0.1 in the single-host default, else the entry's canonical address."""
     if _bind_any(config):
-        return ANY_ADDRESS
+        return layline_schema.ANY_ADDRESS
     if _is_single_host(config) and key != "database":
-        return LOOPBACK
+        return layline_schema.LOOPBACK
     if key is None:
         raise CommandExecutionError(
             f"minion {minion_id!r} has no entry in layline:cluster:nodes, config_server or "
@@ -1950,7 +1939,11 @@ def tls_paths(config=None):
     """
     config = _load_config() if config is None else config
     paths = _tls_paths(config)
-    return {**paths, "ca": paths["ca_cert"], "truststore": f"{paths['dir']}/{TRUSTSTORE_NAME}"}
+    return {
+        **paths,
+        "ca": paths["ca_cert"],
+        "truststore": f"{paths['dir']}/{layline_schema.TRUSTSTORE_NAME}",
+    }
 
 
 def db_tls(config=None):
@@ -1976,7 +1969,7 @@ def _jdbc_tls_params(config):
         return "sslMode=DISABLED"
     return (
         f"sslMode=VERIFY_IDENTITY&trustCertificateKeyStoreUrl=file:{tls_paths(config)['truststore']}"
-        f"&trustCertificateKeyStoreType=JKS&trustCertificateKeyStorePassword={TRUSTSTORE_PASSWORD}"
+        f"&trustCertificateKeyStoreType=JKS&trustCertificateKeyStorePassword={layline_schema.TRUSTSTORE_PASSWORD}"
     )
 
 
@@ -2054,7 +2047,7 @@ def _tls_names(config, minion_id, roles_):
         entries.append(
             _section(config, "config_server")
             if not _is_single_host(config)
-            else {"hostname": LOOPBACK}
+            else {"hostname": layline_schema.LOOPBACK}
         )
     if "database" in roles_:
         entries.append(_section(config, "database"))
@@ -2729,7 +2722,7 @@ def transport_change(config=None):
     if not found or found.group(1) == new:
         return ""
     return (
-        f"{FULL_RESTART}: Artery transport {found.group(1)} -> {new} (members with "
+        f"{layline_schema.FULL_RESTART}: Artery transport {found.group(1)} -> {new} (members with "
         "different transports cannot talk)"
     )
 
@@ -3137,7 +3130,7 @@ def _engine_unit_state():
     """systemd's properties of the engine unit, or None when they cannot be read."""
     if "cmd.run_all" not in __salt__:
         return None
-    args = ["systemctl", "show", ENGINE_UNIT]
+    args = ["systemctl", "show", layline_schema.ENGINE_UNIT]
     for prop in _UNIT_PROPS:
         args += ["-p", prop]
     ret = __salt__["cmd.run_all"](args, python_shell=False, ignore_retcode=True)
@@ -3157,6 +3150,7 @@ def _live_nodes(view):
 
 def _unit_finding(unit, target, gated, marker):
     """A row when the engine unit is not running (None when it runs)."""
+    engine_unit = layline_schema.ENGINE_UNIT
     active, sub = unit.get("ActiveState"), unit.get("SubState")
     if active == "active":
         return None
@@ -3166,9 +3160,9 @@ def _unit_finding(unit, target, gated, marker):
             _MEMBERSHIP,
             target,
             "failed",
-            f"{ENGINE_UNIT} hit its start limit: systemd gave up restarting it "
+            f"{engine_unit} hit its start limit: systemd gave up restarting it "
             f"({restarts} restarts)",
-            f"systemctl reset-failed {ENGINE_UNIT}; systemctl start {ENGINE_UNIT}; re-apply "
+            f"systemctl reset-failed {engine_unit}; systemctl start {engine_unit}; re-apply "
             "the layline state (the formula's unit has no start limit)",
         )
     if gated and active == "activating":  # in its ExecStartPre or waiting to try again
@@ -3189,8 +3183,8 @@ def _unit_finding(unit, target, gated, marker):
             _MEMBERSHIP,
             target,
             "failed",
-            f"{ENGINE_UNIT} ended and systemd restarts it ({restarts} restarts so far)",
-            f"journalctl -u {ENGINE_UNIT}: see why it ends (exit 255 = downed by the "
+            f"{engine_unit} ended and systemd restarts it ({restarts} restarts so far)",
+            f"journalctl -u {engine_unit}: see why it ends (exit 255 = downed by the "
             "split-brain resolver); it rejoins by itself once it stays up",
         )
     if unit.get("ExecMainStatus") == "255":
@@ -3198,16 +3192,16 @@ def _unit_finding(unit, target, gated, marker):
             _MEMBERSHIP,
             target,
             "failed",
-            f"downed by the split-brain resolver (exit 255) and {ENGINE_UNIT} did not restart it",
-            f"systemctl start {ENGINE_UNIT}; re-apply the layline state so that the unit "
+            f"downed by the split-brain resolver (exit 255) and {engine_unit} did not restart it",
+            f"systemctl start {engine_unit}; re-apply the layline state so that the unit "
             "restarts a downed engine (Restart=on-failure)",
         )
     return _check_row(
         _MEMBERSHIP,
         target,
         "failed",
-        f"{ENGINE_UNIT} is {active} ({sub})",
-        f"systemctl start {ENGINE_UNIT} (a node that should leave the cluster for good is "
+        f"{engine_unit} is {active} ({sub})",
+        f"systemctl start {engine_unit} (a node that should leave the cluster for good is "
         "removed from layline:cluster:nodes and decommissioned)",
     )
 
@@ -3220,6 +3214,7 @@ def _membership_finding(target, own_address, unit, own_view, others, gated=False
     engine's ``/cluster/members`` (None: no answer); ``others``: {minion: view or None} of
     the other engines; ``gated``: the seed gate's failure record exists.
     """
+    engine_unit = layline_schema.ENGINE_UNIT
     own = _normalise_address(own_address)
     finding = _unit_finding(unit, target, gated, marker) if unit else None
     if finding:
@@ -3230,10 +3225,10 @@ def _membership_finding(target, own_address, unit, own_view, others, gated=False
             _MEMBERSHIP,
             target,
             "failed",
-            f"{ENGINE_UNIT} runs but its management endpoint does not answer: still starting, "
+            f"{engine_unit} runs but its management endpoint does not answer: still starting, "
             "or its actor system ended after it was downed while the JVM lives on (a process "
             "that is no member; pekko.coordinated-shutdown.exit-jvm off)",
-            f"see the engine log; systemctl restart {ENGINE_UNIT}; re-apply the layline state "
+            f"see the engine log; systemctl restart {engine_unit}; re-apply the layline state "
             "(it renders exit-jvm = on so that a downed engine exits and is restarted)",
         )
     mine = {
@@ -3262,7 +3257,7 @@ def _membership_finding(target, own_address, unit, own_view, others, gated=False
             "failed",
             f"this member is {status}",
             f"a downed engine exits and its unit restarts it; if it stays {status}: "
-            f"systemctl restart {ENGINE_UNIT}",
+            f"systemctl restart {engine_unit}",
         )
     for minion, view in sorted(others.items()):
         if view is None or own in _live_nodes(view):
@@ -3282,7 +3277,7 @@ def _membership_finding(target, own_address, unit, own_view, others, gated=False
             f"{minion} is in {theirs} (leader {view.get('leader')}); an island that never "
             "merges back (a first seed node that joined itself while cut off)",
             f"restart the engines of the smaller cluster ({smaller}): systemctl restart "
-            f"{ENGINE_UNIT} there; they join the other cluster through the seed nodes",
+            f"{engine_unit} there; they join the other cluster through the seed nodes",
         )
     unreachable = sorted(
         _normalise_address(u.get("node"))
@@ -3527,7 +3522,7 @@ def _marker_path(unit):
         raise CommandExecutionError(
             f"{unit!r} is not a layline unit name (e.g. layline-reactive-engine)"
         )
-    return os.path.join(PENDING_DIR, f"{unit}.json")
+    return os.path.join(layline_schema.PENDING_DIR, f"{unit}.json")
 
 
 def pending():
@@ -3543,14 +3538,14 @@ def pending():
         salt 'node*' layline.pending
     """
     found = {}
-    if not os.path.isdir(PENDING_DIR):
+    if not os.path.isdir(layline_schema.PENDING_DIR):
         return found
-    for name in sorted(os.listdir(PENDING_DIR)):
+    for name in sorted(os.listdir(layline_schema.PENDING_DIR)):
         unit, ext = os.path.splitext(name)
         if ext != ".json" or not _UNIT_RE.match(unit):
             continue
         try:
-            with open(os.path.join(PENDING_DIR, name), encoding="utf-8") as handle:
+            with open(os.path.join(layline_schema.PENDING_DIR, name), encoding="utf-8") as handle:
                 data = json.load(handle)
         except (OSError, ValueError) as exc:
             data = {"reasons": [f"unreadable marker ({exc})"], "version": None, "written": None}
@@ -3586,7 +3581,11 @@ def _retired_units(config, minion_id, installed_units):
     if _is_single_host(config):
         return []
     roles = _roles_for(config, minion_id)
-    return [unit for role, unit in UNITS.items() if unit in installed_units and role not in roles]
+    return [
+        unit
+        for role, unit in layline_schema.UNITS.items()
+        if unit in installed_units and role not in roles
+    ]
 
 
 def retired_units(config=None, unit_dir="/etc/systemd/system"):
@@ -3604,6 +3603,8 @@ def retired_units(config=None, unit_dir="/etc/systemd/system"):
         salt '*' layline.retired_units
     """
     installed = [
-        unit for unit in UNITS.values() if os.path.isfile(os.path.join(unit_dir, f"{unit}.service"))
+        unit
+        for unit in layline_schema.UNITS.values()
+        if os.path.isfile(os.path.join(unit_dir, f"{unit}.service"))
     ]
     return _retired_units(_config(config), _minion_id(), installed)

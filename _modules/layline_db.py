@@ -117,10 +117,7 @@ def _private(name):
 def _config(config=None):
     """The merged layline model: ``config`` (tests) or the one read on this minion."""
     if config is None:
-        try:
-            config = layline_model.load(__salt__["slsutil.renderer"], __context__, __pillar__)
-        except layline_model.ModelError as exc:
-            raise CommandExecutionError(str(exc)) from None
+        config = layline_model.load(__salt__["slsutil.renderer"], __context__, __pillar__)
     if not isinstance(config, dict):
         raise CommandExecutionError(
             f"layline_db: config must be the merged layline mapping, got {type(config).__name__}"

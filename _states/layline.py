@@ -96,10 +96,7 @@ def _model(config):
     """``config`` when given (tests), else the one model of this run (see layline_model.load)."""
     if config is not None:
         return config
-    try:
-        return layline_model.load(__salt__["slsutil.renderer"], __context__, __pillar__)
-    except layline_model.ModelError as exc:
-        raise CommandExecutionError(str(exc)) from None
+    return layline_model.load(__salt__["slsutil.renderer"], __context__, __pillar__)
 
 
 _redact = layline_model.redact

@@ -10,6 +10,8 @@ import hashlib
 import json
 import re
 
+from salt.exceptions import CommandExecutionError
+
 from layline_schema import CONTEXT_KEY, LOOPBACK, MASK, SYSTEM_NAME
 
 _SECRET_KEY_RE = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential", re.IGNORECASE)
@@ -23,8 +25,8 @@ MAPDATA_TEMPLATE = (
 )
 
 
-class ModelError(Exception):
-    """The model cannot be produced; the message says what to fix."""
+class ModelError(CommandExecutionError):
+    """The model cannot be produced; the message says what to fix (an operator's error)."""
 
 
 def section(config, key):

@@ -33,7 +33,9 @@ def refresh(*modules):
     for module in (sys.modules[__name__], *modules):
         now = _stamp(module)
         seen = module.__dict__.get(_STAMP)
-        if seen is not None and now is not None and seen != now:
+        changed = seen is not None and now is not None and seen != now
+        # a module after a reloaded one may hold names it imported from it: reload it too
+        if changed or (reloaded and module.__name__ != __name__):
             module = importlib.reload(module)
             reloaded.append(module.__name__)
         module.__dict__[_STAMP] = now

@@ -43,3 +43,22 @@ def test_the_module_refuses_to_load_with_older_utils(monkeypatch):
     monkeypatch.setattr(layline_schema, "API_VERSION", layline.UTILS_API - 1)
     loaded, why = layline.__virtual__()
     assert loaded is False and "saltutil.sync_all" in why and "out of date" in why
+
+
+def test_refresh_reloads_the_modules_after_a_changed_one(tmp_path, monkeypatch):
+    # layline_model does `from layline_schema import ...`: a new schema alone must reach it
+    monkeypatch.syspath_prepend(str(tmp_path))
+    base, user = tmp_path / "layline_sync_base.py", tmp_path / "layline_sync_user.py"
+    _write(base, "VALUE = 1\n", 1_000_000_000)
+    _write(user, "from layline_sync_base import VALUE\n", 1_000_000_000)
+    first = importlib.import_module("layline_sync_base")
+    second = importlib.import_module("layline_sync_user")
+    try:
+        assert layline_sync.refresh(first, second) == []
+        _write(base, "VALUE = 22\n", 2_000_000_000)  # only the imported-from file changed
+        assert layline_sync.refresh(first, second) == ["layline_sync_base", "layline_sync_user"]
+        assert second.VALUE == 22
+        assert layline_sync.refresh(first, second) == []
+    finally:
+        sys.modules.pop("layline_sync_base", None)
+        sys.modules.pop("layline_sync_user", None)

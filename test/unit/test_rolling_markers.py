@@ -7,6 +7,8 @@ import pytest
 from salt.exceptions import CommandExecutionError
 from unitsupport import ROOT, SEED_PILLAR
 
+import layline_schema
+
 
 def _errors(layline, config):
     return layline._validate(config, "ll-node-1")[0]
@@ -59,7 +61,7 @@ def test_rolling_must_be_a_mapping(layline, make_config):
 
 @pytest.fixture
 def pending_dir(layline, tmp_path, monkeypatch):
-    monkeypatch.setattr(layline, "PENDING_DIR", str(tmp_path))
+    monkeypatch.setattr(layline_schema, "PENDING_DIR", str(tmp_path))
     return tmp_path
 
 
