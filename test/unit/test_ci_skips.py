@@ -1,4 +1,7 @@
-"""test/conftest.py: with CI=true a skip fails the run, except the listed ones."""
+"""test/conftest.py: with CI=true a skip fails the run, except the listed ones.
+
+The inner runs are subprocesses: in-process, the inner test_layline_guide.py would clash
+with the real one already imported by a full session."""
 
 import importlib.util
 from pathlib import Path
@@ -33,20 +36,20 @@ def suite(pytester):
 
 def test_a_skip_fails_in_ci_naming_the_reason(suite, monkeypatch):
     monkeypatch.setenv("CI", "true")
-    result = suite.runpytest()
+    result = suite.runpytest_subprocess()
     result.assert_outcomes(passed=1, failed=1, skipped=1, xfailed=1)
     result.stdout.fnmatch_lines(["*skipped with CI=true: keytool missing*"])
 
 
 def test_the_listed_skip_stays_a_skip_in_ci(suite, monkeypatch):
     monkeypatch.setenv("CI", "true")
-    result = suite.runpytest("test/unit/test_layline_guide.py")
+    result = suite.runpytest_subprocess("test/unit/test_layline_guide.py")
     result.assert_outcomes(skipped=1)
 
 
 def test_outside_ci_a_skip_is_a_skip(suite, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
-    result = suite.runpytest()
+    result = suite.runpytest_subprocess()
     result.assert_outcomes(passed=1, skipped=2, xfailed=1)
 
 
