@@ -33,6 +33,7 @@ import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+import layline_gate
 import layline_model
 import layline_plan
 from layline_schema import (
@@ -42,6 +43,7 @@ from layline_schema import (
 
 try:
     import salt.client
+    import salt.utils.event
 
     HAS_CLIENT = True
 except ImportError:  # pragma: no cover
@@ -52,6 +54,12 @@ log = logging.getLogger(__name__)
 __virtualname__ = "layline"
 
 LOG_TAIL_LINES = 30
+# seconds a graceful stop may take at most before systemd kills (the unit sets 90 s)
+STOP_ALLOWANCE = 150
+# seconds a release switch may take (it only moves a symlink and may restart a config server)
+SWITCH_ALLOWANCE = 120
+# the tag prefix of the per-node progress events (layline/rolling/<node>/<phase>)
+EVENT_PREFIX = "layline/rolling"
 # seconds the database minion may take to load a backup
 RESTORE_TIMEOUT = 6 * 3600
 # consecutive polls the gate must pass
@@ -113,6 +121,43 @@ class SaltClient:
         if not ok:
             raise MinionCallError(value)
         return value
+
+    def publish(self, minions, fun, kwarg, timeout, on_event=None):
+        """
+        Run ``fun`` on every one of ``minions`` with ONE publish and collect the returns
+        as they arrive; meanwhile every ``layline/rolling/...`` event on the master's
+        bus (the minions' progress) is handed to ``on_event(tag, data)``.
+
+        Returns ``{minion: return or None}`` (None: no return within ``timeout``);
+        a return counts whatever its retcode: the function reports its failure in it.
+        """
+        minions = list(minions)
+        event = salt.utils.event.get_master_event(
+            self._local.opts, self._local.opts["sock_dir"], listen=True
+        )
+        try:
+            job = self._local.run_job(
+                minions, fun, arg=[], kwarg=kwarg, tgt_type="list", timeout=timeout, listen=True
+            )
+            if not job or not job.get("jid"):
+                return dict.fromkeys(minions)
+            ret_prefix = f"salt/job/{job['jid']}/ret/"
+            returns = {}
+            deadline = time.monotonic() + timeout
+            while len(returns) < len(minions) and time.monotonic() < deadline:
+                answer = event.get_event(wait=0.25, full=True, auto_reconnect=True)
+                if not answer:
+                    continue
+                tag, data = answer.get("tag", ""), answer.get("data") or {}
+                if tag.startswith(ret_prefix):
+                    minion = tag[len(ret_prefix) :]
+                    if minion in minions:
+                        returns[minion] = data.get("return")
+                elif tag.startswith(EVENT_PREFIX + "/") and on_event is not None:
+                    on_event(tag, data.get("data", data) if isinstance(data, dict) else data)
+            return {minion: returns.get(minion) for minion in minions}
+        finally:
+            event.destroy()
 
 
 class Roller:
