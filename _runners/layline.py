@@ -174,7 +174,7 @@ class Roller:
         self.sleep = sleep or time.sleep
         rolling = settings["rolling"]
         self.timeout = float(rolling.get("timeout", 300))
-        self.interval = float(rolling.get("poll_interval", 1))
+        self.interval = min(float(rolling.get("poll_interval", 0.5)), 0.5)
         self.hostnames = {
             node["minion"]: node["hostname"] for node in layline_plan.engine_nodes(settings)
         }
@@ -215,16 +215,6 @@ class Roller:
                 return False
             self.sleep(max(0.0, self.interval - (self.clock() - began)))
 
-    def _log_tail(self, minion):
-        home = self.settings.get("home") or "/var/lib/layline"
-        path = f"{home}/.layline/reactive-engine/log/reactive-engine.log"
-        try:
-            return self.client.call(
-                minion, "cmd.run", f"tail -n {LOG_TAIL_LINES} {path}", python_shell=False
-            )
-        except MinionCallError as exc:
-            return f"(cannot read {path}: {exc})"
-
     # -- the gates (the rolling restart and the restore)
     def wait_ready(self, wave, observers, expected):
         """Poll until every minion of ``wave`` is Up in the view of ``observers`` (or of the
@@ -263,83 +253,119 @@ class Roller:
         return self._poll(listening, f"config server {minion}")
 
     # -- one wave
-    def _fail(self, wave, stage, detail):
+    def member_nodes(self):
+        """Every configured engine as ``layline_member.restart`` takes it:
+        ``[{"minion", "address" (pekko://...), "url" (management)}]``."""
+        port = layline_model.section(self.settings, "ports").get("management")
+        return [
+            {
+                "minion": node["minion"],
+                "address": self._address(node["minion"]),
+                "url": layline_gate.management_url(node.get("address") or node["hostname"], port),
+            }
+            for node in layline_plan.engine_nodes(self.settings)
+        ]
+
+    def _event(self, tag, data):
+        """A minion's progress event ``layline/rolling/<minion>/<phase>``: one stderr line."""
+        parts = tag.split("/")
+        if len(parts) < 4:
+            return
+        minion, phase = parts[2], parts[3]
+        seconds = data.get("seconds") if isinstance(data, dict) else None
+        detail = f" ({seconds:.1f}s after its step began)" if isinstance(seconds, float) else ""
+        if phase == "failed" and isinstance(data, dict):
+            detail = f": {data.get('comment')}"
+        self._say(f"{minion} {phase}{detail}")
+
+    def _fail(self, wave, stage, detail, tails=None):
         names = ", ".join(wave)
-        tails = "\n".join(
-            f"--- last lines of {minion}'s engine log:\n{self._log_tail(minion)}" for minion in wave
+        tails = tails or {}
+        text = "\n".join(
+            f"--- last lines of {minion}'s engine log:\n{tails[minion]}"
+            for minion in wave
+            if tails.get(minion)
         )
-        message = f"{names}: {stage}: {detail}\n{tails}"
+        message = f"{names}: {stage}: {detail}" + (f"\n{text}" if text else "")
         self._say(f"FAILED {names}: {stage}")
         for minion in wave:
             self.rows.append({"node": minion, "result": f"FAILED ({stage})", "seconds": None})
         return message
 
-    def roll_wave(self, wave, plan_nodes, everyone):
-        """Restart ``wave``; returns None on success or the failure message."""
+    def cluster_problems(self, view):
+        """What keeps the next wave from starting, read from ``view`` (the last gate's
+        view of a peer, or a fresh one): every configured engine Up, none unreachable."""
+        if view is None:
+            return ["no engine answered /cluster/members"]
+        return layline_plan.precheck(self.settings, view)
+
+    def roll_wave(self, wave, plan_nodes, everyone, baseline=None):
+        """Restart ``wave`` with ONE publish of ``layline_member.restart`` (each node stops,
+        leaves, switches, starts and passes its gate on its own minion); returns
+        ``(failure message or None, the last gate's view)``."""
         observers = [minion for minion in everyone if minion not in wave]
-        before = self._view(observers or list(wave))
-        expected = len(layline_plan.up_addresses(before)) if before else len(everyone)
-        t0 = {minion: self.clock() for minion in wave}
-        stopped = self.client.call_many(wave, "service.stop", ENGINE_UNIT, _timeout=120)
-        bad = [
-            f"{minion}: {value}"
-            for minion, (ok, value) in stopped.items()
-            if not ok or value is not True
-        ]
-        if bad:
-            return self._fail(wave, "graceful stop failed", "; ".join(bad))
-        addresses = {self._address(minion) for minion in wave}
-
-        def gone():
-            view = self._view(observers)
-            if view is None:
-                return not observers
-            listed = {
-                layline_plan.norm(m.get("node"))
-                for m in view.get("members", [])
-                if isinstance(m, dict)
-            }
-            return not listed & addresses
-
-        # a removed member does not come back before its start: one observation is enough
-        if not self._poll(gone, f"{', '.join(wave)} to leave", polls=1):
-            return self._fail(wave, "still listed by the other members", "after the stop")
+        before = baseline if baseline is not None else self._view(observers or list(wave))
+        expected = layline_gate.up_count(before) if before else len(everyone)
+        kwarg = {
+            "nodes": self.member_nodes(),
+            "wave": list(wave),
+            "expected": expected,
+            "home": self.settings.get("home") or "/var/lib/layline",
+            "timeout": self.timeout,
+            "poll_interval": self.interval,
+            "on_failure": self.on_failure(wave, plan_nodes),
+        }
+        allowance = 2 * self.timeout + STOP_ALLOWANCE + SWITCH_ALLOWANCE
+        returns = self.client.publish(
+            wave, "layline_member.restart", kwarg, allowance, on_event=self._event
+        )
+        failed = []
+        tails = {}
+        view = None
         for minion in wave:
-            self._say(f"{minion} left the cluster ({self.clock() - t0[minion]:.1f}s after stop)")
+            ret = returns.get(minion)
+            if not isinstance(ret, dict) or "result" not in ret:
+                failed.append(
+                    f"{minion}: no answer from layline_member.restart within {allowance:.0f} s"
+                    + (f" ({ret})" if ret else "")
+                )
+                continue
+            if ret["result"] is not True:
+                failed.append(f"{minion}: {ret.get('phase')}: {ret.get('comment')}")
+                tails[minion] = ret.get("log_tail")
+                continue
+            view = ret.get("view") or view
+        if failed:
+            names = [m for m in wave if any(line.startswith(f"{m}:") for line in failed)]
+            return self._fail(names, "restart failed", "; ".join(failed), tails), None
+        cleared = self.client.call_many(wave, "layline.clear_pending", ENGINE_UNIT, _timeout=15)
         for minion in wave:
-            version = plan_nodes[minion].get("version")
-            if version:
-                try:
-                    self.client.call(
-                        minion, "layline_release.switch", version=version, _timeout=600
-                    )
-                except MinionCallError as exc:
-                    return self._fail([minion], f"switch to release {version} failed", exc)
-                self._say(f"{minion} switched to release {version}")
-        started = self.client.call_many(wave, "service.start", ENGINE_UNIT, _timeout=60)
-        bad = [
-            f"{minion}: {value}"
-            for minion, (ok, value) in started.items()
-            if not ok or value is not True
-        ]
-        if bad:
-            return self._fail(wave, "start failed", "; ".join(bad))
-        for minion in wave:
-            self._say(f"{minion} started")
-
-        if not self.wait_ready(wave, observers, expected):
-            return self._fail(
-                wave,
-                f"not back within {self.timeout:.0f} s (layline:rolling:timeout)",
-                "not Up on the other members' /cluster/members, /ready not 200, "
-                f"or fewer than {expected} members Up",
+            ok, value = cleared[minion]
+            if not ok:
+                self._say(f"{minion}: its restart marker was not cleared: {value}")
+            timings = (returns[minion] or {}).get("timings") or {}
+            seconds = timings.get("ready", timings.get("done"))
+            up = timings.get("up")
+            self._say(f"{minion} Up and ready ({seconds:.1f}s after its step began)")
+            self.rows.append(
+                {
+                    "node": minion,
+                    "result": "restarted",
+                    "seconds": round(seconds, 1) if seconds is not None else None,
+                    # the step begins with the stop: its "up" timing is the stop-to-Up
+                    "stop_to_up": round(up, 1) if up is not None else None,
+                    "timings": timings,
+                }
             )
-        for minion in wave:
-            self.client.call(minion, "layline.clear_pending", ENGINE_UNIT)
-            seconds = self.clock() - t0[minion]
-            self._say(f"{minion} Up and ready ({seconds:.1f}s after stop)")
-            self.rows.append({"node": minion, "result": "restarted", "seconds": round(seconds, 1)})
-        return None
+        return None, view
+
+    def on_failure(self, wave, plan_nodes):
+        """``layline:rolling:on_failure``; unset: rollback when the wave changes a version."""
+        chosen = self.settings["rolling"].get("on_failure")
+        if chosen:
+            return chosen
+        moves = any(plan_nodes.get(minion, {}).get("version") for minion in wave)
+        return "rollback" if moves else "stop"
 
     def roll_config_server(self, server):
         minion = server["minion"]
@@ -360,30 +386,47 @@ class Roller:
         self.rows.append({"node": minion, "result": "restarted", "seconds": round(seconds, 1)})
         return None
 
-    def run(self, plan):
-        """Execute ``plan``; returns None on success or the failure message."""
+    def run(self, plan, view=None):
+        """Execute ``plan`` (``view``: the ``/cluster/members`` it was made from, the first
+        wave's baseline); returns None on success or the failure message."""
         everyone = [node["minion"] for node in layline_plan.engine_nodes(self.settings)]
         plan_nodes = {node["minion"]: node for node in plan["nodes"]}
+        baseline = view
         for index, wave in enumerate(plan["waves"]):
-            self._say(f"wave {index + 1}/{len(plan['waves'])}: stopping {', '.join(wave)}")
-            failure = self.roll_wave(wave, plan_nodes, everyone)
+            if index:
+                problems = self.cluster_problems(baseline)
+                if problems:
+                    # the last gate's view is not whole: ask once more before giving up
+                    baseline = self._view(everyone)
+                    problems = self.cluster_problems(baseline)
+                if problems:
+                    failure = f"before wave {index + 1}: {'; '.join(problems)}"
+                    self._say(f"FAILED {failure}")
+                    self._untouched(plan["waves"][index:])
+                    return failure
+            self._say(f"wave {index + 1}/{len(plan['waves'])}: restarting {', '.join(wave)}")
+            failure, baseline = self.roll_wave(wave, plan_nodes, everyone, baseline)
             if failure:
-                for later in plan["waves"][index + 1 :]:
-                    for minion in later:
-                        self.rows.append(
-                            {"node": minion, "result": "untouched (still pending)", "seconds": None}
-                        )
+                self._untouched(plan["waves"][index + 1 :])
                 return failure
         if plan["config_server"]:
             return self.roll_config_server(plan["config_server"])
         return None
 
+    def _untouched(self, waves):
+        for wave in waves:
+            for minion in wave:
+                self.rows.append(
+                    {"node": minion, "result": "untouched (still pending)", "seconds": None}
+                )
+
     def summary(self):
         width = max([len(row["node"]) for row in self.rows] + [4])
-        lines = [f"{'node':<{width}}  {'result':<28}  stop-to-ready"]
+        lines = [f"{'node':<{width}}  {'result':<28}  {'stop-to-Up':>10}  {'step':>7}"]
         for row in self.rows:
-            seconds = f"{row['seconds']:.1f}s" if row["seconds"] is not None else "-"
-            lines.append(f"{row['node']:<{width}}  {row['result']:<28}  {seconds}")
+            seconds = f"{row['seconds']:.1f}s" if row.get("seconds") is not None else "-"
+            up = f"{row['stop_to_up']:.1f}s" if row.get("stop_to_up") is not None else "-"
+            lines.append(f"{row['node']:<{width}}  {row['result']:<28}  {up:>10}  {seconds:>7}")
         lines.append(f"total {self.clock() - self.started:.1f}s")
         return "\n".join(lines)
 
@@ -519,7 +562,10 @@ def _marker(value):
 
 
 def _gather(settings, client):
-    """Ask the minions: ``(view, markers, ready, config_server_marker)``."""
+    """Ask the minions, one call each: ``(view, markers, ready, config_server_marker,
+    stop_timeouts)``. The view comes from the first engine that answers ``layline.members``;
+    everything else from ``layline_member.state`` (one publish to every engine and the
+    config server)."""
     minions = [node["minion"] for node in layline_plan.engine_nodes(settings)]
     view = None
     for minion in minions:
@@ -531,27 +577,25 @@ def _gather(settings, client):
     if layline_plan.precheck(settings, view):
         # refused anyway: answer at once instead of waiting for nodes that may be cut off
         return view, {}, {}, None, {}
-    pending = client.call_many(minions, "layline.pending", _timeout=15) if minions else {}
-    markers = {}
-    for minion, (ok, value) in pending.items():
-        markers[minion] = (
-            _marker((value or {}).get(ENGINE_UNIT))
-            if ok
-            else {"error": f"cannot read the restart markers of {minion}: {value}"}
-        )
-    answers = client.call_many(minions, "layline.ready", _timeout=10) if minions else {}
-    ready = {minion: ok and value is True for minion, (ok, value) in answers.items()}
-    server_marker = None
     server = layline_model.section(settings, "config_server").get("minion")
+    asked = minions + ([server] if server and server not in minions else [])
+    states = client.call_many(asked, "layline_member.state", _timeout=15) if asked else {}
+    markers, ready, stop_timeouts = {}, {}, {}
+    for minion in minions:
+        ok, value = states[minion]
+        if not ok or not isinstance(value, dict):
+            markers[minion] = {"error": f"cannot read the restart markers of {minion}: {value}"}
+            ready[minion] = False
+            stop_timeouts[minion] = None
+            continue
+        markers[minion] = _marker((value.get("pending") or {}).get(ENGINE_UNIT))
+        ready[minion] = value.get("ready") is True
+        stop_timeouts[minion] = (value.get("unit") or {}).get("stop_timeout")
+    server_marker = None
     if server:
-        ok, value = client.call_many([server], "layline.pending", _timeout=15)[server]
-        if ok:
-            server_marker = _marker((value or {}).get(CONFIG_SERVER_UNIT))
-    units = client.call_many(minions, "service.show", ENGINE_UNIT, _timeout=15) if minions else {}
-    stop_timeouts = {
-        minion: (value or {}).get("TimeoutStopUSec") if ok else None
-        for minion, (ok, value) in units.items()
-    }
+        ok, value = states[server]
+        if ok and isinstance(value, dict):
+            server_marker = _marker((value.get("pending") or {}).get(CONFIG_SERVER_UNIT))
     return view, markers, ready, server_marker, stop_timeouts
 
 
@@ -638,7 +682,8 @@ def rolling(settings=None, **overrides):
     """
     settings = _rolling_overrides(_settings(settings), overrides)
     client = SaltClient(__opts__)
-    the_plan = layline_plan.build_plan(settings, *_gather(settings, client))
+    gathered = _gather(settings, client)
+    the_plan = layline_plan.build_plan(settings, *gathered)
     _progress(the_plan["text"])
     if the_plan["refused"]:
         __context__["retcode"] = 1
@@ -646,7 +691,7 @@ def rolling(settings=None, **overrides):
     if not the_plan["waves"] and not the_plan["config_server"]:
         return {"result": True, "comment": the_plan["text"], "plan": the_plan}
     roller = Roller(settings, client, progress=_progress, clock=_CLOCK, sleep=_SLEEP)
-    failure = roller.run(the_plan)
+    failure = roller.run(the_plan, view=gathered[0])
     summary = roller.summary()
     _progress(summary)
     if failure:

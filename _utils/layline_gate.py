@@ -43,10 +43,15 @@ def status_of(view, address):
 
 
 def up_count(view):
+    """The members ``view`` lists as Up, less those it lists as unreachable (an Up member
+    that its peers cannot reach does not carry the cluster)."""
+    unreachable = set(unreachable_of(view))
     return sum(
         1
         for member in (view or {}).get("members", []) or []
-        if isinstance(member, dict) and member.get("status") == "Up"
+        if isinstance(member, dict)
+        and member.get("status") == "Up"
+        and norm(member.get("node")) not in unreachable
     )
 
 

@@ -19,7 +19,7 @@ from salt.exceptions import SaltInvocationError
 import layline_model
 from layline_schema import ENGINE_UNIT, FULL_RESTART, GRACEFUL_LEAVE_WORST_CASE
 
-ROLLING_DEFAULTS = {"all": False, "max_unavailable": 1, "timeout": 300, "poll_interval": 1}
+ROLLING_DEFAULTS = {"all": False, "max_unavailable": 1, "timeout": 300, "poll_interval": 0.5}
 SETTINGS_KEYS = (
     "cluster",
     "ports",

@@ -19,7 +19,7 @@ def test_rolling_defaults_are_valid(layline, seed_config):
         "all": False,
         "max_unavailable": 1,
         "timeout": 300,
-        "poll_interval": 1,
+        "poll_interval": 0.5,
     }
     assert _errors(layline, seed_config) == []
 
