@@ -561,22 +561,71 @@ def _marker(value):
     return value if isinstance(value, dict) else None
 
 
-def _gather(settings, client):
+def _first_view(client, minions):
+    for minion in minions:
+        try:
+            return client.call(minion, "layline.members", _timeout=10)
+        except MinionCallError:
+            continue
+    return None
+
+
+def _wait_for_joiners(settings, client, minions, wait, clock, sleep, say):
+    """
+    The pre-check's view; while configured engines are not Up but their unit runs (they
+    are joining: an apply still finishing), ask again every 2 s for at most ``wait``
+    seconds (``layline:rolling:join_timeout``), saying who it waits for. Returns
+    ``(view, problems)``: ``problems`` names the engines whose unit is failed or stopped
+    (refused at once, no waiting).
+    """
+    clock = clock or time.monotonic
+    sleep = sleep or time.sleep
+    began = clock()
+    while True:
+        view = _first_view(client, minions)
+        problems = layline_plan.precheck(settings, view)
+        lagging = layline_plan.not_up_minions(settings, view) if view is not None else []
+        only_lagging = problems and all(
+            problem.startswith(("not a cluster member:", "not Up:")) for problem in problems
+        )
+        if not problems or not lagging or not only_lagging:
+            return view, []
+        answers = client.call_many(lagging, "layline_member.state", _timeout=15)
+        units = {
+            minion: ((value or {}).get("unit") or {}).get("active") if ok else None
+            for minion, (ok, value) in answers.items()
+        }
+        joining, dead = layline_plan.joining_split(units)
+        if dead:
+            return view, [layline_plan.dead_problem(dead)]
+        waited = clock() - began
+        if waited >= wait:
+            if wait:
+                say(
+                    f"{', '.join(joining)} still not Up after {wait} s "
+                    "(layline:rolling:join_timeout)"
+                )
+            return view, []
+        say(
+            f"waiting for {', '.join(joining)} to join (unit running, not Up yet): "
+            f"{waited:.0f}s of layline:rolling:join_timeout {wait} s"
+        )
+        sleep(2.0)
+
+
+def _gather(settings, client, wait=0, clock=None, sleep=None, say=None):
     """Ask the minions, one call each: ``(view, markers, ready, config_server_marker,
-    stop_timeouts)``. The view comes from the first engine that answers ``layline.members``;
+    stop_timeouts, problems)``. The view comes from the first engine that answers
+    ``layline.members`` (after waiting up to ``wait`` seconds for joining engines);
     everything else from ``layline_member.state`` (one publish to every engine and the
     config server)."""
     minions = [node["minion"] for node in layline_plan.engine_nodes(settings)]
-    view = None
-    for minion in minions:
-        try:
-            view = client.call(minion, "layline.members", _timeout=10)
-            break
-        except MinionCallError:
-            continue
-    if layline_plan.precheck(settings, view):
+    view, problems = _wait_for_joiners(
+        settings, client, minions, wait, clock, sleep, say or (lambda text: None)
+    )
+    if problems or layline_plan.precheck(settings, view):
         # refused anyway: answer at once instead of waiting for nodes that may be cut off
-        return view, {}, {}, None, {}
+        return view, {}, {}, None, {}, problems
     server = layline_model.section(settings, "config_server").get("minion")
     asked = minions + ([server] if server and server not in minions else [])
     states = client.call_many(asked, "layline_member.state", _timeout=15) if asked else {}
@@ -596,7 +645,7 @@ def _gather(settings, client):
         ok, value = states[server]
         if ok and isinstance(value, dict):
             server_marker = _marker((value.get("pending") or {}).get(CONFIG_SERVER_UNIT))
-    return view, markers, ready, server_marker, stop_timeouts
+    return view, markers, ready, server_marker, stop_timeouts, []
 
 
 def _settings(settings, required=layline_plan.REQUIRED_KEYS):
@@ -611,10 +660,11 @@ def _settings(settings, required=layline_plan.REQUIRED_KEYS):
 
 
 def _rolling_overrides(settings, overrides):
-    for key in ("all", "max_unavailable", "timeout", "poll_interval"):
+    for key in ("all", "max_unavailable", "timeout", "poll_interval", "join_timeout", "on_failure"):
         if overrides.get(key) is not None:
             settings["rolling"][key] = overrides[key]
-    return settings
+    # an override is checked like the pillar's value
+    return layline_plan.settings_of(settings)
 
 
 def _progress(text):
@@ -682,7 +732,14 @@ def rolling(settings=None, **overrides):
     """
     settings = _rolling_overrides(_settings(settings), overrides)
     client = SaltClient(__opts__)
-    gathered = _gather(settings, client)
+    gathered = _gather(
+        settings,
+        client,
+        wait=settings["rolling"]["join_timeout"],
+        clock=_CLOCK,
+        sleep=_SLEEP,
+        say=_progress,
+    )
     the_plan = layline_plan.build_plan(settings, *gathered)
     _progress(the_plan["text"])
     if the_plan["refused"]:

@@ -213,7 +213,7 @@ def test_runner_refuses_a_unit_stop_timeout_up_to_75_s(runner_with, stop_timeout
     assert (restarted(cluster) == []) is refused
 
 
-def test_a_failed_membership_precheck_asks_no_further_minion(runner_with):
+def test_a_failed_membership_precheck_asks_only_the_missing_engine(runner_with):
     cluster = SimCluster(3, markers={"n3": MARK})
     cluster.members["n1"].status = None  # n1 is gone: not a member
     cluster.members["n1"].unit = "inactive"
@@ -221,4 +221,68 @@ def test_a_failed_membership_precheck_asks_no_further_minion(runner_with):
     ret = runner.rolling(settings=conf_dict())
     assert ret["result"] is False and context["retcode"] == 1
     assert "not a cluster member: n1" in ret["comment"]
-    assert {fun for _m, fun, _a in cluster.calls} == {"layline.members"}
+    # beside the view, only n1 is asked (its unit's state: not running, refused at once)
+    assert {m for m, fun, _a in cluster.calls if fun != "layline.members"} == {"n1"}
+    assert restarted(cluster) == []
+
+
+def joining_later(cluster, minion, joining_at, up_at):
+    """``minion`` runs but is not a member yet (an apply still finishing): Joining at
+    ``joining_at``, Up and ready at ``up_at``."""
+    member = cluster.members[minion]
+    member.status, member.ready = None, False
+
+    def up():
+        member.status, member.ready = "Up", True
+
+    cluster.at(joining_at, lambda: setattr(member, "status", "Joining"))
+    cluster.at(up_at, up)
+
+
+def test_the_precheck_waits_for_a_joining_engine_then_rolls(runner_with, monkeypatch):
+    cluster = SimCluster(3, markers={m: MARK for m in ("n1", "n2", "n3")})
+    joining_later(cluster, "n3", 6.0, 20.0)
+    lines = []
+    runner_with(cluster)
+    monkeypatch.setattr(runner, "_progress", lines.append)
+    ret = runner.rolling(settings=conf_dict(timeout=30, join_timeout=60))
+    assert ret["result"] is True, ret["comment"]
+    assert restarted(cluster) == ["n3", "n2", "n1"]
+    waits = [line for line in lines if line.startswith("waiting for n3 to join")]
+    assert len(waits) >= 5 and "of layline:rolling:join_timeout 60 s" in waits[0]
+
+
+def test_the_join_wait_is_bounded_by_join_timeout(runner_with):
+    cluster = SimCluster(3, markers={"n3": MARK})
+    joining_later(cluster, "n3", 6.0, 500.0)
+    runner_with(cluster)
+    ret = runner.rolling(settings=conf_dict(join_timeout=30))
+    assert ret["result"] is False and "not Up: n3 (Joining)" in ret["comment"]
+    assert 30.0 <= cluster.clock.now < 40.0
+    assert restarted(cluster) == []
+
+
+@pytest.mark.parametrize("unit", ["failed", "inactive"])
+def test_a_stopped_or_failed_engine_is_refused_at_once_naming_it(runner_with, unit):
+    cluster = SimCluster(3, markers={"n3": MARK})
+    cluster.members["n2"].status = None
+    cluster.members["n2"].unit = unit
+    runner_with(cluster)
+    ret = runner.rolling(settings=conf_dict(join_timeout=60))
+    assert ret["result"] is False
+    assert f"is not running: n2 (unit {unit})" in ret["comment"]
+    assert cluster.clock.now < 2.0 and restarted(cluster) == []
+
+
+@pytest.mark.parametrize(
+    ("rolling", "key"),
+    [
+        ({"join_timeout": -1}, "join_timeout"),
+        ({"join_timeout": "60"}, "join_timeout"),
+        ({"join_timeout": True}, "join_timeout"),
+        ({"on_failure": "retry"}, "on_failure"),
+    ],
+)
+def test_new_rolling_keys_are_validated_naming_the_key(rolling, key):
+    with pytest.raises(runner.SaltInvocationError, match=f"layline:rolling:{key}"):
+        settings(3, **rolling)
