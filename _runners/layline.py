@@ -625,11 +625,11 @@ def _gather(settings, client, wait=0, clock=None, sleep=None, say=None):
     )
     if problems or layline_plan.precheck(settings, view):
         # refused anyway: answer at once instead of waiting for nodes that may be cut off
-        return view, {}, {}, None, {}, problems
+        return view, {}, {}, None, {}, problems, []
     server = layline_model.section(settings, "config_server").get("minion")
     asked = minions + ([server] if server and server not in minions else [])
     states = client.call_many(asked, "layline_member.state", _timeout=15) if asked else {}
-    markers, ready, stop_timeouts = {}, {}, {}
+    markers, ready, stop_timeouts, done = {}, {}, {}, []
     for minion in minions:
         ok, value = states[minion]
         if not ok or not isinstance(value, dict):
@@ -637,7 +637,12 @@ def _gather(settings, client, wait=0, clock=None, sleep=None, say=None):
             ready[minion] = False
             stop_timeouts[minion] = None
             continue
-        markers[minion] = _marker((value.get("pending") or {}).get(ENGINE_UNIT))
+        marker = _marker((value.get("pending") or {}).get(ENGINE_UNIT))
+        if layline_gate.marker_done(marker, (value.get("unit") or {}).get("started_at")):
+            # restarted by hand after the change (and no release to switch): done
+            done.append(minion)
+            marker = None
+        markers[minion] = marker
         ready[minion] = value.get("ready") is True
         stop_timeouts[minion] = (value.get("unit") or {}).get("stop_timeout")
     server_marker = None
@@ -645,7 +650,7 @@ def _gather(settings, client, wait=0, clock=None, sleep=None, say=None):
         ok, value = states[server]
         if ok and isinstance(value, dict):
             server_marker = _marker((value.get("pending") or {}).get(CONFIG_SERVER_UNIT))
-    return view, markers, ready, server_marker, stop_timeouts, []
+    return view, markers, ready, server_marker, stop_timeouts, [], done
 
 
 def _settings(settings, required=layline_plan.REQUIRED_KEYS):
@@ -745,6 +750,11 @@ def rolling(settings=None, **overrides):
     if the_plan["refused"]:
         __context__["retcode"] = 1
         return {"result": False, "comment": the_plan["text"], "plan": the_plan}
+    if the_plan["done"]:
+        cleared = client.call_many(the_plan["done"], "layline.clear_pending", ENGINE_UNIT)
+        for minion, (ok, value) in sorted(cleared.items()):
+            if not ok:
+                _progress(f"{minion}: its restart marker was not cleared: {value}")
     if not the_plan["waves"] and not the_plan["config_server"]:
         return {"result": True, "comment": the_plan["text"], "plan": the_plan}
     roller = Roller(settings, client, progress=_progress, clock=_CLOCK, sleep=_SLEEP)

@@ -377,6 +377,7 @@ def build_plan(
     config_server_marker=None,
     stop_timeouts=None,
     problems=None,
+    done=None,
 ):
     """
     The rolling restart's plan, from live data.
@@ -396,6 +397,9 @@ def build_plan(
         ``{minion: TimeoutStopUSec}`` of each engine's unit (``service.show``)
     problems
         refusals the runner found itself (engines whose unit is not running)
+    done
+        engines whose marker is older than their engine's start and asks for no release
+        switch (restarted by hand): not restarted, their marker is cleared
 
     Returns ``{"refused": [...], "nodes": [...], "waves": [[minion, ...]],
     "max_unavailable", "largest_safe", "bound", "notes", "config_server",
@@ -468,6 +472,7 @@ def build_plan(
         "bound": why,
         "notes": notes,
         "config_server": None,
+        "done": sorted(done or []),
     }
     server = layline_model.section(settings, "config_server").get("minion")
     if server and config_server_marker:
@@ -487,8 +492,14 @@ def plan_text(plan):
         lines.append("rolling restart REFUSED, nothing was restarted:")
         lines += [f"  - {reason}" for reason in plan["refused"]]
         return "\n".join(lines)
+    done = [
+        f"  {minion}: restarted by hand after its change: marker cleared, not restarted"
+        for minion in plan.get("done") or []
+    ]
     if not plan["waves"] and not plan["config_server"]:
-        return "nothing to restart: no engine and no config server has a restart pending"
+        return "\n".join(
+            ["nothing to restart: no engine and no config server has a restart pending", *done]
+        )
     lines.append(
         f"rolling restart: {len(plan['nodes'])} engine(s) in {len(plan['waves'])} "
         f"wave(s) of at most {plan['max_unavailable']} (largest safe "
@@ -510,6 +521,7 @@ def plan_text(plan):
     if plan["config_server"]:
         server = plan["config_server"]
         lines.append(f"  then config server {server['minion']}: {'; '.join(server['reasons'])}")
+    lines += done
     lines += [f"  note: {note}" for note in plan["notes"]]
     return "\n".join(lines)
 

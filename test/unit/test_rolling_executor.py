@@ -286,3 +286,26 @@ def test_a_stopped_or_failed_engine_is_refused_at_once_naming_it(runner_with, un
 def test_new_rolling_keys_are_validated_naming_the_key(rolling, key):
     with pytest.raises(runner.SaltInvocationError, match=f"layline:rolling:{key}"):
         settings(3, **rolling)
+
+
+def test_a_marker_older_than_a_manual_restart_is_cleared_not_restarted(runner_with):
+    # n2 restarted by hand (started at 1000 + 0 = epoch 1000) after its change at 999
+    old = {"reasons": ["configuration changed"], "version": None, "written": "1970-01-01T00:16:39Z"}
+    new = {"reasons": ["configuration changed"], "version": None, "written": "1970-01-01T00:16:41Z"}
+    cluster = SimCluster(3, markers={"n2": old, "n3": new})
+    runner_with(cluster)
+    ret = runner.rolling(settings=conf_dict(timeout=30))
+    assert ret["result"] is True, ret["comment"]
+    assert restarted(cluster) == ["n3"]
+    assert cluster.markers == {}
+    assert "n2: restarted by hand after its change" in ret["plan"]["text"]
+
+
+def test_a_manually_restarted_node_with_a_release_switch_is_still_restarted(runner_with):
+    marker = dict(UPGRADE, written="1970-01-01T00:16:39Z")
+    cluster = SimCluster(3, markers={"n2": marker})
+    cluster.members["n2"].installed.add("2.5.5")
+    runner_with(cluster)
+    ret = runner.rolling(settings=conf_dict(timeout=30))
+    assert ret["result"] is True and restarted(cluster) == ["n2"]
+    assert cluster.members["n2"].release == "2.5.5"
