@@ -316,15 +316,50 @@ def restart(
             )
         again = __salt__["service.start"](ENGINE_UNIT)
         _fire(me, "rolled_back", {"from": versions["to"], "to": back.get("active")})
+        if again is True:
+            back_ok, back_missing, back_view = gate(marks=False)
+            view = back_view or view
+            if back_ok:
+                outcome = "started: Up and ready again"
+            else:
+                outcome = "started but not back: " + (
+                    "; ".join(detail for _condition, detail in back_missing)
+                    or f"{ENGINE_UNIT} is no longer active"
+                )
+        else:
+            outcome = f"not started: {again}"
         return finish(
             phase,
             False,
             f"{comment} on release {versions['to']}; rolled back to release "
-            f"{back.get('active')} and {'started' if again is True else f'not started: {again}'}",
+            f"{back.get('active')} and {outcome}",
             rolled_back=True,
             view=view,
             log_tail=tail,
         )
+
+    def gate(marks=True):
+        """Poll until the gate held ``GATE_POLLS`` polls in a row: ``(True, [], view)``;
+        ``(False, missing, view)`` at the timeout; ``(None, ...)`` when the unit died."""
+        deadline = _CLOCK() + timeout
+        passed = 0
+        while True:
+            view, _url = _peer_view(peers or [own["url"]], http_timeout)
+            ready = _own_ready(own["url"], http_timeout)
+            missing = layline_gate.gate_missing(view, address, ready, expected)
+            held = {condition for condition, _detail in missing}
+            if marks and layline_gate.UP_IN_PEER_VIEW not in held and "up" not in timings:
+                mark("up")
+            if marks and not held and "ready" not in timings:
+                mark("ready")
+            passed = 0 if missing else passed + 1
+            if passed >= layline_gate.GATE_POLLS:
+                return True, [], view
+            if not _unit_active():
+                return None, missing, view
+            if _CLOCK() >= deadline:
+                return False, missing, view
+            _SLEEP(interval)
 
     # 1. graceful stop
     try:
@@ -387,31 +422,15 @@ def restart(
     mark("started")
 
     # 5. the gate
-    deadline = _CLOCK() + timeout
-    passed = 0
-    missing = []
-    view = None
-    while True:
-        view, _url = _peer_view(peers or [own["url"]], http_timeout)
-        ready = _own_ready(own["url"], http_timeout)
-        missing = layline_gate.gate_missing(view, address, ready, expected)
-        held = {condition for condition, _detail in missing}
-        if layline_gate.UP_IN_PEER_VIEW not in held and "up" not in timings:
-            mark("up")
-        if not held and "ready" not in timings:
-            mark("ready")
-        passed = 0 if missing else passed + 1
-        if passed >= layline_gate.GATE_POLLS:
-            break
-        if not _unit_active():
-            return failed_after_start("start", f"{ENGINE_UNIT} is no longer active")
-        if _CLOCK() >= deadline:
-            details = "; ".join(detail for _condition, detail in missing)
-            return failed_after_start(
-                "gate",
-                f"not back {timeout:.0f} s after its start (layline:rolling:timeout): {details}",
-                view=view,
-            )
-        _SLEEP(interval)
+    ok, missing, view = gate()
+    if ok is None:
+        return failed_after_start("start", f"{ENGINE_UNIT} is no longer active")
+    if not ok:
+        details = "; ".join(detail for _condition, detail in missing)
+        return failed_after_start(
+            "gate",
+            f"not back {timeout:.0f} s after its start (layline:rolling:timeout): {details}",
+            view=view,
+        )
     mark("done")
     return finish("done", True, "restarted", view=view)

@@ -169,9 +169,14 @@ def test_a_new_release_that_cannot_start_is_rolled_back_naming_both_versions():
     member.bad_releases.add("2.5.5")
     ret, context = restart(cluster, on_failure="rollback", timeout=20)
     assert ret["result"] is False and ret["rolled_back"] is True, ret
-    assert "on release 2.5.5; rolled back to release 2.5.4 and started" in ret["comment"]
+    assert (
+        "on release 2.5.5; rolled back to release 2.5.4 and started: Up and ready again"
+        in ret["comment"]
+    )
     assert context["retcode"] == 1
     assert member.release == "2.5.4" and member.unit == "active" and member.starts == 2
+    # it waited for the old release to be back: Up and ready when the step returns
+    assert member.status == "Up" and member.ready is True
     assert "rolled_back" in phases(cluster, "n3")
 
 

@@ -106,7 +106,9 @@ def test_a_failed_upgrade_is_rolled_back_by_default_and_later_nodes_untouched():
         member.installed.add("2.5.5")
         member.bad_releases.add("2.5.5")
     failure, _roller, _lines, _client = roll(cluster, settings(3, timeout=20))
-    assert "on release 2.5.5; rolled back to release 2.5.4 and started" in failure
+    assert (
+        "on release 2.5.5; rolled back to release 2.5.4 and started: Up and ready again" in failure
+    )
     assert [m.release for m in cluster.members.values()] == ["2.5.4"] * 3
     assert set(restarted(cluster)) == {"n3"}  # stopped, and stopped again to roll back
     assert [m.starts for m in cluster.members.values()] == [0, 0, 2]
