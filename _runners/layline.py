@@ -60,6 +60,13 @@ STOP_ALLOWANCE = 150
 SWITCH_ALLOWANCE = 120
 # the tag prefix of the per-node progress events (layline/rolling/<node>/<phase>)
 EVENT_PREFIX = "layline/rolling"
+# how a node's progress event reads on stderr
+EVENT_TEXT = {
+    "left": "left the cluster",
+    "up": "Up in a peer's view",
+    "ready": "ready (/ready 200, members back)",
+    "rolled_back": "rolled back",
+}
 # seconds the database minion may take to load a backup
 RESTORE_TIMEOUT = 6 * 3600
 # consecutive polls the gate must pass
@@ -272,11 +279,15 @@ class Roller:
         if len(parts) < 4:
             return
         minion, phase = parts[2], parts[3]
+        if phase == "done":  # said with the step's return ("Up and ready")
+            return
         seconds = data.get("seconds") if isinstance(data, dict) else None
-        detail = f" ({seconds:.1f}s after its step began)" if isinstance(seconds, float) else ""
+        detail = f" ({seconds:.1f}s after its stop began)" if isinstance(seconds, float) else ""
         if phase == "failed" and isinstance(data, dict):
             detail = f": {data.get('comment')}"
-        self._say(f"{minion} {phase}{detail}")
+        if phase == "switched" and isinstance(data, dict):
+            detail = f" to release {data.get('to')}{detail}"
+        self._say(f"{minion} {EVENT_TEXT.get(phase, phase)}{detail}")
 
     def _fail(self, wave, stage, detail, tails=None):
         names = ", ".join(wave)
@@ -346,7 +357,7 @@ class Roller:
             timings = (returns[minion] or {}).get("timings") or {}
             seconds = timings.get("ready", timings.get("done"))
             up = timings.get("up")
-            self._say(f"{minion} Up and ready ({seconds:.1f}s after its step began)")
+            self._say(f"{minion} Up and ready ({seconds:.1f}s after its stop began)")
             self.rows.append(
                 {
                     "node": minion,

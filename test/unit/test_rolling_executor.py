@@ -42,7 +42,8 @@ def test_every_pending_engine_restarted_once_newest_to_oldest_and_markers_cleare
     # one publish per wave, nothing else does the step
     assert [minions for minions, _kwarg in client.publishes] == [["n3"], ["n2"], ["n1"]]
     assert [row["result"] for row in roller.rows] == ["restarted"] * 3
-    assert any("n3 left" in line for line in lines)
+    assert any("n3 left the cluster" in line for line in lines)
+    assert sum(" Up and ready" in line for line in lines) == 3
     assert any("n3 Up and ready" in line for line in lines)
     # the summary's stop-to-Up: the simulated 4 s after the start plus the leave
     assert all(7.0 <= row["stop_to_up"] <= 9.0 for row in roller.rows), roller.rows
