@@ -167,7 +167,7 @@ KNOWN_KEYS = {
         "zone",
     },
     "extra_config": {"reactive_engine", "config_server"},
-    "rolling": {"all", "max_unavailable", "timeout", "poll_interval"},
+    "rolling": {"all", "max_unavailable", "timeout", "poll_interval", "join_timeout", "on_failure"},
     "tls": {
         "enabled",
         "ca_minion",
@@ -1509,15 +1509,19 @@ def _check_rolling(config, found):
         return
     if not isinstance(rolling, dict):
         found.error(
-            "rolling", "must be a mapping with all, max_unavailable, timeout, poll_interval"
+            "rolling",
+            "must be a mapping with all, max_unavailable, timeout, poll_interval,"
+            " join_timeout, on_failure",
         )
         return
     if not isinstance(rolling.get("all", False), bool):
         found.error("rolling:all", "must be true or false")
-    for key, low in (("max_unavailable", 1), ("timeout", 1)):
+    for key, low in (("max_unavailable", 1), ("timeout", 1), ("join_timeout", 0)):
         value = rolling.get(key)
         if value is not None and (not _is_int(value) or value < low):
             found.error(f"rolling:{key}", f"must be an integer >= {low}")
+    if rolling.get("on_failure") not in (None, "rollback", "stop"):
+        found.error("rolling:on_failure", "must be rollback or stop")
     interval = rolling.get("poll_interval")
     if interval is not None and (
         isinstance(interval, bool)

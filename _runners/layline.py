@@ -33,6 +33,7 @@ import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+import layline_gate
 import layline_model
 import layline_plan
 from layline_schema import (
@@ -42,6 +43,7 @@ from layline_schema import (
 
 try:
     import salt.client
+    import salt.utils.event
 
     HAS_CLIENT = True
 except ImportError:  # pragma: no cover
@@ -52,6 +54,19 @@ log = logging.getLogger(__name__)
 __virtualname__ = "layline"
 
 LOG_TAIL_LINES = 30
+# seconds a graceful stop may take at most before systemd kills (the unit sets 90 s)
+STOP_ALLOWANCE = 150
+# seconds a release switch may take (it only moves a symlink and may restart a config server)
+SWITCH_ALLOWANCE = 120
+# the tag prefix of the per-node progress events (layline/rolling/<node>/<phase>)
+EVENT_PREFIX = "layline/rolling"
+# how a node's progress event reads on stderr
+EVENT_TEXT = {
+    "left": "left the cluster",
+    "up": "Up in a peer's view",
+    "ready": "ready (/ready 200, members back)",
+    "rolled_back": "rolled back",
+}
 # seconds the database minion may take to load a backup
 RESTORE_TIMEOUT = 6 * 3600
 # consecutive polls the gate must pass
@@ -114,6 +129,43 @@ class SaltClient:
             raise MinionCallError(value)
         return value
 
+    def publish(self, minions, fun, kwarg, timeout, on_event=None):
+        """
+        Run ``fun`` on every one of ``minions`` with ONE publish and collect the returns
+        as they arrive; meanwhile every ``layline/rolling/...`` event on the master's
+        bus (the minions' progress) is handed to ``on_event(tag, data)``.
+
+        Returns ``{minion: return or None}`` (None: no return within ``timeout``);
+        a return counts whatever its retcode: the function reports its failure in it.
+        """
+        minions = list(minions)
+        event = salt.utils.event.get_master_event(
+            self._local.opts, self._local.opts["sock_dir"], listen=True
+        )
+        try:
+            job = self._local.run_job(
+                minions, fun, arg=[], kwarg=kwarg, tgt_type="list", timeout=timeout, listen=True
+            )
+            if not job or not job.get("jid"):
+                return dict.fromkeys(minions)
+            ret_prefix = f"salt/job/{job['jid']}/ret/"
+            returns = {}
+            deadline = time.monotonic() + timeout
+            while len(returns) < len(minions) and time.monotonic() < deadline:
+                answer = event.get_event(wait=0.25, full=True, auto_reconnect=True)
+                if not answer:
+                    continue
+                tag, data = answer.get("tag", ""), answer.get("data") or {}
+                if tag.startswith(ret_prefix):
+                    minion = tag[len(ret_prefix) :]
+                    if minion in minions:
+                        returns[minion] = data.get("return")
+                elif tag.startswith(EVENT_PREFIX + "/") and on_event is not None:
+                    on_event(tag, data.get("data", data) if isinstance(data, dict) else data)
+            return {minion: returns.get(minion) for minion in minions}
+        finally:
+            event.destroy()
+
 
 class Roller:
     """
@@ -129,7 +181,7 @@ class Roller:
         self.sleep = sleep or time.sleep
         rolling = settings["rolling"]
         self.timeout = float(rolling.get("timeout", 300))
-        self.interval = float(rolling.get("poll_interval", 1))
+        self.interval = min(float(rolling.get("poll_interval", 0.5)), 0.5)
         self.hostnames = {
             node["minion"]: node["hostname"] for node in layline_plan.engine_nodes(settings)
         }
@@ -170,16 +222,6 @@ class Roller:
                 return False
             self.sleep(max(0.0, self.interval - (self.clock() - began)))
 
-    def _log_tail(self, minion):
-        home = self.settings.get("home") or "/var/lib/layline"
-        path = f"{home}/.layline/reactive-engine/log/reactive-engine.log"
-        try:
-            return self.client.call(
-                minion, "cmd.run", f"tail -n {LOG_TAIL_LINES} {path}", python_shell=False
-            )
-        except MinionCallError as exc:
-            return f"(cannot read {path}: {exc})"
-
     # -- the gates (the rolling restart and the restore)
     def wait_ready(self, wave, observers, expected):
         """Poll until every minion of ``wave`` is Up in the view of ``observers`` (or of the
@@ -218,83 +260,123 @@ class Roller:
         return self._poll(listening, f"config server {minion}")
 
     # -- one wave
-    def _fail(self, wave, stage, detail):
+    def member_nodes(self):
+        """Every configured engine as ``layline_member.restart`` takes it:
+        ``[{"minion", "address" (pekko://...), "url" (management)}]``."""
+        port = layline_model.section(self.settings, "ports").get("management")
+        return [
+            {
+                "minion": node["minion"],
+                "address": self._address(node["minion"]),
+                "url": layline_gate.management_url(node.get("address") or node["hostname"], port),
+            }
+            for node in layline_plan.engine_nodes(self.settings)
+        ]
+
+    def _event(self, tag, data):
+        """A minion's progress event ``layline/rolling/<minion>/<phase>``: one stderr line."""
+        parts = tag.split("/")
+        if len(parts) < 4:
+            return
+        minion, phase = parts[2], parts[3]
+        if phase == "done":  # said with the step's return ("Up and ready")
+            return
+        seconds = data.get("seconds") if isinstance(data, dict) else None
+        detail = f" ({seconds:.1f}s after its stop began)" if isinstance(seconds, float) else ""
+        if phase == "failed" and isinstance(data, dict):
+            detail = f": {data.get('comment')}"
+        if phase == "switched" and isinstance(data, dict):
+            detail = f" to release {data.get('to')}{detail}"
+        self._say(f"{minion} {EVENT_TEXT.get(phase, phase)}{detail}")
+
+    def _fail(self, wave, stage, detail, tails=None):
         names = ", ".join(wave)
-        tails = "\n".join(
-            f"--- last lines of {minion}'s engine log:\n{self._log_tail(minion)}" for minion in wave
+        tails = tails or {}
+        text = "\n".join(
+            f"--- last lines of {minion}'s engine log:\n{tails[minion]}"
+            for minion in wave
+            if tails.get(minion)
         )
-        message = f"{names}: {stage}: {detail}\n{tails}"
+        message = f"{names}: {stage}: {detail}" + (f"\n{text}" if text else "")
         self._say(f"FAILED {names}: {stage}")
         for minion in wave:
             self.rows.append({"node": minion, "result": f"FAILED ({stage})", "seconds": None})
         return message
 
-    def roll_wave(self, wave, plan_nodes, everyone):
-        """Restart ``wave``; returns None on success or the failure message."""
+    def cluster_problems(self, view):
+        """What keeps the next wave from starting, read from ``view`` (the last gate's
+        view of a peer, or a fresh one): every configured engine Up, none unreachable."""
+        if view is None:
+            return ["no engine answered /cluster/members"]
+        return layline_plan.precheck(self.settings, view)
+
+    def roll_wave(self, wave, plan_nodes, everyone, baseline=None):
+        """Restart ``wave`` with ONE publish of ``layline_member.restart`` (each node stops,
+        leaves, switches, starts and passes its gate on its own minion); returns
+        ``(failure message or None, the last gate's view)``."""
         observers = [minion for minion in everyone if minion not in wave]
-        before = self._view(observers or list(wave))
-        expected = len(layline_plan.up_addresses(before)) if before else len(everyone)
-        t0 = {minion: self.clock() for minion in wave}
-        stopped = self.client.call_many(wave, "service.stop", ENGINE_UNIT, _timeout=120)
-        bad = [
-            f"{minion}: {value}"
-            for minion, (ok, value) in stopped.items()
-            if not ok or value is not True
-        ]
-        if bad:
-            return self._fail(wave, "graceful stop failed", "; ".join(bad))
-        addresses = {self._address(minion) for minion in wave}
-
-        def gone():
-            view = self._view(observers)
-            if view is None:
-                return not observers
-            listed = {
-                layline_plan.norm(m.get("node"))
-                for m in view.get("members", [])
-                if isinstance(m, dict)
-            }
-            return not listed & addresses
-
-        # a removed member does not come back before its start: one observation is enough
-        if not self._poll(gone, f"{', '.join(wave)} to leave", polls=1):
-            return self._fail(wave, "still listed by the other members", "after the stop")
+        before = baseline if baseline is not None else self._view(observers or list(wave))
+        expected = layline_gate.up_count(before) if before else len(everyone)
+        kwarg = {
+            "nodes": self.member_nodes(),
+            "wave": list(wave),
+            "expected": expected,
+            "home": self.settings.get("home") or "/var/lib/layline",
+            "timeout": self.timeout,
+            "poll_interval": self.interval,
+            "on_failure": self.on_failure(wave, plan_nodes),
+        }
+        allowance = 2 * self.timeout + STOP_ALLOWANCE + SWITCH_ALLOWANCE
+        returns = self.client.publish(
+            wave, "layline_member.restart", kwarg, allowance, on_event=self._event
+        )
+        failed = []
+        tails = {}
+        view = None
         for minion in wave:
-            self._say(f"{minion} left the cluster ({self.clock() - t0[minion]:.1f}s after stop)")
+            ret = returns.get(minion)
+            if not isinstance(ret, dict) or "result" not in ret:
+                failed.append(
+                    f"{minion}: no answer from layline_member.restart within {allowance:.0f} s"
+                    + (f" ({ret})" if ret else "")
+                )
+                continue
+            if ret["result"] is not True:
+                failed.append(f"{minion}: {ret.get('phase')}: {ret.get('comment')}")
+                tails[minion] = ret.get("log_tail")
+                continue
+            view = ret.get("view") or view
+        if failed:
+            names = [m for m in wave if any(line.startswith(f"{m}:") for line in failed)]
+            return self._fail(names, "restart failed", "; ".join(failed), tails), None
+        cleared = self.client.call_many(wave, "layline.clear_pending", ENGINE_UNIT, _timeout=15)
         for minion in wave:
-            version = plan_nodes[minion].get("version")
-            if version:
-                try:
-                    self.client.call(
-                        minion, "layline_release.switch", version=version, _timeout=600
-                    )
-                except MinionCallError as exc:
-                    return self._fail([minion], f"switch to release {version} failed", exc)
-                self._say(f"{minion} switched to release {version}")
-        started = self.client.call_many(wave, "service.start", ENGINE_UNIT, _timeout=60)
-        bad = [
-            f"{minion}: {value}"
-            for minion, (ok, value) in started.items()
-            if not ok or value is not True
-        ]
-        if bad:
-            return self._fail(wave, "start failed", "; ".join(bad))
-        for minion in wave:
-            self._say(f"{minion} started")
-
-        if not self.wait_ready(wave, observers, expected):
-            return self._fail(
-                wave,
-                f"not back within {self.timeout:.0f} s (layline:rolling:timeout)",
-                "not Up on the other members' /cluster/members, /ready not 200, "
-                f"or fewer than {expected} members Up",
+            ok, value = cleared[minion]
+            if not ok:
+                self._say(f"{minion}: its restart marker was not cleared: {value}")
+            timings = (returns[minion] or {}).get("timings") or {}
+            seconds = timings.get("ready", timings.get("done"))
+            up = timings.get("up")
+            self._say(f"{minion} Up and ready ({seconds:.1f}s after its stop began)")
+            self.rows.append(
+                {
+                    "node": minion,
+                    "result": "restarted",
+                    "seconds": round(seconds, 1) if seconds is not None else None,
+                    # the step begins with the stop: its "up" timing is the stop-to-Up
+                    "stop_to_up": round(up, 1) if up is not None else None,
+                    "timings": timings,
+                }
             )
-        for minion in wave:
-            self.client.call(minion, "layline.clear_pending", ENGINE_UNIT)
-            seconds = self.clock() - t0[minion]
-            self._say(f"{minion} Up and ready ({seconds:.1f}s after stop)")
-            self.rows.append({"node": minion, "result": "restarted", "seconds": round(seconds, 1)})
-        return None
+        return None, view
+
+    def on_failure(self, wave, plan_nodes):
+        """``layline:rolling:on_failure``; unset: rollback when the wave changes a version."""
+        chosen = self.settings["rolling"].get("on_failure")
+        if chosen:
+            return chosen
+        moves = any(plan_nodes.get(minion, {}).get("version") for minion in wave)
+        return "rollback" if moves else "stop"
 
     def roll_config_server(self, server):
         minion = server["minion"]
@@ -315,30 +397,47 @@ class Roller:
         self.rows.append({"node": minion, "result": "restarted", "seconds": round(seconds, 1)})
         return None
 
-    def run(self, plan):
-        """Execute ``plan``; returns None on success or the failure message."""
+    def run(self, plan, view=None):
+        """Execute ``plan`` (``view``: the ``/cluster/members`` it was made from, the first
+        wave's baseline); returns None on success or the failure message."""
         everyone = [node["minion"] for node in layline_plan.engine_nodes(self.settings)]
         plan_nodes = {node["minion"]: node for node in plan["nodes"]}
+        baseline = view
         for index, wave in enumerate(plan["waves"]):
-            self._say(f"wave {index + 1}/{len(plan['waves'])}: stopping {', '.join(wave)}")
-            failure = self.roll_wave(wave, plan_nodes, everyone)
+            if index:
+                problems = self.cluster_problems(baseline)
+                if problems:
+                    # the last gate's view is not whole: ask once more before giving up
+                    baseline = self._view(everyone)
+                    problems = self.cluster_problems(baseline)
+                if problems:
+                    failure = f"before wave {index + 1}: {'; '.join(problems)}"
+                    self._say(f"FAILED {failure}")
+                    self._untouched(plan["waves"][index:])
+                    return failure
+            self._say(f"wave {index + 1}/{len(plan['waves'])}: restarting {', '.join(wave)}")
+            failure, baseline = self.roll_wave(wave, plan_nodes, everyone, baseline)
             if failure:
-                for later in plan["waves"][index + 1 :]:
-                    for minion in later:
-                        self.rows.append(
-                            {"node": minion, "result": "untouched (still pending)", "seconds": None}
-                        )
+                self._untouched(plan["waves"][index + 1 :])
                 return failure
         if plan["config_server"]:
             return self.roll_config_server(plan["config_server"])
         return None
 
+    def _untouched(self, waves):
+        for wave in waves:
+            for minion in wave:
+                self.rows.append(
+                    {"node": minion, "result": "untouched (still pending)", "seconds": None}
+                )
+
     def summary(self):
         width = max([len(row["node"]) for row in self.rows] + [4])
-        lines = [f"{'node':<{width}}  {'result':<28}  stop-to-ready"]
+        lines = [f"{'node':<{width}}  {'result':<28}  {'stop-to-Up':>10}  {'step':>7}"]
         for row in self.rows:
-            seconds = f"{row['seconds']:.1f}s" if row["seconds"] is not None else "-"
-            lines.append(f"{row['node']:<{width}}  {row['result']:<28}  {seconds}")
+            seconds = f"{row['seconds']:.1f}s" if row.get("seconds") is not None else "-"
+            up = f"{row['stop_to_up']:.1f}s" if row.get("stop_to_up") is not None else "-"
+            lines.append(f"{row['node']:<{width}}  {row['result']:<28}  {up:>10}  {seconds:>7}")
         lines.append(f"total {self.clock() - self.started:.1f}s")
         return "\n".join(lines)
 
@@ -473,41 +572,96 @@ def _marker(value):
     return value if isinstance(value, dict) else None
 
 
-def _gather(settings, client):
-    """Ask the minions: ``(view, markers, ready, config_server_marker)``."""
-    minions = [node["minion"] for node in layline_plan.engine_nodes(settings)]
-    view = None
+def _first_view(client, minions):
     for minion in minions:
         try:
-            view = client.call(minion, "layline.members", _timeout=10)
-            break
+            return client.call(minion, "layline.members", _timeout=10)
         except MinionCallError:
             continue
-    if layline_plan.precheck(settings, view):
-        # refused anyway: answer at once instead of waiting for nodes that may be cut off
-        return view, {}, {}, None, {}
-    pending = client.call_many(minions, "layline.pending", _timeout=15) if minions else {}
-    markers = {}
-    for minion, (ok, value) in pending.items():
-        markers[minion] = (
-            _marker((value or {}).get(ENGINE_UNIT))
-            if ok
-            else {"error": f"cannot read the restart markers of {minion}: {value}"}
+    return None
+
+
+def _wait_for_joiners(settings, client, minions, wait, clock, sleep, say):
+    """
+    The pre-check's view; while configured engines are not Up but their unit runs (they
+    are joining: an apply still finishing), ask again every 2 s for at most ``wait``
+    seconds (``layline:rolling:join_timeout``), saying who it waits for. Returns
+    ``(view, problems)``: ``problems`` names the engines whose unit is failed or stopped
+    (refused at once, no waiting).
+    """
+    clock = clock or time.monotonic
+    sleep = sleep or time.sleep
+    began = clock()
+    while True:
+        view = _first_view(client, minions)
+        problems = layline_plan.precheck(settings, view)
+        lagging = layline_plan.not_up_minions(settings, view) if view is not None else []
+        only_lagging = problems and all(
+            problem.startswith(("not a cluster member:", "not Up:")) for problem in problems
         )
-    answers = client.call_many(minions, "layline.ready", _timeout=10) if minions else {}
-    ready = {minion: ok and value is True for minion, (ok, value) in answers.items()}
-    server_marker = None
+        if not problems or not lagging or not only_lagging:
+            return view, []
+        answers = client.call_many(lagging, "layline_member.state", _timeout=15)
+        units = {
+            minion: ((value or {}).get("unit") or {}).get("active") if ok else None
+            for minion, (ok, value) in answers.items()
+        }
+        joining, dead = layline_plan.joining_split(units)
+        if dead:
+            return view, [layline_plan.dead_problem(dead)]
+        waited = clock() - began
+        if waited >= wait:
+            if wait:
+                say(
+                    f"{', '.join(joining)} still not Up after {wait} s "
+                    "(layline:rolling:join_timeout)"
+                )
+            return view, []
+        say(
+            f"waiting for {', '.join(joining)} to join (unit running, not Up yet): "
+            f"{waited:.0f}s of layline:rolling:join_timeout {wait} s"
+        )
+        sleep(2.0)
+
+
+def _gather(settings, client, wait=0, clock=None, sleep=None, say=None):
+    """Ask the minions, one call each: ``(view, markers, ready, config_server_marker,
+    stop_timeouts, problems)``. The view comes from the first engine that answers
+    ``layline.members`` (after waiting up to ``wait`` seconds for joining engines);
+    everything else from ``layline_member.state`` (one publish to every engine and the
+    config server)."""
+    minions = [node["minion"] for node in layline_plan.engine_nodes(settings)]
+    view, problems = _wait_for_joiners(
+        settings, client, minions, wait, clock, sleep, say or (lambda text: None)
+    )
+    if problems or layline_plan.precheck(settings, view):
+        # refused anyway: answer at once instead of waiting for nodes that may be cut off
+        return view, {}, {}, None, {}, problems, []
     server = layline_model.section(settings, "config_server").get("minion")
+    asked = minions + ([server] if server and server not in minions else [])
+    states = client.call_many(asked, "layline_member.state", _timeout=15) if asked else {}
+    markers, ready, stop_timeouts, done = {}, {}, {}, []
+    for minion in minions:
+        ok, value = states[minion]
+        if not ok or not isinstance(value, dict):
+            markers[minion] = {"error": f"cannot read the restart markers of {minion}: {value}"}
+            ready[minion] = False
+            stop_timeouts[minion] = None
+            continue
+        marker = _marker((value.get("pending") or {}).get(ENGINE_UNIT))
+        if layline_gate.marker_done(marker, (value.get("unit") or {}).get("started_at")):
+            # restarted by hand after the change (and no release to switch): done
+            done.append(minion)
+            marker = None
+        markers[minion] = marker
+        ready[minion] = value.get("ready") is True
+        stop_timeouts[minion] = (value.get("unit") or {}).get("stop_timeout")
+    server_marker = None
     if server:
-        ok, value = client.call_many([server], "layline.pending", _timeout=15)[server]
-        if ok:
-            server_marker = _marker((value or {}).get(CONFIG_SERVER_UNIT))
-    units = client.call_many(minions, "service.show", ENGINE_UNIT, _timeout=15) if minions else {}
-    stop_timeouts = {
-        minion: (value or {}).get("TimeoutStopUSec") if ok else None
-        for minion, (ok, value) in units.items()
-    }
-    return view, markers, ready, server_marker, stop_timeouts
+        ok, value = states[server]
+        if ok and isinstance(value, dict):
+            server_marker = _marker((value.get("pending") or {}).get(CONFIG_SERVER_UNIT))
+    return view, markers, ready, server_marker, stop_timeouts, [], done
 
 
 def _settings(settings, required=layline_plan.REQUIRED_KEYS):
@@ -522,10 +676,11 @@ def _settings(settings, required=layline_plan.REQUIRED_KEYS):
 
 
 def _rolling_overrides(settings, overrides):
-    for key in ("all", "max_unavailable", "timeout", "poll_interval"):
+    for key in ("all", "max_unavailable", "timeout", "poll_interval", "join_timeout", "on_failure"):
         if overrides.get(key) is not None:
             settings["rolling"][key] = overrides[key]
-    return settings
+    # an override is checked like the pillar's value
+    return layline_plan.settings_of(settings)
 
 
 def _progress(text):
@@ -593,15 +748,28 @@ def rolling(settings=None, **overrides):
     """
     settings = _rolling_overrides(_settings(settings), overrides)
     client = SaltClient(__opts__)
-    the_plan = layline_plan.build_plan(settings, *_gather(settings, client))
+    gathered = _gather(
+        settings,
+        client,
+        wait=settings["rolling"]["join_timeout"],
+        clock=_CLOCK,
+        sleep=_SLEEP,
+        say=_progress,
+    )
+    the_plan = layline_plan.build_plan(settings, *gathered)
     _progress(the_plan["text"])
     if the_plan["refused"]:
         __context__["retcode"] = 1
         return {"result": False, "comment": the_plan["text"], "plan": the_plan}
+    if the_plan["done"]:
+        cleared = client.call_many(the_plan["done"], "layline.clear_pending", ENGINE_UNIT)
+        for minion, (ok, value) in sorted(cleared.items()):
+            if not ok:
+                _progress(f"{minion}: its restart marker was not cleared: {value}")
     if not the_plan["waves"] and not the_plan["config_server"]:
         return {"result": True, "comment": the_plan["text"], "plan": the_plan}
     roller = Roller(settings, client, progress=_progress, clock=_CLOCK, sleep=_SLEEP)
-    failure = roller.run(the_plan)
+    failure = roller.run(the_plan, view=gathered[0])
     summary = roller.summary()
     _progress(summary)
     if failure:

@@ -19,7 +19,19 @@ from salt.exceptions import SaltInvocationError
 import layline_model
 from layline_schema import ENGINE_UNIT, FULL_RESTART, GRACEFUL_LEAVE_WORST_CASE
 
-ROLLING_DEFAULTS = {"all": False, "max_unavailable": 1, "timeout": 300, "poll_interval": 1}
+ROLLING_DEFAULTS = {
+    "all": False,
+    "max_unavailable": 1,
+    "timeout": 300,
+    "poll_interval": 0.5,
+    # seconds the pre-check waits for configured engines that are still joining
+    "join_timeout": 180,
+    # a node failing its gate: rollback (default when its wave changes a version) or stop
+    "on_failure": None,
+}
+ON_FAILURE = (None, "rollback", "stop")
+# the unit states of an engine that may still join (the others: refuse at once)
+ALIVE_UNIT_STATES = ("active", "activating", "reloading")
 SETTINGS_KEYS = (
     "cluster",
     "ports",
@@ -85,6 +97,16 @@ def settings_of(config, required=()):
     rolling = dict(ROLLING_DEFAULTS)
     overrides = layline_model.section(config, "rolling")
     rolling.update({key: value for key, value in overrides.items() if value is not None})
+    join_timeout = rolling.get("join_timeout")
+    if isinstance(join_timeout, bool) or not isinstance(join_timeout, int) or join_timeout < 0:
+        raise SaltInvocationError(
+            f"layline:rolling:join_timeout must be an integer >= 0, not {join_timeout!r}"
+        )
+    if rolling.get("on_failure") not in ON_FAILURE:
+        raise SaltInvocationError(
+            "layline:rolling:on_failure must be rollback or stop, not "
+            f"{rolling.get('on_failure')!r}"
+        )
     settings["rolling"] = rolling
     return settings
 
@@ -232,6 +254,42 @@ def precheck(settings, view):
     return problems
 
 
+def not_up_minions(settings, view):
+    """The configured engines ``view`` does not list as Up (missing, or Joining, ...)."""
+    statuses = {
+        norm(m.get("node")): m.get("status")
+        for m in (view or {}).get("members", [])
+        if isinstance(m, dict)
+    }
+    return [
+        node["minion"]
+        for node in engine_nodes(settings)
+        if statuses.get(address_of(settings, node["hostname"])) != "Up"
+    ]
+
+
+def joining_split(units):
+    """
+    ``units``: ``{minion: the engine unit's ActiveState or None (no answer)}`` of the
+    engines that are not Up. Returns ``(joining, dead)``: the minions whose unit runs (they
+    may still join: wait for them) and ``["minion (unit failed)", ...]`` (refuse at once).
+    """
+    joining, dead = [], []
+    for minion, state in sorted(units.items()):
+        if state in ALIVE_UNIT_STATES:
+            joining.append(minion)
+        else:
+            dead.append(f"{minion} (unit {state or 'state unknown: its minion did not answer'})")
+    return joining, dead
+
+
+def dead_problem(dead):
+    return (
+        f"not a cluster member and its {ENGINE_UNIT} is not running: {', '.join(dead)} "
+        "(start it or fix it: journalctl -u layline-reactive-engine)"
+    )
+
+
 def timespan_seconds(text):
     """Seconds of a systemd time span as ``systemctl show`` prints it ("1min 30s", "90s",
     "infinity"); None when it cannot be read."""
@@ -311,7 +369,16 @@ def _requested_size(rolling):
     return size
 
 
-def build_plan(settings, view, markers, ready, config_server_marker=None, stop_timeouts=None):
+def build_plan(
+    settings,
+    view,
+    markers,
+    ready,
+    config_server_marker=None,
+    stop_timeouts=None,
+    problems=None,
+    done=None,
+):
     """
     The rolling restart's plan, from live data.
 
@@ -328,6 +395,11 @@ def build_plan(settings, view, markers, ready, config_server_marker=None, stop_t
         the config server's marker, or None
     stop_timeouts
         ``{minion: TimeoutStopUSec}`` of each engine's unit (``service.show``)
+    problems
+        refusals the runner found itself (engines whose unit is not running)
+    done
+        engines whose marker is older than their engine's start and asks for no release
+        switch (restarted by hand): not restarted, their marker is cleared
 
     Returns ``{"refused": [...], "nodes": [...], "waves": [[minion, ...]],
     "max_unavailable", "largest_safe", "bound", "notes", "config_server",
@@ -337,7 +409,7 @@ def build_plan(settings, view, markers, ready, config_server_marker=None, stop_t
     cluster = layline_model.section(settings, "cluster")
     sbr = layline_model.section(cluster, "split_brain_resolver")
     nodes = engine_nodes(settings)
-    refused = precheck(settings, view)
+    refused = list(problems or []) + precheck(settings, view)
     count = len(nodes)
     safe, why, notes = largest_safe(
         count, sbr.get("strategy"), sbr.get("quorum_size"), cluster.get("min_nr_of_members", 1)
@@ -400,6 +472,7 @@ def build_plan(settings, view, markers, ready, config_server_marker=None, stop_t
         "bound": why,
         "notes": notes,
         "config_server": None,
+        "done": sorted(done or []),
     }
     server = layline_model.section(settings, "config_server").get("minion")
     if server and config_server_marker:
@@ -419,8 +492,14 @@ def plan_text(plan):
         lines.append("rolling restart REFUSED, nothing was restarted:")
         lines += [f"  - {reason}" for reason in plan["refused"]]
         return "\n".join(lines)
+    done = [
+        f"  {minion}: restarted by hand after its change: marker cleared, not restarted"
+        for minion in plan.get("done") or []
+    ]
     if not plan["waves"] and not plan["config_server"]:
-        return "nothing to restart: no engine and no config server has a restart pending"
+        return "\n".join(
+            ["nothing to restart: no engine and no config server has a restart pending", *done]
+        )
     lines.append(
         f"rolling restart: {len(plan['nodes'])} engine(s) in {len(plan['waves'])} "
         f"wave(s) of at most {plan['max_unavailable']} (largest safe "
@@ -442,6 +521,7 @@ def plan_text(plan):
     if plan["config_server"]:
         server = plan["config_server"]
         lines.append(f"  then config server {server['minion']}: {'; '.join(server['reasons'])}")
+    lines += done
     lines += [f"  note: {note}" for note in plan["notes"]]
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ The lab is taken down at the end, also on failure. Run as root, after test/setup
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import subprocess
@@ -116,12 +117,43 @@ def roll(engines: list[str], max_unavailable: int) -> dict:
     }
 
 
+def first_failures(text: str) -> list[str]:
+    """Per minion, the first failed state (in run order) that failed by itself, not for a
+    failed requisite, from ``salt --out=json --static`` output: what to fix first."""
+    try:
+        answers = json.loads(text)
+    except ValueError:
+        return ["(the output is not JSON; its tail:)\n" + text[-3000:]]
+    found = []
+    for minion, states in sorted(answers.items()):
+        if not isinstance(states, dict):
+            found.append(f"{minion}: {states}")
+            continue
+        failed = sorted(
+            (
+                state
+                for state in states.values()
+                if isinstance(state, dict) and state.get("result") is False
+            ),
+            key=lambda state: state.get("__run_num__", 0),
+        )
+        own = [s for s in failed if not str(s.get("comment", "")).startswith("One or more")]
+        for state in own[:1] or failed[:1]:
+            found.append(
+                f"{minion}: {len(failed)} failed; first: {state.get('__id__')} "
+                f"({state.get('name')}): {state.get('comment')}"
+            )
+    return found
+
+
 def converge(nodes: int) -> list[str]:
     """state.apply everywhere, then wait until the N engines are Up."""
     checked("salt", "*", "saltutil.refresh_pillar")
-    proc = lab("salt", "-t", "900", "*", "state.apply", "layline")
+    proc = lab("salt", "-t", "900", "--out=json", "--static", "*", "state.apply", "layline")
     if proc.returncode != 0:
-        raise SystemExit(f"state.apply failed:\n{proc.stdout[-4000:]}")
+        raise SystemExit(
+            "state.apply failed:\n" + "\n".join(first_failures(proc.stdout)) + "\n" + proc.stderr
+        )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         health = lab("salt", "--out=json", "ll-config-server", "layline.cluster_health").stdout

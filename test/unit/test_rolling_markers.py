@@ -19,9 +19,16 @@ def test_rolling_defaults_are_valid(layline, seed_config):
         "all": False,
         "max_unavailable": 1,
         "timeout": 300,
-        "poll_interval": 1,
+        "poll_interval": 0.5,
     }
     assert _errors(layline, seed_config) == []
+
+
+@pytest.mark.parametrize(
+    "rolling", [{"join_timeout": 0, "on_failure": "stop"}, {"on_failure": "rollback"}]
+)
+def test_the_joining_wait_and_on_failure_are_known_rolling_keys(layline, make_config, rolling):
+    assert _errors(layline, make_config(SEED_PILLAR, {"rolling": rolling})) == []
 
 
 @pytest.mark.parametrize(
@@ -35,6 +42,10 @@ def test_rolling_defaults_are_valid(layline, seed_config):
         ({"timeout": 1.5}, "rolling:timeout"),
         ({"poll_interval": 0}, "rolling:poll_interval"),
         ({"poll_interval": "1"}, "rolling:poll_interval"),
+        ({"join_timeout": -1}, "rolling:join_timeout"),
+        ({"join_timeout": "180"}, "rolling:join_timeout"),
+        ({"on_failure": "retry"}, "rolling:on_failure"),
+        ({"on_failure": True}, "rolling:on_failure"),
     ],
 )
 def test_wrong_rolling_values_are_errors_naming_the_key(layline, make_config, rolling, key):

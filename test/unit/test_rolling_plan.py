@@ -8,14 +8,58 @@ import layline_plan
 STRATEGIES = ["keep-majority", "static-quorum", "keep-oldest", "down-all"]
 
 
+# The largest wave k (engines restarting at once) out of N, written from Pekko's documented
+# split-brain resolver rules (pekko.apache.org/docs/pekko/current/split-brain-resolver.html),
+# NOT from the planner's code. While k members are gone, the rest must still win the
+# resolver's decision should a failure make them unreachable:
+#   keep-majority: the side with MORE THAN HALF the members survives: N - k > N/2;
+#   static-quorum: a side with AT LEAST quorum-size members survives: N - k >= quorum-size;
+#   keep-oldest:   the side with the oldest survives; the oldest goes last and alone: k <= N-1;
+#   down-all:      any unreachability downs every member: one at a time;
+#   min-nr-of-members: fewer members than that leave joiners Joining: N - k >= min_nr.
+# One node at a time is always allowed (a graceful leave is no downing decision).
+# N:                        1  2  3  4  5  6  7  8  9
+KEEP_MAJORITY = dict(zip(range(1, 10), [1, 1, 1, 1, 2, 2, 3, 3, 4], strict=True))
+KEEP_OLDEST = dict(zip(range(1, 10), [1, 1, 2, 3, 4, 5, 6, 7, 8], strict=True))
+DOWN_ALL = dict.fromkeys(range(1, 10), 1)
+# static-quorum with the majority quorum (N//2 + 1) the loop tests use
+STATIC_MAJORITY = dict(zip(range(1, 10), [1, 1, 1, 1, 2, 2, 3, 3, 4], strict=True))
+TABLE = {
+    "keep-majority": KEEP_MAJORITY,
+    "static-quorum": STATIC_MAJORITY,
+    "keep-oldest": KEEP_OLDEST,
+    "down-all": DOWN_ALL,
+}
+# (strategy, N, quorum_size, min_nr_of_members) -> k, other quorum sizes and min_nr > 1
+SBR_CASES = [
+    ("static-quorum", 3, 2, 1, 1),
+    ("static-quorum", 4, 3, 1, 1),
+    ("static-quorum", 5, 3, 1, 2),
+    ("static-quorum", 5, 4, 1, 1),
+    ("static-quorum", 6, 4, 1, 2),
+    ("static-quorum", 7, 4, 1, 3),
+    ("static-quorum", 7, 2, 1, 5),
+    ("static-quorum", 7, 4, 5, 2),
+    ("keep-majority", 7, None, 5, 2),
+    ("keep-majority", 7, None, 6, 1),
+    ("keep-majority", 7, None, 7, 1),
+    ("keep-oldest", 5, None, 3, 2),
+    ("keep-oldest", 7, None, 2, 5),
+    ("keep-oldest", 3, None, 3, 1),
+    ("down-all", 7, None, 2, 1),
+]
+
+
 def expected_bound(count, strategy, quorum, min_nr):
-    by_strategy = {
-        "keep-majority": (count - 1) // 2,
-        "static-quorum": count - quorum,
-        "keep-oldest": count - 1,
-        "down-all": 1,
-    }[strategy]
-    return max(1, min(by_strategy, count - min_nr, count - 1))
+    """The table's k; min_nr_of_members only in the combinations written out above."""
+    assert quorum in (None, count // 2 + 1) and min_nr == 1
+    return TABLE[strategy][count]
+
+
+@pytest.mark.parametrize(("strategy", "count", "quorum", "min_nr", "k"), SBR_CASES)
+def test_largest_safe_wave_matches_pekkos_rules(strategy, count, quorum, min_nr, k):
+    safe, why, _notes = layline_plan.largest_safe(count, strategy, quorum, min_nr)
+    assert safe == k, why
 
 
 def minions(count):
@@ -26,10 +70,11 @@ def minions(count):
 @pytest.mark.parametrize("count", range(1, 10))
 def test_largest_safe_wave_for_every_strategy_and_size(strategy, count):
     quorum = count // 2 + 1
-    for min_nr in range(1, count + 1):
-        safe, why, notes = layline_plan.largest_safe(count, strategy, quorum, min_nr)
-        assert safe == expected_bound(count, strategy, quorum, min_nr), (count, min_nr, why)
-        assert ("full outage" in " ".join(notes)) == (count == 1)
+    safe, why, notes = layline_plan.largest_safe(count, strategy, quorum, 1)
+    assert safe == expected_bound(count, strategy, quorum, 1), (count, why)
+    assert ("full outage" in " ".join(notes)) == (count == 1)
+    # min_nr_of_members = N leaves no margin: one at a time
+    assert layline_plan.largest_safe(count, strategy, quorum, count)[0] == 1
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
