@@ -55,7 +55,7 @@ def check_run(ret: dict, what: str) -> tuple[int, int]:
     return len(states) // MINIONS, sum(bool(st.get("changes")) for st in states)
 
 
-def slowest_states(ret: dict, top: int = 6) -> list[tuple[str, float]]:
+def slowest_states(ret: dict, top: int = 10) -> list[tuple[str, float]]:
     """(state id, slowest duration in ms over the minions) of a state run, slowest first."""
     worst: dict[str, float] = {}
     for minion in ret.values():
