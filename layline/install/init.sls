@@ -4,8 +4,8 @@
 # directory <install_dir>/releases/<version> (never into the one a running
 # process uses; installer_args get `{dir}` replaced by it). Both are skipped when
 # that directory's VERSION is layline:version already, so a rollback downloads
-# nothing. Ownership of the install tree is root:<group> (the service reads,
-# never modifies, its binaries). <install_dir>/current points at the release
+# nothing (decided while rendering, no `unless`). Ownership of the install
+# tree is root:<group> (the service reads, never modifies, its binaries). <install_dir>/current points at the release
 # the node runs: moved here unless a running engine of a multi-node cluster
 # uses it (that node moves at its rolling restart, layline_release.switch).
 # Installing a release this node does not run yet is refused when it would be
@@ -16,6 +16,10 @@
 {%- set installer = dist.cache_dir ~ '/' ~ dist.source.split('?')[0].rstrip('/').split('/')[-1] %}
 {%- set release = salt['layline_release.paths'](layline.install_dir, layline.version) %}
 {%- set active = salt['layline_release.active'](layline.install_dir) %}
+{#- decided while this file renders (like layline.python): an `unless` on a
+    state makes Salt look up `<module>.mod_run_check`, and that miss loads every
+    state and execution module (1-4 s per run) #}
+{%- set installed = salt['layline.version_installed'](release.release, layline.version) %}
 {%- set installer_args = dist.installer_args | map('string')
                          | map('replace', '{dir}', release.release) | list %}
 
@@ -39,8 +43,10 @@ layline-install-pkg-installed:
     - pkgs: {{ dist.prerequisites | json }}
     - require:
       - sls: {{ tplroot }}.validate
+{%-   if not installed %}
     - require_in:
       - cmd: layline-install-cmd-run
+{%-   endif %}
 {%- endif %}
 
 layline-install-group-present:
@@ -70,6 +76,8 @@ layline-install-file-directory-home:
     - require:
       - user: layline-install-user-present
 
+{%- if not installed %}
+
 layline-install-file-managed:
   file.managed:
     - name: {{ installer }}
@@ -79,24 +87,16 @@ layline-install-file-managed:
     - group: root
     - mode: '0600'
     - makedirs: True
-    - unless:
-      - fun: layline.version_installed
-        install_dir: {{ release.release | json }}
-        version: {{ layline.version | json }}
     - require:
       - sls: {{ tplroot }}.validate
 
 layline-install-cmd-run:
   cmd.run:
     - name: sh {{ installer | quote }} {{ installer_args | map('quote') | join(' ') }}
-    # In-process (no shell): the converged run spawns nothing here.
-    - unless:
-      - fun: layline.version_installed
-        install_dir: {{ release.release | json }}
-        version: {{ layline.version | json }}
     - require:
       - file: layline-install-file-managed
       - user: layline-install-user-present
+{%- endif %}
 
 layline-install-file-directory:
   file.directory:
@@ -107,7 +107,11 @@ layline-install-file-directory:
       - user
       - group
     - require:
+{%- if installed %}
+      - user: layline-install-user-present
+{%- else %}
       - cmd: layline-install-cmd-run
+{%- endif %}
 
 layline-install-layline_release-active:
   layline_release.active:

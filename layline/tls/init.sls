@@ -139,10 +139,13 @@ layline-tls-x509-certificate_managed:
     - user: root
     - group: root
     - mode: '0644'
-    # test=True on a bare minion: no CA certificate to sign with yet (in-process check)
+{%-   if opts.test %}
+    # test=True on a bare minion: no CA certificate to sign with yet. Only then:
+    # an onlyif makes Salt miss x509.mod_run_check, which loads every module.
     - onlyif:
       - fun: file.file_exists
         path: {{ tls.ca_cert | json }}
+{%-   endif %}
     - require:
       - x509: layline-tls-x509-private_key_managed
 {%-   if tls.is_ca %}

@@ -55,7 +55,7 @@ def check_run(ret: dict, what: str) -> tuple[int, int]:
     return len(states) // MINIONS, sum(bool(st.get("changes")) for st in states)
 
 
-def slowest_states(ret: dict, top: int = 6) -> list[tuple[str, float]]:
+def slowest_states(ret: dict, top: int = 10) -> list[tuple[str, float]]:
     """(state id, slowest duration in ms over the minions) of a state run, slowest first."""
     worst: dict[str, float] = {}
     for minion in ret.values():
@@ -75,7 +75,7 @@ def main() -> int:
         if proc.returncode != 0:
             raise SystemExit(f"lab up failed:\n{proc.stdout}\n{proc.stderr}")
         lab("salt", "*", "saltutil.sync_all")
-        _seconds, ret = timed_salt("state.apply", "layline")
+        bare_s, ret = timed_salt("state.apply", "layline")
         check_run(ret, "first apply")
         apply_times, floor_times = [], []
         for _ in range(args.runs):
@@ -105,6 +105,7 @@ def main() -> int:
         f"{floor_s:>9.2f}  {', '.join(f'{t:.2f}' for t in floor_times)}"
     )
     print(f"{'ratio apply / floor':<52} {apply_s / floor_s:>9.2f}")
+    print(f"{'bare -> both engines Up (first state.apply)':<52} {bare_s:>9.2f}")
     print("slowest states of the last converged run (ms, slowest minion):")
     for state_id, ms in slowest_states(last_apply):
         print(f"  {state_id:<58} {ms:>8.0f}")

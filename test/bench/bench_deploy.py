@@ -73,7 +73,7 @@ def main() -> None:
         rows.append(("lab up --topology seed", boot(nodes), "-"))
         apply = ("salt", "*", "state.apply", "layline", "--out=json", "--static", "-t", "900")
         seconds, proc = timed(*apply)
-        rows.append(("state.apply layline (bare machines)", seconds, state_summary(proc)))
+        rows.append(("bare -> both engines Up (state.apply)", seconds, state_summary(proc)))
         seconds, proc = timed(*apply)
         rows.append(("state.apply layline (no change)", seconds, state_summary(proc)))
         lab("down")
