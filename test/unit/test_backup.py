@@ -340,6 +340,86 @@ def test_restore_of_a_bad_file_never_touches_the_database(db, tmp_path, fake_cli
     assert os.listdir(fake_client) == []
 
 
+def big_dump(lines=40_000):
+    """A complete dump of a few MB: far more than a pipe holds, so a client that stops
+    reading midway leaves the writer with unread input."""
+    rows = "".join(
+        f"INSERT INTO event_journal VALUES ({n}, 'persistence-{n:08d}-{'x' * 40}');\n"  # noqa: S608
+        for n in range(lines)
+    )
+    return DUMP.replace("-- Dump completed", rows + "-- Dump completed")
+
+
+def failing_load(tmp_path, fake_client, read_bytes):
+    """The fake client again, but its load (the call with stdin) reads ``read_bytes`` of
+    the dump, then fails as mariadb does on a bad statement (ERROR 1064, exit 1)."""
+    log = fake_client
+    _executable(
+        tmp_path / "bin" / "mariadb",
+        f"""#!/bin/sh
+n=$(ls {log}/*.argv 2>/dev/null | wc -l)
+printf '%s\\n' "$@" >{log}/$n.argv
+case "$*" in
+  *COUNT*) echo 42 ;;
+  *DROP*) ;;
+  *) head -c {read_bytes} >{log}/$n.stdin
+     echo "ERROR 1064 (42000) at line 812: You have an error in your SQL syntax" >&2
+     exit 1 ;;
+esac
+""",
+    )
+
+
+@pytest.mark.parametrize("read_bytes", [0, 200_000], ids=["reads-nothing", "reads-part"])
+def test_a_load_that_fails_midway_is_a_failure_naming_the_file(
+    db, tmp_path, fake_client, read_bytes
+):
+    text = big_dump()
+    path = write_dump(tmp_path / "backups" / "layline-20260101T020000Z.sql.gz", text)
+    failing_load(tmp_path, fake_client, read_bytes)
+    with pytest.raises(CommandExecutionError) as failure:
+        db.restore("layline-20260101T020000Z.sql.gz", config=config_for(tmp_path))
+    message = str(failure.value)
+    assert f"loading {path} into layline failed" in message
+    assert "ERROR 1064" in message and "partial" in message
+    # the client really stopped midway (the writer had unread input), and no row count
+    # was taken as if the load had finished
+    assert (fake_client / "1.stdin").stat().st_size == read_bytes < len(text)
+    assert sorted(os.listdir(fake_client)) == ["0.argv", "1.argv", "1.stdin"]
+
+
+def test_a_failed_load_through_the_runner_leaves_the_services_stopped(db, tmp_path, fake_client):
+    """The whole chain: the real layline_db.restore (a load that fails midway) answered
+    through the runner's client rule (an exception is a non-zero retcode); the runner
+    reports the failure with the file and starts nothing."""
+    from rollingsupport import FakeClock
+    from test_restore_runner import BACKUP, RestoreCluster, restore_settings, run
+
+    path = write_dump(tmp_path / "backups" / BACKUP["file"], big_dump())
+    backup = dict(BACKUP, path=str(path), size=path.stat().st_size)
+    failing_load(tmp_path, fake_client, 100_000)
+    cluster = RestoreCluster(2, clock=FakeClock())
+    original = cluster._one
+
+    def one(minion, fun, args, kwargs):
+        if (minion, fun) != ("db", "layline_db.restore"):
+            return original(minion, fun, args, kwargs)
+        cluster.calls.append((minion, fun, args, kwargs))
+        assert not any(cluster.running.values()) and not cluster.server_running
+        try:
+            return True, db.restore(args[0], config=config_for(tmp_path))
+        except CommandExecutionError as exc:  # what SaltClient makes of a retcode != 0
+            return False, f"{fun} on {minion} failed: {exc}"
+
+    cluster._one = one
+    _plan, failure, _restorer = run(cluster, restore_settings(2, timeout=30), backup)
+    assert failure.startswith("restore failed"), failure
+    assert f"loading {path} into layline failed" in failure and "ERROR 1064" in failure
+    assert "stay stopped" in failure
+    assert not any(cluster.running.values()) and not cluster.server_running
+    assert cluster.funs("service.start") == []
+
+
 def test_journal_rows_of_a_dropped_database_is_none(db, tmp_path, fake_client):
     _executable(
         tmp_path / "bin" / "mariadb",

@@ -10,6 +10,7 @@ import sys
 
 import pymysql
 import pytest
+from pkisupport import CA
 
 SIM_TESTS = pathlib.Path(__file__).resolve().parents[2] / "simulator" / "tests"
 sys.path.insert(0, str(SIM_TESTS))
@@ -158,3 +159,61 @@ def test_engine_journal_is_tls_and_refuses_another_name(
     assert threads and all(cipher for (cipher,) in threads), threads
     assert "host name verified" in engine.log()
     assert db["password"] not in engine.log()
+
+
+def _tls_login(db, ca, cert=None, key=None):
+    """A TLS login as the layline account, offering ``cert`` (a client certificate)."""
+    ssl = {"ca": str(ca)}
+    if cert:
+        ssl.update(cert=str(cert), key=str(key))
+    conn = pymysql.connect(
+        host="127.0.0.1",
+        port=db["port"],
+        user=db["user"],
+        password=db["password"],
+        ssl=ssl,
+        connect_timeout=5,
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            return cur.fetchone()[1]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("clause", ["SSL", "X509"])
+def test_a_client_certificate_from_a_foreign_ca_is_refused(
+    mariadb, tls_config, layline_db, tmp_path, clause
+):
+    """A certificate signed by another CA, even one with the cluster CA's own name, never
+    logs in; one from the cluster CA does (REQUIRE X509: the certificate is mandatory)."""
+    db = tls_config["database"]
+    root = _root_args(mariadb)
+    layline_db.set_account_tls(db["user"], "127.0.0.1", True, **root)
+    if clause == "X509":
+        mariadb.sql(f"ALTER USER '{db['user']}'@'127.0.0.1' REQUIRE X509")
+        with pytest.raises(pymysql.err.OperationalError) as info:
+            _tls_login(db, mariadb.ca.path)  # no certificate at all
+        assert info.value.args[0] == 1045
+    ours = mariadb.ca.issue("client-ours", ["ll-node-1.example.com"])
+    assert _tls_login(db, mariadb.ca.path, *ours)
+    foreign = CA(tmp_path / "foreign", common_name="layline test CA")  # same name, other key
+    theirs = foreign.issue("client-theirs", ["ll-node-1.example.com"])
+    with pytest.raises(pymysql.err.OperationalError) as info:
+        _tls_login(db, mariadb.ca.path, *theirs)
+    # the server ends the TLS handshake (pymysql: 2006, SSLEOFError): no login attempt
+    assert info.value.args[0] in (2006, 2013) and "SSL" in info.value.args[1], info.value.args
+    assert layline_db.account_requires_tls(db["user"], "127.0.0.1", **root) is True
+
+
+def test_a_client_trusting_a_foreign_ca_refuses_the_server(
+    mariadb, tls_config, layline_db, tmp_path
+):
+    """Salt's own connection with a CA file from another CA (same name): the server's
+    certificate does not verify, and the message says so without the password."""
+    foreign = CA(tmp_path / "foreign", common_name="layline test CA")
+    shutil.copy(foreign.path, pathlib.Path(tls_config["config_dir"]) / "tls" / "ca.crt")
+    ok, message = layline_db.check_connection(tls_config)
+    assert not ok and "certificate verify failed" in message, message
+    assert tls_config["database"]["password"] not in message
