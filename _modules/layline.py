@@ -47,19 +47,20 @@ import socket
 import salt.utils.http
 from salt.exceptions import CommandExecutionError
 
+import layline_files
 import layline_model
 import layline_schema
 import layline_sync
 
 # a re-sync in this process takes effect (see layline_sync); bind names after it
-layline_sync.refresh(layline_schema, layline_model)
+layline_sync.refresh(layline_schema, layline_files, layline_model)
 _is_single_host = layline_model.is_single_host
 _nodes = layline_model.nodes
 _section = layline_model.section
 _seed_address = layline_model.seed_address
 _url_host = layline_model.url_host
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 2
+UTILS_API = 3
 
 log = logging.getLogger(__name__)
 
@@ -3518,16 +3519,6 @@ def version_installed(install_dir, version):
 # rolling restart runner once the node passed its health gate)
 # ---------------------------------------------------------------------------
 
-_UNIT_RE = re.compile(r"^layline-[a-z-]+$")
-
-
-def _marker_path(unit):
-    if not isinstance(unit, str) or not _UNIT_RE.match(unit):
-        raise CommandExecutionError(
-            f"{unit!r} is not a layline unit name (e.g. layline-reactive-engine)"
-        )
-    return os.path.join(layline_schema.PENDING_DIR, f"{unit}.json")
-
 
 def pending():
     """
@@ -3541,22 +3532,7 @@ def pending():
 
         salt 'node*' layline.pending
     """
-    found = {}
-    if not os.path.isdir(layline_schema.PENDING_DIR):
-        return found
-    for name in sorted(os.listdir(layline_schema.PENDING_DIR)):
-        unit, ext = os.path.splitext(name)
-        if ext != ".json" or not _UNIT_RE.match(unit):
-            continue
-        try:
-            with open(os.path.join(layline_schema.PENDING_DIR, name), encoding="utf-8") as handle:
-                data = json.load(handle)
-        except (OSError, ValueError) as exc:
-            data = {"reasons": [f"unreadable marker ({exc})"], "version": None, "written": None}
-        if not isinstance(data, dict):
-            data = {"reasons": ["marker is not a JSON object"], "version": None, "written": None}
-        found[unit] = data
-    return found
+    return layline_files.list_markers(layline_schema.PENDING_DIR)
 
 
 def clear_pending(unit):
@@ -3570,14 +3546,7 @@ def clear_pending(unit):
 
         salt 'node1' layline.clear_pending layline-reactive-engine
     """
-    path = _marker_path(unit)
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise CommandExecutionError(f"cannot remove the restart marker {path}: {exc}") from None
-    return True
+    return layline_files.clear_marker(layline_files.marker_path(unit, layline_schema.PENDING_DIR))
 
 
 def _retired_units(config, minion_id, installed_units):

@@ -19,12 +19,18 @@ Functions: ``paths``, ``active``, ``installed``, ``switch``, ``switch_now``,
 ``node_versions``, ``rollout_problems``, ``installer_args``, ``pending_version``.
 """
 
-import json
 import logging
 import os
 import re
 
 from salt.exceptions import CommandExecutionError
+
+import layline_files
+import layline_schema
+import layline_sync
+from layline_schema import CONFIG_SERVER_UNIT, ENGINE_UNIT
+
+layline_sync.refresh(layline_schema, layline_files)  # a re-sync in this process takes effect
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +38,7 @@ __virtualname__ = "layline_release"
 
 RELEASES = "releases"
 CURRENT = "current"
-ENGINE_UNIT = "layline-reactive-engine"
-CONFIG_SERVER_UNIT = "layline-config-server"
 DIR_PLACEHOLDER = "{dir}"
-PENDING_DIR = "/var/lib/layline-formula/pending"
 _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]*$")
 
 
@@ -298,7 +301,7 @@ def installer_args(install_dir=None, version=None):
     return expand_installer_args(config["distribution"]["installer_args"], where["release"])
 
 
-def pending_version(unit="layline-reactive-engine", directory=PENDING_DIR):
+def pending_version(unit="layline-reactive-engine", directory=None):
     """
     Return the version the restart marker of ``unit`` asks for
     (``<directory>/<unit>.json``, key ``version``), or None.
@@ -309,9 +312,6 @@ def pending_version(unit="layline-reactive-engine", directory=PENDING_DIR):
 
         salt ll-node-2 layline_release.pending_version
     """
-    try:
-        with open(os.path.join(directory, f"{unit}.json"), encoding="utf-8") as handle:
-            marker = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return marker.get("version") if isinstance(marker, dict) else None
+    directory = directory or layline_schema.PENDING_DIR
+    marker = layline_files.read_marker(os.path.join(directory, f"{unit}.json"))
+    return marker.get("version") if marker else None

@@ -8,7 +8,7 @@ database password in it - as a state argument. ``config`` remains an optional
 argument for tests only.
 
 Root never writes through a path the service user controls: files are written
-by :py:func:`_write_at`, which opens every directory component with
+by ``layline_files`` (``_utils``), which opens every directory component with
 ``O_NOFOLLOW`` relative to its parent, creates the file under a temporary name
 with its final owner and mode (never world-readable) and renames it into place
 within the same directory.
@@ -22,7 +22,6 @@ States:
 - ``layline.restart_pending``: marker file for the rolling restart orchestration.
 """
 
-import contextlib
 import datetime
 import functools
 import grp
@@ -35,11 +34,14 @@ import uuid
 
 from salt.exceptions import CommandExecutionError
 
+import layline_files
 import layline_model
 import layline_schema
 import layline_sync
 
-layline_sync.refresh(layline_schema, layline_model)  # a re-sync in this process takes effect
+layline_sync.refresh(
+    layline_schema, layline_files, layline_model
+)  # a re-sync in this process takes effect
 PENDING_DIR = layline_schema.PENDING_DIR
 
 __virtualname__ = "layline"
@@ -52,7 +54,6 @@ BOOTSTRAP_NODE_NAMESPACE = uuid.uuid5(
 )
 
 HIDDEN = "<hidden: contains secrets>"
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def __virtual__():
@@ -109,94 +110,6 @@ def _ids(user, group):
     return uid, gid
 
 
-def _follow_root_link(dir_fd, part):
-    """Open ``part`` through a symlink only when root owns the link and its directory."""
-    link = os.stat(part, dir_fd=dir_fd, follow_symlinks=False)
-    parent = os.fstat(dir_fd)
-    safe = (
-        stat.S_ISLNK(link.st_mode)
-        and link.st_uid == 0
-        and parent.st_uid == 0
-        and not parent.st_mode & 0o022
-    )
-    if not safe:
-        return None
-    return os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
-
-
-def _open_dir(path, create=None):
-    """
-    A file descriptor of directory ``path``, opened one component at a time with
-    ``O_NOFOLLOW`` relative to its parent: a symlink planted by another user is never
-    followed. ``create=(uid, gid, mode)`` creates missing components with that owner.
-    """
-    parts = [part for part in path.split("/") if part]
-    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        for index, part in enumerate(parts):
-            where = "/" + "/".join(parts[: index + 1])
-            try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                if create is None:
-                    raise CommandExecutionError(f"directory {where} does not exist") from None
-                os.mkdir(part, 0o700, dir_fd=fd)
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                os.fchown(child, create[0], create[1])
-                os.fchmod(child, create[2])
-            except OSError:  # ELOOP / ENOTDIR: a symlink or not a directory
-                child = _follow_root_link(fd, part)
-                if child is None:
-                    raise CommandExecutionError(
-                        f"{where} is a symbolic link or not a directory: refusing to write "
-                        "through it (a link there can point root's write anywhere)"
-                    ) from None
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _read_current(dir_fd, name):
-    """(bytes, uid, gid, mode) of regular file ``name`` in ``dir_fd``; None if absent or
-    not a regular file (a planted link or fifo is replaced, never read through)."""
-    try:
-        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        return None
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-    with os.fdopen(fd, "rb") as current:
-        info = os.fstat(current.fileno())
-        return current.read(), info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)
-
-
-def _write_at(dir_fd, name, data, uid, gid, mode):
-    """Create ``name`` in ``dir_fd`` with its final owner and mode, then rename it in."""
-    tmp = f".{name}.{uuid.uuid4().hex[:12]}.tmp"
-    fd = os.open(
-        tmp,
-        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-        mode & 0o600,
-        dir_fd=dir_fd,
-    )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchown(handle.fileno(), uid, gid)
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dir_fd)
-        raise
-
-
 def _file_state(name, data, user, group, mode, create_dirs=None, secret=False):
     """
     Converge file ``name`` to ``data`` (bytes) owned by user:group with ``mode``
@@ -218,7 +131,9 @@ def _file_state(name, data, user, group, mode, create_dirs=None, secret=False):
         ret.update(result=False, comment=f"cannot write {name}: no such user or group {exc}")
         return ret
     try:
-        dir_fd = _open_dir(directory, create=None if __opts__.get("test") else create_dirs)
+        dir_fd = layline_files.open_dir(
+            directory, create=None if __opts__.get("test") else create_dirs
+        )
     except CommandExecutionError as exc:
         if __opts__.get("test") and create_dirs and "does not exist" in str(exc):
             ret.update(result=None, comment=f"{name} would be written", changes={"written": name})
@@ -226,7 +141,7 @@ def _file_state(name, data, user, group, mode, create_dirs=None, secret=False):
         ret.update(result=False, comment=f"cannot write {name}: {exc}")
         return ret
     try:
-        current = _read_current(dir_fd, base)
+        current = layline_files.read_current(dir_fd, base)
         changes = {}
         if current is None or current[0] != data:
             changes["content"] = HIDDEN if secret else "written"
@@ -241,7 +156,7 @@ def _file_state(name, data, user, group, mode, create_dirs=None, secret=False):
         if __opts__.get("test"):
             ret.update(result=None, comment=f"{name} would be written")
             return ret
-        _write_at(dir_fd, base, data, uid, gid, mode)
+        layline_files.write_at(dir_fd, base, data, uid, gid, mode)
         ret["comment"] = f"{name} written"
     except OSError as exc:
         ret.update(result=False, changes={}, comment=f"cannot write {name}: {exc}")
@@ -467,7 +382,7 @@ def cluster_definition_absent(name):
     ret = _ret(name)
     directory, base = os.path.split(name)
     try:
-        dir_fd = _open_dir(directory)
+        dir_fd = layline_files.open_dir(directory)
     except CommandExecutionError as exc:
         if "does not exist" in str(exc):
             ret["comment"] = f"{name} is absent"
@@ -494,30 +409,6 @@ def cluster_definition_absent(name):
     finally:
         os.close(dir_fd)
     return ret
-
-
-def _read_marker(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_root_file(path, text):
-    """Write ``path`` as root:root 0644 through a new file and a rename (no symlink followed)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    handle = os.open(tmp, flags, 0o644)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.rename(tmp, path)
-    except OSError:
-        if os.path.lexists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def restart_pending(name, reason="configuration changed", version=None, directory=PENDING_DIR):
@@ -557,7 +448,7 @@ def restart_pending(name, reason="configuration changed", version=None, director
         ret["comment"] = f"restart marker {path} would be written: {reason}"
         ret["changes"] = {"restart_pending": reason}
         return ret
-    previous = _read_marker(path) or {}
+    previous = layline_files.read_marker(path) or {}
     reasons = [str(r) for r in previous.get("reasons") or [] if isinstance(r, str)]
     if reason not in reasons:
         reasons.append(reason)
@@ -567,8 +458,7 @@ def restart_pending(name, reason="configuration changed", version=None, director
         "written": stamp,
     }
     try:
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-        _write_root_file(path, json.dumps(marker, indent=2) + "\n")
+        layline_files.write_marker(path, marker)
     except OSError as exc:
         ret["result"] = False
         ret["comment"] = f"cannot write restart marker {path}: {exc}"

@@ -18,6 +18,11 @@ States:
 import json
 import os
 
+import layline_files
+import layline_sync
+
+layline_sync.refresh(layline_files)  # a re-sync in this process takes effect
+
 __virtualname__ = "layline_release"
 
 
@@ -118,8 +123,7 @@ def pending_version_dropped(name, version):
     """
     ret = _ret(name)
     try:
-        with open(name, encoding="utf-8") as handle:
-            marker = json.load(handle)
+        marker = json.loads(layline_files.read_bounded(name))
     except FileNotFoundError:
         ret["comment"] = "no restart marker"
         return ret
@@ -138,10 +142,7 @@ def pending_version_dropped(name, version):
         return ret
     if reasons:
         marker.update(reasons=reasons, version=None)
-        tmp = f"{name}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(marker, handle)
-        os.replace(tmp, name)
+        layline_files.write_marker(name, marker)
     else:
         os.unlink(name)
     ret["comment"] = f"the restart marker no longer asks for version {wanted}"

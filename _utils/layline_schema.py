@@ -8,7 +8,7 @@ marker directory, Pekko's timing facts. Pure Python: the Salt loader puts the sy
 
 # The interface version of the utils: the execution module refuses to load (so
 # layline/synced.jinja says "not synced") when the synced copy is older than it expects.
-API_VERSION = 2
+API_VERSION = 3
 
 # Pekko's actor system name: member addresses are pekko://layline@host:port
 SYSTEM_NAME = "layline"

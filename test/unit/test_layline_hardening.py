@@ -12,6 +12,8 @@ import pytest
 from salt.exceptions import CommandExecutionError
 from unitsupport import ROOT, SECRET, SEED_PILLAR, SINGLE_PILLAR, load_module
 
+import layline_files
+
 INJECTION = "x\nExecStartPre=+/usr/bin/touch /tmp/pwned"
 MY_CNF_INJECTION = "0.0.0.0\nskip-grant-tables"
 
@@ -453,7 +455,7 @@ def test_application_conf_is_never_world_readable_and_never_shown(
     (conf_dir / "application.conf").write_text("installer default\n")
     (conf_dir / "application.conf").chmod(0o644)
     modes = []
-    real_write_at = states._write_at
+    real_write_at = layline_files.write_at
 
     def spy(dir_fd, name, data, uid, gid, mode):
         original_open = os.open
@@ -470,7 +472,7 @@ def test_application_conf_is_never_world_readable_and_never_shown(
         finally:
             monkeypatch.setattr(os, "open", original_open)
 
-    monkeypatch.setattr(states, "_write_at", spy)
+    monkeypatch.setattr(layline_files, "write_at", spy)
     config = make_config(copy.deepcopy(SINGLE_PILLAR), {"database": {"password": SECRET}})
     states.__opts__["id"] = "ll-single"
     ret = states.config_managed(
