@@ -62,3 +62,22 @@ def test_refresh_reloads_the_modules_after_a_changed_one(tmp_path, monkeypatch):
     finally:
         sys.modules.pop("layline_sync_base", None)
         sys.modules.pop("layline_sync_user", None)
+
+
+def test_every_module_that_checks_the_utils_api_expects_the_current_one():
+    # a module left on an older UTILS_API refuses to load on a freshly synced minion
+    import ast
+    import pathlib
+
+    import layline_schema
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    declared = {}
+    for path in sorted(root.glob("_*/*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "UTILS_API" for t in node.targets
+            ):
+                declared[path.relative_to(root).as_posix()] = ast.literal_eval(node.value)
+    assert "_modules/layline.py" in declared and "_modules/layline_member.py" in declared
+    assert declared == dict.fromkeys(declared, layline_schema.API_VERSION)
