@@ -429,13 +429,9 @@ for _role in ("reactive_engine", "config_server"):
 
 
 def __virtual__():
-    if getattr(layline_schema, "API_VERSION", None) != UTILS_API:
-        return (
-            False,
-            "the layline formula's _utils on this minion are out of date "
-            f"(layline_schema API {getattr(layline_schema, 'API_VERSION', None)}, "
-            f"need {UTILS_API}): run salt '*' saltutil.sync_all",
-        )
+    problem = layline_sync.out_of_date(layline_schema, UTILS_API)
+    if problem:
+        return False, problem
     # No dependency check: the SLS files call this module while they render, before the
     # layline.python state installed pyhocon. Functions that parse HOCON import it themselves.
     return __virtualname__

@@ -47,13 +47,9 @@ _WALL = time.time
 
 
 def __virtual__():
-    if getattr(layline_schema, "API_VERSION", None) != UTILS_API:
-        return (
-            False,
-            "the layline formula's _utils on this minion are out of date "
-            f"(layline_schema API {getattr(layline_schema, 'API_VERSION', None)}, "
-            f"need {UTILS_API}): run salt '*' saltutil.sync_all",
-        )
+    problem = layline_sync.out_of_date(layline_schema, UTILS_API)
+    if problem:
+        return False, problem
     return __virtualname__
 
 

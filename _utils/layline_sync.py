@@ -40,3 +40,17 @@ def refresh(*modules):
             reloaded.append(module.__name__)
         module.__dict__[_STAMP] = now
     return reloaded
+
+
+def out_of_date(schema, expected):
+    """
+    The operator's message when the synced ``schema`` (``layline_schema``) is not the utils
+    API ``expected`` by the calling module, else None (for a module's ``__virtual__``).
+    """
+    found = getattr(schema, "API_VERSION", None)
+    if found == expected:
+        return None
+    return (
+        "the layline formula's _utils on this minion are out of date "
+        f"(layline_schema API {found}, need {expected}): run salt '*' saltutil.sync_all"
+    )
