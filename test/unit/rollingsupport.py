@@ -3,6 +3,8 @@
 import importlib.util
 import pathlib
 
+import unitsupport
+
 import layline_plan
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -63,8 +65,10 @@ class FakeClock:
         self.now += max(seconds, 0.01)
 
 
-class FakeCluster:
+class FakeCluster(unitsupport.FakeMinionCalls):
     """Engines on minions n1..nN; records every call; ``broken`` engines never come back."""
+
+    minion_error = runner.MinionCallError
 
     def __init__(self, count=3, oldest="n1", broken=(), markers=None, clock=None):
         self.running = {f"n{i}": True for i in range(1, count + 1)}
@@ -118,16 +122,6 @@ class FakeCluster:
         if fun == "cmd.run":
             return True, f"last log lines of {minion}"
         return False, f"unexpected {fun}"
-
-    def call_many(self, minions, fun, *args, **kwargs):
-        kwargs.pop("_timeout", None)
-        return {m: self._one(m, fun, args, kwargs) for m in minions}
-
-    def call(self, minion, fun, *args, **kwargs):
-        ok, value = self.call_many([minion], fun, *args, **kwargs)[minion]
-        if not ok:
-            raise runner.MinionCallError(value)
-        return value
 
     def funs(self, fun):
         return [(minion, args, kwargs) for minion, f, args, kwargs in self.calls if f == fun]

@@ -272,7 +272,7 @@ def on_minion(mod, cluster, minion):
     return mod.__context__
 
 
-class SimClient:
+class SimClient(unitsupport.FakeMinionCalls):
     """The runner's client over a :py:class:`SimCluster`, with the real member module."""
 
     def __init__(self, cluster, minion_error):
@@ -309,16 +309,6 @@ class SimClient:
             return True, salt[fun](*args, **kwargs)
         except CommandExecutionError as exc:
             return False, str(exc)
-
-    def call_many(self, minions, fun, *args, **kwargs):
-        kwargs.pop("_timeout", None)
-        return {m: self._one(m, fun, args, kwargs) for m in minions}
-
-    def call(self, minion, fun, *args, **kwargs):
-        ok, value = self.call_many([minion], fun, *args, **kwargs)[minion]
-        if not ok:
-            raise self.minion_error(value)
-        return value
 
     def publish(self, minions, fun, kwarg, timeout, on_event=None):
         assert fun == "layline_member.restart"

@@ -46,6 +46,23 @@ SEED_PILLAR = {
 SINGLE_PILLAR = {"distribution": {"source": SIM_SOURCE, "source_hash": "sha256=" + "ab" * 32}}
 
 
+class FakeMinionCalls:
+    """``call``/``call_many`` of the runner's Salt client over ``_one(minion, fun, args,
+    kwargs) -> (ok, value)``; a failed single call raises ``minion_error``."""
+
+    minion_error = Exception
+
+    def call_many(self, minions, fun, *args, **kwargs):
+        kwargs.pop("_timeout", None)
+        return {m: self._one(m, fun, args, kwargs) for m in minions}
+
+    def call(self, minion, fun, *args, **kwargs):
+        ok, value = self.call_many([minion], fun, *args, **kwargs)[minion]
+        if not ok:
+            raise self.minion_error(value)
+        return value
+
+
 class MapJinja:
     """Renders salt://layline/map.jinja for a given pillar with Salt's own jinja renderer."""
 
