@@ -33,15 +33,18 @@ state data. Comments and changes never contain the password.
 """
 
 import base64
-import contextlib
 import grp
 import os
 import pwd
-import stat
-import tempfile
 import time
 
 from salt.exceptions import CommandExecutionError
+
+import layline_files
+import layline_sync
+
+# a re-sync in this process takes effect (see layline_sync)
+layline_sync.refresh(layline_files)
 
 __virtualname__ = "layline_db"
 
@@ -324,37 +327,31 @@ def truststore_present(name, ca, user="root", group="root", mode="0640"):
         ret["result"], ret["comment"] = False, f"Cannot build the truststore {name}: {exc}"
         return ret
     want_mode = int(str(mode), 8)
+    directory, base = os.path.split(name)
     try:
-        with open(name, "rb") as fh:
-            same = fh.read() == data
-        info = os.lstat(name)
-        same = same and stat.S_ISREG(info.st_mode) and (info.st_uid, info.st_gid) == (uid, gid)
-        same = same and stat.S_IMODE(info.st_mode) == want_mode
-        existed = True
-    except FileNotFoundError:
-        same, existed = False, False
-    if same:
-        ret["comment"] = f"Truststore {name} holds the certificates of {ca}"
-        return ret
-    change = "updated" if existed else "created"
-    if __opts__["test"]:
-        ret["result"] = None
-        ret["comment"] = f"Truststore {name} would be {change} from {ca}"
-        ret["changes"] = {"truststore": change}
-        return ret
-    directory = os.path.dirname(name) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".truststore-", dir=directory)
-    try:
-        os.fchown(fd, uid, gid)
-        os.fchmod(fd, want_mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, name)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        # the hardened reader/writer: a link or fifo planted at the path is replaced, never
+        # followed, and the file appears whole with its final owner and mode
+        dir_fd = layline_files.open_dir(directory or ".")
+    except CommandExecutionError as exc:
         ret["result"], ret["comment"] = False, f"Cannot write the truststore {name}: {exc}"
         return ret
+    try:
+        current = layline_files.read_current(dir_fd, base)
+        if current == (data, uid, gid, want_mode):
+            ret["comment"] = f"Truststore {name} holds the certificates of {ca}"
+            return ret
+        change = "created" if current is None else "updated"
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["comment"] = f"Truststore {name} would be {change} from {ca}"
+            ret["changes"] = {"truststore": change}
+            return ret
+        layline_files.write_at(dir_fd, base, data, uid, gid, want_mode)
+    except OSError as exc:
+        ret["result"], ret["comment"] = False, f"Cannot write the truststore {name}: {exc}"
+        return ret
+    finally:
+        os.close(dir_fd)
     ret["comment"] = f"Truststore {name} {change} from {ca}"
     ret["changes"] = {"truststore": change}
     return ret

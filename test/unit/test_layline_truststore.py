@@ -153,6 +153,34 @@ def test_state_fails_clearly_without_the_ca(state, tmp_path):
     assert not (tmp_path / "t.jks").exists()
 
 
+def test_state_replaces_a_planted_link_and_never_writes_through_it(state, tmp_path):
+    ca = CA(tmp_path / "pki")
+    victim = tmp_path / "victim"
+    victim.write_text("root-only data\n")
+    target = tmp_path / "truststore.jks"
+    target.symlink_to(victim)
+    group = grp.getgrgid(os.getgid()).gr_name
+    ret = state.truststore_present(str(target), ca=str(ca.path), group=group)
+    assert ret["result"] is True and ret["changes"] == {"truststore": "created"}
+    assert victim.read_text() == "root-only data\n"
+    assert target.is_file() and not target.is_symlink()
+    assert oct(target.stat().st_mode & 0o777) == "0o640"
+
+
+def test_state_refuses_a_directory_linked_by_another_user(state, tmp_path):
+    ca = CA(tmp_path / "pki")
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    (tmp_path / "tls").symlink_to(real)
+    # a link the service user planted (root's own links are trusted, as in /etc)
+    os.lchown(tmp_path / "tls", 65534, 65534)
+    group = grp.getgrgid(os.getgid()).gr_name
+    target = tmp_path / "tls" / "truststore.jks"
+    ret = state.truststore_present(str(target), ca=str(ca.path), group=group)
+    assert ret["result"] is False and "symbolic link" in ret["comment"]
+    assert not list(real.iterdir())
+
+
 # ------------------------------------------------------------------ account TLS state
 
 
