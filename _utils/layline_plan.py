@@ -97,18 +97,40 @@ def settings_of(config, required=()):
     rolling = dict(ROLLING_DEFAULTS)
     overrides = layline_model.section(config, "rolling")
     rolling.update({key: value for key, value in overrides.items() if value is not None})
-    join_timeout = rolling.get("join_timeout")
-    if isinstance(join_timeout, bool) or not isinstance(join_timeout, int) or join_timeout < 0:
-        raise SaltInvocationError(
-            f"layline:rolling:join_timeout must be an integer >= 0, not {join_timeout!r}"
-        )
-    if rolling.get("on_failure") not in ON_FAILURE:
-        raise SaltInvocationError(
-            "layline:rolling:on_failure must be rollback or stop, not "
-            f"{rolling.get('on_failure')!r}"
-        )
+    problems = rolling_problems(rolling)
+    if problems:
+        key, problem = problems[0]
+        raise SaltInvocationError(f"layline:rolling:{key} {problem}, not {rolling.get(key)!r}")
     settings["rolling"] = rolling
     return settings
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def rolling_problems(rolling):
+    """
+    ``[(key, problem)]`` of a ``layline:rolling`` mapping: the one rule of these keys, for
+    ``layline.validate`` on the minions and for the runner's settings on the master.
+    """
+    problems = []
+    if not isinstance(rolling.get("all", False), bool):
+        problems.append(("all", "must be true or false"))
+    for key, low in (("max_unavailable", 1), ("timeout", 1), ("join_timeout", 0)):
+        value = rolling.get(key)
+        if value is not None and (not _is_int(value) or value < low):
+            problems.append((key, f"must be an integer >= {low}"))
+    if rolling.get("on_failure") not in ON_FAILURE:
+        problems.append(("on_failure", "must be rollback or stop"))
+    interval = rolling.get("poll_interval")
+    if interval is not None and (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not 0.1 <= interval <= 60
+    ):
+        problems.append(("poll_interval", "must be a number of seconds between 0.1 and 60"))
+    return problems
 
 
 def address_of(settings, hostname):
@@ -362,7 +384,7 @@ def _oldest_minion(settings, view):
 
 def _requested_size(rolling):
     size = rolling.get("max_unavailable", 1)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+    if rolling_problems({"max_unavailable": size}):
         raise SaltInvocationError(
             f"layline:rolling:max_unavailable must be an integer >= 1, not {size!r}"
         )

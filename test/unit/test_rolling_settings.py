@@ -88,6 +88,36 @@ def test_an_invalid_key_is_named(key, value, needle):
         layline_plan.settings_of(conf, layline_plan.REQUIRED_KEYS)
 
 
+# the table of test_rolling_markers.py (layline.validate on the minions): the runner applies
+# the same rule to the master's settings and to the command line's overrides
+@pytest.mark.parametrize(
+    ("rolling", "key"),
+    [
+        ({"all": "yes"}, "all"),
+        ({"max_unavailable": 0}, "max_unavailable"),
+        ({"max_unavailable": True}, "max_unavailable"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": 1.5}, "timeout"),
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"poll_interval": "1"}, "poll_interval"),
+        ({"join_timeout": -1}, "join_timeout"),
+        ({"join_timeout": "180"}, "join_timeout"),
+        ({"on_failure": "retry"}, "on_failure"),
+    ],
+)
+def test_the_runner_refuses_rolling_values_validate_refuses(rolling, key):
+    conf = {"cluster": {"nodes": []}, "ports": {"cluster": 5843}, "rolling": rolling}
+    with pytest.raises(SaltInvocationError, match=f"^layline:rolling:{key} must be "):
+        layline_plan.settings_of(conf, layline_plan.REQUIRED_KEYS)
+
+
+def test_the_runner_keeps_good_rolling_values():
+    rolling = {"all": True, "max_unavailable": 2, "timeout": 60, "poll_interval": 0.5}
+    conf = {"cluster": {"nodes": []}, "ports": {"cluster": 5843}, "rolling": rolling}
+    settings = layline_plan.settings_of(conf, layline_plan.REQUIRED_KEYS)
+    assert settings["rolling"] == dict(layline_plan.ROLLING_DEFAULTS, **rolling)
+
+
 @pytest.mark.parametrize("port", [None, "5843", True])
 def test_an_invalid_cluster_port_is_named(port):
     conf = {"cluster": {"nodes": []}, "ports": {"cluster": port}}
