@@ -29,7 +29,8 @@ layline-schema-layline_db-reachable:
   layline_db.reachable:
     - name: {{ db.name | json }}
     - timeout: {{ db.wait_timeout | json }}
-    - interval: 5
+    # a login costs milliseconds: poll often, so the engines start as soon as it works
+    - interval: 1
     - require:
       - sls: {{ tplroot }}.python
 {%- if db_tls %}

@@ -83,6 +83,8 @@ layline-service-layline_db-tables_present:
   layline_db.tables_present:
     - name: {{ layline.database.name | json }}
     - timeout: {{ layline.database.wait_timeout | json }}
+    # the schema lands on the database minion meanwhile; a check costs milliseconds
+    - interval: 1
     - require:
       - sls: {{ sls_config }}
       - sls: {{ tplroot }}.python
