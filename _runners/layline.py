@@ -379,19 +379,38 @@ class Roller:
         return "rollback" if moves else "stop"
 
     def roll_config_server(self, server):
+        """Restart the config server ``server`` (``{"minion", "version"}``): for a release
+        move stop it and switch, then restart it, wait until it listens and clear its
+        marker. Returns None or the failure message; on failure the marker stays."""
         minion = server["minion"]
         t0 = self.clock()
-        if server.get("version"):
-            self.client.call(minion, "service.stop", CONFIG_SERVER_UNIT, _timeout=120)
-            self.client.call(
-                minion, "layline_release.switch", version=server["version"], _timeout=600
+        step, stage = "restart", "restart"
+        try:
+            if server.get("version"):
+                step, stage = "stop", "stop"
+                self.client.call(minion, "service.stop", CONFIG_SERVER_UNIT, _timeout=120)
+                step, stage = f"switch to release {server['version']}", "switch"
+                self.client.call(
+                    minion, "layline_release.switch", version=server["version"], _timeout=600
+                )
+                step, stage = "restart", "restart"
+            self.client.call(minion, "service.restart", CONFIG_SERVER_UNIT, _timeout=120)
+        except MinionCallError as exc:
+            self._say(f"FAILED config server {minion}: {step}")
+            self.rows.append({"node": minion, "result": f"FAILED ({stage})", "seconds": None})
+            stopped = "; the config server is stopped" if stage == "switch" else ""
+            return (
+                f"config server {minion}: {step} failed: {exc}{stopped}; its restart stays "
+                "pending (state.apply layline on it, then layline.rolling again)"
             )
-        self.client.call(minion, "service.restart", CONFIG_SERVER_UNIT, _timeout=120)
         port = layline_model.section(self.settings, "ports").get("config_server")
         if not self.wait_listening(minion):
             self.rows.append({"node": minion, "result": "FAILED (not listening)", "seconds": None})
             return f"config server {minion}: not listening on port {port} after its restart"
-        self.client.call(minion, "layline.clear_pending", CONFIG_SERVER_UNIT)
+        try:
+            self.client.call(minion, "layline.clear_pending", CONFIG_SERVER_UNIT)
+        except MinionCallError as exc:
+            self._say(f"config server {minion}: its restart marker was not cleared: {exc}")
         seconds = self.clock() - t0
         self._say(f"config server {minion} restarted ({seconds:.1f}s)")
         self.rows.append({"node": minion, "result": "restarted", "seconds": round(seconds, 1)})

@@ -2,8 +2,13 @@
 
 With ``CI=true`` a skipped test is a failure: a missing tool (root, MariaDB, keytool, nspawn) must
 not empty a suite silently. The skips that are acceptable in CI are listed here, by test, with why.
+
+Every run ends with a "time per layer" table: per top-level test directory the number of tests
+and their seconds, setup and teardown included (a module or session fixture's setup counts in
+the first test that needs it), and the total.
 """
 
+import collections
 import os
 
 import pytest
@@ -37,3 +42,38 @@ def pytest_runtest_makereport(item, call):
         "(a skip in CI is a failure; list it in test/conftest.py ALLOWED_SKIPS with a reason "
         "if it must stay)"
     )
+
+
+# the suite's layers, as the README's Development section names them
+LAYERS = ("test/unit", "test/integration", "test/simulator/tests", "test/lab_tests")
+
+
+def _layer(nodeid):
+    path = nodeid.split("::", 1)[0]
+    for layer in LAYERS:
+        if path.startswith(layer + "/"):
+            return layer
+    return path.rsplit("/", 1)[0] if "/" in path else "."
+
+
+def pytest_terminal_summary(terminalreporter):
+    tests = collections.defaultdict(set)
+    seconds = collections.defaultdict(float)
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if not isinstance(report, pytest.TestReport):
+                continue
+            layer = _layer(report.nodeid)
+            tests[layer].add(report.nodeid)
+            seconds[layer] += report.duration
+    if not tests:
+        return
+    order = [layer for layer in LAYERS if layer in tests] + sorted(set(tests) - set(LAYERS))
+    width = max(len(layer) for layer in [*order, "total"])
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("-", "time per layer (setup and teardown included)")
+    write(f"{'layer':<{width}}  {'tests':>6}  {'seconds':>9}")
+    for layer in order:
+        write(f"{layer:<{width}}  {len(tests[layer]):>6}  {seconds[layer]:>9.1f}")
+    total = sum(len(nodeids) for nodeids in tests.values())
+    write(f"{'total':<{width}}  {total:>6}  {sum(seconds.values()):>9.1f}")
