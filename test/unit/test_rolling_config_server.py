@@ -172,7 +172,11 @@ def test_a_failed_switch_says_the_config_server_is_stopped():
         version="2.5.5", fails={"layline_release.switch": "release 2.5.5 is not installed"}
     )
     assert not client.running
-    assert "the config server is stopped" in failure
+    assert failure == (
+        "config server cfg: switch to release 2.5.5 failed: release 2.5.5 is not installed; "
+        "the config server is stopped; its restart stays pending (state.apply layline on it, "
+        "then layline.rolling again)"
+    )
 
 
 def test_a_marker_that_cannot_be_cleared_is_said_not_a_failure():
