@@ -44,6 +44,7 @@ import os.path
 import re
 import socket
 
+import layline_address
 import salt.utils.http
 from salt.exceptions import CommandExecutionError
 
@@ -53,27 +54,22 @@ import layline_schema
 import layline_sync
 
 # a re-sync in this process takes effect (see layline_sync); bind names after it
-layline_sync.refresh(layline_schema, layline_files, layline_model)
+layline_sync.refresh(layline_schema, layline_files, layline_model, layline_address)
 _is_single_host = layline_model.is_single_host
 _nodes = layline_model.nodes
 _section = layline_model.section
 _seed_address = layline_model.seed_address
 _url_host = layline_model.url_host
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 3
+UTILS_API = 4
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "layline"
 
 HEADER = "# Managed by Salt (layline-formula). Do not edit by hand.\n"
-# the first seed node's start gate (layline/service/files/seed-gate.sh): an engine that ended
-# in failure (downed, killed) does not form a cluster of its own while no other seed answers
-SEED_GATE = "/usr/local/lib/layline-formula/seed-gate"
-SEED_GATE_MARKER = ".layline/reactive-engine/ended-in-failure"
 SBR_PROVIDER = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
 SUPPORTED_STRATEGIES = ("keep-majority", "static-quorum", "keep-oldest", "down-all")
-ROLE_ORDER = ("database", "config-server", "engine", "monitoring")
 # render role -> key under layline:extra_config
 RENDER_ROLES = {"reactive-engine": "reactive_engine", "config-server": "config_server"}
 DB_BACKENDS = ("h2", "mysql")
@@ -485,257 +481,28 @@ def _minion_id(minion_id=None):
     return minion_id if minion_id is not None else __opts__["id"]
 
 
-def _engine_nodes(config, minion_id):
-    """The ordered engine nodes; in the single-host default, this minion on 127.0.0.1."""
-    return layline_model.engine_nodes(config, minion_id)
-
-
-def _this_engine_node(config, minion_id):
-    for node in _engine_nodes(config, minion_id):
-        if node.get("minion") == minion_id:
-            return node
-    return None
-
-
-def _roles_for(config, minion_id):
-    database = _section(config, "database")
-    found = set()
-    if database.get("backend") == "mysql" and database.get("minion") == minion_id:
-        found.add("database")
-    if _is_single_host(config):
-        found.update(("config-server", "engine"))
-    else:
-        if _section(config, "config_server").get("minion") == minion_id:
-            found.add("config-server")
-        if _this_engine_node(config, minion_id) is not None:
-            found.add("engine")
-    if _section(config, "monitoring").get("minion") == minion_id:
-        found.add("monitoring")
-    return [role for role in ROLE_ORDER if role in found]
-
-
-def _config_server_hostname(config):
-    if _is_single_host(config):
-        return layline_schema.LOOPBACK
-    return _section(config, "config_server").get("hostname")
-
-
-def _seed_nodes(config, minion_id):
-    cluster_port = _section(config, "ports").get("cluster")
-    nodes = _engine_nodes(config, minion_id)
-    return [_seed_address(node["hostname"], cluster_port) for node in nodes]
-
-
-def _seed_gate_marker(config):
-    return f"{str(config.get('home', '')).rstrip('/')}/{SEED_GATE_MARKER}"
-
-
-def _seed_gate(config, minion_id):
-    """ExecStartPre/ExecStopPost argv of the first seed node's start gate, or {}.
-
-    Pekko lets the first seed node join itself when no other seed answers within
-    seed-node-timeout: after it was downed in a partition and restarted while still cut off,
-    it would form an island that never merges back. Only the first seed of a multi-node
-    cluster gets the gate; a cold start (no failure recorded) is never held back.
-    """
-    if _is_single_host(config):
-        return {}
-    nodes = _engine_nodes(config, minion_id)
-    seeds = _seed_nodes(config, minion_id)  # in the order of nodes
-    if len(seeds) < 2 or nodes[0].get("minion") != minion_id:
-        return {}
-    marker = _seed_gate_marker(config)
-    others = []
-    for address in seeds[1:]:
-        match = re.match(r"^[a-z]+://[^@/]+@(\[[^\]]+\]|[^:/]+):(\d+)$", address)
-        others.append(f"{match.group(1)}:{match.group(2)}")
-    return {"check": [SEED_GATE, "check", marker, *others], "record": [SEED_GATE, "record", marker]}
-
-
-# ---------------------------------------------------------------------------
-# canonical addresses (where a node listens and where the others reach it)
-# ---------------------------------------------------------------------------
-
-
-def _getaddrinfo(host):
-    """The resolver (a seam for the unit tests): getaddrinfo's answers for ``host``."""
-    return socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
-
-
-def _monitoring(config):
-    """layline:monitoring (issue 11b's role) when it names a machine, else an empty dict."""
-    monitoring = _section(config, "monitoring")
-    return (
-        monitoring
-        if monitoring.get("minion") or monitoring.get("hostname") or monitoring.get("address")
-        else {}
-    )
-
-
-def _node_entries(config):
-    """(pillar key, entry) of every machine entry: engines, config server, database,
-    monitoring."""
-    entries = [
-        (f"cluster:nodes[{index}]", node)
-        for index, node in enumerate(_nodes(config))
-        if isinstance(node, dict)
-    ]
-    config_server = _section(config, "config_server")
-    if config_server.get("minion") or config_server.get("hostname"):
-        entries.append(("config_server", config_server))
-    database = _section(config, "database")
-    if database.get("backend") == "mysql":
-        entries.append(("database", database))
-    if _monitoring(config):
-        entries.append(("monitoring", _monitoring(config)))
-    return entries
-
-
-def _is_one_machine(config):
-    """True when every role runs on one minion: loopback addresses are fine then."""
-    minions = {entry.get("minion") for _key, entry in _node_entries(config)}
-    return len({minion for minion in minions if minion}) <= 1
-
-
-def _bind_any(config):
-    return _section(config, "network").get("bind_any") is True
-
-
-def _preferred(addresses):
-    """IPv4 first (getaddrinfo's order otherwise), so a name with both families is stable."""
-    v4 = [a for a in addresses if ipaddress.ip_address(a).version == 4]
-    return (v4 or addresses)[0]
-
-
-def _resolve_entry(config, key, entry, minion_id):
-    """The canonical address of one node entry: its ``address``, else its ``hostname``
-    resolved here; loopback is refused unless every role runs on one machine."""
-    where = f"layline:{key}"
-    literal = entry.get("address")
-    if literal not in (None, ""):
-        try:
-            address = str(ipaddress.ip_address(literal))
-        except ValueError:
-            raise CommandExecutionError(
-                f"{where}:address: {literal!r} is not an IP address"
-            ) from None
-        source = f"{where}:address {address}"
-    else:
-        hostname = entry.get("hostname")
-        if not _is_nonempty_str(hostname):
-            raise CommandExecutionError(f"{where}:hostname is required (or set {where}:address)")
-        try:
-            found = [info[4][0].split("%")[0] for info in _getaddrinfo(hostname)]
-        except (OSError, UnicodeError) as exc:
-            raise CommandExecutionError(
-                f"{where}:hostname: {hostname!r} does not resolve on minion {minion_id}: {exc}; "
-                f"fix DNS or /etc/hosts, or set {where}:address to the node's IP address"
-            ) from None
-        if not found:
-            raise CommandExecutionError(
-                f"{where}:hostname: {hostname!r} has no address on minion {minion_id}"
-            )
-        address = _preferred(found)
-        source = f"{where}:hostname {hostname!r} resolves to {address} on minion {minion_id}"
-    if ipaddress.ip_address(address).is_loopback and not _is_one_machine(config):
-        raise CommandExecutionError(
-            f"{source}, a loopback address: the other machines of the cluster cannot reach a "
-            f"listener there; set {where}:address to the machine's own IP address "
-            "(or fix /etc/hosts, e.g. Debian's '127.0.1.1 <hostname>' line)"
-        )
-    if ipaddress.ip_address(address).is_unspecified:
-        raise CommandExecutionError(f"{source}: 0.0.0.0/:: is not a machine's address")
-    return address
-
-
-def _entry_for(config, key):
-    for entry_key, entry in _node_entries(config):
-        if entry_key == key:
-            return entry
-    known = ", ".join(k for k, _e in _node_entries(config)) or "none"
-    raise CommandExecutionError(f"layline:{key} is not a node entry (known: {known})")
-
-
-def _own_key(config, minion_id):
-    """The pillar key of this minion's first entry (engine, config server, database,
-    monitoring), or None."""
-    for key, entry in _node_entries(config):
-        if entry.get("minion") == minion_id:
-            return key
-    return None
-
-
-def _engine_key(config, minion_id):
-    """``cluster:nodes[i]`` of this minion's engine entry, or None."""
-    for index, node in enumerate(_nodes(config)):
-        if isinstance(node, dict) and node.get("minion") == minion_id:
-            return f"cluster:nodes[{index}]"
-    return None
-
-
-def _address(config, key=None, minion_id=None):
-    """Canonical address of the entry ``key`` (default: this minion's own entry);
-    127.0.0.1 for the engine and config server of the single-host default."""
-    minion_id = _minion_id(minion_id)
-    if key is None:
-        key = _own_key(config, minion_id)
-        if key is None:
-            if _is_single_host(config):
-                return layline_schema.LOOPBACK
-            raise CommandExecutionError(
-                f"minion {minion_id!r} has no entry in layline:cluster:nodes, config_server, "
-                "database or monitoring"
-            )
-    return _resolve_entry(config, key, _entry_for(config, key), minion_id)
-
-
-def _engine_addresses(config, minion_id):
-    """Canonical addresses of every engine (none in the single-host default: it is local)."""
-    if _is_single_host(config):
-        return []
-    return [
-        _resolve_entry(config, f"cluster:nodes[{index}]", node, minion_id)
-        for index, node in enumerate(_nodes(config))
-        if isinstance(node, dict)
-    ]
-
-
-def _config_server_addresses(config, minion_id):
-    if _is_single_host(config):
-        return []
-    return [_address(config, "config_server", minion_id)]
-
-
-def _bind_for(config, key, minion_id):
-    """Where the listeners of entry ``key`` bind: 0.0.0.0 when layline:network:bind_any,
-    127.0.0.1 in the single-host default, else the entry's canonical address."""
-    if _bind_any(config):
-        return layline_schema.ANY_ADDRESS
-    if _is_single_host(config) and key != "database":
-        return layline_schema.LOOPBACK
-    if key is None:
-        raise CommandExecutionError(
-            f"minion {minion_id!r} has no entry in layline:cluster:nodes, config_server or "
-            "database: nothing of layline listens there"
-        )
-    return _resolve_entry(config, key, _entry_for(config, key), minion_id)
-
-
-def _node_host(node):
-    """Where this minion reaches an engine node: its address, else its hostname."""
-    return node.get("address") or node["hostname"]
-
-
-def _address_errors(config, minion_id):
-    """Resolution problems of every entry this minion binds to or lets through its
-    firewall, as validation messages (run on the minion, before anything changes)."""
-    errors = []
-    for key, _entry in _node_entries(config):
-        try:
-            _resolve_entry(config, key, _entry, minion_id)
-        except CommandExecutionError as exc:
-            errors.append(str(exc))
-    return errors
+# lookups and canonical addresses: _utils/layline_model.py and _utils/layline_address.py
+# (pure; the functions below are this module's names for them)
+_engine_nodes = layline_model.engine_nodes
+_this_engine_node = layline_model.this_engine_node
+_roles_for = layline_model.roles
+_config_server_hostname = layline_model.config_server_hostname
+_seed_nodes = layline_model.seed_nodes
+_seed_gate_marker = layline_model.seed_gate_marker
+_seed_gate = layline_model.seed_gate
+_monitoring = layline_model.monitoring_entry
+_node_entries = layline_model.node_entries
+_is_one_machine = layline_model.is_one_machine
+_bind_any = layline_model.bind_any
+_own_key = layline_model.own_key
+_engine_key = layline_model.engine_key
+_node_host = layline_model.node_host
+_resolve_entry = layline_address.resolve_entry
+_address = layline_address.address
+_engine_addresses = layline_address.engine_addresses
+_config_server_addresses = layline_address.config_server_addresses
+_bind_for = layline_address.bind_for
+_address_errors = layline_address.address_errors
 
 
 # ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ marker directory, Pekko's timing facts. Pure Python: the Salt loader puts the sy
 
 # The interface version of the utils: the execution module refuses to load (so
 # layline/synced.jinja says "not synced") when the synced copy is older than it expects.
-API_VERSION = 3
+API_VERSION = 4
 
 # Pekko's actor system name: member addresses are pekko://layline@host:port
 SYSTEM_NAME = "layline"
@@ -20,10 +20,19 @@ MASK = "******"
 # the __context__ key of the cached model (execution and state modules of one run share it)
 CONTEXT_KEY = "layline.model"
 
+# the roles a minion can have, in the order layline.roles lists them
+ROLE_ORDER = ("database", "config-server", "engine", "monitoring")
+
 ENGINE_UNIT = "layline-reactive-engine"
 CONFIG_SERVER_UNIT = "layline-config-server"
 # role -> systemd unit of that role
 UNITS = {"engine": ENGINE_UNIT, "config-server": CONFIG_SERVER_UNIT}
+
+# the first seed node's start gate (layline/service/files/seed-gate.sh): an engine that ended
+# in failure (downed, killed) does not form a cluster of its own while no other seed answers;
+# the marker is relative to the service user's home
+SEED_GATE = "/usr/local/lib/layline-formula/seed-gate"
+SEED_GATE_MARKER = ".layline/reactive-engine/ended-in-failure"
 
 # restart markers: written by the state layline.restart_pending, cleared by the rolling
 # restart once the node passed its health gate (root-owned, outside every service path)

@@ -10,7 +10,6 @@ import copy
 import importlib.util
 
 import pytest
-import unitsupport
 from unitsupport import ROOT, SECRET, SEED_PILLAR, load_module
 
 RAISING = f"driver said: Access denied for password '{SECRET}'"
@@ -212,11 +211,10 @@ def test_config_managed_hands_file_managed_the_private_file(states, model, tmp_p
     assert args[2:] == ("root", "layline", 0o600) and kwargs["secret"] is True
 
 
-def test_validated_resolves_the_canonical_addresses_before_anything_changes(states, model):
+def test_validated_resolves_the_canonical_addresses_before_anything_changes(states, model, no_dns):
     """A hostname that resolves to loopback on a multi-machine cluster fails the validation
     state on a role minion, naming the key; the clean SLS (installing=False) skips it."""
-    table = {"ll-node-2.orb.local": "127.0.1.1"}
-    model._getaddrinfo = lambda host: unitsupport.fake_getaddrinfo(host, table)
+    no_dns({"ll-node-2.orb.local": "127.0.1.1"})
     ret = states.validated("layline pillar")
     assert ret["result"] is False
     assert (
