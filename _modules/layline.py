@@ -44,10 +44,10 @@ import os.path
 import re
 import socket
 
-import layline_address
 import salt.utils.http
 from salt.exceptions import CommandExecutionError
 
+import layline_address
 import layline_files
 import layline_model
 import layline_schema

@@ -3,11 +3,12 @@
 
 import importlib.util
 
-import layline_address
 import pytest
 import unitsupport
 from salt.exceptions import CommandExecutionError
 from unitsupport import ROOT, SEED_PILLAR, SINGLE_PILLAR
+
+import layline_address
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def firewall(layline):
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.__salt__ = {"layline.roles": layline.roles}
+    module.__salt__, module.__opts__ = {}, {"id": "ll-node-1"}
     return module
 
 

@@ -248,7 +248,11 @@ def test_stale_hosts_leaves_no_mysql_error_for_the_states(tmp_path):
         db.__context__["mysql.error"] = "MySQL Error 2003: Can't connect"
         return []
 
-    db.__salt__ = {"mysql.user_list": user_list, "layline.roles": unitsupport.load_module().roles}
+    db.__salt__ = {
+        "mysql.user_list": user_list,
+        **unitsupport.salt_functions(unitsupport.load_module()),
+    }
+    db.__opts__ = {"id": "ll-node-1"}
     db.__context__ = {}
     # no server socket yet (first run): not even asked
     assert db.stale_hosts(config, connection_unix_socket=str(tmp_path / "none.sock")) == []

@@ -8,6 +8,7 @@ defaults.yaml fails them loudly.
 
 import copy
 import importlib.util
+import inspect
 import pathlib
 
 import pytest
@@ -177,6 +178,18 @@ def load_module(opts_id="ll-node-1"):
     module.__pillar__ = {}
     module.__context__ = {}
     return module
+
+
+def salt_functions(module, virtualname="layline"):
+    """What the loader's ``__salt__`` holds of ``module``: its public functions, by
+    ``<virtualname>.<name>`` (other modules call the execution module layline only so)."""
+    return {
+        f"{virtualname}.{name}": func
+        for name, func in vars(module).items()
+        if not name.startswith("_")
+        and inspect.isfunction(func)
+        and func.__module__ == module.__name__
+    }
 
 
 @pytest.fixture
