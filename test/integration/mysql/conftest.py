@@ -210,8 +210,7 @@ def layline_db():
     mod = _load("_modules/layline_db.py", "layline_db_integration")
     # the public functions of the execution module layline it calls (db_tls, tls_paths)
     mod.__salt__ = salt_functions(_load("_modules/layline.py", "layline_integration"))
-    mod.__opts__ = {"id": "ll-mysql"}
-    mod.__opts__ = {"test": False}
+    mod.__opts__ = {"test": False, "id": "ll-mysql"}
     return mod
 
 
