@@ -42,7 +42,6 @@ import layline_sync
 layline_sync.refresh(
     layline_schema, layline_files, layline_model
 )  # a re-sync in this process takes effect
-PENDING_DIR = layline_schema.PENDING_DIR
 
 __virtualname__ = "layline"
 
@@ -411,7 +410,9 @@ def cluster_definition_absent(name):
     return ret
 
 
-def restart_pending(name, reason="configuration changed", version=None, directory=PENDING_DIR):
+def restart_pending(
+    name, reason="configuration changed", version=None, directory=layline_schema.PENDING_DIR
+):
     """
     Mark a clustered service's restart as pending instead of restarting it.
 
