@@ -34,14 +34,16 @@ import uuid
 
 from salt.exceptions import CommandExecutionError
 
+import layline_address
 import layline_files
 import layline_model
 import layline_schema
 import layline_sync
 
-layline_sync.refresh(
-    layline_schema, layline_files, layline_model
-)  # a re-sync in this process takes effect
+# a re-sync in this process takes effect (see layline_sync)
+layline_sync.refresh(layline_schema, layline_files, layline_model, layline_address)
+# the utils this module was written for: an older synced copy counts as not synced
+UTILS_API = 4
 
 __virtualname__ = "layline"
 
@@ -56,9 +58,12 @@ HIDDEN = "<hidden: contains secrets>"
 
 
 def __virtual__():
+    problem = layline_sync.out_of_date(layline_schema, UTILS_API)
+    if problem:
+        return False, problem
     # the states validate and render through the execution module layline: without it
     # (not synced, or its _utils out of date) every state here would fail at run time
-    if "layline.roles" not in __salt__:
+    if "layline.validate" not in __salt__:
         return (
             False,
             "the layline execution module is not loaded (not synced, or its _utils are out "
@@ -76,13 +81,13 @@ def _ret(name):
 
 def _private(name):
     """
-    A private function of the execution module ``layline`` (the one configuration
-    model: loader, validation, renderer, secret scrubber), run in that module's
-    loader context. Private functions are not callable from the CLI, so the
-    unmasked renderer is reachable from states only.
+    The execution module's private validator or renderer (``_validate``, ``_render_text``),
+    run in that module's loader context. Private functions are not callable from the CLI, so
+    the unmasked renderer is reachable from states only. Temporary (issue 16): both move to
+    ``_utils`` with the validation and the HOCON builder; the state imports them then.
     """
     try:
-        public = __salt__["layline.roles"]
+        public = __salt__["layline.validate"]
     except KeyError:
         raise CommandExecutionError(
             "the layline execution module is not loaded: run `salt '*' saltutil.sync_all`"
@@ -234,10 +239,11 @@ def validated(name, installing=True, config=None):
     model = {}
     try:
         model = _model(config)
-        errors, warnings = _private("_validate")(model, __opts__["id"], installing)
-        if not errors and installing and _private("_roles_for")(model, __opts__["id"]):
+        minion_id = __opts__["id"]
+        errors, warnings = _private("_validate")(model, minion_id, installing)
+        if not errors and installing and layline_model.roles(model, minion_id):
             # canonical addresses resolve here, not loopback on a multi-machine cluster
-            errors = _private("_address_errors")(model, __opts__["id"])
+            errors = layline_address.address_errors(model, minion_id)
     except Exception as exc:  # noqa: BLE001 - report any crash as a failed validation
         ret["result"] = False
         # scrub with the model read on the minion (``config`` is None outside tests)

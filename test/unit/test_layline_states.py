@@ -35,7 +35,7 @@ def states(model, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.__opts__ = {"test": False, "id": "ll-node-1"}
-    module.__salt__ = {"layline.roles": model.roles, "slsutil.renderer": _raise}
+    module.__salt__ = {"layline.validate": model.validate, "slsutil.renderer": _raise}
     module.__states__ = {}
     module.__pillar__ = {}
     module.__context__ = {}
