@@ -7,10 +7,11 @@ layline MySQL helpers: reachability checks and idempotent schema application.
 All connection settings come from the single pillar key ``layline:database``
 (``hostname``, ``port``, ``name``, ``user``, ``password``, ``tls``). Without
 ``config`` (which remains for tests) every function reads the model on the
-minion through the execution module ``layline``'s private loader - the one
-merge of ``layline/defaults.yaml`` and the pillar, with the real password (in
-Salt 3008 ``pillar.get`` returns masked values in module context). Secrets are
-scrubbed from messages by ``layline``'s one scrubber.
+minion through ``layline_model.load`` (``_utils``) - the one merge of
+``layline/defaults.yaml`` and the pillar, with the real password (in Salt 3008
+``pillar.get`` returns masked values in module context); canonical addresses come
+from ``layline_address``. Secrets are scrubbed from messages by
+``layline_model.redact``, the one scrubber.
 
 The pekko-persistence-jdbc DDL is not idempotent (its
 ``CREATE UNIQUE INDEX event_journal_ordering_idx`` has no ``IF NOT EXISTS``), so
