@@ -32,7 +32,7 @@ import layline_sync
 layline_sync.refresh(layline_schema, layline_gate)
 ENGINE_UNIT = layline_schema.ENGINE_UNIT
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 3
+UTILS_API = 4
 
 log = logging.getLogger(__name__)
 
