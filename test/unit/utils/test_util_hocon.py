@@ -45,9 +45,11 @@ def test_with_extra_config_merges_dotted_and_quoted_keys(seed_config):
     assert merged["layline"] == data["layline"]
 
 
-def test_an_unknown_role_is_refused():
+def test_an_unknown_role_is_refused(seed_config):
     with pytest.raises(CommandExecutionError, match="unknown role 'engine': use one of"):
         layline_hocon.check_role("engine")
+    with pytest.raises(CommandExecutionError, match="unknown role 'engine': use one of"):
+        layline_hocon.with_extra_config("engine", seed_config, {})
     assert layline_hocon.check_role("reactive-engine") == "reactive_engine"
 
 
