@@ -47,7 +47,9 @@ UTILS_API = 4
 __virtualname__ = "layline_firewall"
 
 TABLE = "layline"
-HEADER = "# Managed by Salt (layline-formula): the layline listeners' firewall. Do not edit.\n"
+RULESET_HEADER = (
+    "# Managed by Salt (layline-formula): the layline listeners' firewall. Do not edit.\n"
+)
 
 
 def __virtual__():
@@ -145,7 +147,7 @@ def nft_text(rules):
     ``inet layline``, so that ``nft -f`` replaces it in one transaction (pure).
     """
     lines = [
-        HEADER.rstrip("\n"),
+        RULESET_HEADER.rstrip("\n"),
         f"table inet {TABLE} {{}}",
         f"delete table inet {TABLE}",
         f"table inet {TABLE} {{",

@@ -44,35 +44,15 @@ def util_constants(paths=UTILS):
     return owned
 
 
-# Known and temporary, by (file, function): the layline states still reach the execution
-# module's private validator and renderer; issue 16 part 2 moves both to _utils, and then the
-# entry goes (test_every_waiver_is_still_needed fails until it does).
-WAIVED = {("_states/layline.py", "_private")}
-
-
-def _globals_uses(tree, waived=frozenset()):
-    """(line, message) of every ``__globals__`` use outside the functions named in ``waived``."""
-    found = []
-
-    def visit(node, function):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            function = node.name
-        if function not in waived:
-            if isinstance(node, ast.Attribute) and node.attr == "__globals__":
-                found.append((node.lineno, "reaches into another module's globals (__globals__)"))
-            elif isinstance(node, ast.Constant) and node.value == "__globals__":
-                found.append((node.lineno, "reaches into another module's globals ('__globals__')"))
-        for child in ast.iter_child_nodes(node):
-            visit(child, function)
-
-    visit(tree, None)
-    return found
-
-
-def findings(source, owned, utils=(), waived=frozenset()):
+def findings(source, owned, utils=()):
     """What breaks the layout in one module's ``source``: ``(line, message)`` pairs."""
+    found = []
     tree = ast.parse(source)
-    found = _globals_uses(tree, waived)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "__globals__":
+            found.append((node.lineno, "reaches into another module's globals (__globals__)"))
+        elif isinstance(node, ast.Constant) and node.value == "__globals__":
+            found.append((node.lineno, "reaches into another module's globals ('__globals__')"))
     for statement in tree.body:
         for name in _assigned(statement):
             if name in owned:
@@ -117,21 +97,10 @@ def test_the_utils_own_constants():
     assert "layline_schema" in owned["PENDING_DIR"] and "layline_schema" in owned["ENGINE_UNIT"]
 
 
-def _rel(path):
-    return str(path.relative_to(ROOT))
-
-
-def test_every_waiver_is_still_needed():
-    for rel, function in sorted(WAIVED):
-        tree = ast.parse((ROOT / rel).read_text())
-        assert _globals_uses(tree), f"{rel}: {function} no longer uses __globals__: drop the waiver"
-
-
 @pytest.mark.parametrize("path", LOADER_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_no_module_reaches_into_globals_or_redeclares_a_util_constant(path):
     utils = {util.stem for util in UTILS}
-    waived = {function for rel, function in WAIVED if rel == _rel(path)}
-    problems = findings(path.read_text(), util_constants(), utils, waived)
+    problems = findings(path.read_text(), util_constants(), utils)
     assert not problems, "\n".join(
         f"{path.relative_to(ROOT)}:{line}: {message}" for line, message in problems
     )
