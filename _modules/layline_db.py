@@ -7,10 +7,11 @@ layline MySQL helpers: reachability checks and idempotent schema application.
 All connection settings come from the single pillar key ``layline:database``
 (``hostname``, ``port``, ``name``, ``user``, ``password``, ``tls``). Without
 ``config`` (which remains for tests) every function reads the model on the
-minion through the execution module ``layline``'s private loader - the one
-merge of ``layline/defaults.yaml`` and the pillar, with the real password (in
-Salt 3008 ``pillar.get`` returns masked values in module context). Secrets are
-scrubbed from messages by ``layline``'s one scrubber.
+minion through ``layline_model.load`` (``_utils``) - the one merge of
+``layline/defaults.yaml`` and the pillar, with the real password (in Salt 3008
+``pillar.get`` returns masked values in module context); canonical addresses come
+from ``layline_address``. Secrets are scrubbed from messages by
+``layline_model.redact``, the one scrubber.
 
 The pekko-persistence-jdbc DDL is not idempotent (its
 ``CREATE UNIQUE INDEX event_journal_ordering_idx`` has no ``IF NOT EXISTS``), so
@@ -31,7 +32,6 @@ data here (:py:func:`truststore_data`): minions have no JDK.
 import base64
 import contextlib
 import datetime
-import functools
 import gzip
 import hashlib
 import ipaddress
@@ -48,11 +48,15 @@ import zlib
 
 from salt.exceptions import CommandExecutionError
 
+import layline_address
 import layline_model
 import layline_schema
 import layline_sync
 
-layline_sync.refresh(layline_schema, layline_model)  # a re-sync in this process takes effect
+# a re-sync in this process takes effect (see layline_sync)
+layline_sync.refresh(layline_schema, layline_model, layline_address)
+# the utils this module was written for: an older synced copy counts as not synced
+UTILS_API = 4
 
 try:
     import pymysql
@@ -91,6 +95,9 @@ ER_DUP_KEYNAME = 1061
 
 
 def __virtual__():
+    problem = layline_sync.out_of_date(layline_schema, UTILS_API)
+    if problem:
+        return False, problem
     # Loads without pymysql on purpose: allowed_hosts() and the DDL helpers are
     # used while rendering layline.mysql, before the layline.python state installed
     # pymysql. Functions that talk to the database raise an actionable error.
@@ -98,20 +105,6 @@ def __virtual__():
 
 
 # --------------------------------------------------------------------------- config
-
-
-def _private(name):
-    """A private function of the execution module ``layline`` (the one configuration
-    model), run in that module's loader context."""
-    try:
-        public = __salt__["layline.roles"]
-    except KeyError:
-        raise CommandExecutionError(
-            "layline_db needs the layline execution module: run `salt '*' saltutil.sync_all`"
-        ) from None
-    func = public.__globals__[name]
-    loader = getattr(public, "loader", None)
-    return func if loader is None else functools.partial(loader.run, func)
 
 
 def _config(config=None):
@@ -200,9 +193,9 @@ def password_hash(config=None):
 def _tls_ca(config=None):
     """The cluster CA file the server certificate must chain to, or None without TLS."""
     config = _config(config)
-    if not _private("db_tls")(config):
+    if not __salt__["layline.db_tls"](config):
         return None
-    return _private("tls_paths")(config)["ca"]
+    return __salt__["layline.tls_paths"](config)["ca"]
 
 
 def _ssl_context(ca):
@@ -479,9 +472,8 @@ def accounts(config=None):
         salt ll-mysql layline_db.accounts
     """
     config = _config(config)
-    minion_id = _private("_minion_id")()
-    address = _private("_address")
-    return account_list(config, lambda key: address(config, key, minion_id))
+    minion_id = __opts__["id"]
+    return account_list(config, lambda key: layline_address.address(config, key, minion_id))
 
 
 def allowed_hosts(config=None):

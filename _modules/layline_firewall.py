@@ -30,32 +30,33 @@ metrics:port        scrape, the monitoring machine (metrics enabled)
 ==================  ===============================================
 """
 
-import functools
 import ipaddress
 
 from salt.exceptions import CommandExecutionError
 
+import layline_address
+import layline_model
+import layline_schema
+import layline_sync
+
+# a re-sync in this process takes effect (see layline_sync)
+layline_sync.refresh(layline_schema, layline_model, layline_address)
+# the utils this module was written for: an older synced copy counts as not synced
+UTILS_API = 4
+
 __virtualname__ = "layline_firewall"
 
 TABLE = "layline"
-HEADER = "# Managed by Salt (layline-formula): the layline listeners' firewall. Do not edit.\n"
+RULESET_HEADER = (
+    "# Managed by Salt (layline-formula): the layline listeners' firewall. Do not edit.\n"
+)
 
 
 def __virtual__():
+    problem = layline_sync.out_of_date(layline_schema, UTILS_API)
+    if problem:
+        return False, problem
     return __virtualname__
-
-
-def _private(name):
-    """A private function of the execution module ``layline`` (the one model)."""
-    try:
-        public = __salt__["layline.roles"]
-    except KeyError:
-        raise CommandExecutionError(
-            "layline_firewall needs the layline execution module: run `salt '*' saltutil.sync_all`"
-        ) from None
-    func = public.__globals__[name]
-    loader = getattr(public, "loader", None)
-    return func if loader is None else functools.partial(loader.run, func)
 
 
 def _networks(values):
@@ -146,7 +147,7 @@ def nft_text(rules):
     ``inet layline``, so that ``nft -f`` replaces it in one transaction (pure).
     """
     lines = [
-        HEADER.rstrip("\n"),
+        RULESET_HEADER.rstrip("\n"),
         f"table inet {TABLE} {{}}",
         f"delete table inet {TABLE}",
         f"table inet {TABLE} {{",
@@ -183,9 +184,11 @@ def rich_rule_list(rules):
 
 
 def _model(config, minion_id):
-    config = _private("_config")(config)
-    minion_id = _private("_minion_id")(minion_id)
-    return config, minion_id
+    """``config`` and ``minion_id`` when given (tests), else the model read on this minion
+    (``layline_model.load``) and this minion's id."""
+    if config is None:
+        config = layline_model.load(__salt__["slsutil.renderer"], __context__, __pillar__)
+    return config, (__opts__["id"] if minion_id is None else minion_id)
 
 
 def rules(config=None, minion_id=None):
@@ -200,14 +203,14 @@ def rules(config=None, minion_id=None):
         salt ll-node-1 layline_firewall.rules
     """
     config, minion_id = _model(config, minion_id)
-    roles = _private("_roles_for")(config, minion_id)
+    roles = layline_model.roles(config, minion_id)
     addresses = {
-        "engines": _private("_engine_addresses")(config, minion_id),
-        "config_server": _private("_config_server_addresses")(config, minion_id),
+        "engines": layline_address.engine_addresses(config, minion_id),
+        "config_server": layline_address.config_server_addresses(config, minion_id),
         "monitoring": [],
     }
-    if _private("_monitoring")(config):
-        addresses["monitoring"] = [_private("_address")(config, "monitoring", minion_id)]
+    if layline_model.monitoring_entry(config):
+        addresses["monitoring"] = [layline_address.address(config, "monitoring", minion_id)]
     return build_rules(config, roles, addresses)
 
 
@@ -226,9 +229,9 @@ def active(config=None, minion_id=None):
     """
     config, minion_id = _model(config, minion_id)
     firewall = config.get("firewall") or {}
-    if firewall.get("enabled") is not True or not _private("_roles_for")(config, minion_id):
+    if firewall.get("enabled") is not True or not layline_model.roles(config, minion_id):
         return False
-    return bool(_private("_bind_any")(config)) or not _private("_is_one_machine")(config)
+    return layline_model.bind_any(config) or not layline_model.is_one_machine(config)
 
 
 def ruleset(config=None, minion_id=None):

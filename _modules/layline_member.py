@@ -30,9 +30,8 @@ import layline_sync
 
 # a re-sync in this process takes effect (see layline_sync)
 layline_sync.refresh(layline_schema, layline_gate)
-ENGINE_UNIT = layline_schema.ENGINE_UNIT
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 3
+UTILS_API = 4
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +86,7 @@ def _own_ready(url, timeout):
 
 def _unit_active():
     try:
-        return bool(__salt__["service.status"](ENGINE_UNIT))
+        return bool(__salt__["service.status"](layline_schema.ENGINE_UNIT))
     except CommandExecutionError:
         return False
 
@@ -186,9 +185,16 @@ def state():
         ready = __salt__["layline.ready"]() is True
     except CommandExecutionError:
         ready = None
-    show = __salt__["service.show"](ENGINE_UNIT) or {}
+    show = __salt__["service.show"](layline_schema.ENGINE_UNIT) or {}
     stamp = __salt__["cmd.run"](
-        ["systemctl", "show", "-P", "ActiveEnterTimestamp", "--timestamp=unix", ENGINE_UNIT],
+        [
+            "systemctl",
+            "show",
+            "-P",
+            "ActiveEnterTimestamp",
+            "--timestamp=unix",
+            layline_schema.ENGINE_UNIT,
+        ],
         python_shell=False,
         ignore_retcode=True,
     )
@@ -297,7 +303,7 @@ def restart(
         tail = _read_tail(str(home), LOG_TAIL_LINES, 64 * 1024)
         if on_failure != "rollback" or not versions or not versions.get("from"):
             return finish(phase, False, comment, view=view, log_tail=tail)
-        __salt__["service.stop"](ENGINE_UNIT)
+        __salt__["service.stop"](layline_schema.ENGINE_UNIT)
         try:
             back = __salt__["layline_release.switch"](version=versions["from"])
         except CommandExecutionError as exc:
@@ -310,7 +316,7 @@ def restart(
                 view=view,
                 log_tail=tail,
             )
-        again = __salt__["service.start"](ENGINE_UNIT)
+        again = __salt__["service.start"](layline_schema.ENGINE_UNIT)
         _fire(me, "rolled_back", {"from": versions["to"], "to": back.get("active")})
         if again is True:
             back_ok, back_missing, back_view = gate(marks=False)
@@ -320,7 +326,7 @@ def restart(
             else:
                 outcome = "started but not back: " + (
                     "; ".join(detail for _condition, detail in back_missing)
-                    or f"{ENGINE_UNIT} is no longer active"
+                    or f"{layline_schema.ENGINE_UNIT} is no longer active"
                 )
         else:
             outcome = f"not started: {again}"
@@ -359,11 +365,13 @@ def restart(
 
     # 1. graceful stop
     try:
-        stopped = __salt__["service.stop"](ENGINE_UNIT)
+        stopped = __salt__["service.stop"](layline_schema.ENGINE_UNIT)
     except CommandExecutionError as exc:
         stopped = str(exc)
     if stopped is not True:
-        return finish("stop", False, f"graceful stop of {ENGINE_UNIT} failed: {stopped}")
+        return finish(
+            "stop", False, f"graceful stop of {layline_schema.ENGINE_UNIT} failed: {stopped}"
+        )
     mark("stopped")
 
     # 2. the leave: no peer lists this node any more
@@ -386,7 +394,7 @@ def restart(
     mark("left")
 
     # 3. the release switch the marker asks for
-    marker = (__salt__["layline.pending"]() or {}).get(ENGINE_UNIT) or {}
+    marker = (__salt__["layline.pending"]() or {}).get(layline_schema.ENGINE_UNIT) or {}
     target = marker.get("version") if isinstance(marker, dict) else None
     if target:
         try:
@@ -397,7 +405,7 @@ def restart(
             switched = {"error": str(exc)}
         if not isinstance(switched, dict) or "active" not in switched:
             # the switch changes nothing when it refuses: start the release it ran
-            again = __salt__["service.start"](ENGINE_UNIT)
+            again = __salt__["service.start"](layline_schema.ENGINE_UNIT)
             return finish(
                 "switch",
                 False,
@@ -410,17 +418,19 @@ def restart(
 
     # 4. start
     try:
-        started = __salt__["service.start"](ENGINE_UNIT)
+        started = __salt__["service.start"](layline_schema.ENGINE_UNIT)
     except CommandExecutionError as exc:
         started = str(exc)
     if started is not True:
-        return failed_after_start("start", f"start of {ENGINE_UNIT} failed: {started}")
+        return failed_after_start(
+            "start", f"start of {layline_schema.ENGINE_UNIT} failed: {started}"
+        )
     mark("started")
 
     # 5. the gate
     ok, missing, view = gate()
     if ok is None:
-        return failed_after_start("start", f"{ENGINE_UNIT} is no longer active")
+        return failed_after_start("start", f"{layline_schema.ENGINE_UNIT} is no longer active")
     if not ok:
         details = "; ".join(detail for _condition, detail in missing)
         return failed_after_start(

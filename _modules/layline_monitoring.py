@@ -14,9 +14,16 @@ Functions: ``prometheus_config``, ``alert_rules``, ``config_text``, ``rules_text
 import yaml
 from salt.exceptions import CommandExecutionError
 
+import layline_schema
+import layline_sync
+
+# a re-sync in this process takes effect (see layline_sync)
+layline_sync.refresh(layline_schema)
+# the utils this module was written for: an older synced copy counts as not synced
+UTILS_API = 4
+
 __virtualname__ = "layline_monitoring"
 
-HEADER = "# Managed by Salt (layline-formula). Do not edit by hand.\n"
 RULES_FILE = "/etc/prometheus/layline.rules.yml"
 ENGINE_JOB = "layline-engine"
 NODE_EXPORTER_JOB = "layline-node-exporter"
@@ -24,6 +31,9 @@ BACKUP_METRIC = "layline_backup_last_success_timestamp_seconds"
 
 
 def __virtual__():
+    problem = layline_sync.out_of_date(layline_schema, UTILS_API)
+    if problem:
+        return False, problem
     return __virtualname__
 
 
@@ -141,7 +151,7 @@ def build_rules(model):
 
 
 def _dump(data):
-    return HEADER + yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
+    return layline_schema.HEADER + yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
 
 
 def prometheus_config(model=None):

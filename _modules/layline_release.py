@@ -26,11 +26,14 @@ import re
 from salt.exceptions import CommandExecutionError
 
 import layline_files
+import layline_model
 import layline_schema
 import layline_sync
-from layline_schema import CONFIG_SERVER_UNIT, ENGINE_UNIT
 
-layline_sync.refresh(layline_schema, layline_files)  # a re-sync in this process takes effect
+# a re-sync in this process takes effect (see layline_sync); bind names after it
+layline_sync.refresh(layline_schema, layline_files, layline_model)
+# the utils this module was written for: an older synced copy counts as not synced
+UTILS_API = 4
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,9 @@ _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]*$")
 
 
 def __virtual__():
+    problem = layline_sync.out_of_date(layline_schema, UTILS_API)
+    if problem:
+        return False, problem
     return __virtualname__
 
 
@@ -113,10 +119,18 @@ def _read_version(directory):
 # --------------------------------------------------------------------------- minion side
 
 
+def _config(config=None):
+    """``config`` when given (tests), else the model read on this minion (``layline_model.load``:
+    real values; ``layline.mapdata`` masks whatever looks like a secret, URLs included)."""
+    if config is None:
+        config = layline_model.load(__salt__["slsutil.renderer"], __context__, __pillar__)
+    return config
+
+
 def _install_dir(install_dir):
     if install_dir is not None:
         return install_dir
-    return __salt__["layline.mapdata"]()["install_dir"]
+    return _config()["install_dir"]
 
 
 def paths(install_dir=None, version=None):
@@ -131,7 +145,7 @@ def paths(install_dir=None, version=None):
         salt ll-node-1 layline_release.paths version=2.5.5
     """
     if install_dir is None or version is None:
-        config = __salt__["layline.mapdata"]()
+        config = _config()
         install_dir = install_dir or config["install_dir"]
         version = version or str(config["version"])
     return {
@@ -178,11 +192,11 @@ def installed(install_dir=None):
     return [name for name in names if _read_version(os.path.join(releases, name)) == name]
 
 
-def switch_now(install_dir=None):
+def switch_now(install_dir=None, config=None):
     """
     Return True when this ``state.apply`` may point ``current`` at ``layline:version``
     (see ``decide_switch``): False only under a running engine of a multi-node
-    cluster, which moves at its rolling restart.
+    cluster, which moves at its rolling restart. ``config``: the model, for tests only.
 
     CLI Example:
 
@@ -191,12 +205,14 @@ def switch_now(install_dir=None):
         salt ll-node-1 layline_release.switch_now
     """
     current = active(install_dir)
-    roles = __salt__["layline.roles"]()
-    multi_node = __salt__["layline.is_multi_node"]()
+    config = _config(config)
+    roles = layline_model.roles(config, __opts__["id"])
+    multi_node = __salt__["layline.is_multi_node"](config=config)
     if decide_switch(multi_node, roles, current, engine_running=True):
         return True
     # only here does it matter whether the engine runs
-    return decide_switch(multi_node, roles, current, bool(__salt__["service.status"](ENGINE_UNIT)))
+    running = bool(__salt__["service.status"](layline_schema.ENGINE_UNIT))
+    return decide_switch(multi_node, roles, current, running)
 
 
 def switch(version, install_dir=None, restart_config_server=True):
@@ -248,8 +264,8 @@ def switch(version, install_dir=None, restart_config_server=True):
     os.lchown(tmp, owner.st_uid, owner.st_gid)
     os.replace(tmp, current)
     log.info("layline release %s -> %s (%s)", previous, version, current)
-    if restart_config_server and __salt__["service.status"](CONFIG_SERVER_UNIT):
-        __salt__["service.restart"](CONFIG_SERVER_UNIT)
+    if restart_config_server and __salt__["service.status"](layline_schema.CONFIG_SERVER_UNIT):
+        __salt__["service.restart"](layline_schema.CONFIG_SERVER_UNIT)
     return {"previous": previous, "active": version, "changed": True}
 
 
@@ -281,7 +297,7 @@ def rollout_problems(version=None, config=None, timeout=5):
         salt ll-node-1 layline_release.rollout_problems 2.5.6
     """
     if version is None:
-        version = str(__salt__["layline.mapdata"]()["version"])
+        version = str(_config()["version"])
     return rollout_conflicts(str(version), node_versions(config=config, timeout=timeout))
 
 
@@ -296,7 +312,7 @@ def installer_args(install_dir=None, version=None):
 
         salt ll-node-1 layline_release.installer_args
     """
-    config = __salt__["layline.mapdata"]()
+    config = _config()
     where = paths(install_dir or config["install_dir"], version or str(config["version"]))
     return expand_installer_args(config["distribution"]["installer_args"], where["release"])
 

@@ -69,8 +69,6 @@ EVENT_TEXT = {
 }
 # seconds the database minion may take to load a backup
 RESTORE_TIMEOUT = 6 * 3600
-# consecutive polls the gate must pass
-GATE_POLLS = 2
 # the runner's clock (the unit tests replace them)
 _CLOCK = None
 _SLEEP = None
@@ -208,7 +206,7 @@ class Roller:
                 return view
         return None
 
-    def _poll(self, condition, what, polls=GATE_POLLS):
+    def _poll(self, condition, what, polls=layline_gate.GATE_POLLS):
         """Poll ``condition()`` every interval until it held ``polls`` times in a row."""
         deadline = self.clock() + self.timeout
         passed = 0

@@ -5,7 +5,9 @@ The states read the configuration model on the minion (``layline_model.load``
 in ``_utils``: ``layline/map.jinja`` over the pillar, cached in ``__context__``,
 the same code the execution modules use), so no SLS passes the model - or the
 database password in it - as a state argument. ``config`` remains an optional
-argument for tests only.
+argument for tests only. Validation and the real ``application.conf`` text come
+from ``layline_render`` (``_utils``), roles and address checks from
+``layline_model`` and ``layline_address``.
 
 Root never writes through a path the service user controls: files are written
 by ``layline_files`` (``_utils``), which opens every directory component with
@@ -23,7 +25,6 @@ States:
 """
 
 import datetime
-import functools
 import grp
 import json
 import logging
@@ -32,17 +33,35 @@ import pwd
 import stat
 import uuid
 
+import layline_render
 from salt.exceptions import CommandExecutionError
 
+import layline_address
+import layline_checks
 import layline_files
+import layline_hocon
+import layline_metrics
 import layline_model
 import layline_schema
 import layline_sync
+import layline_validate
+import layline_validate_db
 
+# a re-sync in this process takes effect (see layline_sync): every util layline_render imports
 layline_sync.refresh(
-    layline_schema, layline_files, layline_model
-)  # a re-sync in this process takes effect
-PENDING_DIR = layline_schema.PENDING_DIR
+    layline_schema,
+    layline_files,
+    layline_model,
+    layline_address,
+    layline_checks,
+    layline_metrics,
+    layline_hocon,
+    layline_validate_db,
+    layline_validate,
+    layline_render,
+)
+# the utils this module was written for: an older synced copy counts as not synced
+UTILS_API = 4
 
 __virtualname__ = "layline"
 
@@ -57,9 +76,12 @@ HIDDEN = "<hidden: contains secrets>"
 
 
 def __virtual__():
-    # the states validate and render through the execution module layline: without it
-    # (not synced, or its _utils out of date) every state here would fail at run time
-    if "layline.roles" not in __salt__:
+    problem = layline_sync.out_of_date(layline_schema, UTILS_API)
+    if problem:
+        return False, problem
+    # the SLS files that use these states render through the execution module layline:
+    # without it (not synced, or its _utils out of date) they cannot render at all
+    if "layline.validate" not in __salt__:
         return (
             False,
             "the layline execution module is not loaded (not synced, or its _utils are out "
@@ -73,24 +95,6 @@ def __virtual__():
 
 def _ret(name):
     return {"name": name, "changes": {}, "result": True, "comment": ""}
-
-
-def _private(name):
-    """
-    A private function of the execution module ``layline`` (the one configuration
-    model: loader, validation, renderer, secret scrubber), run in that module's
-    loader context. Private functions are not callable from the CLI, so the
-    unmasked renderer is reachable from states only.
-    """
-    try:
-        public = __salt__["layline.roles"]
-    except KeyError:
-        raise CommandExecutionError(
-            "the layline execution module is not loaded: run `salt '*' saltutil.sync_all`"
-        ) from None
-    func = public.__globals__[name]
-    loader = getattr(public, "loader", None)
-    return func if loader is None else functools.partial(loader.run, func)
 
 
 def _model(config):
@@ -235,10 +239,11 @@ def validated(name, installing=True, config=None):
     model = {}
     try:
         model = _model(config)
-        errors, warnings = _private("_validate")(model, __opts__["id"], installing)
-        if not errors and installing and _private("_roles_for")(model, __opts__["id"]):
+        minion_id = __opts__["id"]
+        errors, warnings = layline_render.validate(model, minion_id, installing)
+        if not errors and installing and layline_model.roles(model, minion_id):
             # canonical addresses resolve here, not loopback on a multi-machine cluster
-            errors = _private("_address_errors")(model, __opts__["id"])
+            errors = layline_address.address_errors(model, minion_id)
     except Exception as exc:  # noqa: BLE001 - report any crash as a failed validation
         ret["result"] = False
         # scrub with the model read on the minion (``config`` is None outside tests)
@@ -264,8 +269,8 @@ def config_managed(name, role, group, user="root", mode="0640", config=None):
     """
     Manage the ``application.conf`` of one role.
 
-    The text is rendered on the minion by the execution module's private
-    renderer (it contains the database password) and written without following
+    The text is rendered on the minion by ``layline_render.render_text`` (``_utils``;
+    it contains the database password) and written without following
     links, created with its final owner and mode: it is never world-readable, not
     even for a moment, and its content is never shown (changes say
     ``<hidden: contains secrets>``). Missing directories are created
@@ -301,7 +306,7 @@ def config_managed(name, role, group, user="root", mode="0640", config=None):
     model = {}
     try:
         model = _model(config)
-        text = _private("_render_text")(role, model, __opts__["id"])
+        text = layline_render.render_text(role, model, __opts__["id"])
     except Exception as exc:  # noqa: BLE001
         ret["result"] = False
         ret["comment"] = _redact(
@@ -411,7 +416,9 @@ def cluster_definition_absent(name):
     return ret
 
 
-def restart_pending(name, reason="configuration changed", version=None, directory=PENDING_DIR):
+def restart_pending(
+    name, reason="configuration changed", version=None, directory=layline_schema.PENDING_DIR
+):
     """
     Mark a clustered service's restart as pending instead of restarting it.
 

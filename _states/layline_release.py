@@ -19,9 +19,11 @@ import json
 import os
 
 import layline_files
+import layline_schema
 import layline_sync
 
-layline_sync.refresh(layline_files)  # a re-sync in this process takes effect
+# a re-sync in this process takes effect (layline_files reads layline_schema: refresh it first)
+layline_sync.refresh(layline_schema, layline_files)
 
 __virtualname__ = "layline_release"
 

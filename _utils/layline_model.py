@@ -2,7 +2,9 @@
 Lookups on the layline formula's configuration model (the merged ``layline`` pillar).
 
 Pure functions over plain dicts, shared by the execution modules on the minions and the
-runner on the master, so both compute nodes and addresses the same way.
+runner on the master, so both compute nodes and addresses the same way. Every lookup takes
+the merged ``config`` and, where the answer depends on who asks, the ``minion_id``; none
+reads the pillar or the loader's dunders (canonical addresses: ``layline_address``).
 """
 
 import copy
@@ -12,7 +14,15 @@ import re
 
 from salt.exceptions import CommandExecutionError
 
-from layline_schema import CONTEXT_KEY, LOOPBACK, MASK, SYSTEM_NAME
+from layline_schema import (
+    CONTEXT_KEY,
+    LOOPBACK,
+    MASK,
+    ROLE_ORDER,
+    SEED_GATE,
+    SEED_GATE_MARKER,
+    SYSTEM_NAME,
+)
 
 _SECRET_KEY_RE = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential", re.IGNORECASE)
 
@@ -56,6 +66,102 @@ def engine_nodes(config, minion_id=None):
     return [node for node in nodes(config) if isinstance(node, dict)]
 
 
+def this_engine_node(config, minion_id):
+    """The engine node entry of ``minion_id``, or None."""
+    for node in engine_nodes(config, minion_id):
+        if node.get("minion") == minion_id:
+            return node
+    return None
+
+
+def roles(config, minion_id):
+    """The layline roles of ``minion_id``, a sublist of ``ROLE_ORDER`` (in that order)."""
+    database = section(config, "database")
+    found = set()
+    if database.get("backend") == "mysql" and database.get("minion") == minion_id:
+        found.add("database")
+    if is_single_host(config):
+        found.update(("config-server", "engine"))
+    else:
+        if section(config, "config_server").get("minion") == minion_id:
+            found.add("config-server")
+        if this_engine_node(config, minion_id) is not None:
+            found.add("engine")
+    if section(config, "monitoring").get("minion") == minion_id:
+        found.add("monitoring")
+    return [role for role in ROLE_ORDER if role in found]
+
+
+def config_server_hostname(config):
+    """Where the engines reach the config server: 127.0.0.1 in the single-host default."""
+    if is_single_host(config):
+        return LOOPBACK
+    return section(config, "config_server").get("hostname")
+
+
+def node_host(node):
+    """Where a minion reaches an engine node: its ``address``, else its ``hostname``."""
+    return node.get("address") or node["hostname"]
+
+
+def monitoring_entry(config):
+    """``layline:monitoring`` when it names a machine, else an empty dict."""
+    monitoring = section(config, "monitoring")
+    return (
+        monitoring
+        if monitoring.get("minion") or monitoring.get("hostname") or monitoring.get("address")
+        else {}
+    )
+
+
+def node_entries(config):
+    """(pillar key, entry) of every machine entry: engines, config server, database (mysql),
+    monitoring."""
+    entries = [
+        (f"cluster:nodes[{index}]", node)
+        for index, node in enumerate(nodes(config))
+        if isinstance(node, dict)
+    ]
+    config_server = section(config, "config_server")
+    if config_server.get("minion") or config_server.get("hostname"):
+        entries.append(("config_server", config_server))
+    database = section(config, "database")
+    if database.get("backend") == "mysql":
+        entries.append(("database", database))
+    monitoring = monitoring_entry(config)
+    if monitoring:
+        entries.append(("monitoring", monitoring))
+    return entries
+
+
+def is_one_machine(config):
+    """True when every machine entry names one minion (or none): loopback is fine then."""
+    minions = {entry.get("minion") for _key, entry in node_entries(config)}
+    return len({minion for minion in minions if minion}) <= 1
+
+
+def bind_any(config):
+    """``layline:network:bind_any`` is true: the listeners bind 0.0.0.0."""
+    return section(config, "network").get("bind_any") is True
+
+
+def own_key(config, minion_id):
+    """The pillar key of the first machine entry of ``minion_id`` (engine, config server,
+    database, monitoring), or None."""
+    for key, entry in node_entries(config):
+        if entry.get("minion") == minion_id:
+            return key
+    return None
+
+
+def engine_key(config, minion_id):
+    """``cluster:nodes[i]`` of the engine entry of ``minion_id``, or None."""
+    for index, node in enumerate(nodes(config)):
+        if isinstance(node, dict) and node.get("minion") == minion_id:
+            return f"cluster:nodes[{index}]"
+    return None
+
+
 def url_host(hostname):
     """Hostname as it appears in a URL or a Pekko address (IPv6 in brackets)."""
     return f"[{hostname}]" if ":" in str(hostname) else str(hostname)
@@ -64,6 +170,40 @@ def url_host(hostname):
 def seed_address(hostname, cluster_port):
     """The Pekko address of a member: ``pekko://layline@host:port``."""
     return f"pekko://{SYSTEM_NAME}@{url_host(hostname)}:{cluster_port}"
+
+
+def seed_nodes(config, minion_id):
+    """The Pekko addresses of the seed nodes (every engine, in ``cluster:nodes`` order)."""
+    cluster_port = section(config, "ports").get("cluster")
+    return [
+        seed_address(node["hostname"], cluster_port) for node in engine_nodes(config, minion_id)
+    ]
+
+
+def seed_gate_marker(config):
+    """The file the first seed node's start gate records a failed end in."""
+    return f"{str(config.get('home', '')).rstrip('/')}/{SEED_GATE_MARKER}"
+
+
+def seed_gate(config, minion_id):
+    """
+    ExecStartPre/ExecStopPost argv of the first seed node's start gate
+    (``{"check": argv, "record": argv}``), or {} for every other minion.
+
+    Pekko lets the first seed node join itself when no other seed answers within
+    seed-node-timeout: after it was downed in a partition and restarted while still cut off,
+    it would form an island that never merges back. Only the first seed of a multi-node
+    cluster gets the gate; a cold start (no failure recorded) is never held back.
+    """
+    if is_single_host(config):
+        return {}
+    found = engine_nodes(config, minion_id)
+    if len(found) < 2 or found[0].get("minion") != minion_id:
+        return {}
+    cluster_port = section(config, "ports").get("cluster")
+    marker = seed_gate_marker(config)
+    others = [f"{url_host(node['hostname'])}:{cluster_port}" for node in found[1:]]
+    return {"check": [SEED_GATE, "check", marker, *others], "record": [SEED_GATE, "record", marker]}
 
 
 def _fingerprint(pillar):

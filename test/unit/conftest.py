@@ -5,9 +5,11 @@ their helpers from a uniquely named module, never from `conftest`.)
 """
 
 from unitsupport import (  # noqa: F401 - fixtures
+    _resolver_of_the_lab,
     layline,
     make_config,
     map_jinja,
+    no_dns,
     seed_config,
     single_config,
 )

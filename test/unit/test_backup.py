@@ -192,8 +192,8 @@ def test_timer_is_persistent_with_the_pillar_schedule():
 @pytest.fixture
 def db(tmp_path):
     mod = _load("_modules/layline_db.py", "layline_db_backup_under_test")
-    mod.__salt__ = {"layline.roles": unitsupport.load_module().roles}
-    mod.__opts__ = {"test": False}
+    mod.__salt__ = unitsupport.salt_functions(unitsupport.load_module())
+    mod.__opts__ = {"test": False, "id": "ll-node-1"}
     (tmp_path / "backups").mkdir()
     return mod
 

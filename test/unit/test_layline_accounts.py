@@ -16,8 +16,8 @@ _load = unitsupport.load_file
 @pytest.fixture
 def db():
     module = _load("_modules/layline_db.py", "layline_db_accounts_under_test")
-    module.__salt__ = {"layline.roles": unitsupport.load_module().roles}
-    module.__opts__ = {"test": False}
+    module.__salt__ = unitsupport.salt_functions(unitsupport.load_module())
+    module.__opts__ = {"test": False, "id": "ll-node-1"}
     return module
 
 

@@ -18,9 +18,9 @@ _load = unitsupport.load_file
 @pytest.fixture
 def db():
     mod = _load("_modules/layline_db.py", "layline_db_mod_under_test")
-    # the one configuration model (loader, scrubber) of the execution module layline
-    mod.__salt__ = {"layline.roles": unitsupport.load_module().roles}
-    mod.__opts__ = {"test": False}
+    # the public functions of the execution module layline it calls (db_tls, tls_paths)
+    mod.__salt__ = unitsupport.salt_functions(unitsupport.load_module())
+    mod.__opts__ = {"test": False, "id": "ll-node-1"}
     mod.__context__, mod.__pillar__ = {}, {}
     return mod
 

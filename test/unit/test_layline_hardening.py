@@ -376,7 +376,7 @@ def states(tmp_path, make_config):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     model = load_module("ll-config-server")
-    module.__salt__ = {"layline.roles": model.roles}
+    module.__salt__ = {"layline.validate": model.validate}
     module.__opts__ = {"id": "ll-config-server", "test": False}
     return module
 

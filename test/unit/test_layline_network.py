@@ -8,6 +8,8 @@ import unitsupport
 from salt.exceptions import CommandExecutionError
 from unitsupport import ROOT, SEED_PILLAR, SINGLE_PILLAR
 
+import layline_address
+
 
 @pytest.fixture
 def firewall(layline):
@@ -16,12 +18,8 @@ def firewall(layline):
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.__salt__ = {"layline.roles": layline.roles}
+    module.__salt__, module.__opts__ = {}, {"id": "ll-node-1"}
     return module
-
-
-def _hosts(layline, table):
-    layline._getaddrinfo = lambda host: unitsupport.fake_getaddrinfo(host, table)
 
 
 # ---------------------------------------------------------------- canonical address
@@ -37,21 +35,19 @@ def test_address_is_the_pillar_address_else_the_resolved_hostname(layline, make_
     assert layline.address("cluster:nodes[1]", config=config) == "192.0.2.20"
 
 
-def test_address_prefers_ipv4_and_strips_the_zone(layline, make_config):
+def test_address_prefers_ipv4_and_strips_the_zone(layline, make_config, monkeypatch):
     config = make_config(SEED_PILLAR)
-    layline._getaddrinfo = lambda host: [
-        (10, 1, 6, "", ("fe80::1%eth0", 0, 0, 2)),
-        (2, 1, 6, "", ("192.0.2.5", 0)),
-    ]
+    resolve = [(10, 1, 6, "", ("fe80::1%eth0", 0, 0, 2)), (2, 1, 6, "", ("192.0.2.5", 0))]
+    monkeypatch.setattr(layline_address, "getaddrinfo", lambda host: resolve)
     assert layline.address(config=config) == "192.0.2.5"
-    layline._getaddrinfo = lambda host: [(10, 1, 6, "", ("2001:db8::5%eth0", 0, 0, 2))]
+    resolve = [(10, 1, 6, "", ("2001:db8::5%eth0", 0, 0, 2))]
     assert layline.address(config=config) == "2001:db8::5"
 
 
-def test_loopback_of_a_multi_machine_cluster_names_the_key(layline, make_config):
+def test_loopback_of_a_multi_machine_cluster_names_the_key(layline, make_config, no_dns):
     config = make_config(SEED_PILLAR)
     # Debian's installer writes "127.0.1.1 <hostname>" into /etc/hosts
-    _hosts(layline, {"ll-node-2.orb.local": "127.0.1.1"})
+    no_dns({"ll-node-2.orb.local": "127.0.1.1"})
     with pytest.raises(
         CommandExecutionError,
         match=(

@@ -23,7 +23,7 @@ def firewall(layline):
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.__salt__ = {"layline.roles": layline.roles}
+    module.__salt__, module.__opts__ = {}, {"id": "ll-node-1"}
     return module
 
 

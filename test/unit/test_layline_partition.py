@@ -12,6 +12,8 @@ import pytest
 from test_layline_hardening import _unit
 from unitsupport import ROOT, SEED_PILLAR
 
+from layline_schema import SEED_GATE
+
 SCRIPT = ROOT / "layline" / "service" / "files" / "seed-gate.sh"
 MARKER = "/var/lib/layline/.layline/reactive-engine/ended-in-failure"
 
@@ -19,13 +21,13 @@ MARKER = "/var/lib/layline/.layline/reactive-engine/ended-in-failure"
 def test_only_the_first_seed_node_gets_the_gate(layline, seed_config):
     gate = layline.seed_gate(seed_config, minion_id="ll-node-1")
     assert gate["check"] == [
-        layline.SEED_GATE,
+        SEED_GATE,
         "check",
         MARKER,
         "ll-node-2.orb.local:5843",
         "ll-node-3.orb.local:5843",
     ]
-    assert gate["record"] == [layline.SEED_GATE, "record", MARKER]
+    assert gate["record"] == [SEED_GATE, "record", MARKER]
     for minion in ("ll-node-2", "ll-node-3", "ll-config-server"):
         assert layline.seed_gate(seed_config, minion_id=minion) == {}
 
@@ -51,10 +53,10 @@ def test_the_unit_runs_the_gate_around_the_engine(layline, seed_config):
     gate = layline.seed_gate(seed_config, minion_id="ll-node-1")
     lines = _unit(exec_start_pre=[gate["check"]], exec_stop_post=[gate["record"]]).splitlines()
     assert (
-        f'ExecStartPre="{layline.SEED_GATE}" "check" "{MARKER}" '
+        f'ExecStartPre="{SEED_GATE}" "check" "{MARKER}" '
         '"ll-node-2.orb.local:5843" "ll-node-3.orb.local:5843"'
     ) in lines
-    assert f'ExecStopPost="{layline.SEED_GATE}" "record" "{MARKER}"' in lines
+    assert f'ExecStopPost="{SEED_GATE}" "record" "{MARKER}"' in lines
     assert not any(line.startswith("ExecStopPost") for line in _unit().splitlines())
 
 

@@ -227,14 +227,16 @@ def test_stale_account_hosts_only_of_the_layline_user():
 def test_switch_now_asks_the_service_only_when_it_matters(release, tmp_path):
     asked = []
     release.__salt__ = {
-        "layline.roles": lambda: ["engine"],
-        "layline.is_multi_node": lambda: True,
+        "layline.is_multi_node": lambda config: True,
         "service.status": lambda unit: asked.append(unit) or True,
     }
-    assert release.switch_now(str(tmp_path)) is True and asked == []  # nothing installed yet
+    release.__opts__["id"] = "ll-node-1"
+    config = {"cluster": {"nodes": [{"minion": "ll-node-1"}, {"minion": "ll-node-2"}]}}
+    # nothing installed yet
+    assert release.switch_now(str(tmp_path), config=config) is True and asked == []
     _install(tmp_path, "2.5.4")
     release.switch("2.5.4", install_dir=str(tmp_path), restart_config_server=False)
-    assert release.switch_now(str(tmp_path)) is False  # a running engine of a cluster
+    assert release.switch_now(str(tmp_path), config=config) is False  # a running engine
     assert asked == ["layline-reactive-engine"]
 
 
@@ -248,7 +250,11 @@ def test_stale_hosts_leaves_no_mysql_error_for_the_states(tmp_path):
         db.__context__["mysql.error"] = "MySQL Error 2003: Can't connect"
         return []
 
-    db.__salt__ = {"mysql.user_list": user_list, "layline.roles": unitsupport.load_module().roles}
+    db.__salt__ = {
+        "mysql.user_list": user_list,
+        **unitsupport.salt_functions(unitsupport.load_module()),
+    }
+    db.__opts__ = {"id": "ll-node-1"}
     db.__context__ = {}
     # no server socket yet (first run): not even asked
     assert db.stale_hosts(config, connection_unix_socket=str(tmp_path / "none.sock")) == []

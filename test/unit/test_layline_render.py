@@ -10,6 +10,7 @@ from pyhocon import ConfigFactory
 from salt.exceptions import CommandExecutionError
 from unitsupport import SECRET, SEED_PILLAR
 
+import layline_hocon
 from layline_schema import MASK
 
 UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -297,7 +298,7 @@ def test_special_keys_round_trip(layline, seed_config, values, dotted):
         "path." + ".".join(dotted): "leaf",
     }
     text = layline._render_text("reactive-engine", seed_config, "ll-node-1")  # raises on mismatch
-    data = layline._plain(_parse(text))
+    data = layline_hocon.plain(_parse(text))
     assert data["custom"] == values
     node = data["path"]
     for segment in dotted:

@@ -1,16 +1,16 @@
 """_states/layline.py: no state comment, warning or change carries the database password.
 
-The states read the model on the minion through the execution module's private
-functions (``layline_model.load``, ``_validate``, ``_render_text``, ``layline_model.redact``):
-the tests load the real execution module, hand it the model through its loader and
-replace single private functions of it where a test needs a crash or a fixed answer.
+The states read the model on the minion through the utils (``layline_model.load``,
+``layline_render.validate``/``render_text``, ``layline_model.redact``): the tests hand the
+model to the one loader and replace single functions of ``layline_render`` (``glue``) where a
+test needs a crash or a fixed answer.
 """
 
 import copy
 import importlib.util
 
+import layline_render
 import pytest
-import unitsupport
 from unitsupport import ROOT, SECRET, SEED_PILLAR, load_module
 
 RAISING = f"driver said: Access denied for password '{SECRET}'"
@@ -36,7 +36,7 @@ def states(model, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.__opts__ = {"test": False, "id": "ll-node-1"}
-    module.__salt__ = {"layline.roles": model.roles, "slsutil.renderer": _raise}
+    module.__salt__ = {"layline.validate": model.validate, "slsutil.renderer": _raise}
     module.__states__ = {}
     module.__pillar__ = {}
     module.__context__ = {}
@@ -48,6 +48,16 @@ def states(model, monkeypatch):
     return module
 
 
+@pytest.fixture
+def glue(monkeypatch):
+    """``glue(name, func)``: the states' ``layline_render.<name>`` is ``func`` for this test."""
+
+    def replace(name, func):
+        monkeypatch.setattr(layline_render, name, func)
+
+    return replace
+
+
 def _raise(*_args, **_kwargs):
     raise RuntimeError(RAISING)
 
@@ -57,17 +67,20 @@ def _assert_clean(ret):
     assert MASK in repr(ret), "the secret was not replaced where it was"
 
 
-def test_validated_crash_comment_is_scrubbed(states, model):
-    model._validate = _raise
+def test_validated_crash_comment_is_scrubbed(states, model, glue):
+    glue("validate", _raise)
     ret = states.validated("layline pillar")
     assert ret["result"] is False
     _assert_clean(ret)
 
 
-def test_validated_errors_and_warnings_are_scrubbed(states, model):
-    model._validate = lambda config, minion_id, installing: (
-        [f"bad value {SECRET}"],
-        [f"odd value {SECRET}"],
+def test_validated_errors_and_warnings_are_scrubbed(states, model, glue):
+    glue(
+        "validate",
+        lambda config, minion_id, installing: (
+            [f"bad value {SECRET}"],
+            [f"odd value {SECRET}"],
+        ),
     )
     ret = states.validated("layline pillar")
     assert ret["result"] is False
@@ -75,8 +88,8 @@ def test_validated_errors_and_warnings_are_scrubbed(states, model):
     _assert_clean(ret["warnings"])
 
 
-def test_config_managed_render_failure_is_scrubbed(states, model, tmp_path):
-    model._render_text = _raise
+def test_config_managed_render_failure_is_scrubbed(states, model, tmp_path, glue):
+    glue("render_text", _raise)
     ret = states.config_managed(
         str(tmp_path / "application.conf"), role="reactive-engine", group="layline"
     )
@@ -84,8 +97,8 @@ def test_config_managed_render_failure_is_scrubbed(states, model, tmp_path):
     _assert_clean(ret)
 
 
-def test_config_managed_file_result_is_scrubbed(states, model, tmp_path):
-    model._render_text = lambda role, config, minion_id: f"password = {SECRET}\n"
+def test_config_managed_file_result_is_scrubbed(states, model, tmp_path, glue):
+    glue("render_text", lambda role, config, minion_id: f"password = {SECRET}\n")
 
     def failing_write(name, data, *_args, **_kwargs):
         text = data.decode("utf-8")
@@ -105,8 +118,8 @@ def test_config_managed_file_result_is_scrubbed(states, model, tmp_path):
     _assert_clean(ret["changes"])
 
 
-def test_scrub_replaces_exactly_and_leaves_no_password_alone(states, model):
-    model._validate = _raise
+def test_scrub_replaces_exactly_and_leaves_no_password_alone(states, model, glue):
+    glue("validate", _raise)
     ret = states.validated("layline pillar")
     assert ret["name"] == "layline pillar"
     assert ret["comment"] == (
@@ -117,10 +130,13 @@ def test_scrub_replaces_exactly_and_leaves_no_password_alone(states, model):
     assert ret["comment"] == f"layline.validate failed: RuntimeError: {RAISING}"
 
 
-def test_validated_passes_the_model_and_reports_exactly(states, model):
+def test_validated_passes_the_model_and_reports_exactly(states, model, glue):
     seen = []
-    model._validate = lambda config, minion_id, installing: (
-        seen.append((config, minion_id, installing)) or ([], ["w1"])
+    glue(
+        "validate",
+        lambda config, minion_id, installing: (
+            seen.append((config, minion_id, installing)) or ([], ["w1"])
+        ),
     )
     ret = states.validated("layline pillar")
     assert seen == [(model.config, "ll-node-1", True)]
@@ -129,7 +145,7 @@ def test_validated_passes_the_model_and_reports_exactly(states, model):
     assert ret["warnings"] == ["w1"]
     states.validated("layline pillar", installing=False)
     assert seen[-1] == (model.config, "ll-node-1", False)
-    model._validate = lambda config, minion_id, installing: (["e1", "e2"], [])
+    glue("validate", lambda config, minion_id, installing: (["e1", "e2"], []))
     ret = states.validated("layline pillar")
     assert ret["result"] is False
     assert ret["comment"] == "layline configuration is invalid (2 error(s)):\n  - e1\n  - e2"
@@ -181,11 +197,12 @@ def test_validated_skips_the_installer_keys_where_nothing_is_installed(states, m
     assert states.validated("layline pillar")["result"] is True
 
 
-def test_config_managed_hands_file_managed_the_private_file(states, model, tmp_path):
+def test_config_managed_hands_file_managed_the_private_file(states, model, tmp_path, glue):
     calls = []
-    real_render_text = model._render_text
-    model._render_text = lambda role, config, minion_id: (
-        calls.append((role, config, minion_id)) or "x"
+    real_render_text = layline_render.render_text
+    glue(
+        "render_text",
+        lambda role, config, minion_id: calls.append((role, config, minion_id)) or "x",
     )
     model.render = _raise  # the masked public renderer must not be what is written
     states._ids = lambda user, group: (1234, 5678)
@@ -204,7 +221,7 @@ def test_config_managed_hands_file_managed_the_private_file(states, model, tmp_p
         ),
     ]
     # the real private renderer: the file gets the password, the masked render does not
-    model._render_text = real_render_text
+    glue("render_text", real_render_text)
     calls.clear()
     states.config_managed(target, role="reactive-engine", group="layline", mode="0600")
     ((args, kwargs),) = calls
@@ -212,11 +229,12 @@ def test_config_managed_hands_file_managed_the_private_file(states, model, tmp_p
     assert args[2:] == ("root", "layline", 0o600) and kwargs["secret"] is True
 
 
-def test_validated_resolves_the_canonical_addresses_before_anything_changes(states, model):
+def test_validated_resolves_the_canonical_addresses_before_anything_changes(
+    states, model, no_dns, glue
+):
     """A hostname that resolves to loopback on a multi-machine cluster fails the validation
     state on a role minion, naming the key; the clean SLS (installing=False) skips it."""
-    table = {"ll-node-2.orb.local": "127.0.1.1"}
-    model._getaddrinfo = lambda host: unitsupport.fake_getaddrinfo(host, table)
+    no_dns({"ll-node-2.orb.local": "127.0.1.1"})
     ret = states.validated("layline pillar")
     assert ret["result"] is False
     assert (

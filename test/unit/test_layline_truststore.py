@@ -34,8 +34,8 @@ _load = unitsupport.load_file
 @pytest.fixture
 def db():
     mod = _load("_modules/layline_db.py", "layline_db_truststore_test")
-    mod.__salt__ = {"layline.roles": unitsupport.load_module().roles}
-    mod.__opts__ = {"test": False}
+    mod.__salt__ = unitsupport.salt_functions(unitsupport.load_module())
+    mod.__opts__ = {"test": False, "id": "ll-node-1"}
     return mod
 
 

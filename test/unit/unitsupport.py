@@ -8,6 +8,7 @@ defaults.yaml fails them loudly.
 
 import copy
 import importlib.util
+import inspect
 import pathlib
 
 import pytest
@@ -130,6 +131,31 @@ def fake_getaddrinfo(host, hosts=None):
     return [(family, socket.SOCK_STREAM, 6, "", (address, 0))]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _resolver_of_the_lab():
+    """No DNS in unit tests: the resolver seam of layline_address answers from LAB_HOSTS
+    (for the whole session: module-scoped fixtures render with it too)."""
+    import layline_address
+
+    real = layline_address.getaddrinfo
+    layline_address.getaddrinfo = fake_getaddrinfo
+    yield
+    layline_address.getaddrinfo = real
+
+
+@pytest.fixture
+def no_dns(monkeypatch):
+    """``no_dns(table)``: for this test, names resolve from ``table`` (see fake_getaddrinfo)."""
+    import layline_address
+
+    def hosts(table):
+        monkeypatch.setattr(
+            layline_address, "getaddrinfo", lambda host: fake_getaddrinfo(host, table)
+        )
+
+    return hosts
+
+
 def load_file(rel, name):
     """Import a repository file (``_modules/x.py``, ``_states/x.py``) by path as ``name``."""
     spec = importlib.util.spec_from_file_location(name, ROOT / rel)
@@ -145,7 +171,6 @@ def load_module(opts_id="ll-node-1"):
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module._getaddrinfo = fake_getaddrinfo  # no DNS in unit tests: the lab's /etc/hosts
     module.__opts__ = {"id": opts_id}
     module.__salt__ = {}
     module.__context__ = {}
@@ -153,6 +178,18 @@ def load_module(opts_id="ll-node-1"):
     module.__pillar__ = {}
     module.__context__ = {}
     return module
+
+
+def salt_functions(module, virtualname="layline"):
+    """What the loader's ``__salt__`` holds of ``module``: its public functions, by
+    ``<virtualname>.<name>`` (other modules call the execution module layline only so)."""
+    return {
+        f"{virtualname}.{name}": func
+        for name, func in vars(module).items()
+        if not name.startswith("_")
+        and inspect.isfunction(func)
+        and func.__module__ == module.__name__
+    }
 
 
 @pytest.fixture

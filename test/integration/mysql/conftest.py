@@ -27,6 +27,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "unit"))
 from pkisupport import CA  # noqa: E402
 from unitsupport import load_file as _load  # noqa: E402
+from unitsupport import salt_functions  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 DDL = (
@@ -207,9 +208,9 @@ def dbconfig(mariadb):
 def layline_db():
     """The execution module, loaded outside Salt's loader."""
     mod = _load("_modules/layline_db.py", "layline_db_integration")
-    # the one configuration model (loader, secret scrubber) is the execution module layline's
-    mod.__salt__ = {"layline.roles": _load("_modules/layline.py", "layline_integration").roles}
-    mod.__opts__ = {"test": False}
+    # the public functions of the execution module layline it calls (db_tls, tls_paths)
+    mod.__salt__ = salt_functions(_load("_modules/layline.py", "layline_integration"))
+    mod.__opts__ = {"test": False, "id": "ll-mysql"}
     return mod
 
 

@@ -21,6 +21,7 @@ from simsupport import (  # noqa: E402
     statuses,
     wait_for,
 )
+from unitsupport import load_file, salt_functions  # noqa: E402 - conftest's sys.path
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 DDL = ROOT / "test/simulator/payload/scripts/sql/mysql/persistence-schema.sql"
@@ -33,13 +34,9 @@ def _layline_db():
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    spec = importlib.util.spec_from_file_location(
-        "layline_sim_journal_model", ROOT / "_modules" / "layline.py"
-    )
-    model = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(model)
-    # the one configuration model (database:tls, TLS paths) is the execution module layline's
-    module.__salt__, module.__opts__ = {"layline.roles": model.roles}, {"test": False}
+    # the public functions of the execution module layline it calls (db_tls, tls_paths)
+    module.__salt__ = salt_functions(load_file("_modules/layline.py", "layline_sim_journal_model"))
+    module.__opts__ = {"test": False, "id": "ll-mysql"}
     return module
 
 
