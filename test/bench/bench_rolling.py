@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Efficiency of `salt-run state.orch layline.rolling` in the lab. Prints a table (not a test).
 
-    flock /run/layline-lab.lock .venv/bin/python test/bench/bench_rolling.py
+    flock /run/layline-lab.lock .venv/bin/python test/bench/bench_rolling.py [--lab 7] [--lab 5]
 
 Two labs of the seed topology (scenario test/pillar/seed3: keep-majority, min_nr_of_members 2;
 every file of the scenario is copied, the engine list rewritten):
@@ -27,6 +27,7 @@ The lab is taken down at the end, also on failure. Run as root, after test/setup
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -227,8 +228,8 @@ def _pss_kib(pid: str) -> int:
     return 0
 
 
-def _cgroup_bytes(pid: int) -> int | None:
-    """Memory usage of the memory cgroup ``pid`` is in (cgroup v1 or v2), or None."""
+def _cgroup(pid: int) -> tuple[str, int | None] | None:
+    """(path, memory usage in bytes or None) of the memory cgroup ``pid`` is in (v1 or v2)."""
     try:
         lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
     except OSError:
@@ -242,14 +243,16 @@ def _cgroup_bytes(pid: int) -> int | None:
         else:
             continue
         try:
-            return int(file.read_text())
+            return path, int(file.read_text())
         except (OSError, ValueError):
-            return None
+            return path, None
     return None
 
 
 def memory() -> dict[str, tuple[int, int | None]]:
-    """{machine: (PSS MiB of its processes, its systemd's memory cgroup MiB or None)}."""
+    """{machine: (PSS MiB of its processes, its memory cgroup MiB or None)}. The cgroup
+    figure only where each machine has a cgroup of its own (nspawn --keep-unit under a
+    host without systemd leaves them all in the caller's: then None)."""
     state = lab_machines.load_state() or {}
     namespaces = {}
     cgroups = {}
@@ -257,7 +260,9 @@ def memory() -> dict[str, tuple[int, int | None]]:
         init = lab_machines.init_pid(info["pid"])
         if init is not None:
             namespaces[_namespace(init)] = name
-            cgroups[name] = _cgroup_bytes(init)
+            cgroups[name] = _cgroup(init)
+    paths = [group[0] for group in cgroups.values() if group]
+    shared = len(set(paths)) < len(paths)
     pss = dict.fromkeys(namespaces.values(), 0)
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -265,7 +270,12 @@ def memory() -> dict[str, tuple[int, int | None]]:
             if name is not None:
                 pss[name] += _pss_kib(entry)
     return {
-        name: (pss[name] // 1024, None if cgroups[name] is None else cgroups[name] // 2**20)
+        name: (
+            pss[name] // 1024,
+            None
+            if shared or not cgroups[name] or cgroups[name][1] is None
+            else cgroups[name][1] // 2**20,
+        )
         for name in sorted(pss)
     }
 
@@ -299,6 +309,24 @@ def first_failures(text: str) -> list[str]:
     return found
 
 
+def sync_all(machines: int) -> None:
+    """saltutil.sync_all on every minion of the lab, until each one answered (a loaded host
+    lets a minion miss salt's timeout; its apply would then fail as not synced)."""
+    names = set((lab_machines.load_state() or {}).get("machines", {}))
+    missing = names
+    for _attempt in range(3):
+        target = ",".join(sorted(missing))
+        proc = lab("salt", "-t", "300", "--out=json", "--static", "-L", target, "saltutil.sync_all")
+        try:
+            answers = json.loads(proc.stdout or "{}")
+        except ValueError:
+            answers = {}
+        missing = {m for m in missing if not isinstance(answers.get(m), dict)}
+        if not missing:
+            return
+    raise SystemExit(f"saltutil.sync_all: no answer from {sorted(missing)} ({machines} engines)")
+
+
 def converge(nodes: int) -> tuple[list[str], float]:
     """state.apply everywhere, then wait until the N engines are Up: (engines, seconds)."""
     checked("salt", "*", "saltutil.refresh_pillar")
@@ -326,6 +354,15 @@ LABS = ((7, ((7, (1, 2)),)), (5, ((3, (1,)), (5, (1, 2)))))
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--lab",
+        type=int,
+        action="append",
+        choices=[machines for machines, _steps in LABS],
+        help="only the lab with this many engine machines (repeatable; default: both)",
+    )
+    chosen = parser.parse_args().lab
     if os.geteuid() != 0:
         raise SystemExit("run as root (the lab needs it)")
     print(
@@ -336,11 +373,13 @@ def main() -> None:
     rows, deploys, footprints = [], [], []
     try:
         for machines, steps in LABS:
+            if chosen and machines not in chosen:
+                continue
             with tempfile.TemporaryDirectory() as tmp:
                 pillar = Path(tmp)
                 write_pillar(steps[0][0], pillar)
                 checked("up", "--topology", "seed", "--nodes", str(machines), "--pillar", tmp)
-                checked("salt", "*", "saltutil.sync_all")
+                sync_all(machines)
                 for index, (nodes, sizes) in enumerate(steps):
                     write_pillar(nodes, pillar)
                     engines, seconds = converge(nodes)
