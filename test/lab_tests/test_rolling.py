@@ -3,8 +3,12 @@
 One topology for the module: a configuration change writes the restart markers without a
 restart; the dry run prints the plan; a too large max_unavailable and a cut-off node are
 refused; the rolling restart restarts each engine exactly once while a watcher sees at least
-two members Up every second; a node that cannot come back stops the run (later nodes
-untouched) and a re-run after the fix finishes the rest.
+two members Up at every 0.5 s poll; a node that cannot come back stops the run (later nodes
+untouched) and a re-run after the fix finishes the rest. Then (issue 17) an engine Up but
+never ready, a failed release switch and an upgrade that cannot start (rolled back on that
+node) each stop the run naming the node; going back to the running release before the nodes
+moved restarts each at most once; last, a fourth node added with the two commands back to
+back (the only test that changes N).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ ALL = ["ll-mysql", "ll-config-server", *ENGINES]
 MARKER = "/var/lib/layline-formula/pending/layline-reactive-engine.json"
 ENGINE_LOG = "/var/lib/layline/.layline/reactive-engine/log/reactive-engine.log"
 ENGINE_BIN = "/opt/layline/current/bin/reactive-engine"
+POLL = 0.5  # the watcher's poll interval (s): the rolling runner's gate polls as often
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +44,7 @@ def cluster(lab, tmp_path_factory):
     shutil.copytree(PILLAR, pillar, dirs_exist_ok=True)
     try:
         lab.up("seed", pillar=pillar, nodes=3)
-        lab.salt("*", "saltutil.sync_all")
+        _sync_all(lab, ALL)
         lab.run("saltutil.sync_all")
         assert_applied(apply(lab, "*"), ALL)
         lab.wait_for(lambda: _up_count(lab) == 3, timeout=120, what="three engines Up")
@@ -47,6 +52,18 @@ def cluster(lab, tmp_path_factory):
         yield lab
     finally:
         lab.down()
+
+
+def _sync_all(lab, minions: list[str]) -> None:
+    """saltutil.sync_all until every minion answered (on a loaded host one may miss salt's
+    timeout, and its apply then fails as not synced)."""
+    missing = list(minions)
+    for _attempt in range(3):
+        answer = lab.salt(",".join(missing), "saltutil.sync_all", tgt_type="list", timeout=300)
+        missing = [m for m in missing if not isinstance(answer.get(m), dict)]
+        if not missing:
+            return
+    raise AssertionError(f"saltutil.sync_all: no answer from {missing}")
 
 
 def _set_pillar(lab, change) -> None:
@@ -107,14 +124,14 @@ def _healthy(lab) -> bool:
     return bool(view) and _up_count(lab) == 3 and not view["unreachable"]
 
 
-def _member_view(lab) -> tuple[str | None, int]:
+def _member_view(lab, engines=None) -> tuple[str | None, int]:
     """(engine, members Up) from the first engine that is itself Up in its own view.
 
     An engine that has just started answers before it has joined, with an empty view: that
     says nothing about the cluster, so only a member's view counts. No member answering at all
     counts as 0 Up.
     """
-    for minion in ENGINES:
+    for minion in engines or ENGINES:
         url = f"http://{lab.address(minion)}:8558/cluster/members"
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - lab address
@@ -128,11 +145,12 @@ def _member_view(lab) -> tuple[str | None, int]:
 
 
 class Watcher(threading.Thread):
-    """Polls the members' views about once a second; remembers the fewest members seen Up."""
+    """Polls the members' views every 0.5 s; remembers the fewest members seen Up."""
 
-    def __init__(self, lab):
+    def __init__(self, lab, engines=None):
         super().__init__(daemon=True)
         self.lab = lab
+        self.engines = engines
         self.fewest = None
         self.seen = []  # (seconds since start, engine whose view it was, members Up)
         self.polls = 0
@@ -141,11 +159,12 @@ class Watcher(threading.Thread):
     def run(self):
         started = time.monotonic()
         while not self.stopping.is_set():
-            engine, count = _member_view(self.lab)
-            self.seen.append((round(time.monotonic() - started, 1), engine, count))
+            began = time.monotonic()
+            engine, count = _member_view(self.lab, self.engines)
+            self.seen.append((round(began - started, 1), engine, count))
             self.fewest = count if self.fewest is None else min(self.fewest, count)
             self.polls += 1
-            self.stopping.wait(1)
+            self.stopping.wait(max(0.0, POLL - (time.monotonic() - began)))
 
     def __enter__(self):
         self.start()
@@ -468,3 +487,191 @@ def test_a_cut_off_first_seed_node_rejoins_instead_of_forming_an_island(cluster)
     journal = _journal(cluster)
     assert all(journal[pid][0] >= rows for pid, (rows, _l, _h) in journal_before.items())
     assert all(lowest == 1 and highest == rows for rows, lowest, highest in journal.values())
+
+
+# ------------------------------------------------------------ a step that fails (issue 17)
+# Each run below stops at the first node of its plan: that node is named, the later ones keep
+# their engine (same PID), their release and their restart marker.
+RELEASES = "/opt/layline/releases"
+CURRENT = "/opt/layline/current"
+# simulator fault injection (test/simulator/README.md): /ready 500 while the member is Up
+NEVER_READY = "/etc/layline/reactive-engine/simulator-never-ready"
+SHORT = 'pillar={"layline": {"rolling": {"timeout": 30}}}'
+
+
+def _versions(lab) -> dict[str, str]:
+    """{engine: the version it reports on /engine/status} (layline.status)."""
+    rows = lab.salt("ll-config-server", "layline.status")["ll-config-server"]
+    return {row["node"] or row["hostname"]: row["version"] for row in rows}
+
+
+def _current(lab, machine) -> str:
+    return lab.shell(machine, f"readlink {CURRENT}", check=True).stdout.strip()
+
+
+def _all_ready(lab, engines=None) -> bool:
+    engines = engines or ENGINES
+    answer = lab.salt(",".join(engines), "layline.ready", tgt_type="list", check=False)
+    return all(answer.get(m) is True for m in engines)
+
+
+def _version(version: str):
+    def change(layline):
+        layline["version"] = version
+        dist = f"salt://test/simulator/dist/layline-linux-amd64-{version}.sh"
+        layline["distribution"] = {"source": dist, "source_hash": dist + ".sha256"}
+
+    return change
+
+
+def test_an_engine_up_but_never_ready_stops_the_run_naming_it(cluster):
+    cluster.wait_for(
+        lambda: _healthy(cluster) and _all_ready(cluster), timeout=120, what="three ready"
+    )
+    broken = "ll-node-2"
+    cluster.shell(broken, f"touch {NEVER_READY}", check=True)
+    try:
+        cluster.wait_for(
+            lambda: cluster.salt(broken, "layline.ready").get(broken) is False,
+            timeout=30,
+            what=f"{broken} not ready",
+        )
+        order = _plan_waves(cluster, 'pillar={"layline": {"rolling": {"all": true}}}')
+        assert sorted(order) == ENGINES, order
+        done, later = order[: order.index(broken)], order[order.index(broken) + 1 :]
+        before = _pids(cluster)
+        with Watcher(cluster) as watcher:
+            proc = _orch('pillar={"layline": {"rolling": {"all": true, "timeout": 15}}}')
+        assert proc.returncode != 0, proc.stdout
+        assert f"FAILED at {broken}" in proc.stdout, proc.stdout
+        assert "its /ready is not 200" in proc.stdout, proc.stdout
+        after = _pids(cluster)
+        # restarted (and came back Up) like the nodes before it; the later ones untouched
+        assert all(after[m] != before[m] for m in [*done, broken]), (order, before, after)
+        assert {m: after[m] for m in later} == {m: before[m] for m in later}, order
+        assert _up_count(cluster) == 3  # Up all the same: only its health check fails
+        assert watcher.fewest >= 2, watcher.seen
+    finally:
+        cluster.shell(broken, f"rm -f {NEVER_READY}", check=True)
+    cluster.wait_for(
+        lambda: _healthy(cluster) and _all_ready(cluster), timeout=60, what="all ready"
+    )
+
+
+def test_a_release_switch_that_fails_stops_the_run(cluster):
+    _set_pillar(cluster, _version("2.5.5"))
+    assert_applied(apply(cluster, "*"), ALL)
+    markers = _markers(cluster)
+    assert sorted(markers) == ENGINES and {m["version"] for m in markers.values()} == {"2.5.5"}
+    first, *later = _plan_waves(cluster)
+    before = _pids(cluster)
+    version_file = f"{RELEASES}/2.5.5/VERSION"
+    # a broken install dir: its VERSION no longer names the release
+    cluster.shell(first, f"cp -a {version_file} /root/VERSION.keep", check=True)
+    cluster.shell(first, f"echo broken > {version_file}", check=True)
+    try:
+        with Watcher(cluster) as watcher:
+            proc = _orch(SHORT)
+    finally:
+        cluster.shell(first, f"cp -a /root/VERSION.keep {version_file}", check=True)
+    assert proc.returncode != 0, proc.stdout
+    assert f"FAILED at {first}" in proc.stdout, proc.stdout
+    assert "switch to release 2.5.5 failed" in proc.stdout, proc.stdout
+    assert "started again on the release it ran (started)" in proc.stdout, proc.stdout
+    cluster.wait_for(lambda: _healthy(cluster), timeout=120, what=f"{first} Up again")
+    after = _pids(cluster)
+    assert after[first] != before[first]
+    assert {m: after[m] for m in later} == {m: before[m] for m in later}
+    assert {m: _current(cluster, m) for m in ENGINES} == dict.fromkeys(ENGINES, "releases/2.5.4")
+    assert _versions(cluster) == dict.fromkeys(ENGINES, "2.5.4")
+    assert sorted(_markers(cluster)) == ENGINES  # nothing cleared: a re-run starts over
+    assert watcher.fewest >= 2, watcher.seen
+
+
+def test_an_upgrade_that_cannot_start_is_rolled_back_on_that_node(cluster):
+    first, *later = _plan_waves(cluster)
+    before, stops = _pids(cluster), _stops(cluster)
+    binary = f"{RELEASES}/2.5.5/bin/reactive-engine"
+    cluster.shell(first, f"chmod -x {binary}", check=True)
+    try:
+        with Watcher(cluster) as watcher:
+            proc = _orch(SHORT)  # on_failure unset: rollback, the default for a version change
+    finally:
+        cluster.shell(first, f"chmod +x {binary}", check=True)
+    assert proc.returncode != 0, proc.stdout
+    assert f"FAILED at {first}" in proc.stdout, proc.stdout
+    assert (
+        "on release 2.5.5; rolled back to release 2.5.4 and started: Up and ready again"
+        in proc.stdout
+    ), proc.stdout
+    # the node is Up on the old version; the later nodes never stopped and did not move
+    assert _healthy(cluster) and _all_ready(cluster)
+    assert _versions(cluster) == dict.fromkeys(ENGINES, "2.5.4")
+    assert {m: _current(cluster, m) for m in ENGINES} == dict.fromkeys(ENGINES, "releases/2.5.4")
+    after = _pids(cluster)
+    assert after[first] != before[first]
+    assert {m: after[m] for m in later} == {m: before[m] for m in later}
+    assert _stops(cluster) == {**stops, first: stops[first] + 1}  # 2.5.5 never ran
+    markers = _markers(cluster)
+    assert all(markers[m]["version"] == "2.5.5" for m in later), markers
+    assert watcher.fewest >= 2, watcher.seen
+    cluster.rolled_back = first
+
+
+def test_going_back_before_the_nodes_moved_restarts_each_at_most_once(cluster):
+    # layline:version back to the release every engine still runs; the node the last run
+    # rolled back restarted after its marker was written, the others never moved
+    first = getattr(cluster, "rolled_back", None)
+    assert first, "needs test_an_upgrade_that_cannot_start_is_rolled_back_on_that_node first"
+    _set_pillar(cluster, _version("2.5.4"))
+    assert_applied(apply(cluster, "*"), ALL)
+    markers = _markers(cluster)
+    assert all(not marker.get("version") for marker in markers.values()), markers
+    before, stops = _pids(cluster), _stops(cluster)
+    with Watcher(cluster) as watcher:
+        proc = _orch()
+    assert proc.returncode == 0, proc.stdout
+    restarts = {m: _stops(cluster)[m] - stops[m] for m in ENGINES}
+    # the rolled-back node restarted after its marker: done, cleared without a restart
+    assert restarts[first] == 0, (restarts, markers, proc.stdout)
+    assert all(count <= 1 for count in restarts.values()), (restarts, markers, proc.stdout)
+    assert _pids(cluster)[first] == before[first]
+    assert _markers(cluster) == {}
+    assert _versions(cluster) == dict.fromkeys(ENGINES, "2.5.4")
+    assert watcher.fewest >= 2, watcher.seen
+    again = _orch()
+    assert again.returncode == 0 and "nothing to restart" in again.stdout, again.stdout
+
+
+# ------------------------------------------------------------------ node addition (issue 17)
+NEW = "ll-node-4"
+
+
+def test_a_node_added_with_the_two_commands_back_to_back_joins_and_all_roll(cluster):
+    cluster.wait_for(lambda: _healthy(cluster), timeout=120, what="three engines Up")
+    cluster.add(NEW)
+    _sync_all(cluster, [NEW])
+    _set_pillar(
+        cluster,
+        lambda p: p["cluster"]["nodes"].append({"minion": NEW, "hostname": f"{NEW}.orb.local"}),
+    )
+    engines = [*ENGINES, NEW]
+    before, stops = _pids(cluster), _stops(cluster)
+    with Watcher(cluster, engines) as watcher:
+        applied = apply(cluster, "*")
+        proc = _orch()  # at once: the new engine may still be joining
+    assert_applied(applied, [*ALL, NEW])
+    assert proc.returncode == 0, proc.stdout
+    # the three got the new seed list and were restarted once each; the new one started
+    # from its first configuration
+    assert _stops(cluster) == {m: stops[m] + 1 for m in ENGINES}, proc.stdout
+    after = _pids(cluster)
+    assert all(after[m] != before[m] for m in ENGINES)
+    assert proc.stdout.count(" Up and ready") == 3, proc.stdout
+    assert _markers(cluster) == {}
+    assert not cluster.salt(NEW, "layline.pending")[NEW]
+    view = _members(cluster)
+    assert sorted(m["status"] for m in view["members"]) == ["Up"] * 4, view
+    assert any(m["node"].startswith(f"pekko://layline@{NEW}.") for m in view["members"]), view
+    # never fewer than N-1 Up (N = 4 once it joined; 3 before)
+    assert watcher.polls >= 10 and watcher.fewest >= 3, (watcher.seen, proc.stdout[-3000:])

@@ -315,7 +315,12 @@ def write_master_config(pillar: Path) -> None:
         "log_file": str(MASTER_ROOT / "master.log"),
         "log_level_logfile": "info",
         "pidfile": str(MASTER_ROOT / "salt-master.pid"),
-        "worker_threads": 4,
+        # A peer call (x509.sign_remote_certificate, layline.tls) holds a master worker while
+        # the master publishes to the CA minion through its own request server, which needs
+        # a free worker too: with 4 workers and 9 minions asking at once (seed, 7 engines)
+        # every worker waited on the next one and the bare apply timed out. One worker per
+        # machine of the largest lab (2 + 9 engines) plus one.
+        "worker_threads": 12,
         "timeout": 15,
         # layline.tls: minions have their certificates signed by the CA minion (README, TLS)
         "peer": {"ll-.*": ["x509.sign_remote_certificate"]},

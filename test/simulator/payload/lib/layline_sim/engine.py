@@ -33,6 +33,9 @@ from .journal import Journal
 log = logging.getLogger("Layline")
 SIGTERM_EXIT = 143
 DOWNING_EXIT = 255  # System.exit(-1): Pekko's exit-code for ClusterDowningReason
+# fault injection: while this file exists in the engine's config directory, /ready answers
+# 500 even when the member is Up (a health check that never passes: an engine Up, not ready)
+NEVER_READY = "simulator-never-ready"
 
 
 def parse_args(argv):
@@ -69,9 +72,10 @@ def startup_delay():
 class Engine:
     """Wires configuration, cluster node, journal and HTTP servers together."""
 
-    def __init__(self, settings, version):
+    def __init__(self, settings, version, config_dir=None):
         self.s = settings
         self.version = version
+        self.config_dir = config_dir
         self.started = time.monotonic()
         self.exit_kind = None
         self.exit_reason = None
@@ -158,6 +162,8 @@ class Engine:
         status = self.node.status
         if status not in ("Up", "WeaklyUp"):
             return Response(500, f"Not Healthy: member status is {status}")
+        if self.config_dir and os.path.exists(os.path.join(self.config_dir, NEVER_READY)):
+            return Response(500, f"Not Healthy: {NEVER_READY} (simulator fault injection)")
         if not self.journal.healthy:
             return Response(500, f"Not Healthy: journal: {self.journal.error}")
         return Response(200, "OK")
@@ -316,7 +322,7 @@ def main(argv=None):
     while time.monotonic() < deadline:
         if stop_signal.wait(0.05):
             return SIGTERM_EXIT
-    engine = Engine(settings, version)
+    engine = Engine(settings, version, config_dir=config_dir)
     log.info(
         "cluster address %s, seed nodes %s, journal %s",
         settings.address,
