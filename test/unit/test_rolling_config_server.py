@@ -8,6 +8,8 @@ import unitsupport
 from rollingsupport import FakeClock, runner, settings
 from simcluster import SimClient, SimCluster
 
+import layline_gate
+
 UNIT = "layline-config-server"
 MARK = {"reasons": ["configuration changed"], "version": None}
 BIND = "10.0.0.9"
@@ -86,7 +88,7 @@ def roll(version=None, **fake):
     return failure, roller, client, lines
 
 
-GATE = ["layline.bind_address", "network.connect"] * runner.GATE_POLLS
+GATE = ["layline.bind_address", "network.connect"] * layline_gate.GATE_POLLS
 
 
 def test_a_release_move_stops_switches_restarts_waits_until_it_listens_then_clears():
@@ -129,7 +131,7 @@ def test_it_waits_until_it_listens_and_its_step_time_includes_the_wait():
     failure, roller, client, lines = roll(refused=5)
     assert failure is None
     connects = client.funs().count("network.connect")
-    assert connects == 5 + runner.GATE_POLLS
+    assert connects == 5 + layline_gate.GATE_POLLS
     assert client.funs()[-1] == "layline.clear_pending"
     (row,) = roller.rows
     elapsed = client.clock.now - START
