@@ -41,10 +41,11 @@ import time
 from salt.exceptions import CommandExecutionError
 
 import layline_files
+import layline_schema
 import layline_sync
 
 # a re-sync in this process takes effect (see layline_sync)
-layline_sync.refresh(layline_files)
+layline_sync.refresh(layline_schema, layline_files)
 
 __virtualname__ = "layline_db"
 
