@@ -267,9 +267,9 @@ def restart(
     by_minion = {node.get("minion"): node for node in nodes or [] if isinstance(node, dict)}
     if me not in by_minion:
         raise CommandExecutionError(f"{me} is not among the nodes passed by the runner")
-    if on_failure not in layline_gate.ON_FAILURE:
+    if on_failure not in layline_schema.ON_FAILURE:
         raise CommandExecutionError(
-            f"layline:rolling:on_failure must be one of {', '.join(layline_gate.ON_FAILURE)}"
+            f"layline:rolling:on_failure must be one of {', '.join(layline_schema.ON_FAILURE)}"
         )
     wave = set(wave or [me]) | {me}
     own = by_minion[me]

@@ -13,6 +13,7 @@ from layline_schema import (
     DNS_LABEL_RE,
     HASH_URL_RE,
     HEX_DIGEST_LENGTHS,
+    ON_FAILURE,
     SYSTEM_DIRS,
     UNSAFE_PATH_RE,
 )
@@ -164,3 +165,27 @@ def is_ip_or_network(value):
 
 def engine_count(config):
     return len(nodes(config)) if not is_single_host(config) else 1
+
+
+def rolling_problems(rolling):
+    """
+    ``[(key, problem)]`` of a ``layline:rolling`` mapping: the one rule of these keys, for
+    ``layline.validate`` on the minions and for the runner's settings on the master.
+    """
+    problems = []
+    if not isinstance(rolling.get("all", False), bool):
+        problems.append(("all", "must be true or false"))
+    for key, low in (("max_unavailable", 1), ("timeout", 1), ("join_timeout", 0)):
+        value = rolling.get(key)
+        if value is not None and (not is_int(value) or value < low):
+            problems.append((key, f"must be an integer >= {low}"))
+    if rolling.get("on_failure") not in (None, *ON_FAILURE):
+        problems.append(("on_failure", "must be rollback or stop"))
+    interval = rolling.get("poll_interval")
+    if interval is not None and (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not 0.1 <= interval <= 60
+    ):
+        problems.append(("poll_interval", "must be a number of seconds between 0.1 and 60"))
+    return problems

@@ -25,7 +25,6 @@ PHASES = ("stopped", "left", "switched", "started", "up", "ready", "done")
 GATE_POLLS = 2
 # the log tail: at most this many bytes read from the end of the file
 LOG_TAIL_BYTES = 64 * 1024
-ON_FAILURE = ("rollback", "stop")
 
 
 def norm(address):

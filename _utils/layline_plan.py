@@ -17,6 +17,7 @@ restart: :py:func:`wave_bounds`, :py:func:`largest_safe`, :py:func:`precheck`,
 from salt.exceptions import SaltInvocationError
 
 import layline_model
+from layline_checks import rolling_problems
 from layline_schema import ENGINE_UNIT, FULL_RESTART, GRACEFUL_LEAVE_WORST_CASE
 
 ROLLING_DEFAULTS = {
@@ -29,7 +30,6 @@ ROLLING_DEFAULTS = {
     # a node failing its gate: rollback (default when its wave changes a version) or stop
     "on_failure": None,
 }
-ON_FAILURE = (None, "rollback", "stop")
 # the unit states of an engine that may still join (the others: refuse at once)
 ALIVE_UNIT_STATES = ("active", "activating", "reloading")
 SETTINGS_KEYS = (
@@ -103,34 +103,6 @@ def settings_of(config, required=()):
         raise SaltInvocationError(f"layline:rolling:{key} {problem}, not {rolling.get(key)!r}")
     settings["rolling"] = rolling
     return settings
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def rolling_problems(rolling):
-    """
-    ``[(key, problem)]`` of a ``layline:rolling`` mapping: the one rule of these keys, for
-    ``layline.validate`` on the minions and for the runner's settings on the master.
-    """
-    problems = []
-    if not isinstance(rolling.get("all", False), bool):
-        problems.append(("all", "must be true or false"))
-    for key, low in (("max_unavailable", 1), ("timeout", 1), ("join_timeout", 0)):
-        value = rolling.get(key)
-        if value is not None and (not _is_int(value) or value < low):
-            problems.append((key, f"must be an integer >= {low}"))
-    if rolling.get("on_failure") not in ON_FAILURE:
-        problems.append(("on_failure", "must be rollback or stop"))
-    interval = rolling.get("poll_interval")
-    if interval is not None and (
-        isinstance(interval, bool)
-        or not isinstance(interval, (int, float))
-        or not 0.1 <= interval <= 60
-    ):
-        problems.append(("poll_interval", "must be a number of seconds between 0.1 and 60"))
-    return problems
 
 
 def address_of(settings, hostname):

@@ -54,6 +54,9 @@ TRUSTSTORE_PASSWORD = "changeit"  # noqa: S105 - public by design, see README (T
 # (most phases 5 s, three 10 s): a unit's stop timeout must be above it.
 GRACEFUL_LEAVE_WORST_CASE = 75
 
+# layline:rolling:on_failure: what the rolling restart does when a node fails its gate
+ON_FAILURE = ("rollback", "stop")
+
 # the reason the rolling runner gives when only a full-cluster restart is safe
 FULL_RESTART = "full cluster restart needed"
 

@@ -18,6 +18,7 @@ from layline_checks import (
     is_nonempty_str,
     is_valid_hostname,
     is_valid_source_hash,
+    rolling_problems,
     type_ok,
     unknown_key_message,
 )
@@ -466,21 +467,8 @@ def check_rolling(config, found):
             " join_timeout, on_failure",
         )
         return
-    if not isinstance(rolling.get("all", False), bool):
-        found.error("rolling:all", "must be true or false")
-    for key, low in (("max_unavailable", 1), ("timeout", 1), ("join_timeout", 0)):
-        value = rolling.get(key)
-        if value is not None and (not is_int(value) or value < low):
-            found.error(f"rolling:{key}", f"must be an integer >= {low}")
-    if rolling.get("on_failure") not in (None, "rollback", "stop"):
-        found.error("rolling:on_failure", "must be rollback or stop")
-    interval = rolling.get("poll_interval")
-    if interval is not None and (
-        isinstance(interval, bool)
-        or not isinstance(interval, (int, float))
-        or not 0.1 <= interval <= 60
-    ):
-        found.error("rolling:poll_interval", "must be a number of seconds between 0.1 and 60")
+    for key, problem in rolling_problems(rolling):
+        found.error(f"rolling:{key}", problem)
 
 
 def check_tls(config, found):
