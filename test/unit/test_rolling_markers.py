@@ -5,7 +5,7 @@ import json
 
 import pytest
 from salt.exceptions import CommandExecutionError
-from unitsupport import ROOT, SEED_PILLAR
+from unitsupport import BAD_ROLLING, ROOT, SEED_PILLAR
 
 import layline_schema
 
@@ -33,24 +33,11 @@ def test_the_joining_wait_and_on_failure_are_known_rolling_keys(layline, make_co
 
 @pytest.mark.parametrize(
     ("rolling", "key"),
-    [
-        ({"all": "yes"}, "rolling:all"),
-        ({"max_unavailable": 0}, "rolling:max_unavailable"),
-        ({"max_unavailable": "2"}, "rolling:max_unavailable"),
-        ({"max_unavailable": True}, "rolling:max_unavailable"),
-        ({"timeout": 0}, "rolling:timeout"),
-        ({"timeout": 1.5}, "rolling:timeout"),
-        ({"poll_interval": 0}, "rolling:poll_interval"),
-        ({"poll_interval": "1"}, "rolling:poll_interval"),
-        ({"join_timeout": -1}, "rolling:join_timeout"),
-        ({"join_timeout": "180"}, "rolling:join_timeout"),
-        ({"on_failure": "retry"}, "rolling:on_failure"),
-        ({"on_failure": True}, "rolling:on_failure"),
-    ],
+    BAD_ROLLING,
 )
 def test_wrong_rolling_values_are_errors_naming_the_key(layline, make_config, rolling, key):
     errors = _errors(layline, make_config(SEED_PILLAR, {"rolling": rolling}))
-    assert any(error.startswith(f"layline:{key}") for error in errors), errors
+    assert any(error.startswith(f"layline:rolling:{key}") for error in errors), errors
 
 
 def test_unknown_rolling_key_is_an_error_like_every_unknown_key(layline, make_config):

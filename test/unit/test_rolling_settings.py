@@ -5,7 +5,7 @@ import copy
 
 import pytest
 from salt.exceptions import SaltInvocationError
-from unitsupport import SECRET, SEED_PILLAR
+from unitsupport import BAD_ROLLING, SECRET, SEED_PILLAR
 
 import layline_plan
 
@@ -90,21 +90,7 @@ def test_an_invalid_key_is_named(key, value, needle):
 
 # the table of test_rolling_markers.py (layline.validate on the minions): the runner applies
 # the same rule to the master's settings and to the command line's overrides
-@pytest.mark.parametrize(
-    ("rolling", "key"),
-    [
-        ({"all": "yes"}, "all"),
-        ({"max_unavailable": 0}, "max_unavailable"),
-        ({"max_unavailable": True}, "max_unavailable"),
-        ({"timeout": 0}, "timeout"),
-        ({"timeout": 1.5}, "timeout"),
-        ({"poll_interval": 0}, "poll_interval"),
-        ({"poll_interval": "1"}, "poll_interval"),
-        ({"join_timeout": -1}, "join_timeout"),
-        ({"join_timeout": "180"}, "join_timeout"),
-        ({"on_failure": "retry"}, "on_failure"),
-    ],
-)
+@pytest.mark.parametrize(("rolling", "key"), BAD_ROLLING)
 def test_the_runner_refuses_rolling_values_validate_refuses(rolling, key):
     conf = {"cluster": {"nodes": []}, "ports": {"cluster": 5843}, "rolling": rolling}
     with pytest.raises(SaltInvocationError, match=f"^layline:rolling:{key} must be "):

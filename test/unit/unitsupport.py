@@ -25,6 +25,23 @@ SIM_SOURCE = "salt://test/simulator/dist/layline-linux-amd64-{version}.sh"
 SECRET = "Top$ecret-pw-4711"  # noqa: S105 - a test value
 
 # the lab's seed topology (docs/design.md, lab contract), MySQL backend
+# layline:rolling values both layline.validate (minions) and the runner (master) refuse,
+# with the key they must name (layline_checks.rolling_problems is the one rule)
+BAD_ROLLING = [
+    ({"all": "yes"}, "all"),
+    ({"max_unavailable": 0}, "max_unavailable"),
+    ({"max_unavailable": "2"}, "max_unavailable"),
+    ({"max_unavailable": True}, "max_unavailable"),
+    ({"timeout": 0}, "timeout"),
+    ({"timeout": 1.5}, "timeout"),
+    ({"poll_interval": 0}, "poll_interval"),
+    ({"poll_interval": "1"}, "poll_interval"),
+    ({"join_timeout": -1}, "join_timeout"),
+    ({"join_timeout": "180"}, "join_timeout"),
+    ({"on_failure": "retry"}, "on_failure"),
+    ({"on_failure": True}, "on_failure"),
+]
+
 SEED_PILLAR = {
     "distribution": {"source": SIM_SOURCE, "source_hash": SIM_SOURCE + ".sha256"},
     "cluster": {
