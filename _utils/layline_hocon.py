@@ -35,7 +35,7 @@ MYSQL_DRIVER = "com.mysql.cj.jdbc.Driver"
 
 
 # Connector/J settings of layline's Multi-Node Cluster Setup guide (its application.conf);
-# test/unit/test_layline_guide.py holds the formula to them.
+# test/unit/modules/test_layline_guide.py holds the formula to them.
 MYSQL_GUIDE_PARAMS = (
     "cachePrepStmts=true&cacheCallableStmts=true&cacheServerConfiguration=true"
     "&useLocalSessionState=true&elideSetAutoCommits=true&alwaysSendSetIsolation=false"

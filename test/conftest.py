@@ -15,7 +15,7 @@ import pytest
 
 # test (node id without parameters) -> why a skip of it is acceptable in CI
 ALLOWED_SKIPS = {
-    "test/unit/test_layline_guide.py::test_fixtures_are_the_guides_text_verbatim": (
+    "test/unit/modules/test_layline_guide.py::test_fixtures_are_the_guides_text_verbatim": (
         "compares test/fixtures/layline-guide with the guide beside the checkout, which a CI "
         "clone does not have; the fixtures themselves are tested everywhere"
     ),

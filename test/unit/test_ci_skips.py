@@ -12,7 +12,7 @@ pytest_plugins = ["pytester"]
 
 CONFTEST_PATH = Path(__file__).resolve().parents[1] / "conftest.py"
 CONFTEST = CONFTEST_PATH.read_text()
-ALLOWED = "test/unit/test_layline_guide.py::test_fixtures_are_the_guides_text_verbatim"
+ALLOWED = "test/unit/modules/test_layline_guide.py::test_fixtures_are_the_guides_text_verbatim"
 
 
 @pytest.fixture
@@ -27,7 +27,8 @@ def suite(pytester):
         "def test_fine():\n    assert True\n\n"
         "@pytest.mark.xfail(reason='known')\ndef test_known_bug():\n    assert False\n"
     )
-    unit.joinpath("test_layline_guide.py").write_text(
+    unit.joinpath("modules").mkdir()
+    unit.joinpath("modules", "test_layline_guide.py").write_text(
         "import pytest\n\n"
         "def test_fixtures_are_the_guides_text_verbatim():\n    pytest.skip('no guide')\n"
     )
@@ -43,7 +44,7 @@ def test_a_skip_fails_in_ci_naming_the_reason(suite, monkeypatch):
 
 def test_the_listed_skip_stays_a_skip_in_ci(suite, monkeypatch):
     monkeypatch.setenv("CI", "true")
-    result = suite.runpytest_subprocess("test/unit/test_layline_guide.py")
+    result = suite.runpytest_subprocess("test/unit/modules/test_layline_guide.py")
     result.assert_outcomes(skipped=1)
 
 

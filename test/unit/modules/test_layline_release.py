@@ -9,7 +9,7 @@ import unitsupport
 from salt.exceptions import CommandExecutionError
 from unitsupport import SEED_PILLAR
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 _load = unitsupport.load_file

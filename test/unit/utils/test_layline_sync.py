@@ -71,7 +71,7 @@ def test_every_module_that_checks_the_utils_api_expects_the_current_one():
 
     import layline_schema
 
-    root = pathlib.Path(__file__).resolve().parents[2]
+    root = pathlib.Path(__file__).resolve().parents[3]
     declared = {}
     for path in sorted(root.glob("_*/*.py")):
         for node in ast.parse(path.read_text()).body:

@@ -7,7 +7,7 @@ import unitsupport
 from salt.exceptions import CommandExecutionError
 from test_layline_db import CONFIG
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 _load = unitsupport.load_file

@@ -15,7 +15,7 @@ import unitsupport
 from salt.exceptions import CommandExecutionError
 from test_layline_db import _load
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "layline/backup/files/layline-backup.sh"
 DUMP = "-- MariaDB dump\nCREATE TABLE event_journal (ordering int);\n-- Dump completed on 2026\n"
 

@@ -19,7 +19,7 @@ import unitsupport
 from pkisupport import CA
 from salt.exceptions import CommandExecutionError
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 PASSWORD = "changeit"  # noqa: S105 - the public truststore password the JDBC URL names
 KEYTOOL = shutil.which("keytool")
 needs_keytool = pytest.mark.skipif(

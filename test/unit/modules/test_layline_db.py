@@ -8,7 +8,7 @@ import pytest
 import unitsupport
 from salt.exceptions import CommandExecutionError
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 DDL = ROOT / "test/simulator/payload/scripts/sql/mysql/persistence-schema.sql"
 
 
