@@ -1215,3 +1215,50 @@ def test_backup_by_the_timer_service_and_restore_orchestration(seed):
     after = _journal_keys(seed)
     assert rows <= after, rows - after  # every row back (the restart adds membership rows)
     assert_cluster_formed(seed)  # both engines Up, the config server lists both
+
+
+def test_a_corrupt_dump_fails_the_restore_leaves_the_services_stopped_and_a_good_one_heals(seed):
+    """Issue 19: a gzip-valid dump whose trailer is intact (check_backup passes) but with a
+    broken statement in the middle: the restore orchestration fails naming the file, the
+    engines and the config server stay stopped; the next restore of a good file brings every
+    row back and the cluster forms again."""
+    good = max(
+        (item["file"] for item in seed.salt("ll-mysql", "layline_db.backups")["ll-mysql"]),
+        key=str,
+    )
+    rows = _journal_keys(seed)
+    bad = "layline-20000101T000000Z.sql.gz"
+    # after the first INSERT, a broken statement; the last line ("-- Dump completed") stays
+    broken = "INSERT INTO event_journal VALUES (garbage;"
+    program = f'{{print}} /^INSERT INTO/ && !done {{print "{broken}"; done=1}}'
+    corrupt = (
+        f"set -o pipefail; zcat {BACKUP_DIR}/{good} | awk {shlex.quote(program)} | gzip > "
+        f"{BACKUP_DIR}/{bad} && chmod 600 {BACKUP_DIR}/{bad}"
+    )
+    seed.shell("ll-mysql", ["bash", "-c", corrupt], check=True)
+    checked = seed.salt("ll-mysql", "layline_db.check_backup", bad)["ll-mysql"]
+    assert isinstance(checked, dict) and checked["file"] == bad, checked  # the pre-check passes
+
+    ret = seed.run(
+        "state.orch",
+        "layline.orch.restore",
+        "pillar=" + json.dumps({"layline": {"restore": {"file": bad}}}),
+    )
+    text = json.dumps(ret)
+    assert '"result": false' in text and bad in text, text[:4000]
+    assert "stay stopped" in text, text[:4000]
+    for machine, unit in [(e, "layline-reactive-engine") for e in ENGINES] + [
+        ("ll-config-server", "layline-config-server")
+    ]:
+        state = seed.shell(machine, f"systemctl is-active {unit}").stdout.strip()
+        assert state in ("inactive", "failed"), (machine, unit, state)
+
+    ret = seed.run(
+        "state.orch",
+        "layline.orch.restore",
+        "pillar=" + json.dumps({"layline": {"restore": {"file": good}}}),
+    )
+    text = json.dumps(ret)
+    assert '"result": false' not in text, text[:4000]
+    assert rows <= _journal_keys(seed)  # every row back
+    assert_cluster_formed(seed)
