@@ -207,9 +207,11 @@ def check_paths_and_account(config, found, host=None):
 def check_placement(found, key, value, user, host):
     """
     ``key`` (a directory the formula creates, chowns, names in ReadWritePaths= or deletes)
-    must not be, contain or lie in a tree root relies on, and must lie below an allowlisted
-    prefix, unless ``host`` says it does not exist yet (or, for the home, that the service
-    user owns it). Without ``host`` only the protected trees are checked.
+    must not be, contain or lie in a tree root relies on. With ``host`` (the machine's
+    answers): a path that exists must be below an allowlisted prefix and root's, and an
+    existing home must be the service user's wherever it is (an allowlisted prefix such as
+    /home or /var/lib holds other accounts' directories too). Without ``host`` only the
+    protected trees are checked.
     """
     if not isinstance(value, str) or not value.startswith("/") or UNSAFE_PATH_RE.search(value):
         return  # check_path reports it
@@ -225,17 +227,31 @@ def check_placement(found, key, value, user, host):
     allowed = any(is_inside(value, tree) for tree in PATH_OWN_TREES) or any(
         is_inside(value, prefix) and value != prefix for prefix in PATH_PREFIXES
     )
-    if allowed or host is None:
-        return  # without the machine's answer (render, the runner) the allowlist is not known
+    if host is None:
+        return  # without the machine's answer (render, the runner) existence is not known
     owner = host.path_owner(value)
-    if owner is None or (key == "home" and owner == user):
+    if owner is None:
+        return  # the formula creates it as its own
+    if key == "home":
+        if owner == user:
+            return
+        problem = (
+            f"exists and belongs to {owner!r}, not layline:user {user!r}: the formula would "
+            "hand it to the service user"
+        )
+    elif not allowed:
+        problem = (
+            f"is not below {', '.join(PATH_PREFIXES + PATH_OWN_TREES)} and already exists: "
+            "the formula takes it over (and layline.clean deletes it)"
+        )
+    elif owner == "root":
         return
+    else:
+        problem = f"exists and belongs to {owner!r}: root installs there, so it must be root's"
     found.error(
         key,
-        f"{value!r} is not below {', '.join(PATH_PREFIXES + PATH_OWN_TREES)} and already "
-        "exists"
-        + (" (not owned by layline:user)" if key == "home" else "")
-        + ": the formula takes it over, so it must be a directory of its own there",
+        f"{value!r} {problem}; use a directory of its own that does not exist yet, e.g. "
+        "/opt/layline, /var/lib/layline or /var/cache/layline",
     )
 
 

@@ -113,7 +113,22 @@ def test_an_existing_home_outside_the_allowlist_owned_by_the_service_user(seed_c
 )
 def test_allowlisted_paths_pass_even_when_they_exist(seed_config, key, path):
     config = _set(copy.deepcopy(seed_config), key, path)
-    assert not _errors_of(config, key, FakeHost(paths={path: "root"}))
+    owner = "layline" if key == "home" else "root"
+    assert not _errors_of(config, key, FakeHost(paths={path: owner}))
+
+
+@pytest.mark.parametrize("key", PLACED)
+@pytest.mark.parametrize(
+    "path,owner", [("/home/alice", "alice"), ("/var/lib/postgresql", "postgres")]
+)
+def test_allowlisted_paths_of_other_accounts_are_refused(seed_config, key, path, owner):
+    config = _set(copy.deepcopy(seed_config), key, path)
+    assert _errors_of(config, key, FakeHost(paths={path: owner}))
+
+
+def test_an_existing_root_owned_home_is_refused_even_when_allowlisted(seed_config):
+    config = _set(copy.deepcopy(seed_config), "home", "/var/lib/dpkg")
+    assert _errors_of(config, "home", FakeHost(paths={"/var/lib/dpkg": "root"}))
 
 
 def _account(gecos=layline_schema.ACCOUNT_GECOS, system=True, home="/var/lib/layline", gid=990):
