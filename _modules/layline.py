@@ -48,6 +48,7 @@ import layline_address
 import layline_checks
 import layline_files
 import layline_hocon
+import layline_hostfacts
 import layline_metrics
 import layline_model
 import layline_schema
@@ -65,6 +66,7 @@ layline_sync.refresh(
     layline_checks,
     layline_metrics,
     layline_hocon,
+    layline_hostfacts,
     layline_validate_db,
     layline_validate,
     layline_render,
@@ -526,7 +528,7 @@ def validate(config=None):
 
         salt '*' layline.validate
     """
-    errors, warnings = _validate(_config(config), _minion_id())
+    errors, warnings = _validate(_config(config), _minion_id(), host=layline_hostfacts.HostFacts())
     _set_retcode(errors)
     return {"errors": errors, "warnings": warnings}
 

@@ -171,25 +171,6 @@ def _redact(text, db):
     return layline_model.redact(str(text), {"database": db})
 
 
-def password_hash(config=None):
-    """
-    The MySQL native password hash of ``layline:database:password``
-    (``*`` + upper-case hex SHA1(SHA1(password))): ``layline.mysql`` gives
-    ``mysql_user.present`` this hash, never the password itself.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt ll-mysql layline_db.password_hash
-    """
-    password = _db(config).get("password")
-    if password in (None, ""):
-        raise CommandExecutionError("layline:database:password is required for backend mysql")
-    inner = hashlib.sha1(str(password).encode("utf-8")).digest()  # noqa: S324 - MySQL's scheme
-    return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
-
-
 def _tls_ca(config=None):
     """The cluster CA file the server certificate must chain to, or None without TLS."""
     config = _config(config)

@@ -40,6 +40,7 @@ import layline_address
 import layline_checks
 import layline_files
 import layline_hocon
+import layline_hostfacts
 import layline_metrics
 import layline_model
 import layline_schema
@@ -56,6 +57,7 @@ layline_sync.refresh(
     layline_checks,
     layline_metrics,
     layline_hocon,
+    layline_hostfacts,
     layline_validate_db,
     layline_validate,
     layline_render,
@@ -240,7 +242,9 @@ def validated(name, installing=True, config=None):
     try:
         model = _model(config)
         minion_id = __opts__["id"]
-        errors, warnings = layline_render.validate(model, minion_id, installing)
+        errors, warnings = layline_render.validate(
+            model, minion_id, installing, host=layline_hostfacts.HostFacts()
+        )
         if not errors and installing and layline_model.roles(model, minion_id):
             # canonical addresses resolve here, not loopback on a multi-machine cluster
             errors = layline_address.address_errors(model, minion_id)

@@ -408,7 +408,9 @@ def test_transport_change_names_a_full_cluster_restart(
         assert reason == ""
 
 
-def test_the_rendered_file_is_what_transport_change_reads(layline, seed_config, tmp_path):
+def test_the_rendered_file_is_what_transport_change_reads(
+    layline, seed_config, tmp_path, tmp_paths_allowed
+):
     config = copy.deepcopy(seed_config)
     config["config_dir"] = str(tmp_path)
     (tmp_path / "reactive-engine").mkdir()
