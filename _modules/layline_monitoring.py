@@ -20,7 +20,7 @@ import layline_sync
 # a re-sync in this process takes effect (see layline_sync)
 layline_sync.refresh(layline_schema)
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 4
+UTILS_API = 5
 
 __virtualname__ = "layline_monitoring"
 
