@@ -239,6 +239,9 @@ def validated(name, installing=True, config=None):
         if not errors and installing and _private("_roles_for")(model, __opts__["id"]):
             # canonical addresses resolve here, not loopback on a multi-machine cluster
             errors = _private("_address_errors")(model, __opts__["id"])
+        if not errors and installing and "layline_tls.signing_problems" in __salt__:
+            # on the CA minion: one signing policy per minion, every field fixed
+            errors = __salt__["layline_tls.signing_problems"](config=config)
     except Exception as exc:  # noqa: BLE001 - report any crash as a failed validation
         ret["result"] = False
         # scrub with the model read on the minion (``config`` is None outside tests)
