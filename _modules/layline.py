@@ -162,6 +162,7 @@ KNOWN_KEYS = {
         "browsers",
         "clients",
         "scrape",
+        "operators",
         "backend",
         "package",
         "service",
@@ -318,6 +319,7 @@ _TYPES = {
     "firewall:browsers": (list,),
     "firewall:clients": (list,),
     "firewall:scrape": (list,),
+    "firewall:operators": (list,),
     "firewall:backend": (str, None),
     "firewall:package": (str,),
     "firewall:service": (str,),
@@ -1356,9 +1358,11 @@ def _check_network_and_firewall(config, found):
     if firewall is None:
         return
     if not isinstance(firewall, dict):
-        found.error("firewall", "must be a mapping with enabled, browsers, clients, scrape")
+        found.error(
+            "firewall", "must be a mapping with enabled, browsers, clients, scrape, operators"
+        )
         return
-    for key in ("browsers", "clients", "scrape"):
+    for key in ("browsers", "clients", "scrape", "operators"):
         for index, value in enumerate(firewall.get(key) or []):
             if not isinstance(value, str) or not _is_ip_or_network(value):
                 found.error(

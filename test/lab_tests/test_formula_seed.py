@@ -562,19 +562,22 @@ PROBE = (
 )
 # (from, to) -> {port: expected}; 'timeout' is the firewall's drop (a listener is there).
 PORT_TABLE = {
-    ("lab host", "ll-node-1"): {5842: "open", 5843: "timeout", 8558: "timeout"},
+    ("lab host", "ll-node-1"): {5842: "open", 5843: "timeout", 8558: "timeout", 9095: "timeout"},
     ("lab host", "ll-config-server"): {5841: "open"},
-    ("lab host", "ll-mysql"): {3306: "timeout"},
-    ("ll-mysql", "ll-node-1"): {5842: "timeout", 5843: "timeout", 8558: "timeout"},
+    # Prometheus (9090) for layline:firewall:operators only; the node exporter (9100) and
+    # the engines' metrics (9095) for the monitoring minion only (issue 18, finding 5)
+    ("lab host", "ll-mysql"): {3306: "timeout", 9090: "open", 9100: "timeout"},
+    ("ll-node-1", "ll-mysql"): {9090: "timeout", 9100: "timeout"},
+    ("ll-mysql", "ll-node-1"): {5842: "timeout", 5843: "timeout", 8558: "timeout", 9095: "open"},
     ("ll-mysql", "ll-config-server"): {5841: "timeout"},
     ("ll-config-server", "ll-node-2"): {5842: "open", 5843: "timeout", 8558: "open"},
-    ("ll-config-server", "ll-mysql"): {3306: "open"},
+    ("ll-config-server", "ll-mysql"): {3306: "open", 9090: "timeout", 9100: "timeout"},
     ("ll-node-1", "ll-node-2"): {5842: "timeout", 5843: "open", 8558: "open"},
     ("ll-node-2", "ll-config-server"): {5841: "open"},
     ("ll-node-2", "ll-mysql"): {3306: "open"},
 }
 LISTENERS = {
-    "ll-mysql": [3306],
+    "ll-mysql": [3306, 9090, 9100],
     "ll-config-server": [5841],
     **{e: [5842, 5843, 8558] for e in ENGINES},
 }

@@ -47,8 +47,10 @@ layline:
       members_missing: 6s
       backup_stale: 1m
   # The guide's port table (layline.firewall, on by default): the lab host
-  # (10.231.7.1, the salt master) is a browser of the config server and a
-  # client of the engines' REST port; the tests probe the rest of the table.
+  # (10.231.7.1, the salt master) is a browser of the config server, a
+  # client of the engines' REST port and an operator of Prometheus (9090 on
+  # ll-mysql); the tests probe the rest of the table.
   firewall:
     browsers: [10.231.7.1]
     clients: [10.231.7.1]
+    operators: [10.231.7.1]
