@@ -219,6 +219,7 @@ def test_the_shipped_pyhocon_wheel_is_the_pinned_artefact(layline):
 
 
 def _pip_dry_run(tmp_path, links):
+    import os
     import subprocess
 
     requirements = tmp_path / "requirements.txt"
@@ -245,6 +246,11 @@ def _pip_dry_run(tmp_path, links):
         capture_output=True,
         text=True,
         check=False,
+        # no pip.conf or PIP_* of this host (its find-links, index): only the directory given
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+            "PIP_CONFIG_FILE": os.devnull,
+        },
     )
 
 
@@ -311,7 +317,10 @@ def test_the_pip_state_installs_wheels_only_from_the_formula_and_the_index(layli
     assert wheels["source"] == "salt://layline/python/files/wheels"
     assert wheels["name"] == "/var/lib/layline-formula/wheels"
     assert (wheels["user"], wheels["file_mode"]) == ("root", "0644")
-    _, https = _render_python_sls(
-        layline, tmp_path / "https", {"index_url": "https://pypi.example.com/simple/"}
-    )
-    assert not [a for a in https["extra_args"] if isinstance(a, dict) and "--trusted-host" in a]
+    for name, python in (
+        ("https", {"index_url": "https://pypi.example.com/simple/"}),
+        # refused by validation; the state alone does not trust it either
+        ("http", {"index_url": "http://10.231.7.1:8080/simple/"}),
+    ):
+        _, pip = _render_python_sls(layline, tmp_path / name, python)
+        assert not [a for a in pip["extra_args"] if isinstance(a, dict) and "--trusted-host" in a]
