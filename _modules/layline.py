@@ -52,6 +52,7 @@ import layline_hostfacts
 import layline_metrics
 import layline_model
 import layline_schema
+import layline_signing
 import layline_sync
 import layline_systemd
 import layline_validate
@@ -71,6 +72,7 @@ layline_sync.refresh(
     layline_validate,
     layline_render,
     layline_systemd,
+    layline_signing,
 )
 _is_single_host = layline_model.is_single_host
 _nodes = layline_model.nodes
@@ -278,7 +280,13 @@ def _tls_plan(config, minion_id):
         "renew_days": tls.get("renew_days"),
         "ca_days": tls.get("ca_days"),
         "key_size": tls.get("key_size"),
-        "signing_policy": tls.get("signing_policy"),
+        # this minion's own policy on the CA minion (layline_signing: one per minion)
+        "signing_prefix": tls.get("signing_policy"),
+        "signing_policy": layline_signing.policy_name(minion_id, tls.get("signing_policy")),
+        # on the CA minion: the minions whose certificates it signs (one policy each)
+        "signed_minions": sorted(layline_validate.layline_minions(config) - {minion_id})
+        if ca_minion == minion_id and not _is_single_host(config)
+        else [],
         "wait_timeout": tls.get("wait_timeout"),
     }
 
@@ -520,7 +528,8 @@ def validate(config=None):
     Check the whole configuration at once and return
     ``{'errors': [...], 'warnings': [...]}``; never raises for invalid
     settings. Every message starts with the pillar key it is about and never
-    contains a secret value. Exits non-zero when there are errors.
+    contains a secret value. Exits non-zero when there are errors. On the CA
+    minion it also checks its ``x509_signing_policies`` (``layline_tls.signing_problems``).
 
     CLI Example:
 
@@ -529,6 +538,9 @@ def validate(config=None):
         salt '*' layline.validate
     """
     errors, warnings = _validate(_config(config), _minion_id(), host=layline_hostfacts.HostFacts())
+    if not errors and "layline_tls.signing_problems" in __salt__:
+        # on the CA minion: its pillar's signing policies, one per minion, every field fixed
+        errors = __salt__["layline_tls.signing_problems"](config=config)
     _set_retcode(errors)
     return {"errors": errors, "warnings": warnings}
 

@@ -248,6 +248,9 @@ def validated(name, installing=True, config=None):
         if not errors and installing and layline_model.roles(model, minion_id):
             # canonical addresses resolve here, not loopback on a multi-machine cluster
             errors = layline_address.address_errors(model, minion_id)
+        if not errors and installing and "layline_tls.signing_problems" in __salt__:
+            # on the CA minion: one signing policy per minion, every field fixed
+            errors = __salt__["layline_tls.signing_problems"](config=config)
     except Exception as exc:  # noqa: BLE001 - report any crash as a failed validation
         ret["result"] = False
         # scrub with the model read on the minion (``config`` is None outside tests)

@@ -294,20 +294,41 @@ def check_python(config, found):
     if not isinstance(python, dict):
         found.error("python", "must be a mapping (index_url, extra_index_url, requirements)")
         return
+    insecure = python.get("allow_insecure_index", False)
+    if not isinstance(insecure, bool):
+        found.error("python:allow_insecure_index", "must be true or false")
+        insecure = False
+    # https only, unless a lab says so: the hashes pin the artefacts, but a plain-http
+    # index or requirements file can be changed on the way (issue 18)
+    schemes = "http:// or https://" if insecure else "https://"
     for key in ("index_url", "extra_index_url"):
         value = python.get(key)
-        if value is not None and not (isinstance(value, str) and INDEX_URL_RE.fullmatch(value)):
+        if value is None:
+            continue
+        if not (isinstance(value, str) and INDEX_URL_RE.fullmatch(value)):
             found.error(
                 f"python:{key}",
-                "must be an http:// or https:// URL of a package "
+                f"must be an {schemes} URL of a package "
                 "index (e.g. https://pypi.example.com/simple/) or null",
+            )
+        elif value.startswith("http://") and not insecure:
+            found.error(
+                f"python:{key}",
+                "must be an https:// URL (http:// only with "
+                "layline:python:allow_insecure_index: true, for a lab)",
             )
     value = python.get("requirements")
     if not (isinstance(value, str) and REQUIREMENTS_URL_RE.fullmatch(value)):
         found.error(
             "python:requirements",
-            "must be a salt:// or https:// URL of a requirements "
+            f"must be a salt:// or {schemes} URL of a requirements "
             "file that pins every package as NAME==VERSION --hash=sha256:...",
+        )
+    elif value.startswith("http://") and not insecure:
+        found.error(
+            "python:requirements",
+            "must be a salt:// or https:// URL (http:// only with "
+            "layline:python:allow_insecure_index: true, for a lab)",
         )
 
 

@@ -205,9 +205,11 @@ def check_network_and_firewall(config, found, is_one_machine):
     if firewall is None:
         return
     if not isinstance(firewall, dict):
-        found.error("firewall", "must be a mapping with enabled, browsers, clients, scrape")
+        found.error(
+            "firewall", "must be a mapping with enabled, browsers, clients, scrape, operators"
+        )
         return
-    for key in ("browsers", "clients", "scrape"):
+    for key in ("browsers", "clients", "scrape", "operators"):
         for index, value in enumerate(firewall.get(key) or []):
             if not isinstance(value, str) or not is_ip_or_network(value):
                 found.error(
