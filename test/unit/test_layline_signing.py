@@ -386,6 +386,27 @@ def test_the_tls_state_on_the_ca_names_the_policy_problems(ca_minion):
     assert state.signing_policies_ready("x509_signing_policies")["result"] is True
 
 
+def test_the_validated_state_on_the_ca_refuses_its_missing_policies(
+    ca_minion, seed_config, monkeypatch
+):
+    """layline.validated (the first state of every apply) runs the CA minion's policy check
+    after the model's own checks and the address checks."""
+    _, tls = ca_minion
+    state = load_file("_states/layline.py", "layline_state_signing_under_test")
+    state.__opts__ = {"test": False, "id": "ll-config-server"}
+    state.__salt__ = {"layline_tls.signing_problems": tls.signing_problems}
+    state.__context__, state.__pillar__ = {}, {}
+    # canonical addresses resolve on a real minion only: not what this test is about
+    monkeypatch.setattr(state.layline_address, "address_errors", lambda *_: [])
+    tls.pillar["x509_signing_policies"] = {"layline": [{"minions": "*"}]}
+    ret = state.validated("layline configuration", config=seed_config)
+    assert ret["result"] is False, ret
+    assert "x509_signing_policies:layline-ll-mysql: missing" in ret["comment"], ret
+    tls.pillar["x509_signing_policies"] = tls.signing_policies()
+    ret = state.validated("layline configuration", config=seed_config)
+    assert ret["result"] is True, ret
+
+
 def test_readme_and_pillar_example_show_no_catch_all_policy():
     import re
 
