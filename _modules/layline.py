@@ -48,9 +48,11 @@ import layline_address
 import layline_checks
 import layline_files
 import layline_hocon
+import layline_hostfacts
 import layline_metrics
 import layline_model
 import layline_schema
+import layline_signing
 import layline_sync
 import layline_systemd
 import layline_validate
@@ -65,10 +67,12 @@ layline_sync.refresh(
     layline_checks,
     layline_metrics,
     layline_hocon,
+    layline_hostfacts,
     layline_validate_db,
     layline_validate,
     layline_render,
     layline_systemd,
+    layline_signing,
 )
 _is_single_host = layline_model.is_single_host
 _nodes = layline_model.nodes
@@ -77,7 +81,7 @@ _seed_address = layline_model.seed_address
 _url_host = layline_model.url_host
 _is_nonempty_str = layline_checks.is_nonempty_str
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 4
+UTILS_API = 5
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +280,13 @@ def _tls_plan(config, minion_id):
         "renew_days": tls.get("renew_days"),
         "ca_days": tls.get("ca_days"),
         "key_size": tls.get("key_size"),
-        "signing_policy": tls.get("signing_policy"),
+        # this minion's own policy on the CA minion (layline_signing: one per minion)
+        "signing_prefix": tls.get("signing_policy"),
+        "signing_policy": layline_signing.policy_name(minion_id, tls.get("signing_policy")),
+        # on the CA minion: the minions whose certificates it signs (one policy each)
+        "signed_minions": sorted(layline_validate.layline_minions(config) - {minion_id})
+        if ca_minion == minion_id and not _is_single_host(config)
+        else [],
         "wait_timeout": tls.get("wait_timeout"),
     }
 
@@ -518,7 +528,8 @@ def validate(config=None):
     Check the whole configuration at once and return
     ``{'errors': [...], 'warnings': [...]}``; never raises for invalid
     settings. Every message starts with the pillar key it is about and never
-    contains a secret value. Exits non-zero when there are errors.
+    contains a secret value. Exits non-zero when there are errors. On the CA
+    minion it also checks its ``x509_signing_policies`` (``layline_tls.signing_problems``).
 
     CLI Example:
 
@@ -526,7 +537,10 @@ def validate(config=None):
 
         salt '*' layline.validate
     """
-    errors, warnings = _validate(_config(config), _minion_id())
+    errors, warnings = _validate(_config(config), _minion_id(), host=layline_hostfacts.HostFacts())
+    if not errors and "layline_tls.signing_problems" in __salt__:
+        # on the CA minion: its pillar's signing policies, one per minion, every field fixed
+        errors = __salt__["layline_tls.signing_problems"](config=config)
     _set_retcode(errors)
     return {"errors": errors, "warnings": warnings}
 

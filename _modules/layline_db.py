@@ -56,7 +56,7 @@ import layline_sync
 # a re-sync in this process takes effect (see layline_sync)
 layline_sync.refresh(layline_schema, layline_model, layline_address)
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 4
+UTILS_API = 5
 
 try:
     import pymysql
@@ -169,25 +169,6 @@ def required_tables():
 def _redact(text, db):
     """Remove the password from ``text`` in case a driver message echoes it."""
     return layline_model.redact(str(text), {"database": db})
-
-
-def password_hash(config=None):
-    """
-    The MySQL native password hash of ``layline:database:password``
-    (``*`` + upper-case hex SHA1(SHA1(password))): ``layline.mysql`` gives
-    ``mysql_user.present`` this hash, never the password itself.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt ll-mysql layline_db.password_hash
-    """
-    password = _db(config).get("password")
-    if password in (None, ""):
-        raise CommandExecutionError("layline:database:password is required for backend mysql")
-    inner = hashlib.sha1(str(password).encode("utf-8")).digest()  # noqa: S324 - MySQL's scheme
-    return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
 
 
 def _tls_ca(config=None):

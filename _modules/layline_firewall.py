@@ -4,7 +4,7 @@ The firewall of layline's guide (its production notes' port table), per role.
 Rules are data first (:py:func:`rules`): for each layline port this minion
 listens on, the sources allowed to connect (canonical addresses of the other
 roles, resolved on this minion, plus the pillar lists
-``layline:firewall:{browsers, clients, scrape}``). Everything else to those
+``layline:firewall:{browsers, clients, scrape, operators}``). Everything else to those
 ports is dropped; no other port is touched (SSH, Salt and the site's own rules
 stay as they are).
 
@@ -27,6 +27,10 @@ ports:rest          config server, clients
 ports:cluster       engines
 ports:management    engines, config server
 metrics:port        scrape, the monitoring machine (metrics enabled)
+monitoring:port     operators (Prometheus' UI and API, on the
+                    monitoring minion; it scrapes itself over lo)
+monitoring:         scrape, the monitoring machine (the node
+node_exporter_port  exporter on the database minion)
 ==================  ===============================================
 """
 
@@ -35,14 +39,18 @@ import ipaddress
 from salt.exceptions import CommandExecutionError
 
 import layline_address
+import layline_checks
+import layline_metrics
 import layline_model
 import layline_schema
 import layline_sync
 
 # a re-sync in this process takes effect (see layline_sync)
-layline_sync.refresh(layline_schema, layline_model, layline_address)
+layline_sync.refresh(
+    layline_schema, layline_model, layline_address, layline_checks, layline_metrics
+)
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 4
+UTILS_API = 5
 
 __virtualname__ = "layline_firewall"
 
@@ -73,8 +81,9 @@ def build_rules(config, roles, addresses):
     """
     The rules of one minion as data: a list of ``{port, what, key, sources}``
     sorted by port. ``addresses`` maps ``engines``, ``config_server`` and
-    ``monitoring`` to canonical addresses (lists); ``roles`` are the minion's
-    layline roles. Pure: :py:func:`rules` gathers the addresses on the minion.
+    ``monitoring`` to canonical addresses (lists) and ``node_exporter`` to True
+    when this minion runs the monitoring role's node exporter; ``roles`` are the
+    minion's layline roles. Pure: :py:func:`rules` gathers the addresses on the minion.
     """
     firewall = config.get("firewall") or {}
     ports = config.get("ports") or {}
@@ -121,6 +130,25 @@ def build_rules(config, roles, addresses):
                     list(firewall.get("scrape") or []) + addresses.get("monitoring", []),
                 )
             )
+    monitoring = config.get("monitoring") or {}
+    if "monitoring" in roles:
+        wanted.append(
+            (
+                monitoring.get("port"),
+                "Prometheus",
+                "monitoring:port",
+                list(firewall.get("operators") or []),
+            )
+        )
+    if addresses.get("node_exporter"):
+        wanted.append(
+            (
+                monitoring.get("node_exporter_port"),
+                "node exporter",
+                "monitoring:node_exporter_port",
+                list(firewall.get("scrape") or []) + addresses.get("monitoring", []),
+            )
+        )
     merged = {}
     for port, what, key, sources in wanted:
         if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
@@ -211,6 +239,9 @@ def rules(config=None, minion_id=None):
     }
     if layline_model.monitoring_entry(config):
         addresses["monitoring"] = [layline_address.address(config, "monitoring", minion_id)]
+        model = layline_metrics.monitoring_model(config)
+        exporter = (model or {}).get("node_exporter") or {}
+        addresses["node_exporter"] = exporter.get("minion") == minion_id
     return build_rules(config, roles, addresses)
 
 

@@ -8,19 +8,24 @@ cluster, so adding or removing a node changes the targets on the next apply). Th
 ``promtool check rules`` as ``check_cmd``, so a file Prometheus would refuse never
 replaces a working one.
 
-Functions: ``prometheus_config``, ``alert_rules``, ``config_text``, ``rules_text``.
+Functions: ``prometheus_config``, ``alert_rules``, ``config_text``, ``rules_text``,
+``listen_address`` (Prometheus and the node exporter bind the canonical address of their
+machine, never every interface; the firewall table filters their ports).
 """
+
+import ipaddress
 
 import yaml
 from salt.exceptions import CommandExecutionError
 
+import layline_model
 import layline_schema
 import layline_sync
 
 # a re-sync in this process takes effect (see layline_sync)
-layline_sync.refresh(layline_schema)
+layline_sync.refresh(layline_schema, layline_model)
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 4
+UTILS_API = 5
 
 __virtualname__ = "layline_monitoring"
 
@@ -51,11 +56,30 @@ def _static(target, minion):
     return {"targets": [target], "labels": {"minion": minion}}
 
 
-def build_config(model, rules_file=RULES_FILE):
-    """prometheus.yml as a dict (pure)."""
+# the machine's canonical address when a listener binds every address (bind_any)
+_ANY = ("0.0.0.0", "::")  # noqa: S104 - compared, never bound here
+
+
+def listen_text(address, port):
+    """``host:port`` of a ``--web.listen-address`` flag (IPv6 in brackets; pure)."""
+    return f"{layline_model.url_host(str(address))}:{int(port)}"
+
+
+def _self_target(listen, port):
+    """Where Prometheus scrapes itself: the address it listens on (localhost with bind_any)."""
+    if listen is None or str(listen) in _ANY:
+        return f"localhost:{port}"
+    return listen_text(listen, port)
+
+
+def build_config(model, rules_file=RULES_FILE, listen=None):
+    """prometheus.yml as a dict (pure); ``listen`` is the address Prometheus binds."""
     interval = model["scrape_interval"]
     jobs = [
-        {"job_name": "prometheus", "static_configs": [{"targets": [f"localhost:{model['port']}"]}]},
+        {
+            "job_name": "prometheus",
+            "static_configs": [{"targets": [_self_target(listen, model["port"])]}],
+        },
         {
             "job_name": ENGINE_JOB,
             "metrics_path": model["metrics_path"],
@@ -154,12 +178,44 @@ def _dump(data):
     return layline_schema.HEADER + yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
 
 
-def prometheus_config(model=None):
+def listen_address(key="monitoring", port=None):
+    """
+    Return the ``host:port`` a monitoring listener binds on this minion: the canonical
+    address of the machine entry ``key`` (``layline.bind_address``: ``monitoring`` for
+    Prometheus, ``database`` for the node exporter; ``0.0.0.0`` only with
+    ``layline:network:bind_any``) and ``port`` (default: ``layline:monitoring:port``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call layline_monitoring.listen_address monitoring
+    """
+    if key not in ("monitoring", "database"):
+        raise CommandExecutionError(f"{key!r} is not monitoring or database")
+    if port is None:
+        port = _model(None)["port"]
+    return listen_text(__salt__["layline.bind_address"](key), port)
+
+
+def _listen_host(listen):
+    """The address part of ``listen_address``'s answer (None when not given)."""
+    if listen is None:
+        return None
+    host = str(listen).rsplit(":", 1)[0].strip("[]")
+    ipaddress.ip_address(host)  # what layline.bind_address gives: an IP literal
+    return host
+
+
+def prometheus_config(model=None, listen=None):
     """
     Return prometheus.yml of the monitoring role as a dict.
 
     model
         the result of ``layline.monitoring`` (default: asked for)
+
+    listen
+        the ``host:port`` Prometheus binds (``listen_address``): it scrapes itself there
 
     CLI Example:
 
@@ -167,7 +223,7 @@ def prometheus_config(model=None):
 
         salt-call layline_monitoring.prometheus_config
     """
-    return build_config(_model(model))
+    return build_config(_model(model), listen=_listen_host(listen))
 
 
 def alert_rules(model=None):
@@ -186,9 +242,10 @@ def alert_rules(model=None):
     return build_rules(_model(model))
 
 
-def config_text(model=None):
+def config_text(model=None, listen=None):
     """
-    Return prometheus.yml as YAML text (what ``layline.monitoring`` writes).
+    Return prometheus.yml as YAML text (what ``layline.monitoring`` writes); ``listen``
+    as in :py:func:`prometheus_config`.
 
     CLI Example:
 
@@ -196,7 +253,7 @@ def config_text(model=None):
 
         salt-call layline_monitoring.config_text
     """
-    return _dump(prometheus_config(model))
+    return _dump(prometheus_config(model, listen))
 
 
 def rules_text(model=None):

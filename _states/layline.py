@@ -40,6 +40,7 @@ import layline_address
 import layline_checks
 import layline_files
 import layline_hocon
+import layline_hostfacts
 import layline_metrics
 import layline_model
 import layline_schema
@@ -56,12 +57,13 @@ layline_sync.refresh(
     layline_checks,
     layline_metrics,
     layline_hocon,
+    layline_hostfacts,
     layline_validate_db,
     layline_validate,
     layline_render,
 )
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 4
+UTILS_API = 5
 
 __virtualname__ = "layline"
 
@@ -240,10 +242,15 @@ def validated(name, installing=True, config=None):
     try:
         model = _model(config)
         minion_id = __opts__["id"]
-        errors, warnings = layline_render.validate(model, minion_id, installing)
+        errors, warnings = layline_render.validate(
+            model, minion_id, installing, host=layline_hostfacts.HostFacts()
+        )
         if not errors and installing and layline_model.roles(model, minion_id):
             # canonical addresses resolve here, not loopback on a multi-machine cluster
             errors = layline_address.address_errors(model, minion_id)
+        if not errors and installing and "layline_tls.signing_problems" in __salt__:
+            # on the CA minion: one signing policy per minion, every field fixed
+            errors = __salt__["layline_tls.signing_problems"](config=config)
     except Exception as exc:  # noqa: BLE001 - report any crash as a failed validation
         ret["result"] = False
         # scrub with the model read on the minion (``config`` is None outside tests)

@@ -41,11 +41,12 @@ import time
 from salt.exceptions import CommandExecutionError
 
 import layline_files
+import layline_model
 import layline_schema
 import layline_sync
 
 # a re-sync in this process takes effect (see layline_sync)
-layline_sync.refresh(layline_schema, layline_files)
+layline_sync.refresh(layline_schema, layline_files, layline_model)
 
 __virtualname__ = "layline_db"
 
@@ -58,6 +59,54 @@ def __virtual__():
 
 def _ret(name):
     return {"name": name, "changes": {}, "result": True, "comment": ""}
+
+
+def account_present(name, host, config=None, **connection):
+    """
+    The MySQL account ``name``@``host`` exists with the password of
+    ``layline:database:password``: ``mysql_user.present`` with the password's native hash,
+    computed here from the model read on the minion. Neither the password nor its hash is
+    state data, a function's return or part of this state's output (``******`` instead).
+
+    connection
+        ``connection_host``, ``connection_user``, ... as ``mysql_user.present`` takes them
+
+    .. code-block:: yaml
+
+        layline-mysql-layline_db-account_present-10.0.0.5:
+          layline_db.account_present:
+            - name: layline
+            - host: 10.0.0.5
+            - connection_unix_socket: /run/mysqld/mysqld.sock
+    """
+    model = config
+    try:
+        if model is None:
+            model = layline_model.load(__salt__["slsutil.renderer"], __context__, __pillar__)
+        password = (model.get("database") or {}).get("password")
+        password_hash = layline_model.mysql_native_hash(password)
+    except (CommandExecutionError, layline_model.ModelError) as exc:
+        ret = _ret(name)
+        ret.update(result=False, comment=f"{name}@{host}: {exc}")
+        return ret
+    ret = __states__["mysql_user.present"](
+        name=name, host=host, password_hash=password_hash, **connection
+    )
+    secrets = [password_hash, str(password)]
+    return _scrub(ret, secrets)
+
+
+def _scrub(value, secrets):
+    """``value`` (a state return) with every secret string replaced by the mask."""
+    if isinstance(value, dict):
+        return {key: _scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(item, secrets) for item in value]
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret:
+                value = value.replace(secret, layline_schema.MASK)
+    return value
 
 
 def _tables_text(tables):

@@ -4,8 +4,8 @@ States of the layline cluster CA (see ``_modules/layline_tls.py``).
 - ``ca_certificate_present``: the CA certificate of the CA minion, fetched through
   the master's peer interface, in a local file; waits while the CA minion has not
   made its CA yet (one ``state.apply`` on bare machines runs everywhere at once).
-- ``signing_policy_ready``: on the CA minion, its pillar's signing policy points
-  at the formula's CA.
+- ``signing_policies_ready``: on the CA minion, its pillar holds the formula's signing
+  policies (one per other layline minion, every field fixed; ``layline_tls.signing_problems``).
 """
 
 import time
@@ -41,7 +41,7 @@ def _fetch(ca_server, signing_policy, timeout, interval):
 def ca_certificate_present(
     name,
     ca_server,
-    signing_policy="layline",
+    signing_policy=None,
     timeout=300,
     interval=5,
     user="root",
@@ -84,27 +84,36 @@ def ca_certificate_present(
     )
 
 
-def signing_policy_ready(name, signing_private_key, signing_cert):
+def signing_policies_ready(name):
     """
-    The pillar of this (CA) minion defines ``x509_signing_policies:<name>`` with the
-    formula's CA key and certificate, so that the other layline minions can have their
-    certificates signed here. Changes nothing.
+    The pillar of this (CA) minion holds the signing policies of
+    ``layline_tls.signing_policies`` (one per other layline minion, each fixing the
+    minion, the CA key and certificate, the subject, the subjectAltName, the key usages
+    and the validity), so that the other layline minions can have their certificates
+    signed here and none can widen its own. Changes nothing; the comment names every
+    policy key that is missing or differs.
 
     .. code-block:: yaml
 
-        layline:
-          layline_tls.signing_policy_ready:
-            - signing_private_key: /etc/layline/ca/ca.key
-            - signing_cert: /etc/layline/tls/ca.crt
+        layline-tls-layline_tls-signing_policies_ready:
+          layline_tls.signing_policies_ready:
+            - name: x509_signing_policies
     """
-    problem = __salt__["layline_tls.signing_policy_problem"](
-        name, signing_private_key, signing_cert
-    )
-    if problem:
-        return {"name": name, "result": False, "changes": {}, "comment": problem}
+    try:
+        problems = __salt__["layline_tls.signing_problems"]()
+    except CommandExecutionError as exc:
+        return {"name": name, "result": False, "changes": {}, "comment": str(exc)}
+    if problems:
+        return {
+            "name": name,
+            "result": False,
+            "changes": {},
+            "comment": "the signing policies of this CA minion are not the formula's: "
+            + "; ".join(problems),
+        }
     return {
         "name": name,
         "result": True,
         "changes": {},
-        "comment": f"signing policy {name} signs with {signing_cert}",
+        "comment": "every layline minion has its own signing policy, every field fixed",
     }

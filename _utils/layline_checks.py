@@ -13,6 +13,7 @@ from layline_schema import (
     DNS_LABEL_RE,
     HASH_URL_RE,
     HEX_DIGEST_LENGTHS,
+    MINION_ID_RE,
     ON_FAILURE,
     SYSTEM_DIRS,
     UNSAFE_PATH_RE,
@@ -110,6 +111,24 @@ def check_path(found, key, value, own_directory=False):
             f"{value!r} is a system directory; use a directory of its own, "
             "e.g. /opt/layline, /var/lib/layline or /var/cache/layline",
         )
+
+
+def check_minion_id(found, key, value, required=False):
+    """
+    A minion id as Salt targets it: no ',', glob, bracket, brace or whitespace. Returns
+    whether ``value`` is one; None and '' pass unless ``required`` (presence is checked
+    where the key is required).
+    """
+    if value in (None, "") and not required:
+        return False
+    if not isinstance(value, str) or not MINION_ID_RE.fullmatch(value):
+        found.error(
+            key,
+            f"{value!r} is not a minion id: letters, digits, '.', '_', '-', '@' only (a ',', "
+            "'*', '?', '[', '{' or whitespace would make it a target of other minions)",
+        )
+        return False
+    return True
 
 
 def is_inside(path, directory):

@@ -6,7 +6,7 @@ alert) and its validation: what the monitoring role builds and scrapes.
 import ipaddress
 import re
 
-from layline_checks import check_path, is_int, is_nonempty_str, is_valid_hostname
+from layline_checks import check_minion_id, check_path, is_int, is_nonempty_str, is_valid_hostname
 from layline_model import is_single_host, nodes, section, url_host
 from layline_schema import (
     ALERT_KEYS,
@@ -15,7 +15,6 @@ from layline_schema import (
     BACKUP_TEXTFILE_DIR,
     PROM_DURATION_RE,
     PROM_UNITS,
-    UNSAFE_WORD_RE,
     URL_PATH_RE,
 )
 
@@ -81,8 +80,7 @@ def check_monitoring(config, found):
     if not isinstance(monitoring, dict) or not monitoring.get("minion"):
         return
     minion = monitoring.get("minion")
-    if not is_nonempty_str(minion) or UNSAFE_WORD_RE.search(minion):
-        found.error("monitoring:minion", "must be a minion id without whitespace")
+    check_minion_id(found, "monitoring:minion", minion, required=True)
     hostname = monitoring.get("hostname")
     if not is_nonempty_str(hostname):
         found.error("monitoring:hostname", "is required when layline:monitoring:minion is set")

@@ -239,6 +239,18 @@ def load(renderer, context, pillar):
     return copy.deepcopy(config)
 
 
+def mysql_native_hash(password):
+    """
+    MySQL's native password hash of ``password`` (``*`` + upper-case hex SHA1(SHA1(password))).
+    Only the state ``layline_db.account_present`` calls it, inside the state: the hash is never
+    a function's return, state data or a state's output.
+    """
+    if password in (None, ""):
+        raise CommandExecutionError("layline:database:password is required for backend mysql")
+    inner = hashlib.sha1(str(password).encode("utf-8")).digest()  # noqa: S324 - MySQL's scheme
+    return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
+
+
 # ---------------------------------------------------------------------------
 # secrets: the one masker (keys named like secrets) and the one redactor (known values)
 # ---------------------------------------------------------------------------

@@ -29,9 +29,10 @@ def installs_layline(config, minion_id):
         return True
 
 
-def validate(config, minion_id=None, installing=True):
+def validate(config, minion_id=None, installing=True, host=None):
     """
-    ``(errors, warnings)`` of ``config`` (see :py:func:`layline_validate.validate`).
+    ``(errors, warnings)`` of ``config`` (see :py:func:`layline_validate.validate`; ``host``
+    is its seam to this machine's paths and accounts, e.g. ``layline_hostfacts.HostFacts()``).
 
     ``distribution:source``/``source_hash`` are required unless ``minion_id`` is given and
     the minion installs nothing (database-only machine), or ``installing`` is False (the
@@ -41,6 +42,7 @@ def validate(config, minion_id=None, installing=True):
         config,
         installs=installing and installs_layline(config, minion_id),
         is_one_machine=layline_model.is_one_machine,
+        host=host,
     )
 
 

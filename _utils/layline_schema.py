@@ -12,7 +12,7 @@ import re
 
 # The interface version of the utils: the execution module refuses to load (so
 # layline/synced.jinja says "not synced") when the synced copy is older than it expects.
-API_VERSION = 4
+API_VERSION = 5
 
 # Pekko's actor system name: member addresses are pekko://layline@host:port
 SYSTEM_NAME = "layline"
@@ -111,7 +111,7 @@ KNOWN_KEYS = {
         "metrics",
         "monitoring",
     },
-    "python": {"index_url", "extra_index_url", "requirements"},
+    "python": {"index_url", "extra_index_url", "requirements", "allow_insecure_index"},
     "distribution": {"source", "source_hash", "installer_args", "cache_dir", "prerequisites"},
     "ports": {"config_server", "rest", "cluster", "management"},
     "cluster": {"name", "nodes", "min_nr_of_members", "split_brain_resolver"},
@@ -144,6 +144,7 @@ KNOWN_KEYS = {
         "browsers",
         "clients",
         "scrape",
+        "operators",
         "backend",
         "package",
         "service",
@@ -257,6 +258,62 @@ SYSTEM_DIRS = frozenset(
     )
 )
 
+# home, install_dir, config_dir and distribution:cache_dir: an allowlist of prefixes (the
+# path must lie strictly below one) ...
+PATH_PREFIXES = ("/opt", "/srv", "/home", "/var/lib", "/var/cache", "/var/opt")
+# ... or be one of the formula's own trees or below it (the defaults /etc/layline and the
+# installer's documented /usr/local/layline)
+PATH_OWN_TREES = ("/etc/layline", "/usr/local/layline")
+
+# trees that root, the formula, MariaDB, Salt or systemd rely on: one of these paths, anything
+# inside one and any ancestor of one is refused for the paths above (the formula chowns the
+# home to the service user and names each of them in ReadWritePaths= or deletes them on clean)
+PROTECTED_TREES = (
+    "/etc/systemd",
+    "/lib/systemd",
+    "/usr/lib/systemd",
+    "/run",
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/local/lib/layline-formula",
+    "/etc/cron.d",
+    "/etc/sudoers.d",
+    "/etc/salt",
+    "/srv/salt",
+    "/srv/pillar",
+    "/var/cache/salt",
+    "/var/lib/salt",
+    "/var/lib/mysql",
+    "/etc/mysql",
+    "/etc/my.cnf.d",
+    "/var/lib/layline-formula",
+    "/var/lib/prometheus",
+    "/etc/prometheus",
+    "/root",
+    "/tmp",
+    "/var/tmp",
+    "/dev",
+    "/proc",
+    "/sys",
+)
+
+# the GECOS comment of the service account layline.install creates: an existing account
+# without it is not the formula's (see docs/pillar.md, paths and the service account)
+ACCOUNT_GECOS = "layline-formula service account"
+
+# layline:nologin_shell must be one of these (a login shell would make the account usable)
+NOLOGIN_SHELLS = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")
+
+# Salt's own ports and SSH: a layline listener there breaks the firewall table or the master
+RESERVED_PORTS = {22: "SSH", 4505: "the Salt master (publish)", 4506: "the Salt master (return)"}
+
+# minion ids as the formula writes them into targets (list targets, compound matchers):
+# no ',', glob or brace characters, no whitespace
+MINION_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,254}")
+
+# layline:extra_config: the deepest nesting of mappings and lists accepted
+MAX_EXTRA_DEPTH = 32
+
 # pillar key -> allowed types (None: null allowed); keys not listed are checked elsewhere
 TYPES = {
     "version": (str,),
@@ -316,6 +373,7 @@ TYPES = {
     "firewall:browsers": (list,),
     "firewall:clients": (list,),
     "firewall:scrape": (list,),
+    "firewall:operators": (list,),
     "firewall:backend": (str, None),
     "firewall:package": (str,),
     "firewall:service": (str,),
@@ -415,6 +473,17 @@ OWNED_PATHS = {
     ): "layline:config_server:hostname and layline:ports:config_server",
     ("reactive_engine", "pekko.remote.artery.transport"): "layline:tls:enabled",
     ("reactive_engine", "pekko.remote.artery.ssl"): "layline:tls",
+    ("reactive_engine", "pekko.remote.artery.enabled"): "nothing: the cluster talks Artery (TLS)",
+    ("reactive_engine", "pekko.remote.classic"): "nothing: the classic transport has no TLS here",
+    ("reactive_engine", "pekko.remote.enabled-transports"): "nothing: the cluster talks Artery",
+    (
+        "reactive_engine",
+        "pekko.management.http.route-providers-read-only",
+    ): "nothing: management's write routes (leave, down) stay off",
+    (
+        "reactive_engine",
+        "pekko.management.http.route-providers",
+    ): "nothing: the formula's health checks read the default routes",
 }
 
 for _role in ("reactive_engine", "config_server"):

@@ -9,6 +9,7 @@ from salt.exceptions import CommandExecutionError
 from layline_checks import (
     Findings,
     check_ip,
+    check_minion_id,
     check_path,
     check_words,
     dig,
@@ -32,6 +33,7 @@ from layline_metrics import (
 )
 from layline_model import is_single_host, mask_url_credentials, nodes, section
 from layline_schema import (
+    ACCOUNT_GECOS,
     ACCOUNT_RE,
     CALENDAR_RE,
     CLUSTER_NAME_RE,
@@ -39,18 +41,23 @@ from layline_schema import (
     DURATION_RE,
     INDEX_URL_RE,
     KNOWN_KEYS,
+    MAX_EXTRA_DEPTH,
     NODE_KEYS,
+    NOLOGIN_SHELLS,
     OWNED_PATHS,
     PACKAGE_RE,
+    PATH_OWN_TREES,
+    PATH_PREFIXES,
+    PROTECTED_TREES,
     RENDER_ROLES,
     REQUIREMENTS_URL_RE,
+    RESERVED_PORTS,
     SOURCE_URL_RE,
     SUPPORTED_STRATEGIES,
     TLS_KEY_SIZES,
     TYPE_NAMES,
     TYPES,
     UNSAFE_PATH_RE,
-    UNSAFE_WORD_RE,
     VERSION_RE,
 )
 from layline_validate_db import check_database, check_network_and_firewall
@@ -152,13 +159,25 @@ def check_version_and_distribution(config, found, installs):
         )
 
 
-def check_paths_and_account(config, found):
+PLACED_PATHS = ("home", "install_dir", "config_dir", "distribution:cache_dir")
+
+
+def check_paths_and_account(config, found, host=None):
     for key in ("install_dir", "home", "config_dir"):
         value = config.get(key)
         if not is_nonempty_str(value):
             found.error(key, "must be an absolute path")
         check_path(found, key, value, own_directory=True)
-    check_path(found, "nologin_shell", config.get("nologin_shell"))
+    for key in PLACED_PATHS:
+        check_placement(found, key, dig(config, key), config.get("user"), host)
+    shell = config.get("nologin_shell")
+    check_path(found, "nologin_shell", shell)
+    if isinstance(shell, str) and shell not in NOLOGIN_SHELLS:
+        found.error(
+            "nologin_shell",
+            f"{shell!r} is not a non-login shell: use one of {', '.join(NOLOGIN_SHELLS)} "
+            "(the service account must not be usable for a login)",
+        )
     home = config.get("home")
     for key, value in (
         ("install_dir", config.get("install_dir")),
@@ -182,6 +201,93 @@ def check_paths_and_account(config, found):
             )
         elif value == "root":
             found.error(key, "must not be root: layline runs as an unprivileged service account")
+    if host is not None:
+        check_accounts(config, found, host)
+
+
+def check_placement(found, key, value, user, host):
+    """
+    ``key`` (a directory the formula creates, chowns, names in ReadWritePaths= or deletes)
+    must not be, contain or lie in a tree root relies on. With ``host`` (the machine's
+    answers): a path that exists must be below an allowlisted prefix and root's, and an
+    existing home must be the service user's wherever it is (an allowlisted prefix such as
+    /home or /var/lib holds other accounts' directories too). Without ``host`` only the
+    protected trees are checked.
+    """
+    if not isinstance(value, str) or not value.startswith("/") or UNSAFE_PATH_RE.search(value):
+        return  # check_path reports it
+    for tree in PROTECTED_TREES:
+        if is_inside(value, tree) or is_inside(tree, value):
+            found.error(
+                key,
+                f"{value!r} is, contains or lies in {tree}, which root, the formula, MariaDB, "
+                "Salt or systemd rely on: use a directory of its own such as /opt/layline, "
+                "/var/lib/layline or /var/cache/layline",
+            )
+            return
+    allowed = any(is_inside(value, tree) for tree in PATH_OWN_TREES) or any(
+        is_inside(value, prefix) and value != prefix for prefix in PATH_PREFIXES
+    )
+    if host is None:
+        return  # without the machine's answer (render, the runner) existence is not known
+    owner = host.path_owner(value)
+    if owner is None:
+        return  # the formula creates it as its own
+    if key == "home":
+        if owner == user:
+            return
+        problem = (
+            f"exists and belongs to {owner!r}, not layline:user {user!r}: the formula would "
+            "hand it to the service user"
+        )
+    elif not allowed:
+        problem = (
+            f"is not below {', '.join(PATH_PREFIXES + PATH_OWN_TREES)} and already exists: "
+            "the formula takes it over (and layline.clean deletes it)"
+        )
+    elif owner == "root":
+        return
+    else:
+        problem = f"exists and belongs to {owner!r}: root installs there, so it must be root's"
+    found.error(
+        key,
+        f"{value!r} {problem}; use a directory of its own that does not exist yet, e.g. "
+        "/opt/layline, /var/lib/layline or /var/cache/layline",
+    )
+
+
+def check_accounts(config, found, host):
+    """
+    ``user``/``group`` must not take over an account the formula did not create. The formula's
+    account is a system account with the GECOS comment ``ACCOUNT_GECOS``; one created before
+    that comment (a system account whose home is layline:home, exists and is its own, and
+    whose shell is a nologin shell) is accepted too, and gets the comment on the next apply.
+    """
+    name, group = config.get("user"), config.get("group")
+    if not isinstance(name, str) or not isinstance(group, str):
+        return
+    account = host.account(name)
+    if account is not None:
+        legacy = (
+            account["system"]
+            and account["home"] == config.get("home")
+            and account["shell"] in NOLOGIN_SHELLS
+            and host.path_owner(account["home"]) == name
+        )
+        if not (account["system"] and account["gecos"] == ACCOUNT_GECOS) and not legacy:
+            found.error(
+                "user",
+                f"{name!r} is an existing account that layline-formula did not create "
+                f"(its comment is not {ACCOUNT_GECOS!r}): choose an account name of its own",
+            )
+            return
+    gid = host.group_gid(group)
+    if gid is not None and (account is None or account["gid"] != gid):
+        found.error(
+            "group",
+            f"{group!r} is an existing group that is not the primary group of the formula's "
+            "account layline:user: choose a group name of its own",
+        )
 
 
 def check_python(config, found):
@@ -189,20 +295,41 @@ def check_python(config, found):
     if not isinstance(python, dict):
         found.error("python", "must be a mapping (index_url, extra_index_url, requirements)")
         return
+    insecure = python.get("allow_insecure_index", False)
+    if not isinstance(insecure, bool):
+        found.error("python:allow_insecure_index", "must be true or false")
+        insecure = False
+    # https only, unless a lab says so: the hashes pin the artefacts, but a plain-http
+    # index or requirements file can be changed on the way (issue 18)
+    schemes = "http:// or https://" if insecure else "https://"
     for key in ("index_url", "extra_index_url"):
         value = python.get(key)
-        if value is not None and not (isinstance(value, str) and INDEX_URL_RE.fullmatch(value)):
+        if value is None:
+            continue
+        if not (isinstance(value, str) and INDEX_URL_RE.fullmatch(value)):
             found.error(
                 f"python:{key}",
-                "must be an http:// or https:// URL of a package "
+                f"must be an {schemes} URL of a package "
                 "index (e.g. https://pypi.example.com/simple/) or null",
+            )
+        elif value.startswith("http://") and not insecure:
+            found.error(
+                f"python:{key}",
+                "must be an https:// URL (http:// only with "
+                "layline:python:allow_insecure_index: true, for a lab)",
             )
     value = python.get("requirements")
     if not (isinstance(value, str) and REQUIREMENTS_URL_RE.fullmatch(value)):
         found.error(
             "python:requirements",
-            "must be a salt:// or https:// URL of a requirements "
+            f"must be a salt:// or {schemes} URL of a requirements "
             "file that pins every package as NAME==VERSION --hash=sha256:...",
+        )
+    elif value.startswith("http://") and not insecure:
+        found.error(
+            "python:requirements",
+            "must be a salt:// or https:// URL (http:// only with "
+            "layline:python:allow_insecure_index: true, for a lab)",
         )
 
 
@@ -250,8 +377,7 @@ def check_nodes(config, found):
             if key not in NODE_KEYS:
                 found.error(f"{where}:{key}", unknown_key_message(key, NODE_KEYS))
         check_ip(found, f"{where}:address", node.get("address"))
-        if isinstance(node.get("minion"), str) and UNSAFE_WORD_RE.search(node["minion"]):
-            found.error(f"{where}:minion", "must not contain whitespace or control characters")
+        check_minion_id(found, f"{where}:minion", node.get("minion"))
     return listed
 
 
@@ -337,8 +463,7 @@ def check_config_server(config, found, listed):
         )
     if is_nonempty_str(hostname) and not is_valid_hostname(hostname):
         found.error("config_server:hostname", f"{hostname!r} is not a valid DNS name or IP address")
-    if isinstance(minion, str) and UNSAFE_WORD_RE.search(minion):
-        found.error("config_server:minion", "must not contain whitespace or control characters")
+    check_minion_id(found, "config_server:minion", minion)
     check_ip(found, "config_server:address", config_server.get("address"))
 
 
@@ -391,6 +516,17 @@ def check_ports(config, found):
         if not is_int(port) or not 1 <= port <= 65535:
             found.error(key, "must be an integer port between 1 and 65535")
             bad.add(key)
+    every = checked + [
+        pair for services in services_by_minion(config).values() for pair in services
+    ]
+    for key, port in every:
+        if key not in bad and port in RESERVED_PORTS:
+            found.error(
+                key,
+                f"port {port} is the port of {RESERVED_PORTS[port]}: the firewall table "
+                "would hand it to layline; choose another port",
+            )
+            bad.add(key)
     reported = set()
     for minion, services in services_by_minion(config).items():
         for index, (key, port) in enumerate(services):
@@ -420,6 +556,13 @@ def check_extra_config(config, found):
         if not isinstance(value, dict):
             found.error(f"extra_config:{role_key}", "must be a mapping of HOCON settings")
             continue
+        if nesting_depth(value) > MAX_EXTRA_DEPTH:
+            found.error(
+                f"extra_config:{role_key}",
+                f"is nested deeper than {MAX_EXTRA_DEPTH} levels (mappings, lists and "
+                "dotted key segments): flatten it",
+            )
+            continue
         try:
             expanded = expand_keys(value, f"extra_config:{role_key}")
             check_hocon_values(value, f"extra_config:{role_key}")
@@ -434,6 +577,22 @@ def check_extra_config(config, found):
                     f"extra_config:{role_key}:{'.'.join(path)}",
                     f"{owned} is set by the formula: set {instead} instead",
                 )
+
+
+def nesting_depth(data):
+    """Deepest nesting of mappings and lists in ``data`` (dotted keys count per segment)."""
+    deepest = 0
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_EXTRA_DEPTH:
+            break  # enough to refuse it; never walk a hostile structure to its end
+        if isinstance(value, dict):
+            stack.extend((child, depth + str(key).count(".") + 1) for key, child in value.items())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((child, depth + 1) for child in value)
+    return deepest
 
 
 def leaf_paths(data, prefix=()):
@@ -481,15 +640,17 @@ def check_tls(config, found):
     if not isinstance(tls.get("enabled", True), bool):
         found.error("tls:enabled", "must be true or false")
     ca_minion = tls.get("ca_minion")
-    if ca_minion is not None and not is_single_host(config):
-        if not is_nonempty_str(ca_minion) or UNSAFE_WORD_RE.search(ca_minion):
-            found.error("tls:ca_minion", "must be a minion id (no whitespace)")
-        elif ca_minion not in layline_minions(config):
-            found.error(
-                "tls:ca_minion",
-                f"{ca_minion!r} has no layline role (database, "
-                "config server or engine node): the CA lives on one of them",
-            )
+    if (
+        ca_minion is not None
+        and not is_single_host(config)
+        and check_minion_id(found, "tls:ca_minion", ca_minion, required=True)
+        and ca_minion not in layline_minions(config)
+    ):
+        found.error(
+            "tls:ca_minion",
+            f"{ca_minion!r} has no layline role (database, "
+            "config server or engine node): the CA lives on one of them",
+        )
     for key, low in (("days", 1), ("renew_days", 1), ("ca_days", 1), ("wait_timeout", 0)):
         value = tls.get(key)
         if value is not None and (not is_int(value) or value < low):
@@ -574,7 +735,7 @@ def check_backup(config, found):
         )
 
 
-def validate(config, *, installs=True, is_one_machine):
+def validate(config, *, installs=True, is_one_machine, host=None):
     """
     Pure validation: returns (errors, warnings) for a merged config dict.
 
@@ -582,6 +743,9 @@ def validate(config, *, installs=True, is_one_machine):
     database-only machine installs nothing, the clean SLS files neither).
     ``is_one_machine(config)``: True when every role runs on one minion (the execution
     module's lookup; passed in until the address lookups live in ``_utils``).
+    ``host``: the seam to this machine's paths and accounts (``path_owner(path)`` -> owner
+    name or None when missing; ``account(name)`` -> dict(system, gecos, home, shell, gid) or
+    None; ``group_gid(name)`` -> gid or None), or None for the pure checks only.
     """
     found = Findings()
     if not isinstance(config, dict):
@@ -590,7 +754,7 @@ def validate(config, *, installs=True, is_one_machine):
     check_unknown_keys(config, found)
     check_types(config, found)
     check_version_and_distribution(config, found, installs)
-    check_paths_and_account(config, found)
+    check_paths_and_account(config, found, host)
     check_python(config, found)
     listed = check_nodes(config, found)
     check_cluster_settings(config, found)

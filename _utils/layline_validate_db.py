@@ -7,6 +7,7 @@ import ipaddress
 
 from layline_checks import (
     check_ip,
+    check_minion_id,
     check_path,
     check_words,
     engine_count,
@@ -23,7 +24,6 @@ from layline_schema import (
     MYSQL_IDENT_RE,
     PACKAGE_RE,
     UNSAFE_CHAR_RE,
-    UNSAFE_WORD_RE,
 )
 
 
@@ -136,8 +136,7 @@ def check_mysql_settings(database, found):
     if is_int(timeout) and timeout < 0:
         found.error("database:wait_timeout", "must be a number of seconds >= 0")
     minion = database.get("minion")
-    if isinstance(minion, str) and UNSAFE_WORD_RE.search(minion):
-        found.error("database:minion", "must not contain whitespace or control characters")
+    check_minion_id(found, "database:minion", minion)
     check_ip(found, "database:address", database.get("address"))
 
 
@@ -168,6 +167,21 @@ def check_account_hosts(database, found):
                     f"{host!r}: MariaDB/MySQL accept only IPv4 networks "
                     "(address/netmask); list the IPv6 addresses one by one",
                 )
+            elif network.prefixlen < 8:
+                found.error(
+                    key,
+                    f"{host!r} (a /{network.prefixlen}) is a catch-all in disguise: list the "
+                    "clients' networks (at least /8); '%' is the one spelling of 'any host', "
+                    "and it warns",
+                )
+            continue
+        if host.strip("%_.") == "":
+            # '%%', '_%', '%.%': every (dotted) host name, i.e. '%' without its warning
+            found.error(
+                key,
+                f"{host!r} matches (nearly) every host: write '%' if that is meant (it is "
+                "warned about), else list the clients' IPs or CIDRs",
+            )
             continue
         is_pattern = "%" in host or "_" in host
         if skip and not is_pattern and not is_ip_or_network(host):
@@ -191,9 +205,11 @@ def check_network_and_firewall(config, found, is_one_machine):
     if firewall is None:
         return
     if not isinstance(firewall, dict):
-        found.error("firewall", "must be a mapping with enabled, browsers, clients, scrape")
+        found.error(
+            "firewall", "must be a mapping with enabled, browsers, clients, scrape, operators"
+        )
         return
-    for key in ("browsers", "clients", "scrape"):
+    for key in ("browsers", "clients", "scrape", "operators"):
         for index, value in enumerate(firewall.get(key) or []):
             if not isinstance(value, str) or not is_ip_or_network(value):
                 found.error(

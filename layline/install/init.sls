@@ -63,6 +63,9 @@ layline-install-user-present:
     - home: {{ layline.home }}
     - createhome: True
     - shell: {{ layline.nologin_shell }}
+    # the mark by which layline.validate knows the account as the formula's (docs/pillar.md):
+    # layline_schema.ACCOUNT_GECOS; test_util_holes checks that they agree
+    - fullname: layline-formula service account
     - system: True
     - require:
       - group: layline-install-group-present

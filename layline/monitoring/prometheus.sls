@@ -4,12 +4,15 @@
 # (targets from the same pillar as the cluster: a node added or removed
 # changes them on the next apply) and checked by promtool before they
 # replace the files in place; a change reloads Prometheus (SIGHUP), a new
-# listen port restarts it.
+# listen address restarts it. It listens on the monitoring machine's canonical
+# address only (layline_monitoring.listen_address) and scrapes itself there; the
+# firewall opens the port to layline:firewall:operators only.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_validate = tplroot ~ '.validate' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- set model = salt['layline.monitoring'](config=layline) %}
 {%- set rules_file = '/etc/prometheus/layline.rules.yml' %}
+{%- set listen = salt['layline_monitoring.listen_address']('monitoring', model.port) %}
 
 include:
   - {{ sls_validate }}
@@ -24,7 +27,7 @@ layline-monitoring-prometheus-pkg-installed:
 layline-monitoring-prometheus-file-managed-defaults:
   file.managed:
     - name: /etc/default/prometheus
-    - contents: {{ ('ARGS="--web.listen-address=:%d"' % model.port) | json }}
+    - contents: {{ ('ARGS="--web.listen-address=%s"' % listen) | json }}
     - user: root
     - group: root
     - mode: '0644'
@@ -45,7 +48,7 @@ layline-monitoring-prometheus-file-managed-rules:
 layline-monitoring-prometheus-file-managed-config:
   file.managed:
     - name: /etc/prometheus/prometheus.yml
-    - contents: {{ salt['layline_monitoring.config_text'](model) | json }}
+    - contents: {{ salt['layline_monitoring.config_text'](model, listen) | json }}
     - user: root
     - group: root
     - mode: '0644'

@@ -9,8 +9,8 @@
 #   canonical addresses (skip-name-resolve), or hostnames, or allowed_hosts;
 #   broader grants are revoked (layline_db.privileges_reduced); REQUIRE SSL with
 #   layline:database:tls verify-identity (REQUIRE NONE when disabled); the states
-#   get the password's MySQL native hash (layline_db.password_hash, computed on
-#   this minion), never the password
+#   never see the password (layline_db.account_present computes its MySQL
+#   native hash inside the state, on this minion)
 # - accounts of that user for hosts no longer allowed (a node removed from
 #   layline:cluster:nodes) are dropped; other users are never touched
 # - hardening: no anonymous users, no `test` database, root only local.
@@ -62,13 +62,11 @@ layline-mysql-test-show_notification-any-host:
 {%- for account in accounts %}
 {%-   set host = account.host %}
 
-layline-mysql-mysql_user-present-{{ host }}:
-  mysql_user.present:
+layline-mysql-layline_db-account_present-{{ host }}:
+  layline_db.account_present:
     - name: {{ db.user | json }}
     - host: {{ host | json }}
-    - password_hash: {{ salt['layline_db.password_hash']() | json }}
-    # Salt 3008: name, comment and changes of this state are masked in its return
-    - no_log: True
+    # the password's hash is computed inside the state: never state data or a return
 {{- connection() }}
 
 {#- an account with broader grants (e.g. ALL PRIVILEGES from an older formula) is reduced #}
@@ -79,7 +77,7 @@ layline-mysql-layline_db-privileges_reduced-{{ host }}:
     - database: {{ db.name | json }}
     - privileges: {{ account.privileges | json }}
 {{- connection() }}
-      - mysql_user: layline-mysql-mysql_user-present-{{ host }}
+      - layline_db: layline-mysql-layline_db-account_present-{{ host }}
 
 layline-mysql-mysql_grants-present-{{ host }}:
   mysql_grants.present:
@@ -89,7 +87,7 @@ layline-mysql-mysql_grants-present-{{ host }}:
     - host: {{ host | json }}
 {{- connection() }}
       - mysql_database: layline-mysql-mysql_database-present
-      - mysql_user: layline-mysql-mysql_user-present-{{ host }}
+      - layline_db: layline-mysql-layline_db-account_present-{{ host }}
       - layline_db: layline-mysql-layline_db-privileges_reduced-{{ host }}
 
 layline-mysql-layline_db-account_tls-{{ host }}:
@@ -98,7 +96,7 @@ layline-mysql-layline_db-account_tls-{{ host }}:
     - host: {{ host | json }}
     - required: {{ salt['layline.db_tls'](config=layline) | json }}
 {{- connection() }}
-      - mysql_user: layline-mysql-mysql_user-present-{{ host }}
+      - layline_db: layline-mysql-layline_db-account_present-{{ host }}
 {%- endfor %}
 
 {%- for host in salt['layline_db.stale_hosts'](**conn) %}

@@ -39,19 +39,19 @@ layline-orch-deploy-test-fail_without_changes:
 {%-   for step in salt['saltutil.runner']('layline.deploy', kwarg={'settings': settings}) %}
 {%-     if step.kind in ('state', 'tls') %}
 
-{{ step.id }}:
+{{ step.id | json }}:
   salt.state:
-    - tgt: {{ step.minion }}
+    - tgt: {{ [step.minion] | json }}
     - tgt_type: list
     - sls:
       - {{ tplroot ~ ('.tls' if step.kind == 'tls' else '') }}
     - failhard: True
 {%-     else %}
 
-{{ step.id }}:
+{{ step.id | json }}:
   salt.function:
     - name: layline.ready
-    - tgt: {{ step.minion }}
+    - tgt: {{ [step.minion] | json }}
     - tgt_type: list
     - failhard: True
     # the same 5 minutes as before, asked every 2 s: the next node starts sooner

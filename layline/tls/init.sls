@@ -6,7 +6,8 @@
 # root:<group>). The CA minion (layline:tls:ca_minion, default the config
 # server's minion; the single host) keeps the CA key in <config_dir>/ca (root
 # 0700) and signs locally; every other minion asks it through the master's
-# peer interface (x509.certificate_managed with ca_server and signing_policy),
+# peer interface (x509.certificate_managed with ca_server and its own signing
+# policy layline-<minion id>, which fixes every field of the certificate),
 # after fetching its CA certificate (waiting while the CA minion makes it in
 # the same run). Certificates are renewed only when fewer than
 # layline:tls:renew_days remain.
@@ -96,12 +97,10 @@ layline-tls-x509-certificate_managed-ca:
       - x509: layline-tls-x509-private_key_managed-ca
 {%-     if tls.signs_for_others %}
 
-{#- the other minions' certificates are signed here: the pillar must say how #}
-layline-tls-layline_tls-signing_policy_ready:
-  layline_tls.signing_policy_ready:
-    - name: {{ tls.signing_policy | json }}
-    - signing_private_key: {{ tls.ca_key | json }}
-    - signing_cert: {{ tls.ca_cert | json }}
+{#- the other minions' certificates are signed here: one policy each, all fixed #}
+layline-tls-layline_tls-signing_policies_ready:
+  layline_tls.signing_policies_ready:
+    - name: x509_signing_policies
     - require:
       - x509: layline-tls-x509-certificate_managed-ca
 {%-     endif %}

@@ -414,35 +414,105 @@ def test_seed_grants_name_only_the_layline_database(salt_cli, use_pillar):
     assert not queries, queries
 
 
+def _policies_pillar(pillar_tree, salt_cli, text):
+    (pillar_tree / "x509.sls").write_text(text)
+    assert salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="*").returncode == 0
+
+
 def test_remote_signing_names_what_is_missing(salt_cli, use_pillar, pillar_tree):
     """Through the real master's peer interface (its `peer` config allows the call)."""
-    use_pillar("seed")  # the CA minion has the policy; its CA is not made (test=True only)
+    use_pillar("seed")
+    # the policies as the CA minion generates them (this pillar adds the lab's addresses)
+    ret = salt_cli.run("layline_tls.signing_pillar", minion_tgt="ll-config-server")
+    assert ret.returncode == 0 and ret.data.startswith("# Generated"), ret
+    _policies_pillar(pillar_tree, salt_cli, ret.data)
+    ret = salt_cli.run("layline_tls.signing_problems", minion_tgt="ll-config-server")
+    assert ret.data == [], ret
+    ret = salt_cli.run("layline.validate", minion_tgt="ll-config-server")
+    assert ret.data["errors"] == [], ret
+    # its CA is not made (no state.apply here): the node's own policy answers that
     ret = salt_cli.run("layline_tls.ca_certificate", "ll-config-server", minion_tgt="ll-node-1")
     assert "CA minion ll-config-server has no CA certificate yet" in ret.stdout, ret
-    ret = salt_cli.run(
-        "layline_tls.signing_policy_problem",
-        "layline",
-        "/etc/layline/ca/ca.key",
-        "/etc/layline/tls/ca.crt",
-        minion_tgt="ll-config-server",
+    # the old catch-all policy of the README: refused on the CA minion, unknown to the nodes
+    _policies_pillar(
+        pillar_tree,
+        salt_cli,
+        "x509_signing_policies:\n  layline:\n    - minions: '*'\n"
+        "    - signing_private_key: /etc/layline/ca/ca.key\n"
+        "    - signing_cert: /etc/layline/tls/ca.crt\n",
     )
-    assert ret.data is None, ret
-    # the CA minion's pillar without the signing policy
-    (pillar_tree / "top.sls").write_text("base:\n  '*':\n    - layline\n")
-    assert salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="*").returncode == 0
     ret = salt_cli.run("layline_tls.ca_certificate", "ll-config-server", minion_tgt="ll-node-1")
     assert (
-        "CA minion ll-config-server has no signing policy 'layline': add "
-        "x509_signing_policies:layline to its pillar"
+        "CA minion ll-config-server has no signing policy 'layline-ll-node-1': add "
+        "x509_signing_policies:layline-ll-node-1 to its pillar"
     ) in ret.stdout, ret
+    ret = salt_cli.run("layline.validate", minion_tgt="ll-config-server")
+    assert ret.returncode != 0, ret
+    errors = ret.data["errors"]
+    assert errors and all(e.startswith("x509_signing_policies:layline-ll-") for e in errors), ret
+    assert any(e.startswith("x509_signing_policies:layline-ll-mysql: missing") for e in errors)
+
+
+def test_the_real_ca_signs_only_what_the_minions_policy_fixes(
+    salt_cli, use_pillar, pillar_tree, tmp_path
+):
+    """Salt's x509_v2 on a real CA minion, asked through the master by a real minion
+    (``__pub_id`` set by the master): the database minion asks for the engines' CN, an
+    engine's names, a CA certificate and 100 years, and gets its own certificate only; it
+    cannot use an engine's policy at all."""
+    from cryptography import x509
+
+    use_pillar("seed")
+    tmp_path.chmod(0o700)
+    ca_key, ca_cert, key = (str(tmp_path / n) for n in ("ca.key", "ca.crt", "mysql.key"))
+    ca = "ll-config-server"
+    assert salt_cli.run("x509.create_private_key", f"path={ca_key}", minion_tgt=ca).returncode == 0
     ret = salt_cli.run(
-        "layline_tls.signing_policy_problem",
-        "layline",
-        "/etc/layline/ca/ca.key",
-        "/etc/layline/tls/ca.crt",
-        minion_tgt="ll-config-server",
+        "x509.create_certificate",
+        f"signing_private_key={ca_key}",
+        "CN=integration CA",
+        "basicConstraints=critical, CA:TRUE",
+        f"path={ca_cert}",
+        minion_tgt=ca,
     )
-    assert "has no x509_signing_policies:layline" in ret.data, ret
+    assert ret.returncode == 0, ret
+    policies = salt_cli.run("layline_tls.signing_policies", minion_tgt=ca).data
+    assert set(policies) == {f"layline-{m}" for m in ("ll-mysql", "ll-node-1", "ll-node-2")}
+    for policy in policies.values():  # the formula's policies, with this test's CA files
+        policy.update(signing_private_key=ca_key, signing_cert=ca_cert)
+    _policies_pillar(pillar_tree, salt_cli, yaml.safe_dump({"x509_signing_policies": policies}))
+    assert (
+        salt_cli.run("x509.create_private_key", f"path={key}", minion_tgt="ll-mysql").returncode
+        == 0
+    )
+    greedy = [
+        "ca_server=ll-config-server",
+        f"private_key={key}",
+        "CN=layline-Production-engine",
+        "O=layline",
+        "subjectAltName=DNS:ll-node-1.orb.local, DNS:ll-mysql.orb.local",
+        "basicConstraints=critical, CA:TRUE",
+        "days_valid=36500",
+        "not_after='2099-01-01 00:00:00'",
+    ]
+    ret = salt_cli.run(
+        "x509.create_certificate", "signing_policy=layline-ll-mysql", *greedy, minion_tgt="ll-mysql"
+    )
+    assert ret.returncode == 0, ret
+    cert = x509.load_pem_x509_certificate(ret.data.encode())
+    assert cert.subject.rfc4514_string() == "CN=ll-mysql.orb.local"
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["ll-mysql.orb.local"], san
+    assert "ll-node-1.orb.local" not in str(san)
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 730
+    ret = salt_cli.run(
+        "x509.create_certificate",
+        "signing_policy=layline-ll-node-1",
+        *greedy,
+        minion_tgt="ll-mysql",
+    )
+    assert "minion not permitted to use specified signing policy" in ret.stdout, ret
 
 
 def _database_chunks(salt_cli, minion_id):
@@ -463,9 +533,12 @@ def test_mysql_tls_states_on_a_database_only_and_a_shared_minion(salt_cli, use_p
     }
     assert tls_ids <= _requisites(only["layline-mysql-file-managed-server-config"], "require")
     assert tls_ids <= _requisites(only["layline-mysql-service-running"], "watch")
-    users = {
-        c["host"] for c in only.values() if c["state"] == "mysql_user" and c["fun"] == "present"
-    }
+    present = [
+        c for c in only.values() if c["state"] == "layline_db" and c["fun"] == "account_present"
+    ]
+    # the password's hash is computed inside the state (issue 18): never state data
+    assert present and not any("password_hash" in c for c in present), present
+    users = {c["host"] for c in present}
     accounts = [
         c for c in only.values() if c["state"] == "layline_db" and c["fun"] == "account_tls"
     ]

@@ -70,6 +70,15 @@ class Cluster:
 
     def set_pillar(self, nodes: list[str], version: str = "2.5.4") -> None:
         (self.pillar_dir / "layline.sls").write_text(yaml.safe_dump(_pillar(nodes, version)))
+        self._refresh()
+        # one signing policy per minion: the CA minion's pillar follows the nodes (issue 18)
+        ca = "ll-config-server"
+        text = self.lab.salt(ca, "layline_tls.signing_pillar")[ca]
+        assert isinstance(text, str) and text.startswith("# Generated"), text
+        (self.pillar_dir / "x509.sls").write_text(text)
+        self._refresh()
+
+    def _refresh(self) -> None:
         refreshed = self.lab.salt("*", "saltutil.refresh_pillar", "wait=True")
         assert all(v is True for v in refreshed.values()), refreshed
 
@@ -185,7 +194,8 @@ class Watcher:
 @pytest.fixture(scope="module")
 def cluster(lab, tmp_path_factory):
     pillar_dir = tmp_path_factory.mktemp("membership-pillar")
-    # the seed's top and the CA minion's signing policy (layline.tls), the nodes from here
+    # the seed's top and the CA minion's signing policies (layline.tls), the nodes from here;
+    # set_pillar regenerates the policies when the nodes change
     for name in ("top.sls", "x509.sls"):
         (pillar_dir / name).write_text((SEED_PILLAR.parent / name).read_text())
     (pillar_dir / "layline.sls").write_text(yaml.safe_dump(_pillar(["ll-node-1", "ll-node-2"])))

@@ -12,4 +12,5 @@ from unitsupport import (  # noqa: F401 - fixtures
     no_dns,
     seed_config,
     single_config,
+    tmp_paths_allowed,
 )

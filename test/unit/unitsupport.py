@@ -236,3 +236,12 @@ def seed_config(make_config):
 @pytest.fixture
 def single_config(make_config):
     return make_config(SINGLE_PILLAR)
+
+
+@pytest.fixture
+def tmp_paths_allowed(monkeypatch):
+    """Let layline:config_dir (and the other placed paths) lie in pytest's tmp_path (/tmp)."""
+    import layline_validate  # noqa: PLC0415 - the copy the loaded modules use (sys.modules)
+
+    trees = tuple(tree for tree in layline_validate.PROTECTED_TREES if tree != "/tmp")
+    monkeypatch.setattr(layline_validate, "PROTECTED_TREES", trees)

@@ -305,7 +305,7 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
             assert all(r["result"] is True for r in rets.values()), rets
             changed = sorted(r["__id__"] for r in rets.values() if r["changes"])
             if run == 1:
-                assert "layline-mysql-mysql_user-present-127.0.0.1" in changed
+                assert "layline-mysql-layline_db-account_present-127.0.0.1" in changed
                 assert "layline-mysql-mysql_database-absent-test" in changed
                 assert "layline-mysql-layline_db-privileges_reduced-127.0.0.1" in changed
                 assert "layline-mysql-layline_db-account_tls-127.0.0.1" in changed

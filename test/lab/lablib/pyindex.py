@@ -22,8 +22,9 @@ from pathlib import Path
 from .util import CACHE_DIR, CHECKOUT, VENV_BIN, LabError, log, remove_tree, run
 
 REQUIREMENTS = CHECKOUT / "layline" / "python" / "files" / "requirements.txt"
-# pyhocon has no wheel: pip builds its sdist with these (build deps are not hash-checked).
-BUILD_DEPS = ["setuptools==84.2.1", "wheel==0.48.0", "packaging==26.4"]
+# wheels the formula ships (pyhocon: PyPI has only its sdist); the minions install wheels
+# only (--only-binary :all:), so the index serves no build dependency (setuptools, wheel)
+WHEELS = CHECKOUT / "layline" / "python" / "files" / "wheels"
 HOST = "10.231.7.1"
 PORT = 8080
 URL = f"http://{HOST}:{PORT}/simple/"
@@ -31,7 +32,8 @@ URL = f"http://{HOST}:{PORT}/simple/"
 
 def _key() -> str:
     h = hashlib.sha256(REQUIREMENTS.read_bytes())
-    h.update("\n".join(BUILD_DEPS).encode())
+    for wheel in sorted(WHEELS.glob("*.whl")):
+        h.update(wheel.name.encode() + hashlib.sha256(wheel.read_bytes()).digest())
     return h.hexdigest()[:16]
 
 
@@ -91,9 +93,21 @@ def ensure() -> Path:
             "-d",
             str(files),
         ]
-        # --require-hashes: the index holds exactly the artefacts the formula pins.
-        run([*pip, "--require-hashes", "-r", str(REQUIREMENTS)], quiet=True)
-        run([*pip, *BUILD_DEPS], quiet=True)
+        # --require-hashes: the index holds exactly the artefacts the formula pins; wheels
+        # only, the formula's own (pyhocon) found in its files/wheels like on a minion.
+        run(
+            [
+                *pip,
+                "--require-hashes",
+                "--only-binary",
+                ":all:",
+                "--find-links",
+                str(WHEELS),
+                "-r",
+                str(REQUIREMENTS),
+            ],
+            quiet=True,
+        )
         write_simple_index(work)
         os.rename(work, final)
     finally:

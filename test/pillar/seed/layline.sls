@@ -6,6 +6,8 @@ layline:
   # The lab's package index (test/lab/lablib/pyindex.py, served by `lab up`).
   python:
     index_url: http://10.231.7.1:8080/simple/
+    # the lab's index is plain http (the hashes pin every artefact)
+    allow_insecure_index: true
   version: 2.5.4
   distribution:
     source: salt://test/simulator/dist/layline-linux-amd64-2.5.4.sh
@@ -47,8 +49,10 @@ layline:
       members_missing: 6s
       backup_stale: 1m
   # The guide's port table (layline.firewall, on by default): the lab host
-  # (10.231.7.1, the salt master) is a browser of the config server and a
-  # client of the engines' REST port; the tests probe the rest of the table.
+  # (10.231.7.1, the salt master) is a browser of the config server, a
+  # client of the engines' REST port and an operator of Prometheus (9090 on
+  # ll-mysql); the tests probe the rest of the table.
   firewall:
     browsers: [10.231.7.1]
     clients: [10.231.7.1]
+    operators: [10.231.7.1]

@@ -8,6 +8,8 @@ import pytest
 import unitsupport
 from salt.exceptions import CommandExecutionError
 
+import layline_model
+
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 DDL = ROOT / "test/simulator/payload/scripts/sql/mysql/persistence-schema.sql"
 
@@ -338,13 +340,52 @@ def test_without_config_the_unmasked_model_is_read_on_the_minion(db):
     assert db._connect_args()["host"] == "ll-mysql.orb.local"
 
 
-def test_password_hash_is_mysql_native(db):
+def test_password_hash_is_mysql_native_and_no_public_function():
     # MySQL's PASSWORD('password') is documented as *2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19
-    config = {"database": dict(CONFIG["database"], password="password")}  # noqa: S106
-    assert db.password_hash(config) == "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
-    assert PASSWORD not in db.password_hash(CONFIG)
+    assert layline_model.mysql_native_hash("password") == (
+        "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
+    )
+    assert PASSWORD not in layline_model.mysql_native_hash(PASSWORD)
     with pytest.raises(CommandExecutionError, match="password is required"):
-        db.password_hash({"database": dict(CONFIG["database"], password="")})
+        layline_model.mysql_native_hash("")
+    module = (ROOT / "_modules" / "layline_db.py").read_text()
+    assert "def password_hash" not in module  # never a public function's return
+
+
+def test_account_present_hashes_inside_the_state_and_scrubs_its_return(states):
+    seen = []
+
+    def mysql_user_present(**kwargs):
+        seen.append(kwargs)
+        return {
+            "name": kwargs["name"],
+            "result": True,
+            "changes": {"password": kwargs["password_hash"]},
+            "comment": f"set {kwargs['password_hash']} from {PASSWORD}",
+        }
+
+    states.__states__ = {"mysql_user.present": mysql_user_present}
+    ret = states.account_present("layline", "10.0.0.5", CONFIG, connection_user="root")
+    expected = layline_model.mysql_native_hash(PASSWORD)
+    assert seen == [
+        {
+            "name": "layline",
+            "host": "10.0.0.5",
+            "password_hash": expected,
+            "connection_user": "root",
+        }
+    ]
+    assert expected not in str(ret) and PASSWORD not in str(ret)
+    assert ret["changes"] == {"password": "******"} and ret["result"] is True
+    empty = {"database": dict(CONFIG["database"], password="")}
+    ret = states.account_present("layline", "10.0.0.5", empty)
+    assert ret["result"] is False and "password is required" in ret["comment"]
+    assert len(seen) == 1
+
+
+def test_the_mysql_sls_passes_no_hash_as_state_data():
+    text = (ROOT / "layline" / "mysql" / "database.sls").read_text()
+    assert "password_hash" not in text and "layline_db.account_present:" in text
 
 
 def test_check_connection_failure_never_shows_password(db, monkeypatch):

@@ -331,7 +331,9 @@ def _seed_rows(layline, config):
     ]
 
 
-def test_diagnose_seed_nodes_of_rendered_and_deployed_file(layline, make_config, tmp_path):
+def test_diagnose_seed_nodes_of_rendered_and_deployed_file(
+    layline, make_config, tmp_path, tmp_paths_allowed
+):
     config = make_config(SEED_PILLAR, {"config_dir": str(tmp_path / "etc")})
     assert _seed_rows(layline, config) == [
         ("rendered config", "ok", "3 seed node(s) in pillar order")
@@ -352,7 +354,9 @@ def test_diagnose_seed_nodes_of_rendered_and_deployed_file(layline, make_config,
     assert "cannot parse" in _seed_rows(layline, config)[0][2]
 
 
-def test_diagnose_seed_nodes_flags_an_override_in_extra_config(layline, make_config, tmp_path):
+def test_diagnose_seed_nodes_flags_an_override_in_extra_config(
+    layline, make_config, tmp_path, tmp_paths_allowed
+):
     extra = {"reactive_engine": {"pekko": {"cluster": {"seed-nodes": ["pekko://x@y:1"]}}}}
     config = make_config(SEED_PILLAR, {"config_dir": str(tmp_path), "extra_config": extra})
     [(target, result, detail)] = _seed_rows(layline, config)

@@ -257,3 +257,94 @@ def test_no_backup_alerts_when_backups_are_off(layline, builders, monitored):
     rules = _rules(builders, config, layline)
     assert "LaylineBackupStale" not in rules and "LaylineBackupMissing" not in rules
     assert layline.monitoring(config)["textfile_dir"] == "/srv/textfiles"
+
+
+# --- listeners: the canonical address, never every interface (issue 18, finding 5) ----------
+
+
+def _bound(builders, layline, config):
+    builders.__salt__["layline.bind_address"] = lambda key: layline.bind_address(
+        key, config=config, minion_id="ll-mysql"
+    )
+    return builders
+
+
+@pytest.mark.parametrize(
+    ("extra", "prometheus", "exporter"),
+    [
+        ({}, "10.231.7.10:9090", "10.231.7.10:9100"),
+        (
+            {"monitoring": {"address": "fd00::10"}, "database": {"address": "fd00::10"}},
+            "[fd00::10]:9090",
+            "[fd00::10]:9100",
+        ),
+        ({"network": {"bind_any": True}}, "0.0.0.0:9090", "0.0.0.0:9100"),
+    ],
+)
+def test_prometheus_and_the_node_exporter_listen_on_the_canonical_address(
+    builders, layline, monitored, extra, prometheus, exporter
+):
+    config = monitored(extra)
+    module = _bound(builders, layline, config)
+    assert module.listen_address("monitoring", 9090) == prometheus
+    assert module.listen_address("database", 9100) == exporter
+
+
+def test_prometheus_scrapes_itself_where_it_listens(builders, layline, monitored):
+    model = layline.monitoring(monitored())
+    own = {
+        job["job_name"]: job
+        for job in builders.build_config(model, listen="10.231.7.10")["scrape_configs"]
+    }["prometheus"]
+    assert own["static_configs"] == [{"targets": ["10.231.7.10:9090"]}]
+    text = yaml.safe_load(builders.config_text(model, "[fd00::10]:9090"))
+    assert text["scrape_configs"][0]["static_configs"] == [{"targets": ["[fd00::10]:9090"]}]
+    anywhere = builders.build_config(model, listen="0.0.0.0")["scrape_configs"][0]
+    assert anywhere["static_configs"] == [{"targets": ["localhost:9090"]}]
+
+
+@pytest.mark.parametrize(
+    ("sls", "flag"),
+    [
+        ("prometheus", 'ARGS="--web.listen-address=10.231.7.10:9090"'),
+        (
+            "node_exporter",
+            'ARGS="--web.listen-address=10.231.7.10:9100 '
+            '--collector.textfile.directory=/var/lib/prometheus/node-exporter"',
+        ),
+    ],
+)
+def test_the_monitoring_sls_files_pass_the_canonical_address(
+    builders, layline, monitored, tmp_path, sls, flag
+):
+    import unitsupport
+
+    renderer = unitsupport.MapJinja(tmp_path)
+    config = renderer.render(copy.deepcopy({**SEED_PILLAR, **MONITORING}))
+    module = _bound(builders, layline, config)
+    renderer._salt["layline.monitoring"] = lambda config=None: layline.monitoring(config)
+    renderer._salt["layline_monitoring.listen_address"] = module.listen_address
+    renderer._salt["layline_monitoring.rules_text"] = lambda model: module.rules_text(model)
+    renderer._salt["layline_monitoring.config_text"] = lambda model, listen: module.config_text(
+        model, listen
+    )
+    text = renderer._salt["slsutil.renderer"](
+        path=f"salt://layline/monitoring/{sls}.sls",
+        default_renderer="jinja",
+        tpldir="layline/monitoring",
+    )
+    states = yaml.safe_load(text)
+    defaults = {
+        k: v
+        for item in states[f"layline-monitoring-{sls}-file-managed-defaults"]["file.managed"]
+        for k, v in item.items()
+    }
+    assert defaults["contents"] == flag
+    if sls == "prometheus":
+        config_state = {
+            k: v
+            for item in states["layline-monitoring-prometheus-file-managed-config"]["file.managed"]
+            for k, v in item.items()
+        }
+        assert "10.231.7.10:9090" in config_state["contents"]
+        assert "localhost:9090" not in config_state["contents"]

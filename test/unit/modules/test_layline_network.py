@@ -348,3 +348,16 @@ def test_firewall_sls_renders_the_backend_of_the_os_family(firewall, layline, tm
         assert managed["name"] == "/etc/nftables.d/layline.nft"
         assert managed["check_cmd"] == "/usr/sbin/nft -c -f"
         assert "tcp dport { 5842, 5843, 8558 } drop" in managed["contents"]
+
+
+@pytest.mark.parametrize("value", ["198.51.100.300", "any", "10.0.0.0/33", 7])
+def test_firewall_operators_are_ip_addresses_or_networks(layline, make_config, value):
+    errors, _ = layline._validate(
+        make_config(SEED_PILLAR, {"firewall": {"operators": ["198.51.100.7", value]}}), "ll-node-1"
+    )
+    assert errors and all(e.startswith("layline:firewall:operators[1]:") for e in errors), errors
+    valid, _ = layline._validate(
+        make_config(SEED_PILLAR, {"firewall": {"operators": ["198.51.100.0/24", "2001:db8::1"]}}),
+        "ll-node-1",
+    )
+    assert valid == []

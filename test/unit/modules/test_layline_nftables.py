@@ -173,3 +173,51 @@ def test_loopback_accept_comes_before_the_drop(firewall, make_config, nft):
 
 def test_an_empty_ruleset_loads_and_drops_nothing(firewall, nft):
     assert nft(firewall.nft_text([])) == []
+
+
+MONITORED = {
+    "metrics": {"enabled": True, "port": 9095},
+    "monitoring": {"minion": "ll-mysql", "hostname": "ll-mysql.orb.local"},
+    "firewall": {"operators": ["198.51.100.7"], "scrape": ["203.0.113.0/28"]},
+}
+
+
+def test_prometheus_and_the_node_exporter_are_filtered(firewall, make_config, nft):
+    """Issue 18, finding 5: on the monitoring + database minion, Prometheus (9090) accepts
+    layline:firewall:operators only, the node exporter (9100) the monitoring minion and
+    layline:firewall:scrape only; both are in the drop."""
+    rules = firewall.rules(make_config(SEED_PILLAR, MONITORED), "ll-mysql")
+    by_port = {rule["port"]: rule for rule in rules}
+    assert set(by_port) == {3306, 9090, 9100}
+    assert by_port[9090]["key"] == "monitoring:port"
+    assert by_port[9090]["sources"] == ["198.51.100.7/32"]
+    assert by_port[9100]["sources"] == ["10.231.7.10/32", "203.0.113.0/28"]
+    loaded = nft(firewall.nft_text(rules))
+    _assert_matches(rules, loaded)
+    assert {
+        "dport": _ports(9090),
+        "ip": _networks(["198.51.100.7/32"], 4),
+        "verdict": "accept",
+    } in (loaded)
+    assert loaded[-1] == {"dport": _ports(3306, 9090, 9100), "verdict": "drop"}
+
+
+def test_prometheus_without_operators_is_reached_over_loopback_only(firewall, make_config, nft):
+    config = make_config(SEED_PILLAR, {**MONITORED, "firewall": {}})
+    config["database"]["minion"] = "ll-config-server"  # the node exporter moves away
+    rules = firewall.rules(config, "ll-mysql")
+    assert rules == [{"port": 9090, "what": "Prometheus", "key": "monitoring:port", "sources": []}]
+    loaded = nft(firewall.nft_text(rules))
+    assert loaded == [
+        {"iif": "lo", "verdict": "accept"},
+        {"dport": _ports(9090), "verdict": "drop"},
+    ]
+    on_the_database = {r["port"] for r in firewall.rules(config, "ll-config-server")}
+    assert 9100 in on_the_database and 9090 not in on_the_database
+
+
+def test_an_engine_has_no_monitoring_ports(firewall, make_config):
+    ports = {
+        rule["port"] for rule in firewall.rules(make_config(SEED_PILLAR, MONITORED), "ll-node-1")
+    }
+    assert 9090 not in ports and 9100 not in ports and 9095 in ports

@@ -82,6 +82,11 @@ def test_python_missing_unreadable_file(layline, tmp_path):
         ("extra_index_url", ["https://a.example.com/simple/"]),
         ("requirements", "/srv/requirements.txt"),
         ("requirements", None),
+        # https only without allow_insecure_index (issue 18)
+        ("index_url", "http://pypi.example.com/simple/"),
+        ("extra_index_url", "http://10.231.7.1:8080/simple/"),
+        ("requirements", "http://files.example.com/layline-requirements.txt"),
+        ("allow_insecure_index", "yes"),
     ],
 )
 def test_bad_python_keys_are_named(layline, make_config, key, value):
@@ -95,7 +100,7 @@ def test_good_python_keys_and_unknown_key(layline, make_config):
         SEED_PILLAR,
         {
             "python": {
-                "index_url": "http://10.231.7.1:8080/simple/",
+                "index_url": "https://10.231.7.1:8443/simple/",
                 "extra_index_url": "https://pypi.example.com/simple/",
                 "requirements": "https://files.example.com/layline-requirements.txt",
             }
@@ -178,3 +183,144 @@ def test_python_ready_reads_a_salt_url_through_the_master(layline, monkeypatch):
     layline.__salt__ = {"cp.get_file_str": lambda url: False}
     with pytest.raises(CommandExecutionError, match="layline:python:requirements"):
         layline.python_ready("salt://nope.txt")
+
+
+# --- no code from the index at build time (issue 18, finding 2) -------------------------------
+
+WHEELS = ROOT / "layline" / "python" / "files" / "wheels"
+
+
+def test_an_http_index_or_requirements_file_needs_allow_insecure_index(layline, make_config):
+    python = {
+        "index_url": "http://10.231.7.1:8080/simple/",
+        "extra_index_url": "http://10.231.7.1:8081/simple/",
+        "requirements": "http://10.231.7.1:8080/requirements.txt",
+    }
+    errors = layline._validate(make_config(SEED_PILLAR, {"python": python}), "ll-node-1")[0]
+    assert sorted(e.split(": ")[0] for e in errors) == [
+        "layline:python:extra_index_url",
+        "layline:python:index_url",
+        "layline:python:requirements",
+    ], errors
+    assert all("allow_insecure_index: true" in e for e in errors), errors
+    lab = {"python": {**python, "allow_insecure_index": True}}
+    assert layline._validate(make_config(SEED_PILLAR, lab), "ll-node-1")[0] == []
+
+
+def test_the_shipped_pyhocon_wheel_is_the_pinned_artefact(layline):
+    import hashlib
+
+    (wheel,) = WHEELS.glob("*.whl")
+    assert wheel.name == "pyhocon-0.3.63-py3-none-any.whl"  # pure Python: any platform
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    text = REQUIREMENTS.read_text().replace("\\\n", " ")
+    line = next(entry for entry in text.splitlines() if entry.startswith("pyhocon=="))
+    assert line.split("--hash=sha256:")[1].strip() == digest
+
+
+def _pip_dry_run(tmp_path, links):
+    import os
+    import subprocess
+
+    requirements = tmp_path / "requirements.txt"
+    text = REQUIREMENTS.read_text().replace("\\\n", " ")
+    requirements.write_text(next(e for e in text.splitlines() if e.startswith("pyhocon==")))
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-deps",
+            "--no-index",
+            "--ignore-installed",
+            "--require-hashes",
+            "--only-binary",
+            ":all:",
+            "--find-links",
+            str(links),
+            "-r",
+            str(requirements),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        # no pip.conf or PIP_* of this host (its find-links, index): only the directory given
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+            "PIP_CONFIG_FILE": os.devnull,
+        },
+    )
+
+
+def test_pip_installs_the_pinned_pyhocon_from_the_shipped_wheel_without_building(tmp_path):
+    """The flags of layline.python with real pip, offline: the shipped wheel satisfies the
+    pin; a directory with only an sdist (what PyPI has) gives nothing to install, so pip
+    never runs a build backend as root."""
+    found = _pip_dry_run(tmp_path, WHEELS)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "Would install pyhocon-0.3.63" in found.stdout, found.stdout
+    sdists = tmp_path / "sdists"
+    sdists.mkdir()
+    (sdists / "pyhocon-0.3.63.tar.gz").write_bytes(b"not even an archive")
+    refused = _pip_dry_run(tmp_path, sdists)
+    assert refused.returncode != 0
+    assert "No matching distribution found for pyhocon==0.3.63" in refused.stderr, refused.stderr
+
+
+def _render_python_sls(layline, tmp_path, python):
+    import unitsupport
+    import yaml
+
+    renderer = unitsupport.MapJinja(tmp_path)
+    renderer.render({**SEED_PILLAR, "python": python})  # the pillar the SLS sees
+    funcs = {
+        "layline.roles": layline.roles,
+        "layline.python_ready": lambda *a: False,
+        "layline_release.pending_version": lambda *a: None,
+        "layline.tls_plan": lambda *a, **k: None,
+        "layline.seed_gate": lambda *a, **k: None,
+        "layline_tls.ca_certificate": lambda *a: None,
+    }
+    for name, func in funcs.items():
+        renderer._salt[name] = func
+    text = renderer._salt["slsutil.renderer"](
+        path="salt://layline/python/init.sls", default_renderer="jinja", tpldir="layline/python"
+    )
+    states = yaml.safe_load(text)
+    pip = {
+        k: v
+        for item in states["layline-python-pip-installed"]["pip.installed"]
+        for k, v in item.items()
+    }
+    return states, pip
+
+
+def test_the_pip_state_installs_wheels_only_from_the_formula_and_the_index(layline, tmp_path):
+    states, pip = _render_python_sls(
+        layline,
+        tmp_path,
+        {"index_url": "http://10.231.7.1:8080/simple/", "allow_insecure_index": True},
+    )
+    assert pip["extra_args"] == [
+        "--require-hashes",
+        {"--only-binary": ":all:"},
+        {"--find-links": "/var/lib/layline-formula/wheels"},
+        {"--trusted-host": "10.231.7.1:8080"},
+    ]
+    wheels = {
+        k: v
+        for item in states["layline-python-file-recurse-wheels"]["file.recurse"]
+        for k, v in item.items()
+    }
+    assert wheels["source"] == "salt://layline/python/files/wheels"
+    assert wheels["name"] == "/var/lib/layline-formula/wheels"
+    assert (wheels["user"], wheels["file_mode"]) == ("root", "0644")
+    for name, python in (
+        ("https", {"index_url": "https://pypi.example.com/simple/"}),
+        # refused by validation; the state alone does not trust it either
+        ("http", {"index_url": "http://10.231.7.1:8080/simple/"}),
+    ):
+        _, pip = _render_python_sls(layline, tmp_path / name, python)
+        assert not [a for a in pip["extra_args"] if isinstance(a, dict) and "--trusted-host" in a]

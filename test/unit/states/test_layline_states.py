@@ -77,7 +77,7 @@ def test_validated_crash_comment_is_scrubbed(states, model, glue):
 def test_validated_errors_and_warnings_are_scrubbed(states, model, glue):
     glue(
         "validate",
-        lambda config, minion_id, installing: (
+        lambda config, minion_id, installing, host: (
             [f"bad value {SECRET}"],
             [f"odd value {SECRET}"],
         ),
@@ -134,18 +134,18 @@ def test_validated_passes_the_model_and_reports_exactly(states, model, glue):
     seen = []
     glue(
         "validate",
-        lambda config, minion_id, installing: (
-            seen.append((config, minion_id, installing)) or ([], ["w1"])
+        lambda config, minion_id, installing, host: (
+            seen.append((config, minion_id, installing, type(host).__name__)) or ([], ["w1"])
         ),
     )
     ret = states.validated("layline pillar")
-    assert seen == [(model.config, "ll-node-1", True)]
+    assert seen == [(model.config, "ll-node-1", True, "HostFacts")]  # the machine's answers
     assert ret["result"] is True
     assert ret["comment"] == "layline configuration is valid\nwarnings (1):\n  - w1"
     assert ret["warnings"] == ["w1"]
     states.validated("layline pillar", installing=False)
-    assert seen[-1] == (model.config, "ll-node-1", False)
-    glue("validate", lambda config, minion_id, installing: (["e1", "e2"], []))
+    assert seen[-1] == (model.config, "ll-node-1", False, "HostFacts")
+    glue("validate", lambda config, minion_id, installing, host: (["e1", "e2"], []))
     ret = states.validated("layline pillar")
     assert ret["result"] is False
     assert ret["comment"] == "layline configuration is invalid (2 error(s)):\n  - e1\n  - e2"
