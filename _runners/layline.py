@@ -624,6 +624,14 @@ def _wait_for_joiners(settings, client, minions, wait, clock, sleep, say):
             for minion, (ok, value) in answers.items()
         }
         joining, dead = layline_plan.joining_split(units)
+        if dead and wait:
+            # a minion whose apply still runs may not have started its engine yet (salt
+            # returned before it did, or the master is busy): wait for it too
+            stopped = [minion for minion in units if minion not in joining]
+            running = client.call_many(stopped, "saltutil.running", _timeout=15)
+            joining, dead = layline_plan.joining_split(
+                units, layline_plan.applying_minions(running)
+            )
         if dead:
             return view, [layline_plan.dead_problem(dead)]
         waited = clock() - began
@@ -635,7 +643,7 @@ def _wait_for_joiners(settings, client, minions, wait, clock, sleep, say):
                 )
             return view, []
         say(
-            f"waiting for {', '.join(joining)} to join (unit running, not Up yet): "
+            f"waiting for {', '.join(joining)} to join (unit or apply running, not Up yet): "
             f"{waited:.0f}s of layline:rolling:join_timeout {wait} s"
         )
         sleep(2.0)

@@ -262,19 +262,34 @@ def not_up_minions(settings, view):
     ]
 
 
-def joining_split(units):
+def joining_split(units, applying=()):
     """
     ``units``: ``{minion: the engine unit's ActiveState or None (no answer)}`` of the
-    engines that are not Up. Returns ``(joining, dead)``: the minions whose unit runs (they
+    engines that are not Up; ``applying``: the minions running a state job. Returns
+    ``(joining, dead)``: the minions whose unit runs or whose apply is still running (they
     may still join: wait for them) and ``["minion (unit failed)", ...]`` (refuse at once).
     """
     joining, dead = [], []
     for minion, state in sorted(units.items()):
-        if state in ALIVE_UNIT_STATES:
+        if state in ALIVE_UNIT_STATES or minion in applying:
             joining.append(minion)
         else:
             dead.append(f"{minion} (unit {state or 'state unknown: its minion did not answer'})")
     return joining, dead
+
+
+def applying_minions(answers):
+    """The minions of ``answers`` (``{minion: (ok, saltutil.running's jobs)}``) that run a
+    state job: an apply that may still install and start the engine."""
+    return {
+        minion
+        for minion, (ok, jobs) in answers.items()
+        if ok
+        and isinstance(jobs, list)
+        and any(
+            isinstance(job, dict) and str(job.get("fun", "")).startswith("state.") for job in jobs
+        )
+    }
 
 
 def dead_problem(dead):

@@ -63,6 +63,8 @@ class Member:
         self.never_ready = False
         self.start_fails = False
         self.bad_releases = set()
+        # virtual time until which a state job (an apply) runs on the minion
+        self.applying_until = None
 
 
 class SimCluster:
@@ -235,6 +237,12 @@ class SimCluster:
             previous, member.release = member.release, version
             return {"previous": previous, "active": version, "changed": previous != version}
 
+        def running():
+            record("saltutil.running")
+            until = member.applying_until if member else None
+            applying = until is not None and cluster.clock.now < until
+            return [{"fun": "state.apply", "jid": "20261203170000000000"}] if applying else []
+
         def send(tag, data=None, **kwargs):
             cluster.events.append((tag, dict(data or {})))
             return True
@@ -251,6 +259,7 @@ class SimCluster:
             "service.show": show,
             "cmd.run": cmd_run,
             "event.send": send,
+            "saltutil.running": running,
         }
 
 

@@ -265,6 +265,36 @@ def test_the_join_wait_is_bounded_by_join_timeout(runner_with):
     assert restarted(cluster) == []
 
 
+def test_an_engine_whose_apply_still_runs_is_waited_for_then_rolled(runner_with, monkeypatch):
+    # a node just added: salt returned before its apply started the engine (a busy master)
+    cluster = SimCluster(3, markers={m: MARK for m in ("n1", "n2", "n3")})
+    member = cluster.members["n3"]
+    member.status, member.ready, member.unit, member.applying_until = None, False, "inactive", 10.0
+
+    def started():
+        member.unit, member.status = "active", "Joining"
+
+    cluster.at(10.0, started)
+    cluster.at(20.0, lambda: (setattr(member, "status", "Up"), setattr(member, "ready", True)))
+    lines = []
+    runner_with(cluster)
+    monkeypatch.setattr(runner, "_progress", lines.append)
+    ret = runner.rolling(settings=conf_dict(timeout=30, join_timeout=60))
+    assert ret["result"] is True, ret["comment"]
+    assert restarted(cluster) == ["n3", "n2", "n1"]
+    assert any(line.startswith("waiting for n3 to join") for line in lines), lines
+
+
+def test_with_no_join_wait_an_applying_stopped_engine_is_refused_at_once(runner_with):
+    cluster = SimCluster(3, markers={"n3": MARK})
+    member = cluster.members["n3"]
+    member.status, member.unit, member.applying_until = None, "inactive", 100.0
+    runner_with(cluster)
+    ret = runner.rolling(settings=conf_dict(join_timeout=0))
+    assert ret["result"] is False and "is not running: n3 (unit inactive)" in ret["comment"]
+    assert restarted(cluster) == []
+
+
 @pytest.mark.parametrize("unit", ["failed", "inactive"])
 def test_a_stopped_or_failed_engine_is_refused_at_once_naming_it(runner_with, unit):
     cluster = SimCluster(3, markers={"n3": MARK})
