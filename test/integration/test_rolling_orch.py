@@ -65,7 +65,12 @@ def test_deploy_orchestration_renders_the_runner_order(salt_run, use_pillar):
         if isinstance(item, dict)
         for k, v in item.items()
     }
-    assert (first["tgt"], first["sls"]) == ("ll-config-server", ["layline.tls"]), first
+    # a list target of one id: an id is never read as a glob or a comma list (issue 18)
+    assert (first["tgt"], first["tgt_type"], first["sls"]) == (
+        ["ll-config-server"],
+        "list",
+        ["layline.tls"],
+    ), first
 
 
 def test_restore_orchestration_passes_the_master_settings_without_the_password(
