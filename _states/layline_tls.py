@@ -6,11 +6,21 @@ States of the layline cluster CA (see ``_modules/layline_tls.py``).
   made its CA yet (one ``state.apply`` on bare machines runs everywhere at once).
 - ``signing_policies_ready``: on the CA minion, its pillar holds the formula's signing
   policies (one per other layline minion, every field fixed; ``layline_tls.signing_problems``).
+- ``private_key_managed``, ``certificate_managed``: Salt's ``x509`` states of the same name,
+  called only when the in-process check of ``layline_certs`` finds something to do; else only
+  the file's owner, group and mode are enforced (a converged run skips the costly RSA key
+  check and the peer call for the signing policy).
 """
 
 import time
 
 from salt.exceptions import CommandExecutionError
+
+import layline_certs
+import layline_sync
+
+# a re-sync in this process takes effect (see layline_sync)
+layline_sync.refresh(layline_certs)
 
 __virtualname__ = "layline_tls"
 
@@ -117,3 +127,105 @@ def signing_policies_ready(name):
         "changes": {},
         "comment": "every layline minion has its own signing policy, every field fixed",
     }
+
+
+def _modes_only(name, user, group, mode, what):
+    """The file ``name`` is current: enforce its owner, group and mode, nothing else."""
+    ret = __states__["file.managed"](
+        name=name, replace=False, user=user, group=group, mode=mode, follow_symlinks=False
+    )
+    ret["comment"] = " ".join(
+        filter(None, [f"{what} is current (checked in-process).", ret["comment"]])
+    )
+    return ret
+
+
+def private_key_managed(name, keysize=2048, user="root", group="root", mode="0400"):
+    """
+    An unencrypted RSA private key of ``keysize`` bits in ``name``:
+    ``x509.private_key_managed`` (``algo: rsa``) unless the file already holds one, then
+    only its owner, group and mode are enforced.
+
+    .. code-block:: yaml
+
+        /etc/layline/tls/node.key:
+          layline_tls.private_key_managed:
+            - keysize: 3072
+            - group: layline
+            - mode: '0640'
+    """
+    if layline_certs.load_key(name, keysize) is not None:
+        return _modes_only(name, user, group, mode, "The private key")
+    return __states__["x509.private_key_managed"](
+        name=name, algo="rsa", keysize=keysize, user=user, group=group, mode=mode
+    )
+
+
+def certificate_managed(
+    name,
+    days_remaining,
+    private_key=None,
+    signing_private_key=None,
+    signing_cert=None,
+    ca_cert=None,
+    ca_server=None,
+    signing_policy=None,
+    user="root",
+    group="root",
+    mode="0644",
+    **cert_args,
+):
+    """
+    ``x509.certificate_managed`` with these arguments, called only when the in-process
+    check (``layline_certs.certificate_changes``) finds the certificate missing, expiring
+    within ``days_remaining`` days, or different from what Salt would build (subject,
+    issuer, key, signature, extensions); else only its owner, group and mode are enforced.
+
+    ca_cert
+        for a certificate signed by ``ca_server``: the local copy of the CA certificate
+        (``layline_tls.ca_certificate_present``) that the check verifies the signature
+        with; not passed to ``x509.certificate_managed``
+
+    A self-signed certificate (the CA's) has ``signing_private_key`` and no
+    ``signing_cert``; a locally signed one both; a remotely signed one ``ca_server`` and
+    ``signing_policy``.
+
+    .. code-block:: yaml
+
+        /etc/layline/tls/node.crt:
+          layline_tls.certificate_managed:
+            - private_key: /etc/layline/tls/node.key
+            - ca_server: ll-config-server
+            - signing_policy: layline-ll-node-1
+            - ca_cert: /etc/layline/tls/ca.crt
+            - CN: ll-node-1.example.com
+            - days_remaining: 30
+    """
+    x509_args = {
+        "private_key": private_key,
+        "signing_private_key": signing_private_key,
+        "signing_cert": signing_cert,
+        "ca_server": ca_server,
+        "signing_policy": signing_policy,
+    }
+    x509_args = {key: value for key, value in x509_args.items() if value is not None}
+    self_signed = signing_cert is None and ca_server is None
+    key = layline_certs.load_key(signing_private_key if self_signed else private_key)
+    issuer = None if self_signed else (signing_cert or ca_cert)
+    # the state system's own keyword arguments (__id__, __sls__, ...) are not certificate fields
+    cert_args = {key: value for key, value in cert_args.items() if not key.startswith("__")}
+    if key is not None and (self_signed or issuer):
+        changes = layline_certs.certificate_changes(
+            name, key, days_remaining, signing_cert=issuer, **cert_args
+        )
+        if not changes:
+            return _modes_only(name, user, group, mode, "The certificate")
+    return __states__["x509.certificate_managed"](
+        name=name,
+        days_remaining=days_remaining,
+        user=user,
+        group=group,
+        mode=mode,
+        **x509_args,
+        **cert_args,
+    )

@@ -18,7 +18,7 @@
 {%- set paths = salt['layline.tls_paths'](config=layline) %}
 {#- states of layline.tls by ID: an sls requisite would also take in the SLS files it
     includes (this one among them on a database-only minion) #}
-{%- set tls_files = ['layline-tls-x509-private_key_managed', 'layline-tls-x509-certificate_managed'] %}
+{%- set tls_files = ['layline-tls-layline_tls-private_key_managed', 'layline-tls-layline_tls-certificate_managed'] %}
 {%- set roles = salt['layline.roles'](config=layline) %}
 {#- layline.tls gives node.key to the service group when the minion also runs layline:
     the server's account joins that group to read it #}
@@ -73,7 +73,7 @@ layline-mysql-file-managed-server-config:
     - require:
       - pkg: layline-mysql-pkg-installed
 {%- for id in tls_files if tls %}
-      - x509: {{ id }}
+      - layline_tls: {{ id }}
 {%- endfor %}
 
 layline-mysql-service-running:
@@ -83,7 +83,7 @@ layline-mysql-service-running:
     - watch:
       - file: layline-mysql-file-managed-server-config
 {%- for id in tls_files if tls %}
-      - x509: {{ id }}
+      - layline_tls: {{ id }}
 {%- endfor %}
 {%- if key_reader %}
       - group: layline-mysql-group-present-key-reader

@@ -14,7 +14,7 @@
 {#- the CA certificate of layline.tls by ID: an sls requisite would also take in the SLS
     files layline.tls includes #}
 {%- set tls_plan = salt['layline.tls_plan'](config=layline) %}
-{%- set ca_state = ('x509: layline-tls-x509-certificate_managed-ca' if tls_plan.is_ca
+{%- set ca_state = ('layline_tls: layline-tls-layline_tls-certificate_managed-ca' if tls_plan.is_ca
                     else 'layline_tls: layline-tls-layline_tls-ca_certificate_present') %}
 {%- set db_tls = salt['layline.db_tls'](config=layline) and tls_plan.enabled %}
 

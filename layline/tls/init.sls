@@ -10,7 +10,8 @@
 # policy layline-<minion id>, which fixes every field of the certificate),
 # after fetching its CA certificate (waiting while the CA minion makes it in
 # the same run). Certificates are renewed only when fewer than
-# layline:tls:renew_days remain.
+# layline:tls:renew_days remain. The layline_tls key and certificate states
+# call Salt's x509 states only when their in-process check finds a change.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as layline with context %}
 {%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
@@ -46,10 +47,9 @@ layline-tls-file-directory:
       - pkg: layline-mysql-pkg-installed
 {%-   endif %}
 
-layline-tls-x509-private_key_managed:
-  x509.private_key_managed:
+layline-tls-layline_tls-private_key_managed:
+  layline_tls.private_key_managed:
     - name: {{ tls.key | json }}
-    - algo: rsa
     - keysize: {{ tls.key_size }}
     - user: root
     - group: {{ tls.group | json }}
@@ -69,10 +69,9 @@ layline-tls-file-directory-ca:
     - require:
       - file: layline-tls-file-directory
 
-layline-tls-x509-private_key_managed-ca:
-  x509.private_key_managed:
+layline-tls-layline_tls-private_key_managed-ca:
+  layline_tls.private_key_managed:
     - name: {{ tls.ca_key | json }}
-    - algo: rsa
     - keysize: {{ tls.key_size }}
     - user: root
     - group: root
@@ -80,8 +79,8 @@ layline-tls-x509-private_key_managed-ca:
     - require:
       - file: layline-tls-file-directory-ca
 
-layline-tls-x509-certificate_managed-ca:
-  x509.certificate_managed:
+layline-tls-layline_tls-certificate_managed-ca:
+  layline_tls.certificate_managed:
     - name: {{ tls.ca_cert | json }}
     - signing_private_key: {{ tls.ca_key | json }}
     - CN: {{ tls.ca_cn | json }}
@@ -94,7 +93,7 @@ layline-tls-x509-certificate_managed-ca:
     - group: root
     - mode: '0644'
     - require:
-      - x509: layline-tls-x509-private_key_managed-ca
+      - layline_tls: layline-tls-layline_tls-private_key_managed-ca
 {%-     if tls.signs_for_others %}
 
 {#- the other minions' certificates are signed here: one policy each, all fixed #}
@@ -102,7 +101,7 @@ layline-tls-layline_tls-signing_policies_ready:
   layline_tls.signing_policies_ready:
     - name: x509_signing_policies
     - require:
-      - x509: layline-tls-x509-certificate_managed-ca
+      - layline_tls: layline-tls-layline_tls-certificate_managed-ca
 {%-     endif %}
 {%-   else %}
 
@@ -116,8 +115,8 @@ layline-tls-layline_tls-ca_certificate_present:
       - file: layline-tls-file-directory
 {%-   endif %}
 
-layline-tls-x509-certificate_managed:
-  x509.certificate_managed:
+layline-tls-layline_tls-certificate_managed:
+  layline_tls.certificate_managed:
     - name: {{ tls.cert | json }}
 {%-   if tls.is_ca %}
     - signing_private_key: {{ tls.ca_key | json }}
@@ -125,6 +124,7 @@ layline-tls-x509-certificate_managed:
 {%-   else %}
     - ca_server: {{ tls.ca_minion | json }}
     - signing_policy: {{ tls.signing_policy | json }}
+    - ca_cert: {{ tls.ca_cert | json }}
 {%-   endif %}
     - private_key: {{ tls.key | json }}
     - CN: {{ tls.common_name | json }}
@@ -140,15 +140,16 @@ layline-tls-x509-certificate_managed:
     - mode: '0644'
 {%-   if opts.test %}
     # test=True on a bare minion: no CA certificate to sign with yet. Only then:
-    # an onlyif makes Salt miss x509.mod_run_check, which loads every module.
+    # an onlyif makes Salt look up layline_tls.mod_run_check, which loads every
+    # module.
     - onlyif:
       - fun: file.file_exists
         path: {{ tls.ca_cert | json }}
 {%-   endif %}
     - require:
-      - x509: layline-tls-x509-private_key_managed
+      - layline_tls: layline-tls-layline_tls-private_key_managed
 {%-   if tls.is_ca %}
-      - x509: layline-tls-x509-certificate_managed-ca
+      - layline_tls: layline-tls-layline_tls-certificate_managed-ca
 {%-   else %}
       - layline_tls: layline-tls-layline_tls-ca_certificate_present
 {%-   endif %}

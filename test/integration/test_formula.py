@@ -528,8 +528,8 @@ def test_mysql_tls_states_on_a_database_only_and_a_shared_minion(salt_cli, use_p
     use_pillar("seed")
     only = _database_chunks(salt_cli, "ll-mysql")
     tls_ids = {
-        ("x509", "layline-tls-x509-private_key_managed"),
-        ("x509", "layline-tls-x509-certificate_managed"),
+        ("layline_tls", "layline-tls-layline_tls-private_key_managed"),
+        ("layline_tls", "layline-tls-layline_tls-certificate_managed"),
     }
     assert tls_ids <= _requisites(only["layline-mysql-file-managed-server-config"], "require")
     assert tls_ids <= _requisites(only["layline-mysql-service-running"], "watch")

@@ -23,7 +23,7 @@ ALLOWED = {
     ("layline/service/engine.sls", "layline-service-layline-restart_pending"): (
         "behind onchanges: Salt evaluates it only when the install or config changed"
     ),
-    ("layline/tls/init.sls", "layline-tls-x509-certificate_managed"): (
+    ("layline/tls/init.sls", "layline-tls-layline_tls-certificate_managed"): (
         "rendered only under test=True (a bare minion has no CA certificate yet)"
     ),
     ("layline/firewall/clean.sls", "layline-firewall-clean-cmd-run-delete-table"): (
