@@ -241,6 +241,17 @@ def _san(names):
     return ", ".join(parts)
 
 
+def _key_group(config, roles_):
+    """The group that may read node.key: the service group where an engine uses it for
+    Artery, ``mysql`` where MariaDB is the only user, else ``root`` (a config server alone
+    does not use it)."""
+    if "engine" in roles_:
+        return config.get("group")
+    if "database" in roles_:
+        return layline_schema.MYSQL_GROUP
+    return "root"
+
+
 def _tls_plan(config, minion_id):
     """What layline.tls manages on ``minion_id`` (see :py:func:`tls_plan`)."""
     roles_ = _roles_for(config, minion_id)
@@ -264,6 +275,7 @@ def _tls_plan(config, minion_id):
         **layline_hocon.tls_paths(config),
         "config_dir": config_dir,
         "group": config.get("group") if runs_layline else layline_schema.MYSQL_GROUP,
+        "key_group": _key_group(config, roles_),
         "ca_minion": ca_minion,
         "is_ca": ca_minion == minion_id,
         # the CA minion signs other minions' certificates (peer + signing policy needed)
@@ -589,8 +601,10 @@ def tls_plan(config=None, minion_id=None):
     Return what ``layline.tls`` manages on this minion: ``{'enabled': False}`` when
     ``layline:tls:enabled`` is false or the minion has no layline role, else the file
     paths (``dir``, ``ca_cert``, ``cert``, ``key``; ``ca_dir``, ``ca_key`` on the CA
-    minion), the ``group`` that may read the key (the service group, ``mysql`` on a
-    database-only minion), ``ca_minion`` and ``is_ca``, the certificate's
+    minion), the ``group`` of the TLS directory (the service group, ``mysql`` on a
+    database-only minion), the ``key_group`` that may read the key (the service group on
+    an engine, else ``mysql`` on a database minion, else ``root``), ``ca_minion`` and
+    ``is_ca``, the certificate's
     ``common_name`` and ``subject_alt_name`` (the minion's role hostnames and pillar
     addresses) and the ``layline:tls`` settings.
 

@@ -20,8 +20,9 @@
     includes (this one among them on a database-only minion) #}
 {%- set tls_files = ['layline-tls-layline_tls-private_key_managed', 'layline-tls-layline_tls-certificate_managed'] %}
 {%- set roles = salt['layline.roles'](config=layline) %}
-{#- layline.tls gives node.key to the service group when the minion also runs layline:
-    the server's account joins that group to read it #}
+{#- on a minion that also runs layline, the TLS directory is the service group's: the
+    server's account joins that group to reach node.key (the service group's on an
+    engine, mysql's beside a config server alone) #}
 {%- set key_reader = tls and ('config-server' in roles or 'engine' in roles) %}
 
 include:

@@ -3,13 +3,15 @@
 # <config_dir>/tls (root:<group> 0750; <group> is the service group, mysql on
 # a database-only minion) with ca.crt (0644), node.crt (0644; SAN: the
 # minion's role hostnames and pillar addresses) and node.key (RSA, 0640
-# root:<group>). The CA minion (layline:tls:ca_minion, default the config
-# server's minion; the single host) keeps the CA key in <config_dir>/ca (root
-# 0700) and signs locally; every other minion asks it through the master's
-# peer interface (x509.certificate_managed with ca_server and its own signing
-# policy layline-<minion id>, which fixes every field of the certificate),
-# after fetching its CA certificate (waiting while the CA minion makes it in
-# the same run). Certificates are renewed only when fewer than
+# root:<key group>: the service group on an engine, mysql on a database
+# minion, else root: a config server alone does not use it). The CA minion
+# (layline:tls:ca_minion, default the config server's minion; the single host)
+# keeps the CA key in <config_dir>/ca (root 0700) and signs locally; every
+# other minion asks it through the master's peer interface
+# (x509.certificate_managed with ca_server and its own signing policy
+# layline-<minion id>, which fixes every field of the certificate), after
+# fetching its CA certificate (waiting while the CA minion makes it in the
+# same run). Certificates are renewed only when fewer than
 # layline:tls:renew_days remain. The layline_tls key and certificate states
 # call Salt's x509 states only when their in-process check finds a change.
 {%- set tplroot = tpldir.split('/')[0] %}
@@ -52,7 +54,7 @@ layline-tls-layline_tls-private_key_managed:
     - name: {{ tls.key | json }}
     - keysize: {{ tls.key_size }}
     - user: root
-    - group: {{ tls.group | json }}
+    - group: {{ tls.key_group | json }}
     - mode: '0640'
     - require:
       - file: layline-tls-file-directory

@@ -64,6 +64,15 @@ def slowest_states(ret: dict, top: int = 10) -> list[tuple[str, float]]:
     return sorted(worst.items(), key=lambda item: -item[1])[:top]
 
 
+def state_time(ret: dict) -> dict[str, float]:
+    """{minion: the sum of its states' durations in ms} of a state run (the rest of a run's
+    wall time is rendering, the master and the transport)."""
+    return {
+        minion: sum(float(st.get("duration", 0)) for st in states.values())
+        for minion, states in sorted(ret.items())
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -109,6 +118,9 @@ def main() -> int:
     print("slowest states of the last converged run (ms, slowest minion):")
     for state_id, ms in slowest_states(last_apply):
         print(f"  {state_id:<58} {ms:>8.0f}")
+    print("sum of the state durations per minion, last converged run (ms):")
+    for minion, ms in state_time(last_apply).items():
+        print(f"  {minion:<58} {ms:>8.0f}")
     return 0
 
 

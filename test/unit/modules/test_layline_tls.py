@@ -74,7 +74,7 @@ def test_plan_per_role_of_the_seed_topology(layline, seed_config):
         "/etc/layline/tls/node.crt",
         "/etc/layline/tls/node.key",
     )
-    assert node["group"] == "layline"
+    assert (node["group"], node["key_group"]) == ("layline", "layline")  # Artery reads it
     assert (node["ca_minion"], node["is_ca"]) == ("ll-config-server", False)
     assert node["common_name"] == "layline-Production-engine"
     assert node["subject_alt_name"] == "DNS:ll-node-1.orb.local"
@@ -85,9 +85,12 @@ def test_plan_per_role_of_the_seed_topology(layline, seed_config):
     assert ca["ca_key"] == "/etc/layline/ca/ca.key"
     # not an engine: its certificate cannot pass the engines' subject-name check
     assert ca["common_name"] == "ll-config-server.orb.local"
+    # a config server alone does not use its key: only root reads it; the service group
+    # still reaches the directory (the JDBC truststore, ca.crt)
+    assert (ca["group"], ca["key_group"]) == ("layline", "root")
 
     database = layline._tls_plan(seed_config, "ll-mysql")
-    assert database["group"] == "mysql"
+    assert (database["group"], database["key_group"]) == ("mysql", "mysql")
     assert database["subject_alt_name"] == "DNS:ll-mysql.orb.local"
     assert layline._tls_plan(seed_config, "ll-unrelated") == {"enabled": False}
 
@@ -113,7 +116,17 @@ def test_plan_of_a_minion_with_several_roles_lists_each_name_once(layline, make_
     plan = layline._tls_plan(config, "ll-node-1")
     assert plan["subject_alt_name"] == "DNS:ll-node-1.orb.local, DNS:db.orb.local"
     assert plan["group"] == "layline" and plan["is_ca"] is True
+    assert plan["key_group"] == "layline"  # the engine on it uses the key
     assert plan["signs_for_others"] is True  # ll-node-2 and ll-node-3
+
+
+def test_the_key_of_a_config_server_beside_the_database_is_mysqls(layline, make_config):
+    config = make_config(
+        SEED_PILLAR, {"database": {"minion": "ll-config-server", "hostname": "db.orb.local"}}
+    )
+    plan = layline._tls_plan(config, "ll-config-server")
+    # MariaDB reads it (its account joins the service group to reach the directory)
+    assert (plan["group"], plan["key_group"]) == ("layline", "mysql")
 
 
 def test_single_host_signs_locally(layline, single_config):
