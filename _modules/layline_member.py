@@ -220,6 +220,7 @@ def restart(
     timeout=300,
     poll_interval=0.5,
     on_failure="stop",
+    clear_marker=False,
 ):
     """
     Restart this node's engine as one step of the rolling restart and return how it went;
@@ -231,7 +232,9 @@ def restart(
     3. when this node's restart marker names a version, ``layline_release.switch`` to it;
     4. start;
     5. the gate, for two polls in a row: this node Up in a peer's ``/cluster/members``,
-       its own ``/ready`` 200, at least ``expected`` members Up.
+       its own ``/ready`` 200, at least ``expected`` members Up;
+    6. with ``clear_marker``, once the gate held: its restart marker removed
+       (``layline.clear_pending``; the runner saves a round trip per wave).
 
     nodes
         every configured engine: ``[{"minion", "address" (pekko://...), "url"
@@ -249,9 +252,12 @@ def restart(
     on_failure
         ``rollback``: a node that fails its gate after a release switch is switched back
         to the release it ran and started again; ``stop``: it is left as it is
+    clear_marker
+        remove the engine's restart marker after the gate held (a failed step keeps it)
 
     Returns ``{"minion", "result", "phase", "comment", "timings": {phase: seconds after
-    the call began}, "versions": {"from", "to"}, "view", "log_tail"}``; ``phase`` is
+    the call began}, "versions": {"from", "to"}, "view", "log_tail"}`` (and
+    ``marker_cleared``: True, False when there was none, or why not); ``phase`` is
     ``done`` or the phase that failed (``stop``, ``leave``, ``switch``, ``start``,
     ``gate``). Sets a non-zero retcode when it failed.
 
@@ -439,4 +445,10 @@ def restart(
             view=view,
         )
     mark("done")
-    return finish("done", True, "restarted", view=view)
+    if not clear_marker:
+        return finish("done", True, "restarted", view=view)
+    try:
+        cleared = __salt__["layline.clear_pending"](layline_schema.ENGINE_UNIT)
+    except CommandExecutionError as exc:
+        cleared = str(exc)
+    return finish("done", True, "restarted", view=view, marker_cleared=cleared)

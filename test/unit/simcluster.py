@@ -88,6 +88,7 @@ class SimCluster:
         self.calls = []  # (minion, function, args)
         self.events = []  # (tag, data)
         self.switch_fails = set()
+        self.clear_fails = set()  # minions whose marker cannot be removed
         self.up_views = []  # (time, Up count) seen at every view
         self.server_restarts = 0
 
@@ -228,6 +229,8 @@ class SimCluster:
 
         def clear_pending(unit):
             record("layline.clear_pending", unit)
+            if minion in cluster.clear_fails:
+                raise CommandExecutionError("disk full")
             return cluster.markers.pop(minion, None) is not None
 
         def switch(version, restart_config_server=False, **kwargs):
@@ -289,9 +292,11 @@ class SimClient(unitsupport.FakeMinionCalls):
         self.member = load_member(cluster)
         self.minion_error = minion_error
         self.publishes = []
+        self.asked = []  # (minion, function) of every call the runner made itself
 
     def _one(self, minion, fun, args, kwargs):
         cluster = self.cluster
+        self.asked.append((minion, fun))
         if fun == "layline_member.state":
             on_minion(self.member, cluster, minion)
             if minion == "cfg":

@@ -39,8 +39,11 @@ def test_every_pending_engine_restarted_once_newest_to_oldest_and_markers_cleare
     assert restarted(cluster) == ["n3", "n2", "n1"]
     assert [m.starts for m in cluster.members.values()] == [1, 1, 1]
     assert cluster.markers == {}
-    # one publish per wave, nothing else does the step
+    # one publish per wave, nothing else does the step: each node cleared its own marker
     assert [minions for minions, _kwarg in client.publishes] == [["n3"], ["n2"], ["n1"]]
+    assert all(kwarg["clear_marker"] is True for _minions, kwarg in client.publishes)
+    # besides the pre-check's view and states, the runner called no minion itself
+    assert {fun for _m, fun in client.asked} == {"layline.members", "layline_member.state"}
     assert [row["result"] for row in roller.rows] == ["restarted"] * 3
     assert any("n3 left the cluster" in line for line in lines)
     assert sum(" Up and ready" in line for line in lines) == 3
@@ -48,6 +51,17 @@ def test_every_pending_engine_restarted_once_newest_to_oldest_and_markers_cleare
     # the summary's stop-to-Up: the simulated 4 s after the start plus the leave
     assert all(7.0 <= row["stop_to_up"] <= 9.0 for row in roller.rows), roller.rows
     assert "stop-to-Up" in roller.summary()
+
+
+def test_a_marker_that_cannot_be_cleared_is_said_and_the_run_goes_on():
+    cluster = SimCluster(3, markers={m: MARK for m in ("n2", "n3")})
+    cluster.clear_fails.add("n3")
+    failure, roller, lines, _client = roll(cluster, settings(3, timeout=30))
+    assert failure is None
+    assert restarted(cluster) == ["n3", "n2"]
+    assert cluster.markers == {"n3": MARK}  # the next run restarts it once more
+    assert any("n3: its restart marker was not cleared: disk full" in line for line in lines)
+    assert [row["result"] for row in roller.rows] == ["restarted"] * 2
 
 
 def test_never_fewer_than_n_minus_1_up_with_one_at_a_time():
