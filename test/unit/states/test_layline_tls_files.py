@@ -5,14 +5,13 @@ case the in-process check must agree with what x509.certificate_managed (test=Tr
 do: nothing when it would change nothing, a change whenever it would change something.
 """
 
-import importlib.util
 import os
 import pathlib
 
 import pytest
 import salt.config
 import salt.loader
-from unitsupport import ROOT
+from unitsupport import load_file
 
 import layline_certs
 
@@ -194,11 +193,7 @@ class Spy:
 
 @pytest.fixture
 def tls_states(real_salt):
-    spec = importlib.util.spec_from_file_location(
-        "layline_tls_states_under_test", ROOT / "_states" / "layline_tls.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_file("_states/layline_tls.py", "layline_tls_states_under_test")
     module.__salt__ = real_salt.mods
     module.__opts__ = real_salt.opts
     module.__states__ = Spy(real_salt.states)
