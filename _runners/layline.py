@@ -127,6 +127,10 @@ class SaltClient:
             raise MinionCallError(value)
         return value
 
+    def close(self):
+        """Close the LocalClient's event connection (Salt 3008 warns of an unclosed one)."""
+        self._local.destroy()
+
     def publish(self, minions, fun, kwarg, timeout, on_event=None):
         """
         Run ``fun`` on every one of ``minions`` with ONE publish and collect the returns
@@ -754,7 +758,10 @@ def plan(settings=None, **overrides):
     """
     settings = _rolling_overrides(_settings(settings), overrides)
     client = SaltClient(__opts__)
-    return layline_plan.build_plan(settings, *_gather(settings, client))
+    try:
+        return layline_plan.build_plan(settings, *_gather(settings, client))
+    finally:
+        client.close()
 
 
 def rolling(settings=None, **overrides):
@@ -774,6 +781,14 @@ def rolling(settings=None, **overrides):
     """
     settings = _rolling_overrides(_settings(settings), overrides)
     client = SaltClient(__opts__)
+    try:
+        return _roll(settings, client)
+    finally:
+        client.close()
+
+
+def _roll(settings, client):
+    """The body of :py:func:`rolling` with its ``client``."""
     gathered = _gather(
         settings,
         client,
@@ -854,7 +869,9 @@ def restore_check(file=None, settings=None):
         salt-run state.orch layline.orch.restore test=True \\
             pillar='{"layline": {"restore": {"file": "layline-20260101T020000Z.sql.gz"}}}'
     """
-    return _restore_inputs(file, settings)[2]
+    _checked, client, the_plan = _restore_inputs(file, settings)
+    client.close()
+    return the_plan
 
 
 def restore(file=None, settings=None, test=False):
@@ -876,6 +893,14 @@ def restore(file=None, settings=None, test=False):
             pillar='{"layline": {"restore": {"file": "layline-20260101T020000Z.sql.gz"}}}'
     """
     settings, client, the_plan = _restore_inputs(file, settings)
+    try:
+        return _restore(settings, client, the_plan, test)
+    finally:
+        client.close()
+
+
+def _restore(settings, client, the_plan, test):
+    """The body of :py:func:`restore` with its ``client`` and checked plan."""
     _progress(the_plan["text"])
     if the_plan["refused"]:
         __context__["retcode"] = 1

@@ -66,9 +66,14 @@ SINGLE_PILLAR = {"distribution": {"source": SIM_SOURCE, "source_hash": "sha256="
 
 class FakeMinionCalls:
     """``call``/``call_many`` of the runner's Salt client over ``_one(minion, fun, args,
-    kwargs) -> (ok, value)``; a failed single call raises ``minion_error``."""
+    kwargs) -> (ok, value)``; a failed single call raises ``minion_error``; ``close``
+    counts in ``closed``."""
 
     minion_error = Exception
+    closed = 0
+
+    def close(self):
+        self.closed += 1
 
     def call_many(self, minions, fun, *args, **kwargs):
         kwargs.pop("_timeout", None)

@@ -200,6 +200,7 @@ def test_runner_test_mode_shows_the_plan_and_changes_nothing(salt_run):
     assert ret["result"] is None and "drop database layline" in ret["comment"]
     assert {f for _m, f, _a, _k in salt_run.calls} == {"layline_db.check_backup"}
     assert runner.__context__ == {}
+    assert salt_run.closed == 1  # its Salt client closed
 
 
 def test_runner_without_a_file_fails_with_a_retcode_and_asks_nobody(salt_run):
@@ -215,6 +216,7 @@ def test_runner_restores_and_returns_the_rows_without_any_secret(salt_run):
     assert ret["result"] is True, ret["comment"]
     assert (ret["rows_before"], ret["rows_restored"]) == (10, 7)
     assert "S3cret" not in repr(ret)
+    assert salt_run.closed == 1
 
 
 def test_settings_keep_only_the_non_secret_database_keys():

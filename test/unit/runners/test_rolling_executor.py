@@ -171,9 +171,16 @@ def runner_with(monkeypatch):
         context = Context()
         monkeypatch.setattr(runner, "__context__", context, raising=False)
         monkeypatch.setattr(runner, "__opts__", {"quiet": True}, raising=False)
-        monkeypatch.setattr(runner, "SaltClient", lambda opts, timeout=30: client_for(cluster))
+        made = []
+
+        def client(opts, timeout=30):
+            made.append(client_for(cluster))
+            return made[-1]
+
+        monkeypatch.setattr(runner, "SaltClient", client)
         monkeypatch.setattr(runner, "_SLEEP", cluster.clock.sleep)
         monkeypatch.setattr(runner, "_CLOCK", cluster.clock)
+        context.clients = made
         return context
 
     return use
@@ -190,6 +197,16 @@ def test_runner_sets_a_nonzero_retcode_on_failure(runner_with):
     ret = runner.rolling(settings=conf_dict(timeout=5))
     assert ret["result"] is False and context["retcode"] == 1
     assert "rolling restart FAILED at n3" in ret["comment"]
+    # its Salt client is closed on a failure as on success (Salt warns of an unclosed one)
+    assert [client.closed for client in context.clients] == [1]
+
+
+def test_runner_and_plan_close_their_client(runner_with):
+    cluster = SimCluster(3, markers={"n3": MARK})
+    context = runner_with(cluster)
+    assert runner.rolling(settings=conf_dict(timeout=30))["result"] is True
+    assert runner.plan(settings=conf_dict())["refused"] == []
+    assert [client.closed for client in context.clients] == [1, 1]
 
 
 def test_runner_refuses_before_anything_happens(runner_with):
