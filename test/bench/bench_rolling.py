@@ -315,7 +315,7 @@ def first_failures(text: str) -> list[str]:
     return found
 
 
-def sync_all(machines: int) -> None:
+def sync_all() -> None:
     """saltutil.sync_all on every minion of the lab, until each one answered (a loaded host
     lets a minion miss salt's timeout; its apply would then fail as not synced)."""
     names = set((lab_machines.load_state() or {}).get("machines", {}))
@@ -330,7 +330,7 @@ def sync_all(machines: int) -> None:
         missing = {m for m in missing if not isinstance(answers.get(m), dict)}
         if not missing:
             return
-    raise SystemExit(f"saltutil.sync_all: no answer from {sorted(missing)} ({machines} engines)")
+    raise SystemExit(f"saltutil.sync_all: no answer from {sorted(missing)}")
 
 
 def converge(nodes: int) -> tuple[list[str], float]:
@@ -385,7 +385,7 @@ def main() -> None:
                 pillar = Path(tmp)
                 write_pillar(steps[0][0], pillar)
                 checked("up", "--topology", "seed", "--nodes", str(machines), "--pillar", tmp)
-                sync_all(machines)
+                sync_all()
                 for index, (nodes, sizes) in enumerate(steps):
                     write_pillar(nodes, pillar)
                     signing_policies(pillar)
