@@ -354,10 +354,11 @@ class Roller:
             names = [m for m in wave if any(line.startswith(f"{m}:") for line in failed)]
             return self._fail(names, "restart failed", "; ".join(failed), tails), None
         for minion in wave:
-            cleared = returns[minion].get("marker_cleared")
+            ret = returns[minion]  # a dict with "result": True (checked above)
+            cleared = ret.get("marker_cleared")
             if not isinstance(cleared, bool):
                 self._say(f"{minion}: its restart marker was not cleared: {cleared}")
-            timings = (returns[minion] or {}).get("timings") or {}
+            timings = ret.get("timings") or {}
             seconds = timings.get("ready", timings.get("done"))
             up = timings.get("up")
             self._say(f"{minion} Up and ready ({seconds:.1f}s after its stop began)")

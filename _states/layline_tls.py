@@ -208,12 +208,12 @@ def certificate_managed(
         "ca_server": ca_server,
         "signing_policy": signing_policy,
     }
-    x509_args = {key: value for key, value in x509_args.items() if value is not None}
+    x509_args = {field: value for field, value in x509_args.items() if value is not None}
     self_signed = signing_cert is None and ca_server is None
     key = layline_certs.load_key(signing_private_key if self_signed else private_key)
     issuer = None if self_signed else (signing_cert or ca_cert)
     # the state system's own keyword arguments (__id__, __sls__, ...) are not certificate fields
-    cert_args = {key: value for key, value in cert_args.items() if not key.startswith("__")}
+    cert_args = {field: value for field, value in cert_args.items() if not field.startswith("__")}
     if key is not None and (self_signed or issuer):
         changes = layline_certs.certificate_changes(
             name, key, days_remaining, signing_cert=issuer, **cert_args
