@@ -81,7 +81,7 @@ _seed_address = layline_model.seed_address
 _url_host = layline_model.url_host
 _is_nonempty_str = layline_checks.is_nonempty_str
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 5
+UTILS_API = 6
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ import layline_sync
 # a re-sync in this process takes effect (see layline_sync)
 layline_sync.refresh(layline_schema, layline_model, layline_address)
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 5
+UTILS_API = 6
 
 try:
     import pymysql
@@ -487,6 +487,36 @@ def stale_account_hosts(rows, user, allowed):
     return sorted(host for host in hosts if host is not None)
 
 
+def root_connection(config=None):
+    """
+    The ``connection_*`` arguments with which this formula's MySQL states (saltext.mysql's
+    and ``layline_db``'s) log in: as root through the server's unix socket
+    (``layline:database:socket``), no password (unix_socket authentication). With
+    ``layline:database:tls`` verify-identity, ``connection_ssl`` makes the driver verify
+    the server's certificate against the cluster CA instead of loading the system's CA
+    bundle for every connection (pymysql negotiates TLS on the socket unasked). The host
+    name is not checked: the socket is local. No secret.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ll-mysql layline_db.root_connection
+    """
+    db = _db(config)
+    args = {
+        "connection_unix_socket": db.get("socket"),
+        "connection_host": "localhost",
+        "connection_user": "root",
+        "connection_pass": "",
+        "connection_charset": "utf8",
+    }
+    ca = _tls_ca(config)
+    if ca:
+        args["connection_ssl"] = {"ca": ca, "check_hostname": False}
+    return args
+
+
 def stale_hosts(config=None, **connection_args):
     """
     Hosts of accounts of the layline user (``layline:database:user``) that
@@ -507,6 +537,10 @@ def stale_hosts(config=None, **connection_args):
     socket = connection_args.get("connection_unix_socket")
     if "mysql.user_list" not in __salt__ or (socket and not os.path.exists(socket)):
         return []
+    ssl_args = connection_args.get("connection_ssl") or {}
+    if ssl_args.get("ca") and not os.path.isfile(ssl_args["ca"]):
+        # first apply: the layline.tls state makes the CA after this render
+        connection_args = {k: v for k, v in connection_args.items() if k != "connection_ssl"}
     rows = __salt__["mysql.user_list"](**connection_args)
     if __context__.pop("mysql.error", None) is not None or not isinstance(rows, (list, tuple)):
         # saltext.mysql's states read this shared key: a failed look-up must not fail them
@@ -873,6 +907,10 @@ def _root_connect(connection_args):
     }
     args.setdefault("password", "")
     args["connect_timeout"] = CONNECT_TIMEOUT
+    if "unix_socket" in args:
+        # a local socket needs no TLS; unasked, pymysql negotiates it and loads the
+        # system CA bundle on every connection
+        args["ssl_disabled"] = True
     try:
         return pymysql.connect(**args)
     except Exception as exc:  # driver or socket errors: pymysql classes may be reloaded

@@ -50,7 +50,7 @@ layline_sync.refresh(
     layline_schema, layline_model, layline_address, layline_checks, layline_metrics
 )
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 5
+UTILS_API = 6
 
 __virtualname__ = "layline_firewall"
 

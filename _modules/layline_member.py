@@ -31,7 +31,7 @@ import layline_sync
 # a re-sync in this process takes effect (see layline_sync)
 layline_sync.refresh(layline_schema, layline_gate)
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 5
+UTILS_API = 6
 
 log = logging.getLogger(__name__)
 

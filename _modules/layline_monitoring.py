@@ -25,7 +25,7 @@ import layline_sync
 # a re-sync in this process takes effect (see layline_sync)
 layline_sync.refresh(layline_schema, layline_model)
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 5
+UTILS_API = 6
 
 __virtualname__ = "layline_monitoring"
 

@@ -63,7 +63,7 @@ layline_sync.refresh(
     layline_render,
 )
 # the utils this module was written for: an older synced copy counts as not synced
-UTILS_API = 5
+UTILS_API = 6
 
 __virtualname__ = "layline"
 

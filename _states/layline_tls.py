@@ -4,6 +4,8 @@ States of the layline cluster CA (see ``_modules/layline_tls.py``).
 - ``ca_certificate_present``: the CA certificate of the CA minion, fetched through
   the master's peer interface, in a local file; waits while the CA minion has not
   made its CA yet (one ``state.apply`` on bare machines runs everywhere at once).
+- ``ca_published``: on the CA minion, its CA certificate in the Salt mine, where the other
+  minions read it with one master request (the peer call stays the fallback).
 - ``signing_policies_ready``: on the CA minion, its pillar holds the formula's signing
   policies (one per other layline minion, every field fixed; ``layline_tls.signing_problems``).
 - ``private_key_managed``, ``certificate_managed``: Salt's ``x509`` states of the same name,
@@ -17,10 +19,11 @@ import time
 from salt.exceptions import CommandExecutionError
 
 import layline_certs
+import layline_signing
 import layline_sync
 
 # a re-sync in this process takes effect (see layline_sync)
-layline_sync.refresh(layline_certs)
+layline_sync.refresh(layline_certs, layline_signing)
 
 __virtualname__ = "layline_tls"
 
@@ -92,6 +95,54 @@ def ca_certificate_present(
         makedirs=False,
         follow_symlinks=False,
     )
+
+
+def ca_published(name):
+    """
+    The CA certificate in the file ``name`` (on the CA minion) is this minion's Salt mine
+    entry ``layline_ca_certificate``, where ``layline_tls.ca_certificate`` on the other
+    minions reads it. Sent (``mine.send`` of ``file.read``) only when the mine holds
+    something else; the certificate is public, the comment names no content.
+
+    .. code-block:: yaml
+
+        /etc/layline/ca/ca.crt:
+          layline_tls.ca_published
+    """
+    ret = {"name": name, "result": False, "changes": {}, "comment": ""}
+    entry = layline_signing.CA_MINE_ENTRY
+    this = __opts__["id"]
+    try:
+        with open(name, encoding="ascii") as stream:
+            pem = stream.read()
+    except OSError as exc:
+        if __opts__["test"]:
+            ret.update(result=None, comment=f"{name} would be published once it is made")
+        else:
+            ret["comment"] = f"cannot read the CA certificate {name}: {exc.strerror}"
+        return ret
+    try:
+        mined = __salt__["mine.get"](this, entry, tgt_type="list").get(this)
+    except Exception:  # pylint: disable=broad-except  # unknown: send it again
+        mined = None
+    if mined == pem:
+        ret.update(result=True, comment=f"{name} is the mine entry {entry} of {this}")
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"{name} would be published as mine entry {entry}")
+        return ret
+    if not __salt__["mine.send"](entry, name, mine_function="file.read"):
+        ret["comment"] = (
+            f"mine.send of {entry} failed: the master must keep the mine "
+            "(minion_data_cache, the default)"
+        )
+        return ret
+    ret.update(
+        result=True,
+        changes={"mine": entry},
+        comment=f"{name} published as mine entry {entry} of {this}",
+    )
+    return ret
 
 
 def signing_policies_ready(name):

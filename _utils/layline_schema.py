@@ -12,7 +12,7 @@ import re
 
 # The interface version of the utils: the execution module refuses to load (so
 # layline/synced.jinja says "not synced") when the synced copy is older than it expects.
-API_VERSION = 5
+API_VERSION = 6
 
 # Pekko's actor system name: member addresses are pekko://layline@host:port
 SYSTEM_NAME = "layline"

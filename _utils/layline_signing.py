@@ -29,6 +29,8 @@ import re
 # the policy name of a minion: <layline:tls:signing_policy>-<minion id>
 DEFAULT_PREFIX = "layline"
 PILLAR_KEY = "x509_signing_policies"
+# the Salt mine entry under which the CA minion publishes its CA certificate (PEM)
+CA_MINE_ENTRY = "layline_ca_certificate"
 DIGEST = "sha256"
 
 # the extensions of the formula's certificates (layline/tls/init.sls requests the same)

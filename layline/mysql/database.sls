@@ -14,6 +14,8 @@
 # - accounts of that user for hosts no longer allowed (a node removed from
 #   layline:cluster:nodes) are dropped; other users are never touched
 # - hardening: no anonymous users, no `test` database, root only local.
+# - the states log in as layline_db.root_connection says: root through the
+#   socket, verifying the server against the cluster CA with database TLS.
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/synced.jinja" import synced, sync_hint with context %}
 {%- if not synced %}{{ raise(sync_hint) }}{%- endif %}
@@ -22,13 +24,8 @@
 {%- set local_hosts = ['localhost', '127.0.0.1', '::1'] %}
 {%- set own_names = [grains.get('fqdn'), grains.get('host'), grains.get('nodename')]
                     | select | unique | list %}
-{%- set conn = {
-      'connection_unix_socket': db.socket,
-      'connection_host': 'localhost',
-      'connection_user': 'root',
-      'connection_pass': '',
-      'connection_charset': 'utf8',
-    } %}
+{#- root through the socket; with database TLS the driver trusts the cluster CA only #}
+{%- set conn = salt['layline_db.root_connection'](config=layline) %}
 {%- macro connection() %}
 {%-   for key, value in conn | dictsort %}
     - {{ key }}: {{ value | json }}

@@ -11,7 +11,8 @@
 # (x509.certificate_managed with ca_server and its own signing policy
 # layline-<minion id>, which fixes every field of the certificate), after
 # fetching its CA certificate (waiting while the CA minion makes it in the
-# same run). Certificates are renewed only when fewer than
+# same run; the CA minion publishes it in the Salt mine, read with one master
+# request). Certificates are renewed only when fewer than
 # layline:tls:renew_days remain. The layline_tls key and certificate states
 # call Salt's x509 states only when their in-process check finds a change.
 {%- set tplroot = tpldir.split('/')[0] %}
@@ -97,6 +98,13 @@ layline-tls-layline_tls-certificate_managed-ca:
     - require:
       - layline_tls: layline-tls-layline_tls-private_key_managed-ca
 {%-     if tls.signs_for_others %}
+
+{#- the other minions read the CA certificate from the mine: one master request #}
+layline-tls-layline_tls-ca_published:
+  layline_tls.ca_published:
+    - name: {{ tls.ca_cert | json }}
+    - require:
+      - layline_tls: layline-tls-layline_tls-certificate_managed-ca
 
 {#- the other minions' certificates are signed here: one policy each, all fixed #}
 layline-tls-layline_tls-signing_policies_ready:

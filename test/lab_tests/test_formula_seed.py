@@ -724,6 +724,21 @@ def test_tls_files_and_modes_on_every_machine(seed):
         assert key_head.strip() == "-----BEGIN PRIVATE KEY-----", machine  # PKCS#8, as Pekko reads
 
 
+def test_the_ca_minion_publishes_its_ca_certificate_in_the_mine(seed):
+    """Issue 16: the other minions read ca.crt with one master request (the mine entry the
+    CA minion sends), not a peer publish to the CA minion on every apply."""
+    ca_pem = seed.shell("ll-config-server", ["cat", f"{TLS_DIR}/ca.crt"], check=True).stdout
+    rc, out = _salt_call_rc(
+        seed, "ll-node-1", "mine.get", "ll-config-server", "layline_ca_certificate"
+    )
+    assert rc == 0 and json.loads(out)["local"] == {"ll-config-server": ca_pem}, out
+    # answered from the mine: a policy the CA minion does not have is never asked for
+    rc, out = _salt_call_rc(
+        seed, "ll-node-1", "layline_tls.ca_certificate", "ll-config-server", "no-such-policy"
+    )
+    assert rc == 0 and json.loads(out)["local"] == ca_pem, out
+
+
 def _ask_ca(lab, machine: str, policy: str) -> tuple[int, str]:
     """``machine`` asks the CA minion, through the master, for an engine's certificate with
     its own key: the engines' CN, an engine's and its own names, a CA flag, 100 years."""

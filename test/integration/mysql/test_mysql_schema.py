@@ -6,6 +6,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -252,10 +253,16 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
     stub.mkdir(parents=True)
     for name in ("server",):
         (stub / f"{name}.sls").write_text(f"layline-test-{name}-stub:\n  test.nop: []\n")
+    # the states verify the server against the cluster CA (layline_db.root_connection): put
+    # the test server's CA where layline.tls would (the validation refuses a /tmp config_dir)
+    config_dir = pathlib.Path(tempfile.mkdtemp(prefix="layline-itest-", dir="/var/lib"))
+    (config_dir / "tls").mkdir()
+    shutil.copy(mariadb.ca.path, config_dir / "tls" / "ca.crt")
     password = "S3cr\"et'Pa\\ss${HOME}#1"  # noqa: S105 - a test value
     name = "layline_sls_" + os.urandom(3).hex()
     pillar = {
         "layline": {
+            "config_dir": str(config_dir),
             # addresses of machines that do not exist here (documentation range): the
             # validation wants every node entry resolvable and none loopback; the accounts
             # are keyed by hostname (skip_name_resolve false), 127.0.0.1 for this test's client
@@ -364,3 +371,32 @@ def test_database_sls_against_mariadb(mariadb, tmp_path):
         mariadb.sql(f"DROP DATABASE IF EXISTS {name}")
         for host in ("127.0.0.1", "ll-node-1.orb.local"):
             mariadb.sql(f"DROP USER IF EXISTS 'layline_sls'@'{host}'")
+        shutil.rmtree(config_dir, ignore_errors=True)
+
+
+def test_the_states_root_login_verifies_the_server_against_the_cluster_ca(mariadb, tmp_path):
+    """saltext.mysql with layline_db.root_connection's connection_ssl: TLS on the socket,
+    verified against the cluster CA only; a server certificate of another CA is refused."""
+    from pkisupport import CA
+
+    def status(ca):
+        conn = {"ca": str(ca), "check_hostname": False}
+        return _salt_call(
+            tmp_path,
+            [
+                "mysql.status",
+                f"connection_unix_socket={mariadb.socket}",
+                "connection_user=root",
+                "connection_pass=",
+                "connection_ssl=" + json.dumps(conn),
+            ],
+        )
+
+    proc = status(mariadb.ca.path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    found = json.loads(proc.stdout)["local"]
+    assert found.get("Ssl_cipher"), found  # this session is TLS, on the unix socket
+    other = CA(tmp_path / "other", common_name="another CA")
+    proc = status(other.path)
+    answer = proc.stdout + proc.stderr
+    assert "Ssl_cipher" not in answer and "certificate verify failed" in answer, answer[-2000:]

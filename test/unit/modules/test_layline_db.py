@@ -327,6 +327,40 @@ def test_connect_args(db):
     assert db._connect_args({"database": dict(CONFIG["database"], port="3307")})["port"] == 3307
 
 
+def test_root_connection_is_the_socket_and_trusts_the_cluster_ca_with_database_tls(db):
+    plain = dict(CONFIG["database"], socket="/run/mysqld/mysqld.sock")
+    assert db.root_connection({**CONFIG, "database": plain}) == {
+        "connection_unix_socket": "/run/mysqld/mysqld.sock",
+        "connection_host": "localhost",
+        "connection_user": "root",
+        "connection_pass": "",
+        "connection_charset": "utf8",
+    }
+    verified = {
+        **CONFIG,
+        "config_dir": "/etc/layline",
+        "database": dict(plain, tls="verify-identity"),
+    }
+    conn = db.root_connection(verified)
+    # the driver loads only the cluster CA (not the system bundle); the socket is local
+    assert conn["connection_ssl"] == {"ca": "/etc/layline/tls/ca.crt", "check_hostname": False}
+    assert conn["connection_unix_socket"] == "/run/mysqld/mysqld.sock"
+    assert PASSWORD not in json.dumps(conn)
+
+
+def test_stale_hosts_leaves_out_a_cluster_ca_that_is_not_made_yet(db, tmp_path):
+    socket = tmp_path / "mysqld.sock"
+    socket.touch()
+    seen = []
+    db.__salt__["mysql.user_list"] = lambda **kwargs: seen.append(kwargs) or []
+    missing = {"ca": str(tmp_path / "ca.crt"), "check_hostname": False}
+    db.stale_hosts(CONFIG, connection_unix_socket=str(socket), connection_ssl=missing)
+    assert seen == [{"connection_unix_socket": str(socket)}]
+    (tmp_path / "ca.crt").write_text("x")
+    db.stale_hosts(CONFIG, connection_unix_socket=str(socket), connection_ssl=missing)
+    assert seen[1]["connection_ssl"] == missing
+
+
 def test_connect_args_need_the_merged_model(db):
     # no second copy of defaults.yaml in layline_db: a partial model is an error naming the key
     with pytest.raises(CommandExecutionError, match="layline:database:port is missing"):

@@ -315,6 +315,7 @@ def test_firewall_sls_renders_the_backend_of_the_os_family(firewall, layline, tm
         "layline.tls_plan": lambda *a, **k: None,
         "layline.seed_gate": lambda *a, **k: None,
         "layline_tls.ca_certificate": lambda *a: None,
+        "layline_db.root_connection": lambda *a, **k: {},
         "layline_firewall.ruleset": lambda: firewall.ruleset(config, "ll-node-1"),
         "layline_firewall.rich_rules": lambda: firewall.rich_rules(config, "ll-node-1"),
     }

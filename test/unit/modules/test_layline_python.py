@@ -282,6 +282,7 @@ def _render_python_sls(layline, tmp_path, python):
         "layline.tls_plan": lambda *a, **k: None,
         "layline.seed_gate": lambda *a, **k: None,
         "layline_tls.ca_certificate": lambda *a: None,
+        "layline_db.root_connection": lambda *a, **k: {},
     }
     for name, func in funcs.items():
         renderer._salt[name] = func

@@ -4,6 +4,7 @@ the engine's application.conf, and the remote-signing helpers (_modules/_states 
 
 import copy
 import importlib.util
+import pathlib
 import sys
 
 import pytest
@@ -274,6 +275,102 @@ def test_ca_certificate_names_what_is_missing(tls_module, reply, message):
     with pytest.raises(CommandExecutionError) as info:
         tls_module.ca_certificate("ll-ca", "layline")
     assert message in str(info.value)
+
+
+def _mine(entries, calls=None):
+    """mine.get over {minion: {entry: data}}, as Salt's returns it for one listed minion."""
+
+    def get(tgt, fun, tgt_type="glob"):
+        if calls is not None:
+            calls.append((tgt, fun, tgt_type))
+        if isinstance(entries, Exception):
+            raise entries
+        return {tgt: entries[tgt][fun]} if fun in entries.get(tgt, {}) else {}
+
+    return get
+
+
+def _no_publish(tgt, fun, arg=None, timeout=None):
+    raise AssertionError(f"asked {tgt} through the peer interface although the mine had it")
+
+
+def test_ca_certificate_reads_the_mine_first_without_a_peer_call(tls_module, ca_pem):
+    calls = []
+    tls_module.__salt__["mine.get"] = _mine(
+        {"ll-config-server": {"layline_ca_certificate": ca_pem[0]}}, calls
+    )
+    tls_module.__salt__["publish.publish"] = _no_publish
+    assert tls_module.ca_certificate("ll-config-server", "layline") == ca_pem[0]
+    assert calls == [("ll-config-server", "layline_ca_certificate", "list")]
+
+
+@pytest.mark.parametrize(
+    "mined",
+    [
+        {},  # not published yet (first apply)
+        {"ll-other": {"layline_ca_certificate": "from another minion"}},
+        {"ll-config-server": {"layline_ca_certificate": "-----BEGIN junk"}},
+        RuntimeError("no master cache"),
+    ],
+    ids=["empty", "another-minion", "not-a-certificate", "mine-fails"],
+)
+def test_ca_certificate_asks_the_ca_minion_when_the_mine_cannot_answer(tls_module, ca_pem, mined):
+    asked = []
+
+    def reply(tgt, fun, arg):
+        asked.append(tgt)
+        return {tgt: {"data": {"signing_cert": ca_pem[1]}, "errors": []}}
+
+    tls_module.__salt__["mine.get"] = _mine(mined)
+    tls_module.__salt__["publish.publish"] = _publish(reply)
+    assert tls_module.ca_certificate("ll-config-server", "layline") == ca_pem[0]
+    assert asked == ["ll-config-server"]
+
+
+@pytest.fixture
+def publisher(tmp_path, ca_pem):
+    """(state module, CA file, sent): ca_published on CA minion ll-ca with a fake mine."""
+    module = _load("states")
+    module.__opts__ = {"test": False, "id": "ll-ca"}
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_text(ca_pem[0])
+    mine = {}
+    sent = []
+
+    def send(name, *args, mine_function=None):
+        sent.append((name, args, mine_function))
+        mine.setdefault("ll-ca", {})[name] = pathlib.Path(args[0]).read_text()
+        return True
+
+    module.__salt__ = {"mine.get": _mine(mine), "mine.send": send}
+    return module, ca_file, sent
+
+
+def test_ca_published_sends_once_then_only_compares(publisher, ca_pem):
+    module, ca_file, sent = publisher
+    ret = module.ca_published(str(ca_file))
+    assert ret["result"] is True and ret["changes"] == {"mine": "layline_ca_certificate"}
+    assert sent == [("layline_ca_certificate", (str(ca_file),), "file.read")]
+    ret = module.ca_published(str(ca_file))
+    assert ret["result"] is True and ret["changes"] == {} and len(sent) == 1
+    # a renewed CA certificate is sent again
+    ca_file.write_text(ca_pem[0].replace("\n", "\n\n", 1))
+    assert module.ca_published(str(ca_file))["changes"] and len(sent) == 2
+
+
+def test_ca_published_in_test_mode_sends_nothing(publisher):
+    module, ca_file, sent = publisher
+    module.__opts__["test"] = True
+    ret = module.ca_published(str(ca_file))
+    assert ret["result"] is None and "would be published" in ret["comment"] and sent == []
+    ret = module.ca_published(str(ca_file.with_name("missing.crt")))
+    assert ret["result"] is None and "once it is made" in ret["comment"] and sent == []
+
+
+def test_ca_published_fails_naming_an_unreadable_file(publisher):
+    module, ca_file, sent = publisher
+    ret = module.ca_published(str(ca_file.with_name("missing.crt")))
+    assert ret["result"] is False and "missing.crt" in ret["comment"] and sent == []
 
 
 @pytest.fixture

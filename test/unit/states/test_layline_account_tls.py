@@ -96,6 +96,8 @@ def test_required_tls_sends_require_ssl_for_exactly_that_account(wired):
     # root through the socket, no password sent
     assert server.logins[0]["unix_socket"] == "/run/mysqld/mysqld.sock"
     assert server.logins[0]["user"] == "root" and server.logins[0]["password"] == ""
+    # no TLS on the local socket: pymysql would negotiate it and load the system CA bundle
+    assert server.logins[0]["ssl_disabled"] is True
     # converged: a second run only reads
     ret = st.account_tls("layline", "10.0.0.5", **ROOT_ARGS)
     assert ret["changes"] == {} and server.sent[2:] == [SELECT]
