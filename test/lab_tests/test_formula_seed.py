@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shlex
 import socket
@@ -47,6 +48,10 @@ PILLAR = CHECKOUT / "test" / "pillar" / "seed"
 ENGINES = ["ll-node-1", "ll-node-2"]
 ALL = ["ll-mysql", "ll-config-server", *ENGINES]
 SALT_PYTHON = "/opt/saltstack/salt/bin/python3"
+# the lab's package index logs every request here (test/lab/lablib/pyindex.py)
+INDEX_LOG = Path(os.environ.get("LAYLINE_LAB_STATE", "/var/lib/layline-lab")) / "master/pyindex.log"
+# what pip asks an index for when it must build an sdist (PEP 517 build backends)
+BUILD_BACKENDS = {"setuptools", "wheel", "flit-core", "hatchling", "poetry-core", "pdm-backend"}
 ENGINE_LOG = "/var/lib/layline/.layline/reactive-engine/log/reactive-engine.log"
 FORMULA_LIBRARIES = ["pyhocon", "pymysql", "saltext.mysql"]
 # Exits non-zero, naming it, when one of the distributions in argv is installed.
@@ -211,6 +216,19 @@ def test_second_apply_reports_no_changes(seed):
     for machine in ALL:
         ids = {st["__id__"] for st in ret[machine].values()}
         assert "layline-python-file-managed" in ids and "layline-python-pip-installed" not in ids
+
+
+def test_the_minions_installed_wheels_only_and_built_nothing(seed):
+    """Issue 18, finding 2: layline.python downloads wheels only (--only-binary :all:); an
+    sdist build would first ask the index for its build backend, which pip does not
+    hash-check."""
+    requests = re.findall(r'^(\S+) .*"GET (\S+) HTTP', INDEX_LOG.read_text(), re.MULTILINE)
+    fetched = {(host, path.rsplit("/", 1)[1]) for host, path in requests if "/files/" in path}
+    # every machine installed the formula's libraries from the index, as wheels
+    assert {host for host, _ in fetched} == {seed.address(m) for m in ALL}, requests
+    assert all(name.endswith(".whl") for _, name in fetched), fetched
+    asked = {path.strip("/").split("/")[-1] for _, path in requests if path.startswith("/simple/")}
+    assert asked and not asked & BUILD_BACKENDS, asked
 
 
 def _engine_pids(lab) -> dict[str, str]:
