@@ -6,24 +6,27 @@ States of the layline cluster CA (see ``_modules/layline_tls.py``).
   made its CA yet (one ``state.apply`` on bare machines runs everywhere at once).
 - ``ca_published``: on the CA minion, its CA certificate in the Salt mine, where the other
   minions read it with one master request (the peer call stays the fallback).
-- ``signing_policies_ready``: on the CA minion, its pillar holds the formula's signing
-  policies (one per other layline minion, every field fixed; ``layline_tls.signing_problems``).
+- ``signing_policies_managed``: on the CA minion, the formula's signing policies (one per
+  other layline minion, every field fixed) in a root-only file its grain serves to
+  ``x509.sign_remote_certificate``; a pillar policy of the same name must be the formula's.
 - ``private_key_managed``, ``certificate_managed``: Salt's ``x509`` states of the same name,
   called only when the in-process check of ``layline_certs`` finds something to do; else only
   the file's owner, group and mode are enforced (a converged run skips the costly RSA key
   check and the peer call for the signing policy).
 """
 
+import os
 import time
 
 from salt.exceptions import CommandExecutionError
 
 import layline_certs
+import layline_files
 import layline_signing
 import layline_sync
 
 # a re-sync in this process takes effect (see layline_sync)
-layline_sync.refresh(layline_certs, layline_signing)
+layline_sync.refresh(layline_certs, layline_files, layline_signing)
 
 __virtualname__ = "layline_tls"
 
@@ -34,17 +37,25 @@ def __virtual__():
     return __virtualname__
 
 
+# the CA minion may still be starting, making its CA or, in the same apply, writing the
+# policy of a node just added to the pillar (no configuration error: worth waiting for)
+_WAITABLE = ("did not answer", "has no CA certificate yet", "has no signing policy")
+
+
 def _waitable(problem):
-    """The CA minion may still be starting or making its CA (no configuration error)."""
-    return any(marker in problem for marker in ("did not answer", "has no CA certificate yet"))
+    return any(marker in problem for marker in _WAITABLE)
 
 
-def _fetch(ca_server, signing_policy, timeout, interval):
-    """(pem, None) once the CA minion hands out its certificate, else (None, why not)."""
+def _fetch(ca_server, signing_policy, timeout, interval, from_mine=True):
+    """(pem, None) once the CA minion hands out its certificate, else (None, why not);
+    ``from_mine`` False asks the CA minion, which also proves the policy is there."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return __salt__["layline_tls.ca_certificate"](ca_server, signing_policy), None
+            pem = __salt__["layline_tls.ca_certificate"](
+                ca_server, signing_policy, from_mine=from_mine
+            )
+            return pem, None
         except CommandExecutionError as exc:
             if not _waitable(str(exc)) or time.monotonic() + interval > deadline:
                 return None, str(exc)
@@ -145,39 +156,90 @@ def ca_published(name):
     return ret
 
 
-def signing_policies_ready(name):
+def _changed_policies(wanted, current):
+    """Names of the policies that a write of ``wanted`` over ``current`` adds, changes or
+    drops (for the changes: names only, never the policies)."""
+    current = current if isinstance(current, dict) else {}
+    return sorted(
+        name for name in set(wanted) | set(current) if wanted.get(name) != current.get(name)
+    )
+
+
+def signing_policies_managed(name):
     """
-    The pillar of this (CA) minion holds the signing policies of
-    ``layline_tls.signing_policies`` (one per other layline minion, each fixing the
-    minion, the CA key and certificate, the subject, the subjectAltName, the key usages
-    and the validity), so that the other layline minions can have their certificates
-    signed here and none can widen its own. Changes nothing; the comment names every
-    policy key that is missing or differs.
+    On the CA minion: the signing policies of ``layline_tls.signing_policies`` (one per
+    other layline minion, each fixing the minion, the CA key and certificate, the subject,
+    the subjectAltName, the key usages and the validity, from this run's layline pillar)
+    in the root-only file ``layline_signing.POLICY_FILE``, served by the grain
+    ``x509_signing_policies`` (``_grains/layline_ca.py``) to
+    ``x509.sign_remote_certificate``; the grains are refreshed when the file changed. So
+    a node added to the pillar gets its policy from this apply, and none can widen its
+    own. Fails naming the key when the pillar holds a policy of the same name that is not
+    the formula's (``x509_v2`` reads the pillar first) or a catch-all signing with the
+    layline CA. The changes name the policies, never their content.
 
     .. code-block:: yaml
 
-        layline-tls-layline_tls-signing_policies_ready:
-          layline_tls.signing_policies_ready:
+        layline-tls-layline_tls-signing_policies_managed:
+          layline_tls.signing_policies_managed:
             - name: x509_signing_policies
     """
+    ret = {"name": name, "result": False, "changes": {}, "comment": ""}
+    path = layline_signing.POLICY_FILE
+    grain = os.path.join(__opts__.get("extension_modules") or "", "grains", "layline_ca.py")
+    if not os.path.isfile(grain):
+        ret["comment"] = (
+            f"the formula's grain module is not synced to this minion ({grain} is missing), so "
+            "x509.sign_remote_certificate would find no policy: run saltutil.sync_all"
+        )
+        return ret
     try:
+        wanted = __salt__["layline_tls.signing_policies"]()
         problems = __salt__["layline_tls.signing_problems"]()
     except CommandExecutionError as exc:
-        return {"name": name, "result": False, "changes": {}, "comment": str(exc)}
+        ret["comment"] = str(exc)
+        return ret
     if problems:
-        return {
-            "name": name,
-            "result": False,
-            "changes": {},
-            "comment": "the signing policies of this CA minion are not the formula's: "
-            + "; ".join(problems),
-        }
-    return {
-        "name": name,
-        "result": True,
-        "changes": {},
-        "comment": "every layline minion has its own signing policy, every field fixed",
-    }
+        ret["comment"] = "the pillar's signing policies of this CA minion are not the formula's: "
+        ret["comment"] += "; ".join(problems)
+        return ret
+    data = layline_signing.serialize(wanted)
+    try:
+        current = layline_files.read_bounded(path)
+    except FileNotFoundError:
+        current = None
+    except (OSError, ValueError):
+        current = None  # a link, FIFO or oversized file: replaced, never read through
+    in_grains = __grains__.get(layline_signing.PILLAR_KEY) == wanted
+    if current == data and in_grains:
+        ret.update(
+            result=True,
+            comment=f"{len(wanted)} signing policies current in {path}, served as grain "
+            f"{layline_signing.PILLAR_KEY}",
+        )
+        return ret
+    changed = _changed_policies(wanted, __grains__.get(layline_signing.PILLAR_KEY))
+    if __opts__["test"]:
+        ret.update(
+            result=None,
+            changes={"policies": changed},
+            comment=f"{len(changed)} signing policies would be written to {path}",
+        )
+        return ret
+    if current != data:
+        try:
+            layline_files.write_file(path, data, 0, 0, 0o600, create=(0, 0, 0o755))
+        except (OSError, CommandExecutionError) as exc:
+            ret["comment"] = f"cannot write the signing policies to {path}: {exc}"
+            return ret
+    # the minion's main process reloads its grains: the next signing job sees the policies
+    __salt__["saltutil.refresh_grains"](refresh_pillar=False)
+    ret.update(
+        result=True,
+        changes={"policies": changed},
+        comment=f"{len(changed)} signing policies written to {path}, grains refreshed",
+    )
+    return ret
 
 
 def _modes_only(name, user, group, mode, what):
@@ -221,6 +283,7 @@ def certificate_managed(
     ca_cert=None,
     ca_server=None,
     signing_policy=None,
+    wait_timeout=300,
     user="root",
     group="root",
     mode="0644",
@@ -236,6 +299,11 @@ def certificate_managed(
         for a certificate signed by ``ca_server``: the local copy of the CA certificate
         (``layline_tls.ca_certificate_present``) that the check verifies the signature
         with; not passed to ``x509.certificate_managed``
+
+    wait_timeout
+        for a certificate signed by ``ca_server``: seconds to wait, before signing, while
+        the CA minion does not answer or does not serve ``signing_policy`` yet (it writes a
+        new node's policy in the same apply)
 
     A self-signed certificate (the CA's) has ``signing_private_key`` and no
     ``signing_cert``; a locally signed one both; a remotely signed one ``ca_server`` and
@@ -271,6 +339,11 @@ def certificate_managed(
         )
         if not changes:
             return _modes_only(name, user, group, mode, "The certificate")
+    if ca_server and not __opts__["test"]:
+        # the CA minion writes a new node's policy in the same apply: wait until it serves it
+        _, problem = _fetch(ca_server, signing_policy, wait_timeout, 2, from_mine=False)
+        if problem:
+            return {"name": name, "result": False, "changes": {}, "comment": problem}
     return __states__["x509.certificate_managed"](
         name=name,
         days_remaining=days_remaining,

@@ -1,6 +1,6 @@
 """
-The cluster CA's signing policies (Salt ``x509_v2``), one per layline minion, and the check
-that the CA minion's pillar holds exactly them.
+The cluster CA's signing policies (Salt ``x509_v2``), one per layline minion, the file the CA
+minion serves them from (its grain), and the check that no pillar policy widens them.
 
 Pure functions over the per-minion TLS plans (``layline.tls_plan``): no ``__salt__``.
 
@@ -31,6 +31,10 @@ DEFAULT_PREFIX = "layline"
 PILLAR_KEY = "x509_signing_policies"
 # the Salt mine entry under which the CA minion publishes its CA certificate (PEM)
 CA_MINE_ENTRY = "layline_ca_certificate"
+# the CA minion's policies as the formula generates them (root 0600): the grain
+# x509_signing_policies (_grains/layline_ca.py) serves them to x509.sign_remote_certificate,
+# which looks them up with config.get when the pillar has no policy of that name
+POLICY_FILE = "/var/lib/layline-formula/x509_signing_policies.json"
 DIGEST = "sha256"
 
 # the extensions of the formula's certificates (layline/tls/init.sls requests the same)
@@ -139,12 +143,14 @@ def as_mapping(found):
     return None
 
 
-def problems(wanted, pillar_policies):
+def problems(wanted, pillar_policies, required=True):
     """
     What is wrong with the CA minion's pillar ``x509_signing_policies`` (``pillar_policies``)
     against the ``wanted`` policies (:py:func:`policies`): a list of messages, each naming the
     key (``x509_signing_policies:<name>[:<field>]``); empty when every policy is there and
-    fixes every field to the wanted value.
+    fixes every field to the wanted value. With ``required`` False a policy the pillar does
+    not have is no problem (the formula's own file serves it, see ``POLICY_FILE``); one it
+    has must still be the formula's, because ``x509_v2`` reads the pillar first.
     """
     if pillar_policies is None:
         pillar_policies = {}
@@ -153,6 +159,8 @@ def problems(wanted, pillar_policies):
     found = []
     for name, want in wanted.items():
         key = f"{PILLAR_KEY}:{name}"
+        if not required and pillar_policies.get(name) is None:
+            continue
         have = as_mapping(pillar_policies.get(name))
         if not have:
             found.append(
@@ -168,7 +176,35 @@ def problems(wanted, pillar_policies):
                 )
             elif have[field] != value:
                 found.append(f"{key}:{field}: must be {value!r}, not {have[field]!r}")
+    found.extend(_foreign(wanted, pillar_policies))
     return found
+
+
+def _foreign(wanted, pillar_policies):
+    """Pillar policies that are not the formula's but sign with its CA (the old catch-all
+    ``minions: '*'``): any minion they permit could get any name signed."""
+    ca_files = {
+        value
+        for want in wanted.values()
+        for value in (want["signing_private_key"], want["signing_cert"])
+    }
+    found = []
+    for name in sorted(set(pillar_policies) - set(wanted), key=str):
+        have = as_mapping(pillar_policies.get(name)) or {}
+        if {have.get("signing_private_key"), have.get("signing_cert")} & ca_files:
+            found.append(
+                f"{PILLAR_KEY}:{name}: signs with the layline CA but is not one of the "
+                "formula's policies (one per minion, every field fixed): remove it"
+            )
+    return found
+
+
+def serialize(wanted):
+    """The bytes of ``POLICY_FILE`` for ``wanted``: JSON, keys sorted (equal policies, equal
+    bytes: a converged run writes nothing)."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    return (json.dumps(wanted, sort_keys=True, indent=1) + "\n").encode("utf-8")
 
 
 def render(wanted):

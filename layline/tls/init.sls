@@ -9,7 +9,9 @@
 # keeps the CA key in <config_dir>/ca (root 0700) and signs locally; every
 # other minion asks it through the master's peer interface
 # (x509.certificate_managed with ca_server and its own signing policy
-# layline-<minion id>, which fixes every field of the certificate), after
+# layline-<minion id>, which fixes every field of the certificate; the CA
+# minion writes every policy from its pillar, served by its grain
+# x509_signing_policies, and the others wait while it has not), after
 # fetching its CA certificate (waiting while the CA minion makes it in the
 # same run; the CA minion publishes it in the Salt mine, read with one master
 # request). Certificates are renewed only when fewer than
@@ -106,9 +108,10 @@ layline-tls-layline_tls-ca_published:
     - require:
       - layline_tls: layline-tls-layline_tls-certificate_managed-ca
 
-{#- the other minions' certificates are signed here: one policy each, all fixed #}
-layline-tls-layline_tls-signing_policies_ready:
-  layline_tls.signing_policies_ready:
+{#- the other minions' certificates are signed here: one policy each, all fixed,
+    generated from this run's pillar (served by the grain x509_signing_policies) #}
+layline-tls-layline_tls-signing_policies_managed:
+  layline_tls.signing_policies_managed:
     - name: x509_signing_policies
     - require:
       - layline_tls: layline-tls-layline_tls-certificate_managed-ca
@@ -135,6 +138,7 @@ layline-tls-layline_tls-certificate_managed:
     - ca_server: {{ tls.ca_minion | json }}
     - signing_policy: {{ tls.signing_policy | json }}
     - ca_cert: {{ tls.ca_cert | json }}
+    - wait_timeout: {{ tls.wait_timeout }}
 {%-   endif %}
     - private_key: {{ tls.key | json }}
     - CN: {{ tls.common_name | json }}

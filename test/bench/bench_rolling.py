@@ -45,7 +45,6 @@ import yaml
 CHECKOUT = Path(__file__).resolve().parents[2]
 LAB = str(CHECKOUT / "test" / "lab" / "lab")
 SEED3 = CHECKOUT / "test" / "pillar" / "seed3"
-CA_MINION = "ll-config-server"  # the seed3 pillar's CA minion (its top.sls gives it x509.sls)
 ENGINE_LOG = "/var/lib/layline/.layline/reactive-engine/log/reactive-engine.log"
 STOP = "received SIGTERM"
 UP = "[LAY-11001] cluster successfully joined"
@@ -70,9 +69,8 @@ def checked(*args: str) -> subprocess.CompletedProcess:
 
 
 def write_pillar(nodes: int, target: Path) -> None:
-    """Every file of the scenario (top.sls names x509.sls for the CA minion: the signing
-    policies), with the engine list rewritten to ``nodes`` engines. The policies are the
-    scenario's until ``signing_policies`` regenerates them for the new engine list."""
+    """Every file of the scenario, with the engine list rewritten to ``nodes`` engines (the CA
+    minion's apply makes the signing policies of the new engine list)."""
     for source in SEED3.iterdir():
         (target / source.name).write_text(source.read_text())
     data = yaml.safe_load((SEED3 / "layline.sls").read_text())
@@ -81,17 +79,6 @@ def write_pillar(nodes: int, target: Path) -> None:
         for i in range(1, nodes + 1)
     ]
     (target / "layline.sls").write_text(yaml.safe_dump(data))
-
-
-def signing_policies(target: Path) -> None:
-    """One signing policy per minion of the pillar's engine list, as an operator makes them
-    (docs/tls-network.md): ``layline_tls.signing_pillar`` on the CA minion, into x509.sls."""
-    checked("salt", CA_MINION, "saltutil.refresh_pillar")
-    proc = checked("salt", "--out=json", "--static", CA_MINION, "layline_tls.signing_pillar")
-    text = json.loads(proc.stdout).get(CA_MINION)
-    if not isinstance(text, str) or "x509_signing_policies:" not in text:
-        raise SystemExit(f"layline_tls.signing_pillar on {CA_MINION}: {proc.stdout[-2000:]}")
-    (target / "x509.sls").write_text(text)
 
 
 def log_time(line: str) -> datetime.datetime:
@@ -388,7 +375,6 @@ def main() -> None:
                 sync_all()
                 for index, (nodes, sizes) in enumerate(steps):
                     write_pillar(nodes, pillar)
-                    signing_policies(pillar)
                     engines, seconds = converge(nodes)
                     if index == 0:
                         deploys.append((nodes, machines, seconds))

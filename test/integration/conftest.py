@@ -106,9 +106,6 @@ def synced(salt_cli, salt_minions):
     return ret.data
 
 
-# the CA minion of the scenarios with an x509.sls (their top.sls assigns it there)
-SIGNING_CA_MINION = "ll-config-server"
-
 LAB_HOSTS = {
     "ll-mysql.orb.local": "10.231.7.10",
     "ll-config-server.orb.local": "10.231.7.11",
@@ -136,14 +133,6 @@ def _with_lab_addresses(path):
     path.write_text(yaml.safe_dump(data))
 
 
-def _regenerate_signing_policies(pillar_tree, salt_cli):
-    ret = salt_cli.run("layline_tls.signing_pillar", minion_tgt=SIGNING_CA_MINION)
-    assert ret.returncode == 0 and isinstance(ret.data, str), ret
-    (pillar_tree / "x509.sls").write_text(ret.data)
-    ret = salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=SIGNING_CA_MINION)
-    assert ret.returncode == 0, ret
-
-
 @pytest.fixture
 def use_pillar(pillar_tree, salt_cli, synced):
     """Install the scenario test/pillar/<name> as the master's pillar and refresh it."""
@@ -159,10 +148,6 @@ def use_pillar(pillar_tree, salt_cli, synced):
         _with_lab_addresses(pillar_tree / "layline.sls")
         ret = salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="*")
         assert ret.returncode == 0, ret
-        if (pillar_tree / "x509.sls").exists():
-            # the addresses above are SANs of the policies: regenerate them on the CA
-            # minion, as an operator does after a pillar change (docs/tls-network.md)
-            _regenerate_signing_policies(pillar_tree, salt_cli)
         return name
 
     return install

@@ -16,8 +16,10 @@ import json
 import os
 import pathlib
 import pwd
+import shutil
 import stat
 import textwrap
+import time
 import uuid
 
 import pyhocon
@@ -443,23 +445,77 @@ def test_remote_signing_names_what_is_missing(salt_cli, use_pillar, pillar_tree)
     )
     ret = salt_cli.run("layline_tls.ca_certificate", "ll-config-server", minion_tgt="ll-node-1")
     assert (
-        "CA minion ll-config-server has no signing policy 'layline-ll-node-1': add "
-        "x509_signing_policies:layline-ll-node-1 to its pillar"
+        "CA minion ll-config-server has no signing policy 'layline-ll-node-1': its state.apply "
+        "layline writes one"
     ) in ret.stdout, ret
     ret = salt_cli.run("layline.validate", minion_tgt="ll-config-server")
     assert ret.returncode != 0, ret
-    errors = ret.data["errors"]
-    assert errors and all(e.startswith("x509_signing_policies:layline-ll-") for e in errors), ret
-    assert any(e.startswith("x509_signing_policies:layline-ll-mysql: missing") for e in errors)
+    assert [e.split(": ")[0] for e in ret.data["errors"]] == ["x509_signing_policies:layline"], ret
+    # without policies in the pillar the CA minion is valid: the formula serves its own
+    _policies_pillar(pillar_tree, salt_cli, "{}\n")
+    ret = salt_cli.run("layline.validate", minion_tgt="ll-config-server")
+    assert ret.data["errors"] == [], ret
+
+
+def _grain_policies(salt_cli, minion, present):
+    """Refresh ``minion``'s grains until its x509_signing_policies grain is there (or gone)."""
+    for _ in range(60):
+        salt_cli.run("saltutil.refresh_grains", "refresh_pillar=False", minion_tgt=minion)
+        found = salt_cli.run("grains.get", "x509_signing_policies", minion_tgt=minion).data
+        if bool(found) == present:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{minion}: grain x509_signing_policies present={not present}")
+
+
+@pytest.fixture
+def policy_file():
+    """The CA minion's policy file (a fixed path of the host, where these minions run):
+    removed at the end, with the directory when this test made it."""
+    path = pathlib.Path("/var/lib/layline-formula/x509_signing_policies.json")
+    made_dir = not path.parent.exists()
+    if path.exists():
+        pytest.fail(f"{path} exists on this host: not this test's to replace")
+    yield path
+    path.unlink(missing_ok=True)
+    if made_dir:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def test_the_ca_minion_serves_its_generated_policies_as_a_grain(
+    salt_cli, use_pillar, pillar_tree, policy_file
+):
+    """layline_tls.signing_policies_managed through the real minion: the root-only file, then
+    the grain the real x509_v2 reads (config.get); a second run changes nothing."""
+    use_pillar("seed")
+    ca = "ll-config-server"
+    try:
+        args = ["layline_tls.signing_policies_managed", "name=x509_signing_policies"]
+        ret = salt_cli.run("state.single", *args, minion_tgt=ca)
+        assert ret.returncode == 0, ret
+        (state,) = ret.data.values()
+        assert state["changes"]["policies"] == [
+            f"layline-{m}" for m in ("ll-mysql", "ll-node-1", "ll-node-2")
+        ], state
+        assert oct(policy_file.stat().st_mode & 0o777) == "0o600"
+        served = _grain_policies(salt_cli, ca, present=True)
+        assert served == salt_cli.run("layline_tls.signing_policies", minion_tgt=ca).data
+        ret = salt_cli.run("state.single", *args, minion_tgt=ca)
+        (state,) = ret.data.values()
+        assert state["result"] is True and state["changes"] == {}, state
+    finally:
+        policy_file.unlink(missing_ok=True)
+        _grain_policies(salt_cli, ca, present=False)
 
 
 def test_the_real_ca_signs_only_what_the_minions_policy_fixes(
-    salt_cli, use_pillar, pillar_tree, tmp_path
+    salt_cli, use_pillar, pillar_tree, tmp_path, policy_file
 ):
     """Salt's x509_v2 on a real CA minion, asked through the master by a real minion
-    (``__pub_id`` set by the master): the database minion asks for the engines' CN, an
-    engine's names, a CA certificate and 100 years, and gets its own certificate only; it
-    cannot use an engine's policy at all."""
+    (``__pub_id`` set by the master), with the policies served by the CA minion's grain as
+    the formula writes them: the database minion asks for the engines' CN, an engine's
+    names, a CA certificate and 100 years, and gets its own certificate only; it cannot use
+    an engine's policy at all."""
     from cryptography import x509
 
     use_pillar("seed")
@@ -480,7 +536,10 @@ def test_the_real_ca_signs_only_what_the_minions_policy_fixes(
     assert set(policies) == {f"layline-{m}" for m in ("ll-mysql", "ll-node-1", "ll-node-2")}
     for policy in policies.values():  # the formula's policies, with this test's CA files
         policy.update(signing_private_key=ca_key, signing_cert=ca_cert)
-    _policies_pillar(pillar_tree, salt_cli, yaml.safe_dump({"x509_signing_policies": policies}))
+    policy_file.parent.mkdir(mode=0o755, exist_ok=True)
+    policy_file.write_text(json.dumps(policies))
+    policy_file.chmod(0o600)
+    _grain_policies(salt_cli, ca, present=True)
     assert (
         salt_cli.run("x509.create_private_key", f"path={key}", minion_tgt="ll-mysql").returncode
         == 0
@@ -513,6 +572,8 @@ def test_the_real_ca_signs_only_what_the_minions_policy_fixes(
         minion_tgt="ll-mysql",
     )
     assert "minion not permitted to use specified signing policy" in ret.stdout, ret
+    policy_file.unlink()
+    _grain_policies(salt_cli, ca, present=False)
 
 
 def _database_chunks(salt_cli, minion_id):

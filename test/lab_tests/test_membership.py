@@ -70,12 +70,7 @@ class Cluster:
 
     def set_pillar(self, nodes: list[str], version: str = "2.5.4") -> None:
         (self.pillar_dir / "layline.sls").write_text(yaml.safe_dump(_pillar(nodes, version)))
-        self._refresh()
-        # one signing policy per minion: the CA minion's pillar follows the nodes (issue 18)
-        ca = "ll-config-server"
-        text = self.lab.salt(ca, "layline_tls.signing_pillar")[ca]
-        assert isinstance(text, str) and text.startswith("# Generated"), text
-        (self.pillar_dir / "x509.sls").write_text(text)
+        # nothing else: the CA minion's apply writes the new nodes' signing policies itself
         self._refresh()
 
     def _refresh(self) -> None:
@@ -194,10 +189,8 @@ class Watcher:
 @pytest.fixture(scope="module")
 def cluster(lab, tmp_path_factory):
     pillar_dir = tmp_path_factory.mktemp("membership-pillar")
-    # the seed's top and the CA minion's signing policies (layline.tls), the nodes from here;
-    # set_pillar regenerates the policies when the nodes change
-    for name in ("top.sls", "x509.sls"):
-        (pillar_dir / name).write_text((SEED_PILLAR.parent / name).read_text())
+    # the seed's top, the nodes from here (the CA minion makes their signing policies)
+    (pillar_dir / "top.sls").write_text((SEED_PILLAR.parent / "top.sls").read_text())
     (pillar_dir / "layline.sls").write_text(yaml.safe_dump(_pillar(["ll-node-1", "ll-node-2"])))
     try:
         lab.up("seed", pillar=pillar_dir, nodes=2)

@@ -13,7 +13,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-LOADER_DIRS = ("_modules", "_states", "_runners")
+LOADER_DIRS = ("_modules", "_states", "_runners", "_grains")
 LOADER_FILES = sorted(path for d in LOADER_DIRS for path in (ROOT / d).glob("*.py"))
 UTILS = sorted((ROOT / "_utils").glob("layline_*.py"))
 

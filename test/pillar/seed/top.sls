@@ -2,5 +2,3 @@
 base:
   '*':
     - layline
-  ll-config-server:
-    - x509

@@ -1,8 +1,9 @@
 """The cluster CA's signing policies (_utils/layline_signing.py, layline_tls.signing_*):
 one per layline minion, every field fixed, checked against Salt 3008's real x509_v2
 signing code (the requester asks for more than it may have and gets only its own
-certificate) and refused by layline.validate on the CA minion when they are missing or
-left open.
+certificate), served by the CA minion's grain (layline_tls.signing_policies_managed,
+_grains/layline_ca.py) and, when the pillar holds a policy of the same name left open or
+a catch-all signing with the layline CA, refused by layline.validate on the CA minion.
 """
 
 import datetime
@@ -86,19 +87,6 @@ def test_a_minion_id_that_would_match_others_gets_no_policy(minion):
         layline_signing.policy(minion, plan, CA_KEY, CA_CERT)
 
 
-def test_the_lab_pillars_are_the_generated_policies(layline, make_config):
-    for scenario in ("seed", "seed3"):
-        pillar = yaml.safe_load((ROOT / "test" / "pillar" / scenario / "layline.sls").read_text())
-        config = make_config(pillar["layline"])
-        ca_plan, plans = _plans(layline, config)
-        wanted = layline_signing.policies(plans, ca_plan["ca_key"], ca_plan["ca_cert"])
-        text = (ROOT / "test" / "pillar" / scenario / "x509.sls").read_text()
-        assert text == layline_signing.render(wanted), (
-            f"test/pillar/{scenario}/x509.sls is not what layline_tls.signing_pillar gives"
-        )
-        assert yaml.safe_load(text) == {"x509_signing_policies": wanted}
-
-
 # ------------------------------------------------------------------ Salt's real signer
 
 
@@ -130,25 +118,34 @@ def ca_files(tmp_path):
     return str(key_path), str(cert_path)
 
 
-@pytest.fixture
-def signer(layline, seed_config, ca_files, monkeypatch):
-    """Salt's x509_v2.sign_remote_certificate on a CA minion whose pillar holds the
-    formula's policies (match.glob is Salt's glob matcher: fnmatch on the minion id)."""
+@pytest.fixture(params=["grains", "pillar"])
+def signer(request, layline, seed_config, ca_files, monkeypatch):
+    """Salt's x509_v2.sign_remote_certificate on a CA minion that serves the formula's
+    policies from its grain (the formula's way: Salt's own config.get finds them there)
+    or from its pillar (an operator's copy); match.glob is Salt's glob matcher (fnmatch
+    on the minion id)."""
+    import salt.modules.config as salt_config
+
     _, plans = _plans(layline, seed_config)
-    pillar = {"x509_signing_policies": layline_signing.policies(plans, *ca_files)}
+    policies = {"x509_signing_policies": layline_signing.policies(plans, *ca_files)}
+    pillar = policies if request.param == "pillar" else {}
+    grains = policies if request.param == "grains" else {}
+    for name, value in (("__opts__", {"id": "ll-config-server"}), ("__grains__", grains)):
+        monkeypatch.setattr(salt_config, name, value, raising=False)
+    monkeypatch.setattr(salt_config, "__pillar__", pillar, raising=False)
     monkeypatch.setattr(
         x509_v2,
         "__salt__",
         {
             "pillar.get": lambda key, default=None, unmask=False: pillar.get(key, default),
-            "config.get": lambda key, default=None: default,
+            "config.get": salt_config.get,
             "match.glob": lambda tgt, minion: fnmatch.fnmatch(minion, tgt),
         },
         raising=False,
     )
     monkeypatch.setattr(x509_v2, "__opts__", {"id": "ll-config-server"}, raising=False)
     monkeypatch.setattr(x509_v2, "__context__", {}, raising=False)
-    return pillar
+    return policies
 
 
 def _public_key():
@@ -315,8 +312,9 @@ def test_a_missing_policy_and_the_old_catch_all_are_refused(seed_policies):
         "x509_signing_policies:layline-ll-node-1",
         "x509_signing_policies:layline-ll-node-2",
         "x509_signing_policies:layline-ll-node-3",
+        "x509_signing_policies:layline",
     ]
-    assert all("missing" in line for line in found)
+    assert all("missing" in line for line in found[:4])
     assert layline_signing.problems(seed_policies, "nope") == [
         "x509_signing_policies: must be a mapping of policy names to policies"
     ]
@@ -325,6 +323,29 @@ def test_a_missing_policy_and_the_old_catch_all_are_refused(seed_policies):
 def test_the_generated_pillar_passes(seed_policies):
     assert layline_signing.problems(seed_policies, _as_pillar(seed_policies)) == []
     assert layline_signing.problems(seed_policies, seed_policies) == []
+
+
+def test_without_required_the_pillar_needs_no_policy_but_a_present_one_must_fit(seed_policies):
+    # the formula serves its own policies: an empty pillar is fine
+    assert layline_signing.problems(seed_policies, {}, required=False) == []
+    assert layline_signing.problems(seed_policies, None, required=False) == []
+    # x509_v2 reads the pillar first: a policy of the formula's name there must be the formula's
+    pillar = _mutated(seed_policies, "layline-ll-mysql", lambda p: p.pop("CN"))
+    pillar = {"layline-ll-mysql": pillar["layline-ll-mysql"]}
+    assert layline_signing.problems(seed_policies, pillar, required=False) == [
+        "x509_signing_policies:layline-ll-mysql:CN: not set, so the requesting minion would "
+        "choose it; must be 'll-mysql.orb.local'"
+    ]
+
+
+def test_a_catch_all_signing_with_the_layline_ca_is_refused_another_cas_is_not(seed_policies):
+    old = {"layline": [{"minions": "*"}, {"signing_private_key": CA_KEY}]}
+    assert layline_signing.problems(seed_policies, old, required=False) == [
+        "x509_signing_policies:layline: signs with the layline CA but is not one of the "
+        "formula's policies (one per minion, every field fixed): remove it"
+    ]
+    others = {"web": {"minions": "*", "signing_private_key": "/etc/pki/web/ca.key"}}
+    assert layline_signing.problems(seed_policies, others, required=False) == []
 
 
 @pytest.fixture
@@ -346,13 +367,14 @@ def ca_minion(layline, seed_config):
     return layline, tls
 
 
-def test_validate_on_the_ca_minion_refuses_its_missing_policies(ca_minion, seed_config):
+def test_validate_on_the_ca_minion_refuses_a_catch_all_with_its_ca(ca_minion, seed_config):
     layline, tls = ca_minion
-    tls.pillar["x509_signing_policies"] = {"layline": [{"minions": "*"}]}
+    assert layline.validate(seed_config)["errors"] == []  # no pillar policies needed
+    tls.pillar["x509_signing_policies"] = {
+        "layline": [{"minions": "*"}, {"signing_private_key": CA_KEY}]
+    }
     result = layline.validate(seed_config)
-    assert result["errors"] and all(
-        error.startswith("x509_signing_policies:layline-ll-") for error in result["errors"]
-    ), result
+    assert [e.split(": ")[0] for e in result["errors"]] == ["x509_signing_policies:layline"]
     assert layline.__context__.get("retcode") == 1
     tls.pillar["x509_signing_policies"] = tls.signing_policies()
     assert layline.validate(seed_config)["errors"] == []
@@ -375,18 +397,117 @@ def test_signing_pillar_is_yaml_of_the_policies(ca_minion):
     assert yaml.safe_load(text) == {"x509_signing_policies": tls.signing_policies()}
 
 
-def test_the_tls_state_on_the_ca_names_the_policy_problems(ca_minion):
+@pytest.fixture
+def policy_state(ca_minion, tmp_path, monkeypatch):
+    """(state module, tls module, policy file, grain refreshes): signing_policies_managed on
+    the CA minion, its file in tmp_path; a grain refresh re-reads the file with the real
+    grain module, as the minion's main process does."""
     _, tls = ca_minion
     state = load_file("_states/layline_tls.py", "layline_tls_state_signing_under_test")
-    state.__salt__ = {"layline_tls.signing_problems": tls.signing_problems}
-    ret = state.signing_policies_ready("x509_signing_policies")
-    assert ret["result"] is False
-    assert "x509_signing_policies:layline-ll-mysql: missing" in ret["comment"]
-    tls.pillar["x509_signing_policies"] = tls.signing_policies()
-    assert state.signing_policies_ready("x509_signing_policies")["result"] is True
+    grain = load_file("_grains/layline_ca.py", "layline_ca_grain_under_test")
+    path = tmp_path / "layline-formula" / "x509_signing_policies.json"
+    monkeypatch.setattr(layline_signing, "POLICY_FILE", str(path))
+    refreshes = []
+
+    def refresh_grains(refresh_pillar=True):
+        refreshes.append(refresh_pillar)
+        state.__grains__ = dict(grain.signing_policies())
+        return True
+
+    state.__salt__ = {
+        "layline_tls.signing_policies": tls.signing_policies,
+        "layline_tls.signing_problems": tls.signing_problems,
+        "saltutil.refresh_grains": refresh_grains,
+    }
+    extmods = tmp_path / "extmods"
+    (extmods / "grains").mkdir(parents=True)
+    (extmods / "grains" / "layline_ca.py").write_text("# synced\n")
+    state.__opts__ = {"test": False, "id": "ll-config-server", "extension_modules": str(extmods)}
+    state.__grains__ = {}
+    return state, tls, path, refreshes
 
 
-def test_the_validated_state_on_the_ca_refuses_its_missing_policies(
+def test_the_ca_minion_writes_its_policies_root_only_and_its_grain_serves_them(policy_state):
+    state, tls, path, refreshes = policy_state
+    ret = state.signing_policies_managed("x509_signing_policies")
+    assert ret["result"] is True, ret
+    assert ret["changes"] == {"policies": sorted(tls.signing_policies())}
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and path.stat().st_uid == 0
+    assert refreshes == [False]  # grains only, no pillar refresh
+    assert state.__grains__ == {"x509_signing_policies": tls.signing_policies()}
+    # converged: nothing written, no refresh
+    written = path.stat().st_mtime_ns
+    ret = state.signing_policies_managed("x509_signing_policies")
+    assert ret["result"] is True and ret["changes"] == {} and refreshes == [False], ret
+    assert path.stat().st_mtime_ns == written
+
+
+def test_a_node_added_to_the_pillar_gets_its_policy_on_the_next_apply(policy_state, monkeypatch):
+    state, tls, path, refreshes = policy_state
+    state.signing_policies_managed("x509_signing_policies")
+    fewer = dict(tls.signing_policies())
+    fewer.pop("layline-ll-node-3")
+    monkeypatch.setitem(state.__grains__, "x509_signing_policies", fewer)
+    path.write_bytes(layline_signing.serialize(fewer))
+    ret = state.signing_policies_managed("x509_signing_policies")
+    assert ret["result"] is True and ret["changes"] == {"policies": ["layline-ll-node-3"]}, ret
+    assert "layline-ll-node-3" in state.__grains__["x509_signing_policies"]
+
+
+def test_the_policy_state_names_a_grain_module_not_synced(policy_state):
+    state, _, path, refreshes = policy_state
+    state.__opts__["extension_modules"] = str(path.parent / "elsewhere")
+    ret = state.signing_policies_managed("x509_signing_policies")
+    assert ret["result"] is False and "saltutil.sync_all" in ret["comment"], ret
+    assert not path.exists() and refreshes == []
+
+
+def test_the_policy_state_in_test_mode_writes_nothing(policy_state):
+    state, _, path, refreshes = policy_state
+    state.__opts__["test"] = True
+    ret = state.signing_policies_managed("x509_signing_policies")
+    assert ret["result"] is None and "layline-ll-node-1" in ret["changes"]["policies"], ret
+    assert not path.exists() and refreshes == []
+
+
+def test_the_policy_state_refuses_a_pillar_policy_left_open(policy_state):
+    state, tls, path, refreshes = policy_state
+    open_policy = dict(tls.signing_policies()["layline-ll-mysql"])
+    open_policy.pop("subjectAltName")
+    tls.pillar["x509_signing_policies"] = {"layline-ll-mysql": open_policy}
+    ret = state.signing_policies_managed("x509_signing_policies")
+    assert ret["result"] is False and not path.exists() and refreshes == [], ret
+    assert "x509_signing_policies:layline-ll-mysql:subjectAltName: not set" in ret["comment"]
+
+
+@pytest.mark.parametrize("planted", ["link", "world-writable", "not-json"])
+def test_the_grain_ignores_a_policy_file_that_is_not_roots_alone(tmp_path, monkeypatch, planted):
+    grain = load_file("_grains/layline_ca.py", "layline_ca_grain_planted_under_test")
+    good = tmp_path / "good.json"
+    good.write_text('{"layline-ll-mysql": {"minions": "*"}}')
+    path = tmp_path / "x509_signing_policies.json"
+    monkeypatch.setattr(layline_signing, "POLICY_FILE", str(path))
+    tmp_path.chmod(0o755)
+    if planted == "link":
+        path.symlink_to(good)
+    elif planted == "world-writable":
+        path.write_text(good.read_text())
+        path.chmod(0o646)
+    else:
+        path.write_text("{")
+    assert grain.signing_policies() == {}
+    path.unlink()
+    path.write_text(good.read_text())
+    path.chmod(0o600)
+    assert grain.signing_policies() == {
+        "x509_signing_policies": {"layline-ll-mysql": {"minions": "*"}}
+    }
+    tmp_path.chmod(0o777)  # a directory others may write to: its file could be swapped
+    assert grain.signing_policies() == {}
+    tmp_path.chmod(0o755)
+
+
+def test_the_validated_state_on_the_ca_refuses_a_catch_all_with_its_ca(
     ca_minion, seed_config, monkeypatch
 ):
     """layline.validated (the first state of every apply) runs the CA minion's policy check
@@ -398,20 +519,24 @@ def test_the_validated_state_on_the_ca_refuses_its_missing_policies(
     state.__context__, state.__pillar__ = {}, {}
     # canonical addresses resolve on a real minion only: not what this test is about
     monkeypatch.setattr(state.layline_address, "address_errors", lambda *_: [])
-    tls.pillar["x509_signing_policies"] = {"layline": [{"minions": "*"}]}
+    tls.pillar["x509_signing_policies"] = {
+        "layline": [{"minions": "*"}, {"signing_private_key": CA_KEY}]
+    }
     ret = state.validated("layline configuration", config=seed_config)
     assert ret["result"] is False, ret
-    assert "x509_signing_policies:layline-ll-mysql: missing" in ret["comment"], ret
+    assert "x509_signing_policies:layline: signs with the layline CA" in ret["comment"], ret
     tls.pillar["x509_signing_policies"] = tls.signing_policies()
     ret = state.validated("layline configuration", config=seed_config)
     assert ret["result"] is True, ret
 
 
-def test_readme_and_pillar_example_show_no_catch_all_policy():
+def test_readme_and_pillar_example_show_no_catch_all_policy_and_no_policy_step():
     import re
 
     glob_policy = re.compile(r"^[\s#]*-?\s*minions:\s*['\"]?[^'\"\s]*[*?\[]", re.MULTILINE)
-    for rel in ("README.md", "pillar.example", "docs/tls-network.md"):
+    for rel in ("README.md", "pillar.example", "docs/tls-network.md", "docs/rolling.md"):
         text = pathlib.Path(ROOT / rel).read_text()
         assert not glob_policy.search(text), (rel, glob_policy.search(text))
-        assert "layline_tls.signing_pillar" in text, rel
+        # the CA minion makes the policies: no operator step writes a policy pillar file
+        assert "> /srv/pillar/layline_signing.sls" not in text, rel
+        assert "regenerat" not in text.replace("regenerated after every change", ""), rel

@@ -249,7 +249,8 @@ def test_ca_certificate_converts_the_policy_certificate(tls_module, ca_pem):
                     "errors": ["signing_policy must be specified and defined on signing minion"],
                 }
             },
-            "CA minion ll-ca has no signing policy 'layline': add x509_signing_policies:layline",
+            "CA minion ll-ca has no signing policy 'layline': its state.apply layline writes "
+            "one for every minion its layline pillar names",
         ),
         (
             {
@@ -399,7 +400,7 @@ def tls_state(tls_module, monkeypatch):
 def _answers(state, *answers):
     queue = list(answers)
 
-    def ca_certificate(ca_server, signing_policy):
+    def ca_certificate(ca_server, signing_policy, from_mine=True):
         answer = queue.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -427,17 +428,71 @@ def test_ca_certificate_present_waits_for_the_ca_minion(tls_state, ca_pem):
     ]
 
 
-def test_ca_certificate_present_fails_at_once_without_a_policy(tls_state):
+def test_ca_certificate_present_fails_at_once_when_a_pillar_policy_names_another_minion(
+    tls_state,
+):
     left = _answers(
         tls_state,
         CommandExecutionError(
-            "CA minion ll-ca has no signing policy 'layline': add x509_signing_policies:layline"
+            "this minion is not x509_signing_policies:layline:minions of CA minion ll-ca"
         ),
         "never asked",
     )
     ret = tls_state.ca_certificate_present("/etc/layline/tls/ca.crt", "ll-ca", timeout=60)
     assert ret["result"] is False and "x509_signing_policies:layline" in ret["comment"]
     assert left == ["never asked"] and tls_state.written == []
+
+
+def test_ca_certificate_present_waits_while_the_ca_minion_writes_this_nodes_policy(
+    tls_state, ca_pem
+):
+    # a node just added to the pillar: the CA minion's apply writes its policy meanwhile
+    no_policy = CommandExecutionError("CA minion ll-ca has no signing policy 'layline-ll-new'")
+    left = _answers(tls_state, no_policy, ca_pem[0])
+    ret = tls_state.ca_certificate_present("/etc/layline/tls/ca.crt", "ll-ca", timeout=60)
+    assert ret["result"] is True and left == [], ret
+
+
+def _remote_certificate(tls_state, timeout):
+    signed = []
+    tls_state.__states__["x509.certificate_managed"] = lambda **kwargs: (
+        signed.append(kwargs) or {"name": kwargs["name"], "result": True, "changes": {}}
+    )
+    ret = tls_state.certificate_managed(
+        "/etc/layline/tls/node.crt",
+        30,
+        private_key="/nonexistent/node.key",
+        ca_server="ll-ca",
+        signing_policy="layline-ll-new",
+        ca_cert="/etc/layline/tls/ca.crt",
+        wait_timeout=timeout,
+        CN="ll-new.example.com",
+    )
+    return ret, signed
+
+
+def test_a_remote_certificate_waits_for_its_policy_then_is_signed(tls_state, ca_pem):
+    no_policy = CommandExecutionError("CA minion ll-ca has no signing policy 'layline-ll-new'")
+    asked = []
+
+    def ca_certificate(ca_server, signing_policy, from_mine=True):
+        asked.append((signing_policy, from_mine))
+        if len(asked) == 1:
+            raise no_policy
+        return ca_pem[0]
+
+    tls_state.__salt__["layline_tls.ca_certificate"] = ca_certificate
+    ret, signed = _remote_certificate(tls_state, 60)
+    assert ret["result"] is True and len(signed) == 1, ret
+    # the CA minion itself is asked (the mine cannot tell whether it serves the policy)
+    assert asked == [("layline-ll-new", False), ("layline-ll-new", False)]
+    assert signed[0]["signing_policy"] == "layline-ll-new" and "wait_timeout" not in signed[0]
+
+
+def test_a_remote_certificate_whose_policy_never_comes_fails_naming_it(tls_state):
+    _answers(tls_state, CommandExecutionError("CA minion ll-ca has no signing policy 'x'"))
+    ret, signed = _remote_certificate(tls_state, 0)
+    assert ret["result"] is False and "has no signing policy" in ret["comment"] and not signed
 
 
 def test_ca_certificate_present_gives_up_after_the_timeout(tls_state):
