@@ -22,11 +22,12 @@ from salt.exceptions import CommandExecutionError
 
 import layline_certs
 import layline_files
+import layline_schema
 import layline_signing
 import layline_sync
 
 # a re-sync in this process takes effect (see layline_sync)
-layline_sync.refresh(layline_certs, layline_files, layline_signing)
+layline_sync.refresh(layline_schema, layline_certs, layline_files, layline_signing)
 
 __virtualname__ = "layline_tls"
 
