@@ -417,7 +417,11 @@ def test_seed_grants_name_only_the_layline_database(salt_cli, use_pillar):
 
 
 def _policies_pillar(pillar_tree, salt_cli, text):
+    """An operator's own x509_signing_policies pillar file, for the CA minion only."""
     (pillar_tree / "x509.sls").write_text(text)
+    (pillar_tree / "top.sls").write_text(
+        "base:\n  '*':\n    - layline\n  ll-config-server:\n    - x509\n"
+    )
     assert salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="*").returncode == 0
 
 
