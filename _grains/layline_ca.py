@@ -12,10 +12,9 @@ writable by nobody else, is ignored. Other minions have no such file and no such
 
 import json
 import logging
-import os
-import stat
 
 try:
+    import layline_files
     import layline_signing
 
     HAS_UTILS = True
@@ -26,8 +25,6 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "layline_ca"
 
-_LIMIT = 1 << 20
-
 
 def __virtual__():
     if not HAS_UTILS:
@@ -35,30 +32,15 @@ def __virtual__():
     return __virtualname__
 
 
-def _root_only(info):
-    return info.st_uid == 0 and not info.st_mode & 0o022
-
-
 def _read(path):
     """The policies in ``path``, or None when it is absent or not root's alone."""
-    directory = os.path.dirname(path)
     try:
-        if not _root_only(os.stat(directory, follow_symlinks=False)):
-            log.warning("layline_ca: %s is not root's alone: its policies are ignored", directory)
-            return None
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        data = json.loads(layline_files.read_bounded(path, root_only=True))
+    except FileNotFoundError:
         return None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode) or not _root_only(info) or info.st_size > _LIMIT:
-            log.warning("layline_ca: %s is not a root-only regular file: ignored", path)
-            return None
-        try:
-            data = json.loads(handle.read(_LIMIT))
-        except ValueError:
-            log.warning("layline_ca: %s is not JSON: ignored", path)
-            return None
+    except (OSError, ValueError) as exc:  # a link, not root's, not JSON: never served
+        log.warning("layline_ca: %s ignored: %s", path, exc)
+        return None
     return data if isinstance(data, dict) and data else None
 
 

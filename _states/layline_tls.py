@@ -125,13 +125,12 @@ def ca_published(name):
     entry = layline_signing.CA_MINE_ENTRY
     this = __opts__["id"]
     try:
-        with open(name, encoding="ascii") as stream:
-            pem = stream.read()
-    except OSError as exc:
-        if __opts__["test"]:
+        pem = layline_files.read_bounded(name).decode("ascii")
+    except (OSError, ValueError) as exc:
+        if __opts__["test"] and isinstance(exc, FileNotFoundError):
             ret.update(result=None, comment=f"{name} would be published once it is made")
         else:
-            ret["comment"] = f"cannot read the CA certificate {name}: {exc.strerror}"
+            ret["comment"] = f"cannot read the CA certificate {name}: {exc}"
         return ret
     try:
         mined = __salt__["mine.get"](this, entry, tgt_type="list").get(this)

@@ -135,17 +135,26 @@ def write_file(path, data, uid=-1, gid=-1, mode=0o644, create=None):
         os.close(dir_fd)
 
 
-def read_bounded(path, limit=1 << 20):
+def _root_only(info):
+    return info.st_uid == 0 and not info.st_mode & 0o022
+
+
+def read_bounded(path, limit=1 << 20, root_only=False):
     """
     The bytes of regular file ``path``, opened with ``O_NOFOLLOW`` (a symlink, FIFO or
     device is refused, never read through), at most ``limit`` bytes; raises OSError or
-    ValueError (too large, not a regular file).
+    ValueError (too large, not a regular file). ``root_only``: the file and its directory
+    must be root's and writable by nobody else (else ValueError).
     """
+    if root_only and not _root_only(os.stat(os.path.dirname(path) or ".")):
+        raise ValueError(f"{os.path.dirname(path)} is not root's alone")
     fd = os.open(path, _READ_FLAGS)
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise ValueError(f"{path} is not a regular file")
+        if root_only and not _root_only(info):
+            raise ValueError(f"{path} is not root's alone")
         if info.st_size > limit:
             raise ValueError(f"{path} is larger than {limit} bytes")
         data = handle.read(limit + 1)
